@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runCLI runs the CLI in-process and returns what it printed and its exit code.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		out.WriteString(err.Error())
+		return out.String(), exitCode(err)
+	}
+	return out.String(), 0
+}
+
+func TestVersion(t *testing.T) {
+	out, code := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "seatbelt ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
+
+func TestUnknownCommandIsUsageError(t *testing.T) {
+	out, code := runCLI(t, "no-such-command")
+	if code != 2 || !strings.Contains(out, "unknown command") {
+		t.Fatalf("exit %d, output %q", code, out)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	if got := exitCode(problems(errors.New("x"))); got != 1 {
+		t.Fatalf("problems: exit %d, want 1", got)
+	}
+	if got := exitCode(errors.New("x")); got != 2 {
+		t.Fatalf("plain error: exit %d, want 2", got)
+	}
+}

@@ -1,0 +1,83 @@
+package pglocal
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestFindUsesEnvironmentFirst(t *testing.T) {
+	ctx := context.Background()
+	def, err := Find(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer def.Close()
+	t.Setenv("SEATBELT_TEST_PG", def.URL)
+	srv, err := Find(ctx, &Options{EnvVar: "SEATBELT_TEST_PG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Source != SourceEnv || srv.URL != def.URL {
+		t.Fatalf("got %s %q, want env %q", srv.Source, srv.URL, def.URL)
+	}
+}
+
+func TestFindRefusesBrokenEnvironmentURL(t *testing.T) {
+	t.Setenv("SEATBELT_TEST_PG", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	_, err := Find(context.Background(), &Options{EnvVar: "SEATBELT_TEST_PG"})
+	if err == nil || !strings.Contains(err.Error(), "SEATBELT_TEST_PG is set but the server does not answer") {
+		t.Fatalf("want an error naming the variable, got %v", err)
+	}
+}
+
+// TestThrowawayCluster forces the third step of the search by pointing the
+// default at a closed port, so it runs even where 127.0.0.1:5432 answers.
+func TestThrowawayCluster(t *testing.T) {
+	ctx := context.Background()
+	srv, err := Find(ctx, &Options{
+		EnvVar:     "SEATBELT_UNSET_VAR",
+		DefaultURL: "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Source != SourceThrowaway {
+		t.Fatalf("source = %s, want throwaway", srv.Source)
+	}
+	dir := srv.cluster.dir
+	if err := Ping(ctx, srv.URL); err != nil {
+		t.Fatalf("throwaway server does not answer: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Ping(ctx, srv.URL); err == nil {
+		t.Fatal("server still answers after Close")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("folder %s still there after Close: %v", dir, err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestFindSaysHowToGetADatabase(t *testing.T) {
+	_, err := Find(context.Background(), &Options{
+		EnvVar:     "SEATBELT_UNSET_VAR",
+		DefaultURL: "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=1",
+		NoPath:     true,
+		BinDirs:    []string{t.TempDir()},
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	for _, want := range []string{"SEATBELT_UNSET_VAR", "pg_ctlcluster", "apt-get install -y postgresql"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}

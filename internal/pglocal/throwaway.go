@@ -1,0 +1,165 @@
+package pglocal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// socketPort only names the socket file (.s.PGSQL.<port>); the cluster
+// listens on no TCP port at all, so it can never collide with another server.
+const socketPort = 5432
+
+// cluster is a PostgreSQL data folder and the server running on it.
+type cluster struct {
+	dir    string // holds data/, the socket and the log
+	cred   *syscall.Credential
+	stopFn func() error
+}
+
+// StartThrowaway makes and starts a new cluster from the installed binaries
+// and returns it as a [Server]. Close the server to stop and remove it.
+func StartThrowaway(ctx context.Context, opts *Options) (*Server, error) {
+	o := withDefaults(opts)
+	initdb, pgCtl, err := findBinaries(o.NoPath, o.BinDirs)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "seatbelt-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("pglocal: make temporary folder: %w", err)
+	}
+	c := &cluster{dir: dir, cred: cred}
+	c.stopFn = func() error { return os.RemoveAll(dir) }
+	if cred != nil {
+		// PostgreSQL refuses to run as root, so the folder belongs to the
+		// postgres user and every command runs as that user.
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			_ = c.stop()
+			return nil, fmt.Errorf("pglocal: hand %s to the postgres user: %w", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := c.run(ctx, initdb, "-D", data, "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		_ = c.stop()
+		return nil, fmt.Errorf("pglocal: initdb failed: %w\n%s", err, out)
+	}
+	opts2 := fmt.Sprintf("-F -p %d -k %s -c listen_addresses='' -c max_connections=200 "+
+		"-c synchronous_commit=off -c full_page_writes=off", socketPort, dir)
+	if out, err := c.run(ctx, pgCtl, "start", "-w", "-t", "60", "-D", data,
+		"-l", filepath.Join(dir, "server.log"), "-o", opts2); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		_ = c.stop()
+		return nil, fmt.Errorf("pglocal: pg_ctl start failed: %w\n%s\n%s", err, out, log)
+	}
+	c.stopFn = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := c.run(ctx, pgCtl, "stop", "-w", "-m", "immediate", "-D", data)
+		if err != nil {
+			err = fmt.Errorf("pglocal: pg_ctl stop: %w\n%s", err, out)
+		}
+		return errors.Join(err, os.RemoveAll(dir))
+	}
+	q := url.Values{"host": {dir}, "port": {strconv.Itoa(socketPort)}, "sslmode": {"disable"}}
+	srv := &Server{
+		URL:     "postgres://postgres@/postgres?" + q.Encode(),
+		Source:  SourceThrowaway,
+		cluster: c,
+	}
+	if err := Ping(ctx, srv.URL); err != nil {
+		_ = srv.Close()
+		return nil, fmt.Errorf("pglocal: throwaway server started but does not answer: %w", err)
+	}
+	o.Logger.Info("pglocal: started throwaway PostgreSQL", "dir", dir)
+	return srv, nil
+}
+
+func (c *cluster) stop() error { return c.stopFn() }
+
+func (c *cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = c.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if c.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	}
+	// pg_ctl leaves the server running with our stdout unless told where to log;
+	// WaitDelay keeps Run from waiting on a pipe a detached child holds.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
+	return out.Bytes(), err
+}
+
+// credential returns the postgres user's ids when running as root, and nil
+// otherwise (an ordinary user runs PostgreSQL as itself).
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("pglocal: running as root, and PostgreSQL refuses to run as root, but there is no postgres user to run it as: %w (create one: useradd -r postgres)", err)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("pglocal: postgres user ids: %w", err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// findBinaries returns initdb and pg_ctl from one folder, so a mixed install
+// can never pair tools of different major versions.
+func findBinaries(noPath bool, dirs []string) (initdb, pgCtl string, err error) {
+	if !noPath {
+		if i, err := exec.LookPath("initdb"); err == nil {
+			if p, err := exec.LookPath("pg_ctl"); err == nil {
+				return i, p, nil
+			}
+		}
+	}
+	for _, d := range dirs {
+		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "pg_ctl")
+		if isExecutable(i) && isExecutable(p) {
+			return i, p, nil
+		}
+	}
+	return "", "", fmt.Errorf("pglocal: initdb and pg_ctl are neither on PATH nor in %v", dirs)
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// systemBinDirs lists Debian's and Ubuntu's versioned folders, newest first.
+func systemBinDirs() []string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	return dirs
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
