@@ -1,0 +1,125 @@
+package graceful
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Config tunes [Run]. A nil *Config and zero fields mean the defaults, which
+// fit Kubernetes' default terminationGracePeriodSeconds of 30.
+type Config struct {
+	// ProbeAddr is where /livez, /readyz, /startupz (and /metrics, when
+	// Metrics is set) are served. Set it to "-" to serve no probes.
+	// Defaults to ":8081".
+	ProbeAddr string
+
+	// Metrics, when set, is mounted on the probe server at /metrics.
+	// Defaults to nil (no /metrics).
+	Metrics http.Handler
+
+	// ShutdownDelay is how long the service keeps accepting and serving new
+	// requests after readiness dropped, so that endpoints and load balancers
+	// take the pod out of rotation before it stops listening. Set a negative
+	// value for no delay (when a preStop hook already waits, or in tests).
+	// Defaults to 5 seconds.
+	ShutdownDelay time.Duration
+
+	// DrainTimeout is how long requests in flight when the listeners close
+	// may take to finish. At its end their contexts are cancelled.
+	// Defaults to 15 seconds.
+	DrainTimeout time.Duration
+
+	// HookTimeout bounds each stop hook that does not set its own timeout,
+	// and is the time reserved for background loops and stop hooks when the
+	// config is checked against StopTimeout. Defaults to 5 seconds.
+	HookTimeout time.Duration
+
+	// StopTimeout is the whole stop budget, from the first signal to exit.
+	// When it runs out the process exits non-zero and logs what was still
+	// running. Keep it below terminationGracePeriodSeconds so the service,
+	// not the kubelet's SIGKILL, decides how it ends. Defaults to 28 seconds.
+	StopTimeout time.Duration
+
+	// StartupTimeout is how long each startup gate is retried before the
+	// service gives up and exits non-zero. Defaults to 5 minutes.
+	StartupTimeout time.Duration
+
+	// CheckTimeout bounds each readiness check run by a /readyz request.
+	// Defaults to 1 second.
+	CheckTimeout time.Duration
+
+	// Signals start the stop sequence; a second one during it exits at once
+	// with 128 + the signal number. Defaults to SIGTERM and SIGINT.
+	Signals []os.Signal
+
+	// Logger receives one line per lifecycle phase. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	defaultProbeAddr      = ":8081"
+	defaultShutdownDelay  = 5 * time.Second
+	defaultDrainTimeout   = 15 * time.Second
+	defaultHookTimeout    = 5 * time.Second
+	defaultStopTimeout    = 28 * time.Second
+	defaultStartupTimeout = 5 * time.Minute
+	defaultCheckTimeout   = time.Second
+)
+
+// ErrInvalidConfig is matched by every configuration error.
+var ErrInvalidConfig = errors.New("graceful: invalid config")
+
+// withDefaults returns a copy of cfg with defaults filled in, or an error that
+// names each offending field.
+func (cfg *Config) withDefaults() (Config, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.ProbeAddr == "" {
+		c.ProbeAddr = defaultProbeAddr
+	}
+	var errs []error
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+		neg  bool // a negative value means "none"
+	}{
+		{"ShutdownDelay", &c.ShutdownDelay, defaultShutdownDelay, true},
+		{"DrainTimeout", &c.DrainTimeout, defaultDrainTimeout, false},
+		{"HookTimeout", &c.HookTimeout, defaultHookTimeout, false},
+		{"StopTimeout", &c.StopTimeout, defaultStopTimeout, false},
+		{"StartupTimeout", &c.StartupTimeout, defaultStartupTimeout, false},
+		{"CheckTimeout", &c.CheckTimeout, defaultCheckTimeout, false},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0 && d.neg:
+			*d.v = 0
+		case *d.v < 0:
+			errs = append(errs, fmt.Errorf("field Config.%s is %v; it must be positive (or zero for the default %v)", d.name, *d.v, d.def))
+		}
+	}
+	if sum := c.ShutdownDelay + c.DrainTimeout + c.HookTimeout; len(errs) == 0 && sum > c.StopTimeout {
+		errs = append(errs, fmt.Errorf("fields Config.ShutdownDelay (%v) + Config.DrainTimeout (%v) + Config.HookTimeout (%v) = %v does not fit in Config.StopTimeout (%v): raise StopTimeout (and terminationGracePeriodSeconds with it) or lower the others",
+			c.ShutdownDelay, c.DrainTimeout, c.HookTimeout, sum, c.StopTimeout))
+	}
+	if len(c.Signals) == 0 {
+		c.Signals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	return c, nil
+}
