@@ -79,7 +79,7 @@ func (g *gate) wait(ctx context.Context, timeout time.Duration, log *slog.Logger
 			log.Info("graceful: startup gate passed", "gate", g.name, "attempts", attempts)
 			return nil
 		}
-		log.Warn("graceful: startup gate not passed yet", "gate", g.name, "attempt", attempts, "error", err, "retry_in", backoff)
+		log.Warn("graceful: startup gate not passed yet", "gate", g.name, "attempt", attempts, "error", err, "retry_in", backoff.String())
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

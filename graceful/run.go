@@ -145,7 +145,7 @@ func (r *runner) run(ctx context.Context, main Main) error {
 		return &SignalError{Signal: sig}
 	case <-budget.C:
 		running := r.stillRunning()
-		log.Error("graceful: stop budget exhausted", "budget", r.cfg.StopTimeout, "still_running", running)
+		log.Error("graceful: stop budget exhausted", "budget", r.cfg.StopTimeout.String(), "still_running", running)
 		return &StopTimeoutError{Budget: r.cfg.StopTimeout, Running: running}
 	}
 }
@@ -216,7 +216,7 @@ func (r *runner) stop(begun time.Time) error {
 	r.mu.Unlock()
 
 	if wasReady && r.cfg.ShutdownDelay > 0 {
-		log.Info("graceful: serving while endpoints drop this instance", "delay", r.cfg.ShutdownDelay)
+		log.Info("graceful: serving while endpoints drop this instance", "delay", r.cfg.ShutdownDelay.String())
 		time.Sleep(r.cfg.ShutdownDelay)
 	}
 

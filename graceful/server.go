@@ -87,7 +87,7 @@ func (s *server) drain(timeout time.Duration, log *slog.Logger) {
 		_ = s.ln.Close()
 		return
 	}
-	log.Info("graceful: draining", "addr", s.addr(), "requests", s.inflight.Load(), "timeout", timeout)
+	log.Info("graceful: draining", "addr", s.addr(), "requests", s.inflight.Load(), "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err == nil {
