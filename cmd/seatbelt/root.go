@@ -14,6 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newMigrateCmd(),
+		newBenchCmd(),
 	)
 	return root
 }
