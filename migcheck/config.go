@@ -1,0 +1,140 @@
+package migcheck
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"time"
+)
+
+// Config tunes a [Migrator]. The zero value (or nil) gives the defaults.
+type Config struct {
+	// LedgerTable is the table migcheck records each applied migration in
+	// (set, version, file, checksum, when, by whom, how long). Defaults to
+	// "seatbelt_migration_ledger".
+	LedgerTable string
+	// LockWait bounds how long Apply waits for another runner to finish.
+	// Defaults to 10 minutes.
+	LockWait time.Duration
+	// LockPoll is how often Apply retries pg_try_advisory_lock while
+	// waiting. Defaults to 500 milliseconds.
+	LockPoll time.Duration
+	// LockTimeout is the lock_timeout of migration sessions: a migration
+	// waiting longer than this for a table lock fails with SQLSTATE 55P03
+	// instead of queueing every query behind it. Defaults to 5 seconds.
+	LockTimeout time.Duration
+	// StatementTimeout is the statement_timeout of migration sessions.
+	// Negative means none. Defaults to 0 (none), since building an index
+	// may take hours.
+	StatementTimeout time.Duration
+	// LockRetries is how many times a migration that failed on lock_timeout
+	// is run again (only files that run in one transaction). Negative means
+	// none. Defaults to 3.
+	LockRetries int
+	// RetryBackoff is the wait before the first lock_timeout retry; it
+	// doubles for each further one. Defaults to 2 seconds.
+	RetryBackoff time.Duration
+	// AheadIsError makes a database ahead of the binary an error for Verify
+	// instead of info. Defaults to false: during a rollout the old version
+	// keeps running on the new schema.
+	AheadIsError bool
+	// BeforeApply runs once, holding the lock, when at least one migration
+	// is pending, before any runs (take a backup here). An error stops
+	// Apply. Defaults to nil.
+	BeforeApply func(ctx context.Context, plan Plan) error
+	// OnApplied runs after each migration is applied and recorded. Defaults
+	// to nil.
+	OnApplied func(ctx context.Context, applied Applied)
+	// RecoveryCommand returns the command a failure message tells the
+	// operator to run to mark set at version clean. Defaults to
+	// "seatbelt migrate force --set <set>=<dir> <version>".
+	RecoveryCommand func(set string, version int64) string
+	// Host is recorded as who applied a migration. Defaults to os.Hostname.
+	Host string
+	// BuildVersion is recorded beside Host. Defaults to the main module's
+	// version and VCS revision from the build info.
+	BuildVersion string
+	// Logger receives one line per applied migration and lock waits.
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+	// Sleep waits d or until ctx is done; tests may replace it. Defaults to
+	// a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	if o.LedgerTable == "" {
+		o.LedgerTable = "seatbelt_migration_ledger"
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"LockWait", &o.LockWait, 10 * time.Minute},
+		{"LockPoll", &o.LockPoll, 500 * time.Millisecond},
+		{"LockTimeout", &o.LockTimeout, 5 * time.Second},
+		{"RetryBackoff", &o.RetryBackoff, 2 * time.Second},
+	} {
+		if *d.v < 0 {
+			return o, fmt.Errorf("migcheck: Config.%s is negative (%v); use a positive duration or 0 for the default", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if o.LockRetries == 0 {
+		o.LockRetries = 3
+	} else if o.LockRetries < 0 {
+		o.LockRetries = 0
+	}
+	if o.RecoveryCommand == nil {
+		o.RecoveryCommand = func(set string, version int64) string {
+			return fmt.Sprintf("seatbelt migrate force --set %s=<dir> --version %d", set, version)
+		}
+	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
+	}
+	if o.BuildVersion == "" {
+		o.BuildVersion = buildVersion()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	return o, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}

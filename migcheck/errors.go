@@ -1,0 +1,131 @@
+package migcheck
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors about the migration files themselves.
+var (
+	// ErrBadSet means a Set cannot be used: no name, no files, or two sets
+	// share a name or a version table.
+	ErrBadSet = errors.New("migcheck: unusable migration set")
+	// ErrBadFileName means a file in a set is not NNNN_name.up.sql or
+	// NNNN_name.down.sql.
+	ErrBadFileName = errors.New("migcheck: badly named migration file")
+	// ErrDuplicateVersion means two files of a set share a version number.
+	ErrDuplicateVersion = errors.New("migcheck: duplicate migration version")
+)
+
+// Errors of Apply.
+var (
+	// ErrLockTimeout means another runner held the migration lock for longer
+	// than Config.LockWait.
+	ErrLockTimeout = errors.New("migcheck: timed out waiting for the migration lock")
+	// ErrRefused means Apply found problems (dirty, edited or missing files,
+	// out-of-order files) and changed nothing. The error lists them.
+	ErrRefused = errors.New("migcheck: refusing to apply migrations")
+)
+
+// Errors for each kind of problem Verify reports. A [*VerifyError] matches
+// every one of its problems' kinds with errors.Is.
+var (
+	ErrPending          = errors.New("migcheck: migrations not applied")
+	ErrDirty            = errors.New("migcheck: database is dirty")
+	ErrMigrating        = errors.New("migcheck: a migration is running")
+	ErrNoVersionTable   = errors.New("migcheck: no version table")
+	ErrChecksumMismatch = errors.New("migcheck: applied migration file changed")
+	ErrMissingFile      = errors.New("migcheck: applied migration missing from the binary")
+	ErrOutOfOrder       = errors.New("migcheck: migration file below the applied version was never applied")
+	ErrUnrecorded       = errors.New("migcheck: applied migrations without a ledger entry")
+	ErrInvalidIndex     = errors.New("migcheck: invalid index")
+	ErrAhead            = errors.New("migcheck: database is ahead of the binary")
+)
+
+// FileError names the set and file a problem was found in.
+type FileError struct {
+	Set  string
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("set %q, file %s: %v", e.Set, e.File, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// VerifyError is returned by [Report.Err] and [Migrator.Check] when Verify
+// found problems of severity [SeverityError]. Its message lists all of them.
+type VerifyError struct {
+	Problems []Problem
+}
+
+func (e *VerifyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migcheck: %d migration problem(s):", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel of each problem's kind, so
+// errors.Is(err, ErrChecksumMismatch) works.
+func (e *VerifyError) Unwrap() []error {
+	out := make([]error, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		out = append(out, p.Kind.Err())
+	}
+	return out
+}
+
+// MigrationError is returned by Apply when a migration fails. The database
+// is left dirty at Version; Error() says how to recover.
+type MigrationError struct {
+	Set     string
+	Table   string
+	Version int64
+	File    string
+	// Line and Column locate the failing statement in File (1-based); zero
+	// when PostgreSQL reported no position.
+	Line, Column int
+	// Previous is the version the set was at before this migration, -1 for
+	// none.
+	Previous int64
+	// Transactional is true when the file ran as one transaction (no
+	// CONCURRENTLY, no COMMIT), so its failure undid all of it.
+	Transactional bool
+	// Attempts is how many times it ran (more than one after lock_timeout
+	// retries).
+	Attempts int
+	// Recovery is the command that marks the database clean again.
+	Recovery string
+	Err      error
+}
+
+func (e *MigrationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "migcheck: set %q migration %d (%s) failed", e.Set, e.Version, e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " at line %d, column %d", e.Line, e.Column)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
+	}
+	fmt.Fprintf(&b, ": %v\n", e.Err)
+	fmt.Fprintf(&b, "The database is now dirty at version %d (table %q); nothing after it ran.\n", e.Version, e.Table)
+	if e.Transactional {
+		fmt.Fprintf(&b, "The file ran in one transaction, so none of it was applied. Fix the file, then run:\n")
+	} else {
+		fmt.Fprintf(&b, "The file does not run in one transaction (CONCURRENTLY or COMMIT): parts of it may be applied.\n"+
+			"Undo them by hand (for an index: DROP INDEX CONCURRENTLY IF EXISTS ...), fix the file, then run:\n")
+	}
+	fmt.Fprintf(&b, "  %s\n", e.Recovery)
+	b.WriteString("and apply again.")
+	return b.String()
+}
+
+func (e *MigrationError) Unwrap() error { return e.Err }

@@ -1,0 +1,154 @@
+package migcheck
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what both a pool and a single connection offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+func (m *Migrator) ensureLedger(ctx context.Context, q querier) error {
+	t := quoteIdent(m.cfg.LedgerTable)
+	_, err := q.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+t+` (
+	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	set_name         text NOT NULL,
+	version          bigint NOT NULL,
+	file             text NOT NULL,
+	sha256           text NOT NULL,
+	applied_at       timestamptz NOT NULL DEFAULT now(),
+	applied_by_host  text NOT NULL,
+	applied_by_build text NOT NULL,
+	duration_ms      double precision NOT NULL,
+	baseline         boolean NOT NULL DEFAULT false
+)`)
+	if err == nil {
+		_, err = q.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+quoteIdent(m.cfg.LedgerTable+"_set_version")+` ON `+t+` (set_name, version, id)`)
+	}
+	if err != nil {
+		return fmt.Errorf("migcheck: creating ledger table %s (the migration role needs CREATE on the schema): %w", m.cfg.LedgerTable, err)
+	}
+	return nil
+}
+
+func (m *Migrator) record(ctx context.Context, q querier, a Applied) error {
+	_, err := q.Exec(ctx, `INSERT INTO `+quoteIdent(m.cfg.LedgerTable)+
+		` (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.Set, a.Version, a.File, a.SHA256, m.cfg.Host, m.cfg.BuildVersion, float64(a.Duration)/float64(time.Millisecond))
+	return err
+}
+
+// LedgerEntry is one row of the ledger.
+type LedgerEntry struct {
+	Set       string
+	Version   int64
+	File      string
+	SHA256    string
+	AppliedAt time.Time
+	Host      string
+	Build     string
+	Duration  time.Duration
+	// Baseline is true for rows written by Baseline, not by applying.
+	Baseline bool
+}
+
+// History returns the ledger of the Migrator's sets, oldest first.
+func (m *Migrator) History(ctx context.Context) ([]LedgerEntry, error) {
+	names := make([]string, len(m.sets))
+	for i, s := range m.sets {
+		names[i] = s.Name
+	}
+	rows, err := m.db.Query(ctx, `SELECT set_name, version, file, sha256, applied_at, applied_by_host, applied_by_build, duration_ms, baseline
+		FROM `+quoteIdent(m.cfg.LedgerTable)+` WHERE set_name = ANY($1) ORDER BY id`, names)
+	if err != nil {
+		return nil, fmt.Errorf("migcheck: reading ledger %s: %w", m.cfg.LedgerTable, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
+		var e LedgerEntry
+		var d float64
+		err := r.Scan(&e.Set, &e.Version, &e.File, &e.SHA256, &e.AppliedAt, &e.Host, &e.Build, &d, &e.Baseline)
+		e.Duration = time.Duration(d * float64(time.Millisecond))
+		return e, err
+	})
+}
+
+// Baseline records in the ledger the current files of every version that is
+// applied (at or below the set's version) but has no ledger entry: versions
+// applied by plain golang-migrate before migcheck was used. It holds the
+// lock and returns what it recorded.
+func (m *Migrator) Baseline(ctx context.Context) (recorded []Applied, err error) {
+	conn, _, err := m.acquireLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if rerr := releaseLock(conn); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	if err := m.ensureLedger(ctx, conn); err != nil {
+		return nil, err
+	}
+	rep, err := m.verify(ctx, conn, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range rep.Problems {
+		if p.Kind != KindUnrecorded {
+			continue
+		}
+		s := m.set(p.Set)
+		for _, v := range p.Versions {
+			mig := s.byVersion[v]
+			a := Applied{Set: s.Name, Version: v, File: mig.File, SHA256: mig.SHA256}
+			if _, err := conn.Exec(ctx, `INSERT INTO `+quoteIdent(m.cfg.LedgerTable)+
+				` (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms, baseline) VALUES ($1, $2, $3, $4, $5, $6, 0, true)`,
+				a.Set, a.Version, a.File, a.SHA256, m.cfg.Host, m.cfg.BuildVersion); err != nil {
+				return recorded, fmt.Errorf("migcheck: recording baseline of set %q version %d: %w", s.Name, v, err)
+			}
+			recorded = append(recorded, a)
+		}
+	}
+	return recorded, nil
+}
+
+// Force sets the version of a set and clears its dirty flag without running
+// anything, as golang-migrate's force does; -1 means no version. Use it after
+// a failed migration was undone or completed by hand. It holds the lock.
+func (m *Migrator) Force(ctx context.Context, set string, version int64) (err error) {
+	s := m.set(set)
+	if s == nil {
+		return fmt.Errorf("%w: no set named %q", ErrBadSet, set)
+	}
+	if version < -1 {
+		return fmt.Errorf("migcheck: force: version %d is below -1 (no version)", version)
+	}
+	conn, _, err := m.acquireLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := releaseLock(conn); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	e, err := m.newEngine(s)
+	if err != nil {
+		return fmt.Errorf("migcheck: set %q: setting up golang-migrate: %w", s.Name, err)
+	}
+	defer e.close()
+	if err := e.m.Force(int(version)); err != nil {
+		return fmt.Errorf("migcheck: set %q: force %d: %w", s.Name, version, err)
+	}
+	m.cfg.Logger.Info("migcheck: forced version", "set", s.Name, "version", version)
+	return nil
+}

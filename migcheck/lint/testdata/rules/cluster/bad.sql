@@ -1,0 +1,3 @@
+-- want: cluster
+-- want: missing-lock-timeout
+CLUSTER orders USING orders_pkey;

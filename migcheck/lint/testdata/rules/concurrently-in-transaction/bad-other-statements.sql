@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+-- want: concurrently-in-transaction
+CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);

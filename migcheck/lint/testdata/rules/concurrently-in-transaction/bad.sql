@@ -1,0 +1,4 @@
+BEGIN;
+-- want: concurrently-in-transaction
+CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);
+COMMIT;

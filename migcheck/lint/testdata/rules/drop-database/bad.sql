@@ -1,0 +1,2 @@
+-- want: drop-database
+DROP DATABASE analytics;

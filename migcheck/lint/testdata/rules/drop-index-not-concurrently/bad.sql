@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+-- want: drop-index-not-concurrently
+DROP INDEX orders_customer_idx;

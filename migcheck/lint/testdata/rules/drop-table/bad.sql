@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+-- want: drop-table
+DROP TABLE legacy_orders;

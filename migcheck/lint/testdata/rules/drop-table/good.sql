@@ -1,0 +1,2 @@
+CREATE TABLE import_scratch (line text);
+DROP TABLE import_scratch;

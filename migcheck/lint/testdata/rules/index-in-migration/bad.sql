@@ -1,0 +1,2 @@
+-- want: index-in-migration
+CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);

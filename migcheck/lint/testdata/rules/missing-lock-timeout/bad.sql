@@ -1,0 +1,2 @@
+-- want: missing-lock-timeout
+ALTER TABLE orders ADD COLUMN note text;

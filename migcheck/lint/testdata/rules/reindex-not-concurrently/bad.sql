@@ -1,0 +1,2 @@
+-- want: reindex-not-concurrently
+REINDEX INDEX orders_customer_idx;

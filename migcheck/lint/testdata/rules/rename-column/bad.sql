@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+-- want: rename-column
+ALTER TABLE orders RENAME COLUMN amount TO total;

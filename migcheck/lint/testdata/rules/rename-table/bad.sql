@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+-- want: rename-table
+ALTER TABLE orders RENAME TO purchases;

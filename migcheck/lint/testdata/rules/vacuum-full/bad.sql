@@ -1,0 +1,2 @@
+-- want: vacuum-full
+VACUUM FULL orders;

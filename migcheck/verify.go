@@ -1,0 +1,356 @@
+package migcheck
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Kind names a kind of problem Verify finds.
+type Kind string
+
+const (
+	KindPending          Kind = "pending"           // database behind the binary
+	KindDirty            Kind = "dirty"             // a migration failed half-way
+	KindMigrating        Kind = "migrating"         // dirty while a runner holds the lock
+	KindNoVersionTable   Kind = "no-version-table"  // the set was never applied
+	KindChecksumMismatch Kind = "checksum-mismatch" // an applied file was edited
+	KindMissingFile      Kind = "missing-file"      // an applied version the binary lacks
+	KindOutOfOrder       Kind = "out-of-order"      // a file below the applied version never ran
+	KindUnrecorded       Kind = "unrecorded"        // applied without a ledger entry
+	KindInvalidIndex     Kind = "invalid-index"     // left by a failed CREATE INDEX CONCURRENTLY
+	KindAhead            Kind = "ahead"             // database newer than the binary
+)
+
+// Err returns the sentinel error of the kind, such as [ErrChecksumMismatch].
+func (k Kind) Err() error {
+	switch k {
+	case KindPending:
+		return ErrPending
+	case KindDirty:
+		return ErrDirty
+	case KindMigrating:
+		return ErrMigrating
+	case KindNoVersionTable:
+		return ErrNoVersionTable
+	case KindChecksumMismatch:
+		return ErrChecksumMismatch
+	case KindMissingFile:
+		return ErrMissingFile
+	case KindOutOfOrder:
+		return ErrOutOfOrder
+	case KindUnrecorded:
+		return ErrUnrecorded
+	case KindInvalidIndex:
+		return ErrInvalidIndex
+	case KindAhead:
+		return ErrAhead
+	}
+	return fmt.Errorf("migcheck: unknown problem kind %q", string(k))
+}
+
+// Severity says whether a problem should stop a service from starting.
+type Severity string
+
+const (
+	SeverityError   Severity = "error"   // the service must not start
+	SeverityWarning Severity = "warning" // worth fixing, not blocking
+	SeverityInfo    Severity = "info"    // expected during a rollout
+)
+
+// Problem is one finding of Verify.
+type Problem struct {
+	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity"`
+	// Set is the set's name; empty for database-wide problems (indexes).
+	Set string `json:"set,omitempty"`
+	// Version and File name the migration concerned, when there is one.
+	Version int64  `json:"version,omitempty"`
+	File    string `json:"file,omitempty"`
+	// Versions lists the versions of a problem that covers several
+	// (pending, unrecorded).
+	Versions []int64 `json:"versions,omitempty"`
+	// Recorded and Current are the ledger's and the file's checksums of a
+	// checksum mismatch.
+	Recorded string `json:"recorded_sha256,omitempty"`
+	Current  string `json:"current_sha256,omitempty"`
+	// Index is the schema-qualified name of an invalid index.
+	Index string `json:"index,omitempty"`
+	// Message says what is wrong; Fix says what to do.
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+func (p Problem) String() string {
+	s := string(p.Severity) + ": " + p.Message
+	if p.Fix != "" {
+		s += " (fix: " + p.Fix + ")"
+	}
+	return s
+}
+
+// SetStatus is the state of one set in the database.
+type SetStatus struct {
+	Set   string `json:"set"`
+	Table string `json:"table"`
+	// TableExists is false when the set was never applied.
+	TableExists bool `json:"table_exists"`
+	// Applied is the database's version, -1 for none.
+	Applied int64 `json:"applied"`
+	Dirty   bool  `json:"dirty"`
+	// Expected is the newest version in the binary, -1 for an empty set.
+	Expected int64 `json:"expected"`
+	// Pending lists the binary's versions above Applied.
+	Pending []int64 `json:"pending,omitempty"`
+}
+
+// Report is the result of Verify: the state of each set and every problem.
+type Report struct {
+	Sets     []SetStatus `json:"sets"`
+	Problems []Problem   `json:"problems"`
+	// Migrating is true when a runner held the migration lock.
+	Migrating bool `json:"migrating"`
+}
+
+// Err returns a [*VerifyError] with the problems of severity error, or nil.
+func (r *Report) Err() error {
+	var errs []Problem
+	for _, p := range r.Problems {
+		if p.Severity == SeverityError {
+			errs = append(errs, p)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &VerifyError{Problems: errs}
+}
+
+// Verify compares the database with the binary's sets and returns every
+// problem it finds. It only reads (a role with SELECT on the version and
+// ledger tables is enough), takes no lock, and returns within ctx even while
+// a migration runs. An error means Verify could not run; problems are in the
+// report (see [Report.Err]).
+func (m *Migrator) Verify(ctx context.Context) (*Report, error) {
+	return m.verify(ctx, m.db, false)
+}
+
+type ledgerRow struct {
+	file, sha string
+}
+
+func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Report, error) {
+	names := make([]string, 0, len(m.sets)+1)
+	for _, s := range m.sets {
+		names = append(names, quoteIdent(s.table()))
+	}
+	names = append(names, quoteIdent(m.cfg.LedgerTable))
+	exists := make([]bool, 0, len(names))
+	rows, err := q.Query(ctx, `SELECT to_regclass(t) IS NOT NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i`, names)
+	if err == nil {
+		exists, err = pgx.CollectRows(rows, pgx.RowTo[bool])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("migcheck: verify: looking up version tables: %w", err)
+	}
+	ledgerExists := exists[len(m.sets)]
+
+	b := &pgx.Batch{}
+	rep := &Report{Sets: make([]SetStatus, len(m.sets))}
+	for i, s := range m.sets {
+		st := &rep.Sets[i]
+		*st = SetStatus{Set: s.Name, Table: s.table(), TableExists: exists[i], Applied: -1, Expected: s.newest()}
+		if exists[i] {
+			b.Queue(`SELECT version, dirty FROM ` + quoteIdent(s.table()) + ` LIMIT 1`).QueryRow(func(r pgx.Row) error {
+				err := r.Scan(&st.Applied, &st.Dirty)
+				if err == pgx.ErrNoRows {
+					return nil
+				}
+				return err
+			})
+		}
+	}
+	ledger := map[string]map[int64]ledgerRow{}
+	if ledgerExists {
+		setNames := make([]string, len(m.sets))
+		for i, s := range m.sets {
+			setNames[i] = s.Name
+		}
+		b.Queue(`SELECT DISTINCT ON (set_name, version) set_name, version, file, sha256 FROM `+quoteIdent(m.cfg.LedgerTable)+
+			` WHERE set_name = ANY($1) ORDER BY set_name, version, id DESC`, setNames).Query(func(rows pgx.Rows) error {
+			var set string
+			var v int64
+			var lr ledgerRow
+			_, err := pgx.ForEachRow(rows, []any{&set, &v, &lr.file, &lr.sha}, func() error {
+				if ledger[set] == nil {
+					ledger[set] = map[int64]ledgerRow{}
+				}
+				ledger[set][v] = lr
+				return nil
+			})
+			return err
+		})
+	}
+	type index struct{ name, table string }
+	var invalid []index
+	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname)
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_class t ON t.oid = i.indrelid
+		WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg_toast%'
+		ORDER BY 1`).Query(func(rows pgx.Rows) error {
+		var ix index
+		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table}, func() error {
+			invalid = append(invalid, ix)
+			return nil
+		})
+		return err
+	})
+	b.Queue(lockHeldSQL, LockKey).QueryRow(func(r pgx.Row) error { return r.Scan(&rep.Migrating) })
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("migcheck: verify: reading migration state: %w", err)
+	}
+	if holdingLock {
+		rep.Migrating = false // the lock is ours: nothing else is running
+	}
+
+	for i := range m.sets {
+		m.checkSet(&m.sets[i], &rep.Sets[i], ledger[m.sets[i].Name], rep)
+	}
+	for _, ix := range invalid {
+		p := Problem{Kind: KindInvalidIndex, Severity: SeverityError, Index: ix.name,
+			Message: fmt.Sprintf("index %s on %s is invalid (a CREATE INDEX CONCURRENTLY or REINDEX failed or was interrupted); queries do not use it but writes still maintain it", ix.name, ix.table),
+			Fix:     fmt.Sprintf("DROP INDEX CONCURRENTLY %s; then create it again (CREATE INDEX CONCURRENTLY ...), or REINDEX INDEX CONCURRENTLY %s;", ix.name, ix.name)}
+		if rep.Migrating {
+			p.Severity = SeverityInfo
+			p.Message = fmt.Sprintf("index %s on %s is not valid yet; a migration is running and may be building it", ix.name, ix.table)
+			p.Fix = "wait for the migration to finish"
+		}
+		rep.Problems = append(rep.Problems, p)
+	}
+	return rep, nil
+}
+
+func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledgerRow, rep *Report) {
+	add := func(p Problem) {
+		p.Set = s.Name
+		rep.Problems = append(rep.Problems, p)
+	}
+	for _, mig := range s.migs {
+		if mig.Version > st.Applied {
+			st.Pending = append(st.Pending, mig.Version)
+		}
+	}
+	if !st.TableExists {
+		add(Problem{Kind: KindNoVersionTable, Severity: SeverityError, Versions: st.Pending,
+			Message: fmt.Sprintf("set %q: version table %q does not exist: no migration of this set was ever applied (%d pending)", s.Name, s.table(), len(st.Pending)),
+			Fix:     "run the migrations: seatbelt migrate up"})
+		return
+	}
+	newest := s.newest()
+	if st.Dirty {
+		mig := s.byVersion[st.Applied]
+		file := ""
+		if mig != nil {
+			file = mig.File
+		}
+		if rep.Migrating {
+			add(Problem{Kind: KindMigrating, Severity: SeverityError, Version: st.Applied, File: file,
+				Message: fmt.Sprintf("set %q: migration %d is being applied right now", s.Name, st.Applied),
+				Fix:     "wait for the migration job to finish"})
+		} else {
+			add(Problem{Kind: KindDirty, Severity: SeverityError, Version: st.Applied, File: file,
+				Message: fmt.Sprintf("set %q is dirty at version %d (%s): that migration failed part-way and nothing after it ran", s.Name, st.Applied, file),
+				Fix: fmt.Sprintf("undo or complete version %d by hand, then: %s (or --version %d if it is complete), and apply again",
+					st.Applied, m.cfg.RecoveryCommand(s.Name, s.versionBefore(st.Applied)), st.Applied)})
+		}
+	}
+	if st.Applied > newest {
+		sev := SeverityInfo
+		if m.cfg.AheadIsError {
+			sev = SeverityError
+		}
+		add(Problem{Kind: KindAhead, Severity: sev, Version: st.Applied,
+			Message: fmt.Sprintf("set %q: database is at version %d, newer than this binary's newest %d (expected while a rollout replaces this version)", s.Name, st.Applied, newest)})
+	}
+	if len(st.Pending) > 0 && !st.Dirty {
+		add(Problem{Kind: KindPending, Severity: SeverityError, Versions: st.Pending, Version: st.Pending[0], File: s.byVersion[st.Pending[0]].File,
+			Message: fmt.Sprintf("set %q: %d migration(s) not applied, database at %d, binary expects %d", s.Name, len(st.Pending), st.Applied, newest),
+			Fix:     "run the migrations: seatbelt migrate up"})
+	}
+	if st.Applied >= 0 && st.Applied <= newest && s.byVersion[st.Applied] == nil {
+		if _, inLedger := ledger[st.Applied]; !inLedger {
+			add(Problem{Kind: KindMissingFile, Severity: SeverityError, Version: st.Applied,
+				Message: fmt.Sprintf("set %q: database is at version %d, which this binary has no file for", s.Name, st.Applied),
+				Fix:     "restore the migration file that was applied as this version"})
+		}
+	}
+	var ledgerMax int64 = -1
+	recorded := make([]int64, 0, len(ledger))
+	for v := range ledger {
+		recorded = append(recorded, v)
+	}
+	sort.Slice(recorded, func(i, j int) bool { return recorded[i] < recorded[j] })
+	for _, v := range recorded {
+		lr := ledger[v]
+		ledgerMax = max(ledgerMax, v)
+		mig := s.byVersion[v]
+		switch {
+		case mig != nil && mig.SHA256 != lr.sha:
+			add(Problem{Kind: KindChecksumMismatch, Severity: SeverityError, Version: v, File: mig.File, Recorded: lr.sha, Current: mig.SHA256,
+				Message: fmt.Sprintf("set %q: migration %d (%s) changed after it was applied: recorded sha256 %s, file now %s", s.Name, v, mig.File, lr.sha, mig.SHA256),
+				Fix:     "restore the applied content and put the change in a new migration"})
+		case mig == nil && v < newest:
+			add(Problem{Kind: KindMissingFile, Severity: SeverityError, Version: v, File: lr.file,
+				Message: fmt.Sprintf("set %q: migration %d (%s) was applied but this binary no longer has it", s.Name, v, lr.file),
+				Fix:     "restore the file; applied migrations are never deleted or renumbered"})
+		}
+	}
+	var unrecorded []int64
+	for _, mig := range s.migs {
+		if mig.Version > st.Applied || (st.Dirty && mig.Version == st.Applied) {
+			break
+		}
+		if _, ok := ledger[mig.Version]; ok {
+			continue
+		}
+		if mig.Version < ledgerMax {
+			// migcheck records every version it applies, so a gap below a
+			// recorded version is a file added after later ones ran.
+			add(Problem{Kind: KindOutOfOrder, Severity: SeverityError, Version: mig.Version, File: mig.File,
+				Message: fmt.Sprintf("set %q: migration %d (%s) is below the applied version %d but was never applied (golang-migrate will not run it)", s.Name, mig.Version, mig.File, st.Applied),
+				Fix:     fmt.Sprintf("renumber it above %d", newest)})
+			continue
+		}
+		unrecorded = append(unrecorded, mig.Version)
+	}
+	if len(unrecorded) > 0 {
+		add(Problem{Kind: KindUnrecorded, Severity: SeverityWarning, Versions: unrecorded,
+			Message: fmt.Sprintf("set %q: %d applied version(s) have no ledger entry (%s), so their content cannot be checked; applied by plain golang-migrate?", s.Name, len(unrecorded), versionList(unrecorded)),
+			Fix:     "record the current files as applied: seatbelt migrate baseline"})
+	}
+}
+
+func (s *loadedSet) versionBefore(v int64) int64 {
+	prev := int64(-1)
+	for _, m := range s.migs {
+		if m.Version >= v {
+			break
+		}
+		prev = m.Version
+	}
+	return prev
+}
+
+func versionList(vs []int64) string {
+	if len(vs) > 6 {
+		return fmt.Sprintf("%d, %d, %d ... %d", vs[0], vs[1], vs[2], vs[len(vs)-1])
+	}
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, ", ")
+}
