@@ -1,0 +1,53 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/graceful"
+)
+
+const childEnv = "ROLLOUT_TEST_REPLICA"
+
+func TestMain(m *testing.M) {
+	// The replicas are this test binary, run as a small graceful service.
+	if os.Getenv(childEnv) != "" {
+		replicaMain()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func replicaMain() {
+	version := os.Getenv("VERSION")
+	graceful.Run(func(ctx context.Context, app *graceful.App) error {
+		if os.Getenv("NEVER_READY") != "" {
+			app.StartupGate("never", func(context.Context) error { return fmt.Errorf("never ready") })
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(20 * time.Millisecond) // some work in flight at any moment
+			fmt.Fprint(w, version)
+		})
+		return app.Serve(&http.Server{Addr: os.Getenv("HTTP_ADDR"), Handler: mux})
+	}, &graceful.Config{
+		ProbeAddr:     os.Getenv("PROBE_ADDR"),
+		ShutdownDelay: 300 * time.Millisecond,
+		DrainTimeout:  2 * time.Second,
+		HookTimeout:   time.Second,
+		StopTimeout:   4 * time.Second,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+}
+
+func version(name string, env ...string) Version {
+	return Version{Name: name, Binary: os.Args[0], Env: append([]string{childEnv + "=1", "VERSION=" + name}, env...)}
+}
