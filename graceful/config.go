@@ -59,6 +59,13 @@ type Config struct {
 
 	// Logger receives one line per lifecycle phase. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// OnPhase, when set, is called as the service enters each phase:
+	// "ready" (took = startup time), "stopping" (took = 0), "drained" and
+	// "stopped" (took = time since the stop began). It feeds metrics such
+	// as readiness and shutdown duration without this package depending on
+	// a metrics library. It must not block. Defaults to nil.
+	OnPhase func(phase string, took time.Duration)
 }
 
 const (
@@ -117,6 +124,9 @@ func (cfg *Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.OnPhase == nil {
+		c.OnPhase = func(string, time.Duration) {}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))

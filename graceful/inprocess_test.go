@@ -277,3 +277,31 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestOnPhaseReportsEachPhase(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var phases []string
+	cfg := &Config{OnPhase: func(phase string, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if took < 0 {
+			t.Errorf("phase %s took %v", phase, took)
+		}
+		phases = append(phases, phase)
+	}}
+	b := setup(t, cfg, func(_ context.Context, app *App) error {
+		return app.Serve(&http.Server{Addr: "127.0.0.1:0"})
+	})
+	b.sink.attr(t, "graceful: ready", "startup")
+	b.stop()
+	if err := <-b.done; err != nil {
+		t.Fatal(err)
+	}
+	b.done <- nil
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(phases, ","); got != "ready,stopping,drained,stopped" {
+		t.Fatalf("phases %s, want ready,stopping,drained,stopped", got)
+	}
+}

@@ -158,6 +158,7 @@ func (r *runner) requestStop(cause error) {
 		r.cause = cause
 		r.phase = phaseStopping
 		r.mu.Unlock()
+		r.cfg.OnPhase(string(phaseStopping), 0)
 		r.cancelStart()
 		close(r.stopCh)
 	})
@@ -203,7 +204,9 @@ func (r *runner) startup(main Main) {
 	}
 	r.pending = nil
 	r.mu.Unlock()
-	r.cfg.Logger.Info("graceful: ready", "startup", time.Since(r.start).Round(time.Millisecond).String())
+	took := time.Since(r.start)
+	r.cfg.Logger.Info("graceful: ready", "startup", took.Round(time.Millisecond).String())
+	r.cfg.OnPhase(string(phaseReady), took)
 }
 
 // stop runs the stop sequence after the stop was requested.
@@ -229,6 +232,7 @@ func (r *runner) stop(begun time.Time) error {
 	if len(servers) > 0 {
 		log.Info("graceful: drained", "duration", time.Since(drainStart).Round(time.Millisecond).String())
 	}
+	r.cfg.OnPhase("drained", time.Since(begun))
 
 	r.cancelLoops()
 	r.loopWG.Wait()
@@ -238,6 +242,7 @@ func (r *runner) stop(begun time.Time) error {
 		log.Error("graceful: stop hooks failed", "error", hookErr)
 	}
 	log.Info("graceful: stopped", "duration", time.Since(begun).Round(time.Millisecond).String())
+	r.cfg.OnPhase("stopped", time.Since(begun))
 	return errors.Join(r.stopCause(), hookErr)
 }
 
