@@ -56,8 +56,10 @@ func TestGateThatNeverPassesExitsNonZeroAndRunsHooks(t *testing.T) {
 	}
 }
 
+// The tests that measure timings run one at a time, not beside the other
+// child processes of this package.
+
 func TestSIGTERMDropsReadinessKeepsServingThenDrains(t *testing.T) {
-	t.Parallel()
 	c := startChild(t, "serve", "SHUTDOWN_DELAY=1s", "DRAIN_TIMEOUT=5s", "HOOK_TIMEOUT=1s")
 	c.waitStatus(c.probe+"/readyz", 200, 5*time.Second)
 
@@ -145,7 +147,6 @@ func TestLoopsStopBeforeHooksRunInReverse(t *testing.T) {
 }
 
 func TestStopBudgetExitsAndNamesWhatWasRunning(t *testing.T) {
-	t.Parallel()
 	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "DRAIN_TIMEOUT=200ms",
 		"HOOK_TIMEOUT=200ms", "STOP_TIMEOUT=1s", "STUBBORN_LOOP=1")
 	c.waitLog("graceful: ready")
@@ -191,10 +192,8 @@ func TestDrainDeadlineCancelsRequests(t *testing.T) {
 }
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			t.Parallel()
 			c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "HOOKS=slow", "DRAIN_TIMEOUT=1s", "SLOW_HOOK=20s", "HOOK_TIMEOUT=25s", "STOP_TIMEOUT=28s")
 			c.waitLog("graceful: ready")
 			c.signal(syscall.SIGTERM)
@@ -212,7 +211,6 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 }
 
 func TestIdleStopIsFast(t *testing.T) {
-	t.Parallel()
 	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s")
 	c.waitLog("graceful: ready")
 	sent := c.signal(syscall.SIGTERM)
