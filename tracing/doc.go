@@ -1,0 +1,78 @@
+// Package tracing sets up OpenTelemetry tracing for a service in one call and
+// gives it the few instruments a Go/PostgreSQL service needs: manual spans,
+// HTTP server and client tracing, pgx query tracing and log correlation.
+//
+// # Setup
+//
+// [Setup] installs the global tracer provider and the W3C trace-context and
+// baggage propagators, and returns a shutdown func that flushes within its
+// context; register it as a stop hook so the last spans leave before exit:
+//
+//	shutdown, err := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", ServiceVersion: version})
+//	if err != nil { ... }
+//	app.OnStop("flush traces", shutdown) // graceful.App: hooks are func(context.Context) error
+//
+// Where spans go is decided by the standard OTEL_* environment, read by the
+// SDK and by contrib's autoexport, not by this package: OTEL_SDK_DISABLED,
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_EXPORTER (otlp,
+// console, none), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL
+// (grpc, http/protobuf), OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+// (parent-based always-on when unset), OTEL_BSP_*. A Kubernetes Deployment
+// typically sets only OTEL_EXPORTER_OTLP_ENDPOINT. The environment wins over
+// [Config], so an operator can rename or reroute a service without a rebuild.
+// For local runs without a collector, set OTEL_TRACES_EXPORTER=none (or
+// console); otherwise the default OTLP exporter logs failed exports through
+// Config.Logger.
+//
+// # Manual spans
+//
+// Critical code gets a span in two lines; the deferred [End] records the
+// returned error, or a panic (which it re-raises), as the span's status:
+//
+//	func Place(ctx context.Context, o Order) (err error) {
+//		ctx, span := tracing.Start(ctx, "orders.Place")
+//		defer tracing.End(span, &err)
+//		...
+//	}
+//
+// # HTTP
+//
+// [Middleware] wraps a [net/http.ServeMux] with otelhttp's server
+// instrumentation; spans are named "METHOD route" from the pattern that
+// matched (r.Pattern), with http.route set, so "/orders/17" and "/orders/18"
+// share the name "GET /orders/{id}" and unmatched paths are named after the
+// method alone. [Transport] traces outgoing requests and passes the trace
+// context on in headers.
+//
+// Place Middleware directly around the mux, or around middleware that passes
+// the request value on unchanged (metrics.HTTPServer.Middleware does), because
+// the mux records the pattern on the request it receives:
+//
+//	handler := tracing.Middleware(httpMetrics.Middleware(mux), nil)
+//
+// # PostgreSQL
+//
+// [PgxTracer] implements pgx's query, batch, COPY FROM and connect tracers.
+// It starts client spans only under an existing span, so pool maintenance
+// never produces root spans. Span names are the statement's operation and
+// table ("SELECT orders", "INSERT orders", "BATCH app", "COPY orders"),
+// never SQL text; attributes follow the OpenTelemetry database conventions
+// (db.system.name=postgresql, db.namespace, db.operation.name,
+// db.collection.name, db.query.text with its $n placeholders, server.address).
+// Arguments are recorded only with [PgxConfig].IncludeArgs. A PostgreSQL
+// error sets the error status with db.response.status_code and error.type set
+// to its SQLSTATE; [github.com/jackc/pgx/v5.ErrNoRows] is not an error.
+//
+// The same tracer times every call, span or not, and hands the operation and
+// duration to an optional [QueryObserver]; the metrics package's QueryMetrics
+// is one, so one value in pgx.ConnConfig.Tracer feeds both traces and the
+// query-duration histogram:
+//
+//	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: queryMetrics})
+//
+// # Logs
+//
+// [NewLogHandler] wraps any [log/slog.Handler] so that records logged with a
+// context inside a span carry trace_id and span_id, linking log lines and
+// traces both ways.
+package tracing

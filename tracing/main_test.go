@@ -1,0 +1,9 @@
+package tracing
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(closingServer{m}) }
