@@ -162,7 +162,7 @@ func TestWaitingRunnerDoesNotBlockCreateIndexConcurrently(t *testing.T) {
 		firstRes, err = newMigrator(t, db, nil, indexSet()).Apply(ctx)
 		first <- err
 	}()
-	waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.5)%'")
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep(0.5)%'")
 	second := make(chan error, 1)
 	var secondRes *migcheck.Result
 	go func() {
@@ -205,7 +205,7 @@ func TestBlockingLockWaiterStallsCreateIndexConcurrently(t *testing.T) {
 		_, err := newMigrator(t, db, nil, indexSet()).Apply(ctx)
 		first <- err
 	}()
-	waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(0.5)%'")
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep(0.5)%'")
 	blockCtx, unblock := context.WithCancel(ctx)
 	blocked := make(chan error, 1)
 	go func() {

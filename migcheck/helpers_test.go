@@ -13,6 +13,7 @@ import (
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // createDB creates an empty database of its own; drop removes it.
@@ -60,18 +61,9 @@ func createDB() (pool *pgxpool.Pool, drop func() error, err error) {
 }
 
 // emptyDB gives the test an empty database of its own, dropped at the end.
-func emptyDB(t testing.TB) (*pgxpool.Pool, func() error) {
+func emptyDB(t testing.TB) (*pgxpool.Pool, struct{}) {
 	t.Helper()
-	pool, drop, err := createDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := drop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return pool, drop
+	return migtest.New(t), struct{}{}
 }
 
 // exampleDB gives an example a database of its own.
