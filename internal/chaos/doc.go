@@ -49,4 +49,26 @@
 // an instant is only kept if its wall time is in the window, so nothing is
 // scheduled in the hour that does not exist in spring, and the hour that
 // happens twice in autumn is simply two real hours of that window.
+//
+// # Running
+//
+// A [Runner] ([NewRunner], [RunnerConfig]) waits for each moment on its
+// [Clock] and then:
+//
+//  1. skips the moment if it woke up more than MaxLateness after it;
+//  2. checks the preconditions: HealthURL must answer 200 and the SkipIf
+//     command must fail, else the moment is skipped (nothing ran, so it
+//     does not count toward the minimum interval or the daily maximum);
+//  3. in a dry run (the default) stops there with the result dry_run,
+//     which does count, so the log shows what --execute would do;
+//  4. runs the action with "sh -c" in its own process group, killed with
+//     the group after ActionTimeout;
+//  5. verifies: VerifyCommand must exit 0 and VerifyURL must answer 200,
+//     polled, within VerifyTimeout;
+//  6. stores the [Outcome] and the new [State] in the [Store] ([FileStore],
+//     written atomically, or [PGStore]), counts it in [Metrics] and posts
+//     it to WebhookURL as a [WebhookPayload] whose text field Slack shows.
+//
+// [Runner.Run] loops until its context ends; [Runner.RunOnce] does one
+// moment, which is what the tests drive with a fake clock.
 package chaos
