@@ -9,6 +9,8 @@ func newMigrateCmd() *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply, verify, inspect and lint database migrations",
 	}
-	cmd.AddCommand()
+	cmd.AddCommand(
+		newMigrateLintCmd(),
+	)
 	return cmd
 }
