@@ -1,0 +1,236 @@
+package eventlog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// AppendOpts are the per-call options of an append; nil means defaults.
+type AppendOpts struct {
+	// Expected is the version the stream must be at. Defaults to
+	// [AnyVersion].
+	Expected ExpectedVersion
+	// Actor is who asked for the change (a user, a job). Defaults to "".
+	Actor string
+	// Reason says why. Defaults to "".
+	Reason string
+
+	revertOf *int64
+}
+
+// AppendResult is what an append wrote.
+type AppendResult struct {
+	Stream Stream
+	// FirstVersion and Version are the first and last versions written;
+	// for an empty append both are the stream's current version.
+	FirstVersion int64
+	Version      int64
+	// Position is the log position of the last record written, 0 for an
+	// empty append.
+	Position int64
+	// Duplicate is true when the records' ids were already stored: nothing
+	// was written and the result is the first append's.
+	Duplicate bool
+}
+
+// streamLockClass is the first key of the transaction advisory lock that
+// serialises appends to one stream ("evlg"); the second is a hash of the
+// stream. Two streams sharing a hash only wait for each other.
+const streamLockClass = 0x65766c67
+
+var lockStreamSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext($1 || '/' || $2))`, streamLockClass)
+
+const appendSQL = `
+WITH head AS (
+	SELECT version, recorded_at FROM eventlog_records
+	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
+), cur AS (
+	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
+), dup AS (
+	SELECT count(*) AS n FROM eventlog_records WHERE record_id = ANY($3::text[])
+), ins AS (
+	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
+		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
+	SELECT $1, $2, cur.v + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
+		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
+	FROM cur, dup, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
+	WHERE dup.n = 0 AND ($12::bigint < 0 OR cur.v = $12::bigint)
+	RETURNING position
+)
+SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur, dup`
+
+// batchSender is what runs an append: the pool (one implicit transaction
+// per batch) or the caller's transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Append appends records to stream as the next versions, in one transaction
+// of its own: all of them or none. An empty records slice writes nothing
+// and returns the current version. A mismatch with opts.Expected returns a
+// [*VersionConflictError].
+func (s *Store) Append(ctx context.Context, stream Stream, records []NewRecord, opts *AppendOpts) (*AppendResult, error) {
+	res, err := s.append(ctx, s.pool, stream, records, opts, false)
+	if err == nil && !res.Duplicate && len(records) > 0 {
+		s.notify.poke()
+	}
+	return res, err
+}
+
+// AppendTx is [Store.Append] inside the caller's transaction, so the new
+// versions commit (or roll back) with the caller's other writes. It takes
+// the stream's lock until tx ends, and queues the NOTIFY that wakes
+// consumers on commit. Use it from READ COMMITTED transactions (the
+// default): a stale snapshot cannot see the stream's current version.
+func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream Stream, records []NewRecord, opts *AppendOpts) (*AppendResult, error) {
+	return s.append(ctx, tx, stream, records, opts, true)
+}
+
+func (s *Store) append(ctx context.Context, db batchSender, stream Stream, records []NewRecord, opts *AppendOpts, notifyInTx bool) (res *AppendResult, err error) {
+	if opts == nil {
+		opts = &AppendOpts{}
+	}
+	if err := stream.check(); err != nil {
+		return nil, err
+	}
+	prov := s.provenance(ctx, opts)
+	ctx, span := s.tracer.Start(ctx, "eventlog.append", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("eventlog.stream", stream.String()), attribute.Int("eventlog.records", len(records))))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	if len(records) == 0 {
+		v, err := currentVersion(ctx, db, stream)
+		if err != nil {
+			return nil, err
+		}
+		if !opts.Expected.matches(v) {
+			return nil, &VersionConflictError{Stream: stream, Expected: opts.Expected, Actual: v}
+		}
+		return &AppendResult{Stream: stream, FirstVersion: v, Version: v}, nil
+	}
+	ids := make([]string, len(records))
+	data := make([]string, len(records))
+	meta := make([]string, len(records))
+	for i, r := range records {
+		if !json.Valid(r.Data) {
+			return nil, fmt.Errorf("%w: record %d of %s: Data is not valid JSON", ErrBadRecord, i, stream)
+		}
+		if len(r.Metadata) > 0 && !json.Valid(r.Metadata) {
+			return nil, fmt.Errorf("%w: record %d of %s: Metadata is not valid JSON", ErrBadRecord, i, stream)
+		}
+		ids[i], data[i], meta[i] = r.ID, string(r.Data), string(r.Metadata)
+		if ids[i] == "" {
+			ids[i] = randomID()
+		}
+		if meta[i] == "" {
+			meta[i] = "{}"
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockStreamSQL, stream.Type, stream.ID)
+	b.Queue(appendSQL, stream.Type, stream.ID, ids, data, meta,
+		prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue())
+	if notifyInTx {
+		b.Queue("SELECT pg_notify($1, '')", notifyChannel)
+	}
+	var cur, dups, inserted, pos int64
+	br := db.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, fmt.Errorf("eventlog: locking %s: %w", stream, err)
+	}
+	if err := br.QueryRow().Scan(&cur, &dups, &inserted, &pos); err != nil {
+		br.Close()
+		return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+	}
+	switch {
+	case dups > 0:
+		return duplicateResult(ctx, db, stream, ids)
+	case inserted == 0:
+		return nil, &VersionConflictError{Stream: stream, Expected: opts.Expected, Actual: cur}
+	}
+	return &AppendResult{Stream: stream, FirstVersion: cur + 1, Version: cur + inserted, Position: pos}, nil
+}
+
+// duplicateResult rebuilds the first append's result when all ids are
+// stored, in order, on this stream; anything else is a misuse of ids.
+func duplicateResult(ctx context.Context, db batchSender, stream Stream, ids []string) (*AppendResult, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT stream_type, stream_id, version, record_id, position FROM eventlog_records
+		WHERE record_id = ANY($1::text[]) ORDER BY position`, ids)
+	br := db.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: reading duplicate records of %s: %w", stream, err)
+	}
+	res := &AppendResult{Stream: stream, Duplicate: true}
+	i := 0
+	reused := false
+	for rows.Next() {
+		var st Stream
+		var v, pos int64
+		var id string
+		if err := rows.Scan(&st.Type, &st.ID, &v, &id, &pos); err != nil {
+			return nil, err
+		}
+		if i >= len(ids) || st != stream || id != ids[i] || (i > 0 && v != res.Version+1) {
+			reused = true
+		}
+		if i == 0 {
+			res.FirstVersion = v
+		}
+		res.Version, res.Position = v, pos
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if reused || i != len(ids) {
+		return nil, fmt.Errorf("%w: some of the %d record ids given for %s are already stored for other records; give new records new ids, and resend a retried append unchanged",
+			ErrRecordIDReused, len(ids), stream)
+	}
+	return res, nil
+}
+
+func currentVersion(ctx context.Context, db batchSender, stream Stream) (int64, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT coalesce(max(version), 0) FROM eventlog_records WHERE stream_type = $1 AND stream_id = $2`, stream.Type, stream.ID)
+	br := db.SendBatch(ctx, b)
+	defer br.Close()
+	var v int64
+	if err := br.QueryRow().Scan(&v); err != nil {
+		return 0, fmt.Errorf("eventlog: reading the version of %s: %w", stream, err)
+	}
+	return v, nil
+}
+
+func (s *Store) provenance(ctx context.Context, opts *AppendOpts) Provenance {
+	p := Provenance{Writer: s.writer, Actor: opts.Actor, Reason: opts.Reason}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		p.TraceID, p.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
+	return p
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}

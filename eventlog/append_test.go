@@ -1,0 +1,269 @@
+package eventlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+)
+
+func TestAppendVersionsFromOne(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "build-1")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "42"}
+	res, err := s.Append(ctx, st, []eventlog.NewRecord{rec(map[string]int{"n": 1}), rec(map[string]int{"n": 2})}, &eventlog.AppendOpts{Expected: eventlog.NoStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FirstVersion != 1 || res.Version != 2 || res.Position == 0 || res.Duplicate {
+		t.Fatalf("first append: %+v", res)
+	}
+	res, err = s.Append(ctx, st, []eventlog.NewRecord{rec(map[string]int{"n": 3})}, &eventlog.AppendOpts{Expected: eventlog.Exactly(2)})
+	if err != nil || res.FirstVersion != 3 || res.Version != 3 {
+		t.Fatalf("second append: %+v, %v", res, err)
+	}
+	latest, err := s.Latest(ctx, st)
+	if err != nil || latest.Version != 3 || dataOf(t, latest) != "map[n:3]" {
+		t.Fatalf("latest: %+v, %v", latest, err)
+	}
+	v2, err := s.Version(ctx, st, 2)
+	if err != nil || dataOf(t, v2) != "map[n:2]" || v2.Writer != "build-1" || string(v2.Metadata) != "{}" {
+		t.Fatalf("version 2: %+v, %v", v2, err)
+	}
+	if _, err := s.Version(ctx, st, 4); !errors.Is(err, eventlog.ErrNotFound) {
+		t.Fatalf("version 4: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Latest(ctx, eventlog.Stream{Type: "order", ID: "43"}); !errors.Is(err, eventlog.ErrNotFound) {
+		t.Fatalf("missing stream: %v, want ErrNotFound", err)
+	}
+}
+
+func TestEmptyAppendIsNoOp(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "1"}
+	mustAppend(t, s, st, "a")
+	res, err := s.Append(ctx, st, nil, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)})
+	if err != nil || res.Version != 1 || res.FirstVersion != 1 || res.Position != 0 {
+		t.Fatalf("empty append: %+v, %v", res, err)
+	}
+	if _, err := s.Append(ctx, st, nil, &eventlog.AppendOpts{Expected: eventlog.NoStream}); !errors.Is(err, eventlog.ErrVersionConflict) {
+		t.Fatalf("empty append with a wrong expectation: %v", err)
+	}
+	if n := count(t, tb, ""); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+}
+
+func TestVersionConflictCarriesVersions(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "7"}
+	mustAppend(t, s, st, 1)
+	mustAppend(t, s, st, 2)
+	for _, exp := range []eventlog.ExpectedVersion{eventlog.NoStream, eventlog.Exactly(1), eventlog.Exactly(5)} {
+		_, err := s.Append(ctx, st, []eventlog.NewRecord{rec(3), rec(4)}, &eventlog.AppendOpts{Expected: exp})
+		if !errors.Is(err, eventlog.ErrVersionConflict) {
+			t.Fatalf("expected %v: %v, want a version conflict", exp, err)
+		}
+		var vc *eventlog.VersionConflictError
+		if !errors.As(err, &vc) || vc.Stream != st || vc.Expected != exp || vc.Actual != 2 {
+			t.Fatalf("expected %v: conflict %+v", exp, vc)
+		}
+	}
+	if n := count(t, tb, ""); n != 2 {
+		t.Fatalf("%d records after conflicts, want 2", n)
+	}
+}
+
+func TestMultiRecordAppendIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	a := eventlog.Stream{Type: "order", ID: "a"}
+	b := eventlog.Stream{Type: "order", ID: "b"}
+	if _, err := s.Append(ctx, a, []eventlog.NewRecord{{ID: "taken", Data: js(1)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The third record reuses an id stored on another stream.
+	_, err := s.Append(ctx, b, []eventlog.NewRecord{{ID: "b1", Data: js(1)}, {ID: "b2", Data: js(2)}, {ID: "taken", Data: js(3)}}, nil)
+	if !errors.Is(err, eventlog.ErrRecordIDReused) {
+		t.Fatalf("got %v, want ErrRecordIDReused", err)
+	}
+	if n := count(t, tb, "stream_id = 'b'"); n != 0 {
+		t.Fatalf("%d records of b written by a failed append, want 0", n)
+	}
+	// The third record is JSON that PostgreSQL's jsonb refuses, so the
+	// statement fails on its third row.
+	_, err = s.Append(ctx, b, []eventlog.NewRecord{rec(1), rec(2), {Data: []byte(`"\u0000"`)}}, nil)
+	if err == nil {
+		t.Fatal("append with a NUL escape succeeded")
+	}
+	if n := count(t, tb, "stream_id = 'b'"); n != 0 {
+		t.Fatalf("%d records of b written by a failed append, want 0", n)
+	}
+	_, err = s.Append(ctx, b, []eventlog.NewRecord{rec(1), {Data: []byte("{not json")}}, nil)
+	if !errors.Is(err, eventlog.ErrBadRecord) {
+		t.Fatalf("got %v, want ErrBadRecord", err)
+	}
+	if n := count(t, tb, "stream_id = 'b'"); n != 0 {
+		t.Fatalf("%d records of b written by a bad append, want 0", n)
+	}
+}
+
+func TestRecordIDMakesRetriesIdempotent(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "9"}
+	mustAppend(t, s, st, 0)
+	batch := []eventlog.NewRecord{{ID: "req-1/a", Data: js(1)}, {ID: "req-1/b", Data: js(2)}}
+	first, err := s.Append(ctx, st, batch, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, st, 3) // someone else wrote after; the retry must not conflict
+	again, err := s.Append(ctx, st, batch, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.FirstVersion != first.FirstVersion || again.Version != first.Version || again.Position != first.Position {
+		t.Fatalf("retry: %+v, first: %+v", again, first)
+	}
+	if n := count(t, tb, ""); n != 4 {
+		t.Fatalf("%d records, want 4", n)
+	}
+	// A stored id beside a new one is a misuse, not a retry.
+	mixed := []eventlog.NewRecord{batch[1], {ID: "req-2", Data: js(9)}}
+	if _, err := s.Append(ctx, st, mixed, nil); !errors.Is(err, eventlog.ErrRecordIDReused) {
+		t.Fatalf("stored id beside a new one: %v, want ErrRecordIDReused", err)
+	}
+	if _, err := s.Append(ctx, eventlog.Stream{Type: "order", ID: "10"}, batch, nil); !errors.Is(err, eventlog.ErrRecordIDReused) {
+		t.Fatalf("ids on another stream: %v, want ErrRecordIDReused", err)
+	}
+}
+
+func TestTableRejectsUpdateDeleteTruncate(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	mustAppend(t, s, eventlog.Stream{Type: "order", ID: "1"}, "v1")
+	for _, sql := range []string{
+		`UPDATE eventlog_records SET data = '"edited"'`,
+		`DELETE FROM eventlog_records`,
+		`TRUNCATE eventlog_records`,
+	} {
+		_, err := tb.pool.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23001" {
+			t.Fatalf("%s: %v, want restrict_violation", sql, err)
+		}
+	}
+	if n := count(t, tb, `data = '"v1"'`); n != 1 {
+		t.Fatalf("record changed: %d rows still hold v1", n)
+	}
+}
+
+func TestFiftyWritersOneExpectedVersionOneWins(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "account", ID: "1"}
+	mustAppend(t, s, st, "opened")
+	const writers = 50
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Append(ctx, st, []eventlog.NewRecord{rec(i)}, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)})
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for i, err := range errs {
+		var vc *eventlog.VersionConflictError
+		switch {
+		case err == nil:
+			wins++
+		case errors.As(err, &vc) && vc.Actual == 2:
+		default:
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d writers won, want exactly 1", wins)
+	}
+	// Then all of them with AnyVersion: every one lands, gapless.
+	for i := range writers {
+		wg.Go(func() {
+			if _, err := s.Append(ctx, st, []eventlog.NewRecord{rec(i)}, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var n, maxV, distinct int64
+	err := tb.pool.QueryRow(ctx, `SELECT count(*), max(version), count(DISTINCT version) FROM eventlog_records`).Scan(&n, &maxV, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2+writers || maxV != n || distinct != n {
+		t.Fatalf("%d records, max version %d, %d distinct: not gapless from 1", n, maxV, distinct)
+	}
+}
+
+func TestAppendTxCommitsWithTheCaller(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, `CREATE TABLE outbox (note text)`); err != nil {
+		t.Fatal(err)
+	}
+	st := eventlog.Stream{Type: "order", ID: "1"}
+	for _, commit := range []bool{false, true} {
+		tx, err := tb.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox VALUES ($1)`, fmt.Sprint(commit)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.AppendTx(ctx, tx, st, []eventlog.NewRecord{rec(commit)}, &eventlog.AppendOpts{Expected: eventlog.NoStream})
+		if err != nil || res.Version != 1 {
+			t.Fatalf("append in tx: %+v, %v", res, err)
+		}
+		if commit {
+			err = tx.Commit(ctx)
+		} else {
+			err = tx.Rollback(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var notes int
+	tb.pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&notes)
+	latest, err := s.Latest(ctx, st)
+	if err != nil || notes != 1 || latest.Version != 1 || dataOf(t, latest) != "true" {
+		t.Fatalf("after rollback then commit: %d notes, latest %+v, %v", notes, latest, err)
+	}
+}

@@ -1,0 +1,332 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+)
+
+// Handler handles one record inside tx, the transaction that also stores
+// the consumer's checkpoint: write the handler's effects through tx and
+// they commit exactly once with the checkpoint. An error rolls the batch
+// back and the record is retried.
+type Handler func(ctx context.Context, tx pgx.Tx, r *Record) error
+
+// ConsumerConfig tunes a [Consumer]. The zero value (or nil) gives the
+// defaults.
+type ConsumerConfig struct {
+	// BatchSize is the most records handled in one transaction. Defaults
+	// to 500.
+	BatchSize int
+	// PollInterval is how long an active consumer waits for a NOTIFY before
+	// looking for records anyway. Defaults to 1 second.
+	PollInterval time.Duration
+	// TakeoverPoll is how often a standby tries to become the active
+	// instance; it bounds takeover after the active process dies. Defaults
+	// to 1 second.
+	TakeoverPoll time.Duration
+	// MaxAttempts is how many times the handler is tried on one record
+	// before Run stops with a [*HandlerError]. Defaults to 5.
+	MaxAttempts int
+	// Backoff is the wait before the second attempt; it doubles for each
+	// further one, up to MaxBackoff. Defaults to 100 milliseconds.
+	Backoff time.Duration
+	// MaxBackoff caps the wait between attempts. Defaults to 10 seconds.
+	MaxBackoff time.Duration
+	// OnActive is called each time this instance becomes the active one.
+	// Defaults to nil.
+	OnActive func()
+	// Logger receives state changes and retries. Defaults to the Store's.
+	Logger *slog.Logger
+	// Sleep waits d or until ctx is done; tests may replace it. Defaults
+	// to a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Consumer delivers every committed record, in the log's one global order,
+// to a handler, remembering its place under a name. Many instances (in many
+// processes) may run the same name: one is active, the others wait as
+// standbys and take over when it dies.
+type Consumer struct {
+	store   *Store
+	name    string
+	handler Handler
+	cfg     ConsumerConfig
+	running atomic.Bool
+}
+
+// consumerLockClass is the first key of the session advisory lock held by
+// the active instance of a consumer ("evlc").
+const consumerLockClass = 0x65766c63
+
+// NewConsumer returns a consumer named name; Run starts it.
+func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consumer, error) {
+	var c ConsumerConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%w: the consumer name is empty", ErrBadConfig)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: consumer %q has no handler", ErrBadConfig, name)
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"PollInterval", &c.PollInterval, time.Second},
+		{"TakeoverPoll", &c.TakeoverPoll, time.Second},
+		{"Backoff", &c.Backoff, 100 * time.Millisecond},
+		{"MaxBackoff", &c.MaxBackoff, 10 * time.Second},
+	} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("%w: ConsumerConfig.%s is negative", ErrBadConfig, f.name)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.BatchSize < 0 || c.MaxAttempts < 0 {
+		return nil, fmt.Errorf("%w: ConsumerConfig.BatchSize and MaxAttempts must not be negative", ErrBadConfig)
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+	if c.Logger == nil {
+		c.Logger = s.logger
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
+	c.Logger = c.Logger.With("consumer", name)
+	return &Consumer{store: s, name: name, handler: h, cfg: c}, nil
+}
+
+// Name returns the consumer's name.
+func (c *Consumer) Name() string { return c.name }
+
+// errLostLock means the connection holding the consumer's lock died, so
+// another instance may be active now.
+var errLostLock = errors.New("eventlog: lost the consumer's lock connection")
+
+// Run waits until this instance is the active one, then delivers records
+// until ctx is done (it returns nil) or the handler keeps failing on a
+// record (it returns a [*HandlerError]). If its lock connection is lost it
+// goes back to standby.
+func (c *Consumer) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrConsumerRunning
+	}
+	defer c.running.Store(false)
+	if _, err := c.store.pool.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, c.name); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("eventlog: registering consumer %q: %w", c.name, err)
+	}
+	for {
+		err := c.runOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errLostLock) || isConnError(err):
+			c.cfg.Logger.Warn("eventlog: consumer lost its connection; back to standby", "err", err)
+			if c.cfg.Sleep(ctx, c.cfg.TakeoverPoll) != nil {
+				return nil
+			}
+		default:
+			return err
+		}
+	}
+}
+
+func isConnError(err error) bool {
+	var pgErr *pgconn.PgError
+	return err != nil && !errors.As(err, &pgErr) && !errors.As(err, new(*HandlerError))
+}
+
+// runOnce connects, waits to become active and consumes until an error.
+func (c *Consumer) runOnce(ctx context.Context) error {
+	cc := c.store.pool.Config().ConnConfig.Copy()
+	// A timed-out wait for a notification must not close the connection or
+	// send a cancel request that could hit a later query: use a deadline.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn.Close(cctx) // closing ends the session: the lock is released
+	}()
+	for standbyLogged := false; ; standbyLogged = true {
+		var ok bool
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, consumerLockClass, c.name).Scan(&ok)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		if ok {
+			break
+		}
+		if !standbyLogged {
+			c.cfg.Logger.Info("eventlog: consumer is standby; another instance is active")
+		}
+		if err := c.cfg.Sleep(ctx, c.cfg.TakeoverPoll); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	c.cfg.Logger.Info("eventlog: consumer is active")
+	if c.cfg.OnActive != nil {
+		c.cfg.OnActive()
+	}
+	return c.consume(ctx, conn)
+}
+
+// consume is the active loop.
+func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
+	limit := c.cfg.BatchSize
+	var failing struct {
+		pos      int64
+		attempts int
+	}
+	for {
+		n, bad, herr, err := c.batch(ctx, limit)
+		if err != nil {
+			return err
+		}
+		if herr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if failing.pos != bad.Position {
+				failing.pos, failing.attempts = bad.Position, 0
+			}
+			failing.attempts++
+			if failing.attempts >= c.cfg.MaxAttempts {
+				return &HandlerError{Consumer: c.name, Record: bad, Attempts: failing.attempts, Err: herr}
+			}
+			c.cfg.Logger.Warn("eventlog: handler failed; retrying", "stream", bad.Stream.String(), "version", bad.Version,
+				"position", bad.Position, "attempt", failing.attempts, "err", herr)
+			if n > 0 {
+				limit = n // commit the records before the failing one first
+				continue
+			}
+			if err := c.cfg.Sleep(ctx, c.backoff(failing.attempts)); err != nil {
+				return err
+			}
+			limit = 1
+			continue
+		}
+		limit = c.cfg.BatchSize
+		if n == limit {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.PollInterval)
+		_, err = conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+	}
+}
+
+func (c *Consumer) backoff(attempt int) time.Duration {
+	d := c.cfg.Backoff
+	for i := 1; i < attempt && d < c.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.cfg.MaxBackoff)
+}
+
+const fetchSQL = `SELECT ` + recordColumns + ` FROM eventlog_records
+WHERE (xid, position) > ($1::text::xid8, $2::bigint)
+	AND xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY xid, position LIMIT $3`
+
+// batch handles up to limit records in one transaction with the
+// checkpoint. It returns how many were handled (committed, or before the
+// failing one), and for a handler failure the record and error.
+func (c *Consumer) batch(ctx context.Context, limit int) (n int, bad *Record, herr error, err error) {
+	ctx, span := c.store.tracer.Start(ctx, "eventlog.consume")
+	defer func() {
+		span.SetAttributes(attribute.String("eventlog.consumer", c.name), attribute.Int("eventlog.records", n))
+		if e := errors.Join(herr, err); e != nil {
+			span.RecordError(e)
+			span.SetStatus(codes.Error, e.Error())
+		}
+		span.End()
+	}()
+	tx, err := c.store.pool.Begin(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Locking the checkpoint row makes two instances that both believe they
+	// are active (one about to learn its connection died) take turns, each
+	// starting from the other's committed checkpoint.
+	var xid string
+	var pos int64
+	if err := tx.QueryRow(ctx, `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, c.name).Scan(&xid, &pos); err != nil {
+		return 0, nil, nil, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
+	}
+	rows, err := tx.Query(ctx, fetchSQL, xid, pos, limit)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+	}
+	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Record, error) { return scanRecord(r) })
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+	}
+	if len(recs) == 0 {
+		return 0, nil, nil, nil
+	}
+	for i, r := range recs {
+		if err := c.handler(ctx, tx, r); err != nil {
+			return i, r, err, nil
+		}
+	}
+	last := recs[len(recs)-1]
+	if _, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = handled + $4, updated_at = now() WHERE name = $1`,
+		c.name, strconv.FormatUint(last.TxID, 10), last.Position, len(recs)); err != nil {
+		return 0, nil, nil, fmt.Errorf("eventlog: storing the checkpoint of %q: %w", c.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, nil, nil, fmt.Errorf("eventlog: committing a batch of %q: %w", c.name, err)
+	}
+	return len(recs), nil, nil, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,62 @@
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrVersionConflict matches every [*VersionConflictError].
+	ErrVersionConflict = errors.New("eventlog: version conflict")
+	// ErrNotFound is returned by reads when the stream or version does not
+	// exist.
+	ErrNotFound = errors.New("eventlog: not found")
+	// ErrBadStream is returned for an empty stream type or id.
+	ErrBadStream = errors.New("eventlog: bad stream")
+	// ErrBadRecord is returned for a record without valid JSON data.
+	ErrBadRecord = errors.New("eventlog: bad record")
+	// ErrRecordIDReused is returned when a record id is already stored for
+	// a different stream or a different batch: a retry must resend the same
+	// records with the same ids.
+	ErrRecordIDReused = errors.New("eventlog: record id reused")
+	// ErrBadConfig is returned by constructors for an invalid Config; the
+	// message names the field.
+	ErrBadConfig = errors.New("eventlog: bad config")
+	// ErrConsumerRunning is returned by [Consumer.Run] when it is already
+	// running.
+	ErrConsumerRunning = errors.New("eventlog: consumer already running")
+)
+
+// VersionConflictError is returned when an append's expected version does
+// not match the stream. Nothing was written. Reload the stream and decide
+// again, or retry with [AnyVersion] if order does not matter.
+type VersionConflictError struct {
+	Stream   Stream
+	Expected ExpectedVersion
+	Actual   int64
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("eventlog: version conflict on %s: expected %s, stream is at %d; reload it and retry",
+		e.Stream, e.Expected, e.Actual)
+}
+
+// Is makes errors.Is(err, ErrVersionConflict) true.
+func (e *VersionConflictError) Is(target error) bool { return target == ErrVersionConflict }
+
+// HandlerError is returned by [Consumer.Run] when the handler kept failing
+// on one record: the consumer stopped there, its checkpoint is just before
+// the record, and a restart retries it.
+type HandlerError struct {
+	Consumer string
+	Record   *Record
+	Attempts int
+	Err      error
+}
+
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("eventlog: consumer %q stopped: handler failed %d times on record %s version %d (position %d, id %s): %v; fix the handler or the data and restart the consumer",
+		e.Consumer, e.Attempts, e.Record.Stream, e.Record.Version, e.Record.Position, e.Record.ID, e.Err)
+}
+
+func (e *HandlerError) Unwrap() error { return e.Err }

@@ -1,0 +1,72 @@
+// Package eventlogprom exposes eventlog consumer lag as Prometheus metrics.
+// It is a separate package so that eventlog itself does not depend on the
+// Prometheus client:
+//
+//	prometheus.MustRegister(eventlogprom.NewCollector(store, nil))
+//
+// Each scrape reads [eventlog.Store.Consumers] and reports, per consumer:
+//
+//	eventlog_consumer_lag_records{consumer}   committed records not yet handled
+//	eventlog_consumer_lag_seconds{consumer}   age of the oldest of them
+//	eventlog_consumer_handled_total{consumer} records handled
+package eventlogprom
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+)
+
+// Config tunes a Collector. The zero value (or nil) gives the defaults.
+type Config struct {
+	// Timeout bounds the query made at each scrape. Defaults to 5 seconds.
+	Timeout time.Duration
+}
+
+// Collector is a prometheus.Collector of consumer lag.
+type Collector struct {
+	store   *eventlog.Store
+	timeout time.Duration
+	records *prometheus.Desc
+	seconds *prometheus.Desc
+	handled *prometheus.Desc
+}
+
+// NewCollector returns a Collector reading store.
+func NewCollector(store *eventlog.Store, cfg *Config) *Collector {
+	c := &Collector{store: store, timeout: 5 * time.Second}
+	if cfg != nil && cfg.Timeout > 0 {
+		c.timeout = cfg.Timeout
+	}
+	labels := []string{"consumer"}
+	c.records = prometheus.NewDesc("eventlog_consumer_lag_records", "Committed records the consumer has not handled yet.", labels, nil)
+	c.seconds = prometheus.NewDesc("eventlog_consumer_lag_seconds", "Age of the oldest committed record the consumer has not handled yet.", labels, nil)
+	c.handled = prometheus.NewDesc("eventlog_consumer_handled_total", "Records the consumer has handled.", labels, nil)
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.records
+	ch <- c.seconds
+	ch <- c.handled
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	sts, err := c.store.Consumers(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.records, err)
+		return
+	}
+	for _, s := range sts {
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(s.LagRecords), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, s.LagSeconds, s.Name)
+		ch <- prometheus.MustNewConstMetric(c.handled, prometheus.CounterValue, float64(s.Handled), s.Name)
+	}
+}

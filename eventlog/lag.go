@@ -1,0 +1,51 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ConsumerStatus is where a named consumer is and how far behind.
+type ConsumerStatus struct {
+	Name string
+	// Position is the log position of the last record handled, 0 if none.
+	Position int64
+	// Handled counts the records handled since the consumer was created.
+	Handled int64
+	// Updated is when the checkpoint last moved.
+	Updated time.Time
+	// LagRecords counts the committed records not yet handled.
+	LagRecords int64
+	// LagSeconds is the age of the oldest committed record not yet
+	// handled, 0 when none is waiting.
+	LagSeconds float64
+}
+
+// Consumers returns every consumer's checkpoint and lag, by name. It counts
+// the records after each checkpoint, so it costs a scan of the lag.
+func (s *Store) Consumers(ctx context.Context) ([]ConsumerStatus, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT c.name, c.position, c.handled, c.updated_at, l.n,
+	coalesce(extract(epoch FROM clock_timestamp() - l.oldest)::float8, 0)
+FROM eventlog_consumers c CROSS JOIN LATERAL (
+	SELECT count(*) AS n, min(recorded_at) AS oldest FROM eventlog_records r
+	WHERE (r.xid, r.position) > (c.xid, c.position)) l
+ORDER BY c.name`)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: reading consumer status: %w", err)
+	}
+	defer rows.Close()
+	var out []ConsumerStatus
+	for rows.Next() {
+		var c ConsumerStatus
+		if err := rows.Scan(&c.Name, &c.Position, &c.Handled, &c.Updated, &c.LagRecords, &c.LagSeconds); err != nil {
+			return nil, fmt.Errorf("eventlog: reading consumer status: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("eventlog: reading consumer status: %w", err)
+	}
+	return out, nil
+}

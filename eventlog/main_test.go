@@ -1,0 +1,17 @@
+package eventlog_test
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// The consumer crash tests re-run this test binary as the consumer
+	// process, so a real process dies with its transaction open.
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(childMain(mode))
+	}
+	goleak.VerifyTestMain(m)
+}

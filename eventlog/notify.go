@@ -1,0 +1,64 @@
+package eventlog
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// notifier wakes consumers after appends that went through the pool.
+//
+// NOTIFY inside the appending transaction would be the obvious way, but
+// PostgreSQL serialises the commits of notifying transactions on one global
+// lock held through the WAL flush, which would undo group commit for every
+// writer. So pool appends commit without NOTIFY and then ask the notifier;
+// it sends one NOTIFY at a time from a short-lived goroutine and folds the
+// requests that arrive meanwhile into the next one. A lost wake-up only
+// costs latency: consumers also poll.
+type notifier struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	pending bool
+	running bool
+	wg      sync.WaitGroup
+}
+
+func (n *notifier) poke() {
+	n.mu.Lock()
+	n.pending = true
+	if n.running {
+		n.mu.Unlock()
+		return
+	}
+	n.running = true
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go n.run()
+}
+
+func (n *notifier) run() {
+	defer n.wg.Done()
+	for {
+		n.mu.Lock()
+		if !n.pending {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.pending = false
+		n.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", notifyChannel)
+		cancel()
+		if err != nil {
+			n.logger.Debug("eventlog: wake-up notification failed; consumers will poll", "err", err)
+		}
+	}
+}
+
+func (n *notifier) wait() { n.wg.Wait() }
