@@ -68,14 +68,17 @@ type Config struct {
 	OnPhase func(phase string, took time.Duration)
 }
 
+// The defaults, exported so that manifests and their tests can be checked
+// against them (terminationGracePeriodSeconds must exceed DefaultStopTimeout
+// plus any preStop pause).
 const (
-	defaultProbeAddr      = ":8081"
-	defaultShutdownDelay  = 5 * time.Second
-	defaultDrainTimeout   = 15 * time.Second
-	defaultHookTimeout    = 5 * time.Second
-	defaultStopTimeout    = 28 * time.Second
-	defaultStartupTimeout = 5 * time.Minute
-	defaultCheckTimeout   = time.Second
+	DefaultProbeAddr      = ":8081"
+	DefaultShutdownDelay  = 5 * time.Second
+	DefaultDrainTimeout   = 15 * time.Second
+	DefaultHookTimeout    = 5 * time.Second
+	DefaultStopTimeout    = 28 * time.Second
+	DefaultStartupTimeout = 5 * time.Minute
+	DefaultCheckTimeout   = time.Second
 )
 
 // ErrInvalidConfig is matched by every configuration error.
@@ -89,7 +92,7 @@ func (cfg *Config) withDefaults() (Config, error) {
 		c = *cfg
 	}
 	if c.ProbeAddr == "" {
-		c.ProbeAddr = defaultProbeAddr
+		c.ProbeAddr = DefaultProbeAddr
 	}
 	var errs []error
 	durations := []struct {
@@ -98,12 +101,12 @@ func (cfg *Config) withDefaults() (Config, error) {
 		def  time.Duration
 		neg  bool // a negative value means "none"
 	}{
-		{"ShutdownDelay", &c.ShutdownDelay, defaultShutdownDelay, true},
-		{"DrainTimeout", &c.DrainTimeout, defaultDrainTimeout, false},
-		{"HookTimeout", &c.HookTimeout, defaultHookTimeout, false},
-		{"StopTimeout", &c.StopTimeout, defaultStopTimeout, false},
-		{"StartupTimeout", &c.StartupTimeout, defaultStartupTimeout, false},
-		{"CheckTimeout", &c.CheckTimeout, defaultCheckTimeout, false},
+		{"ShutdownDelay", &c.ShutdownDelay, DefaultShutdownDelay, true},
+		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout, false},
+		{"HookTimeout", &c.HookTimeout, DefaultHookTimeout, false},
+		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout, false},
+		{"StartupTimeout", &c.StartupTimeout, DefaultStartupTimeout, false},
+		{"CheckTimeout", &c.CheckTimeout, DefaultCheckTimeout, false},
 	}
 	for _, d := range durations {
 		switch {
