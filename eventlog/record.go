@@ -106,7 +106,7 @@ type Record struct {
 	// each insert but is not the delivery order (see doc.go).
 	Position int64
 	// TxID is the id of the transaction that wrote the record.
-	TxID uint64
+	TxID     uint64
 	Stream   Stream
 	Version  int64
 	ID       string

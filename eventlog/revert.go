@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
 )
 
 // RevertOpts are the options of [Store.Revert]; nil means defaults.
@@ -103,4 +102,3 @@ func withRevertMeta(meta json.RawMessage, to, from int64) (json.RawMessage, erro
 	m[revertMetaKey] = info
 	return json.Marshal(m)
 }
-

@@ -94,4 +94,3 @@ func DefaultWriter() string {
 	}
 	return "unknown"
 }
-
