@@ -126,12 +126,22 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 // fields are errors, so a misspelt key does not silently fall back to a
 // default. The result is validated.
 func ParseConfig(data []byte) (Config, error) {
-	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		return Config{}, &ConfigError{Field: "file", Reason: err.Error()}
+	c, err := DecodeConfig(data)
+	if err != nil {
+		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
+	}
+	return c, nil
+}
+
+// DecodeConfig is [ParseConfig] without the validation, for callers that
+// change the config (say, from flags) before [NewSchedule] validates it.
+func DecodeConfig(data []byte) (Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, &ConfigError{Field: "file", Reason: err.Error()}
 	}
 	return c, nil
 }
