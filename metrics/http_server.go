@@ -1,0 +1,193 @@
+package metrics
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultHTTPBuckets are the request-duration buckets, in seconds, from 5 ms
+// to 10 s.
+var DefaultHTTPBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Unmatched is the route label of requests no ServeMux pattern matched (404s
+// and 405s on unknown paths). Every random URL a scanner tries lands here
+// instead of in a series of its own.
+const Unmatched = "unmatched"
+
+// HTTPConfig configures [NewHTTPServer] and [NewHTTPClient].
+type HTTPConfig struct {
+	// Registerer receives the collectors. Pass the registry from
+	// [NewRegistry]. Defaults to prometheus.DefaultRegisterer.
+	Registerer prometheus.Registerer
+	// Buckets are the duration histogram's upper bounds in seconds. Defaults
+	// to [DefaultHTTPBuckets].
+	Buckets []float64
+}
+
+// HTTPServer holds the RED metrics of an HTTP server:
+//
+//	http_server_requests_total{method, route, code}
+//	http_server_request_duration_seconds{method, route}   histogram
+//	http_server_requests_in_flight
+type HTTPServer struct {
+	collector *serverCollector
+}
+
+type serverCollector struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+}
+
+func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.requests.Describe(ch)
+	c.duration.Describe(ch)
+	c.inFlight.Describe(ch)
+}
+
+func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
+	c.requests.Collect(ch)
+	c.duration.Collect(ch)
+	c.inFlight.Collect(ch)
+}
+
+// NewHTTPServer registers the server metrics on cfg.Registerer. Calling it
+// again with the same Registerer returns metrics sharing the same series.
+func NewHTTPServer(cfg HTTPConfig) (*HTTPServer, error) {
+	buckets := cfg.Buckets
+	if len(buckets) == 0 {
+		buckets = DefaultHTTPBuckets
+	}
+	c := &serverCollector{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_server_requests_total",
+			Help: "HTTP requests served, by method, route (the ServeMux pattern, or \"unmatched\") and status code.",
+		}, []string{"method", "route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_server_request_duration_seconds",
+			Help:    "Time from receiving an HTTP request to its handler returning, by method and route.",
+			Buckets: buckets,
+		}, []string{"method", "route"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_server_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		}),
+	}
+	c, err := register(cfg.Registerer, c)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: registering HTTP server metrics (HTTPConfig.Registerer): %w", err)
+	}
+	return &HTTPServer{collector: c}, nil
+}
+
+// Middleware measures each request to next. The route label is the
+// http.ServeMux pattern that matched, read from r.Pattern after next returns,
+// so next must be the mux itself or pass the request value on unchanged; a
+// request no pattern matched counts as route [Unmatched]. Methods outside the
+// standard nine count as "OTHER".
+func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
+	c := s.collector
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c.inFlight.Inc()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			c.inFlight.Dec()
+			method, route := methodLabel(r.Method), routeLabel(r.Pattern)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if p := recover(); p != nil {
+				// net/http turns a panic into a dropped connection; count
+				// it as the 500 the client effectively got, then re-panic.
+				c.requests.WithLabelValues(method, route, codeLabel(http.StatusInternalServerError)).Inc()
+				c.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+				panic(p)
+			}
+			c.requests.WithLabelValues(method, route, codeLabel(status)).Inc()
+			c.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush keeps streaming handlers working.
+func (w *statusRecorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack keeps WebSocket upgrades working; the connection then counts as
+// status 101.
+func (w *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// routeLabel turns a ServeMux pattern ("GET example.com/orders/{id}") into
+// its path ("/orders/{id}").
+func routeLabel(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return Unmatched
+}
+
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// codes holds the labels of valid status codes, so labelling allocates nothing.
+var codes = func() (c [600]string) {
+	for i := 100; i < len(c); i++ {
+		c[i] = strconv.Itoa(i)
+	}
+	return c
+}()
+
+func codeLabel(status int) string {
+	if status >= 100 && status < len(codes) {
+		return codes[status]
+	}
+	return "other"
+}
