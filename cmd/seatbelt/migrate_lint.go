@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,16 +120,16 @@ func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) 
 		}
 		mergeResult(total, res, s.dir)
 	}
-	for _, file := range files {
-		res, err := lint.Files(os.DirFS(filepath.Dir(file)), []string{filepath.Base(file)}, &cfg)
-		if err != nil {
-			if errors.Is(err, lint.ErrUnknownRule) {
-				return fmt.Errorf("--disable: %w", err)
-			}
+	if len(files) > 0 {
+		res, err := lint.Files(osFS{}, files, &cfg)
+		switch {
+		case errors.Is(err, lint.ErrUnknownRule):
+			return fmt.Errorf("--disable: %w", err)
+		case err != nil:
 			setErrs = append(setErrs, err)
-			continue
+		default:
+			mergeResult(total, res, ".")
 		}
-		mergeResult(total, res, filepath.Dir(file))
 	}
 	if err := writeLint(out, o.format, total, setErrs); err != nil {
 		return err
@@ -191,6 +192,12 @@ func appliedVersion(ctx context.Context, conn *pgx.Conn, table string) (lint.App
 	}
 	return applied, nil
 }
+
+// osFS opens paths as the user typed them, relative or absolute, so loose
+// files from several folders are linted in one sequence.
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error) { return os.Open(name) }
 
 // mergeResult adds res to total with paths shown as the user named them.
 func mergeResult(total, res *lint.Result, dir string) {

@@ -47,6 +47,7 @@ func TestMigrateLintExitCodes(t *testing.T) {
 		{"Findings", []string{"--dir", ordersSet}, 1, "0002_orders_customer_index.up.sql:1:1: create-index-not-concurrently: "},
 		{"HintOnNextLine", []string{"--dir", ordersSet}, 1, "\n\thint: use CREATE INDEX CONCURRENTLY"},
 		{"LooseFile", []string{"../../migcheck/lint/testdata/rules/truncate/bad.sql"}, 1, "rules/truncate/bad.sql:3:1: truncate: "},
+		{"LooseFilesInOrder", []string{"../../migcheck/lint/testdata/rules/set-not-null-without-check/good-1-add-check.sql", "../../migcheck/lint/testdata/rules/set-not-null-without-check/good-2-set-not-null.sql"}, 0, "0 findings, 0 errors in 2 files"},
 		{"SyntaxError", []string{"--dir", broken}, 2, "0001_a.up.sql:2:25: syntax error: "},
 		{"BadFileName", []string{"--dir", badName}, 2, "rename it to NNNN_name.up.sql"},
 		{"NothingToLint", nil, 2, "nothing to lint"},

@@ -56,6 +56,11 @@ func (f *file) alterTable(s *pg.AlterTableStmt) {
 			if chk := f.checks[table][cmd.Name]; chk != nil {
 				chk.valid = true
 			}
+			if f.addedNotValid[table+"."+cmd.Name] && (f.inTx || !f.cfg.MultiStatement) {
+				// ADD ... NOT VALID took its lock in this transaction and
+				// holds it until COMMIT, so the scan runs under it anyway.
+				f.report(ConstraintWithoutNotValid, "VALIDATE CONSTRAINT "+quote(cmd.Name)+" in the transaction that added it")
+			}
 		case pg.AlterTableType_AT_DropConstraint:
 			delete(f.checks[table], cmd.Name)
 		case pg.AlterTableType_AT_DetachPartition:
@@ -100,6 +105,9 @@ func (f *file) addConstraint(table string, c *pg.Constraint) {
 	name := quote(table)
 	if c.Conname != "" {
 		name = quote(c.Conname) + " on " + quote(table)
+	}
+	if c.SkipValidation && c.Conname != "" {
+		f.addedNotValid[table+"."+c.Conname] = true
 	}
 	switch c.Contype {
 	case pg.ConstrType_CONSTR_FOREIGN:

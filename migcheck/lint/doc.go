@@ -47,7 +47,8 @@
 //     known to be stable), serial, identity or a stored generated column rewrites the table.
 //   - set-not-null-without-check: SET NOT NULL scans the table unless a validated CHECK (col IS NOT NULL)
 //     proves it; the linter follows such CHECKs across the files of a set, applied ones included.
-//   - constraint-without-not-valid: FOREIGN KEY or CHECK added without NOT VALID validates every row under a lock.
+//   - constraint-without-not-valid: FOREIGN KEY or CHECK added without NOT VALID validates every row under a lock;
+//     so does VALIDATE CONSTRAINT in the same file (one transaction) as the ADD ... NOT VALID.
 //   - add-unique-without-index: UNIQUE or PRIMARY KEY added without USING INDEX builds its index under ACCESS EXCLUSIVE.
 //   - change-column-type: ALTER COLUMN TYPE usually rewrites the table.
 //   - rename-column: breaks the running version.

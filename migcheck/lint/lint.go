@@ -153,9 +153,10 @@ func Dir(fsys fs.FS, cfg *Config) (*Result, error) {
 	return res, nil
 }
 
-// Files lints the named files of fsys in the given order, each on its own:
-// only a table created earlier in the same file counts as new. Use it for
-// loose SQL files; use [Dir] for a migration set.
+// Files lints the named files of fsys in the given order. Only a table
+// created earlier in the same file counts as new; CHECK constraints seen in
+// earlier files still count for set-not-null-without-check. Use it for loose
+// SQL files; use [Dir] for a migration set.
 func Files(fsys fs.FS, names []string, cfg *Config) (*Result, error) {
 	cfg, err := cfg.validate()
 	if err != nil {

@@ -44,8 +44,10 @@ type file struct {
 	stmts       int
 	inTx        bool
 	lockTimeout bool
-	cur         statement
-	findings    []Finding
+	// addedNotValid holds table.constraint added NOT VALID in this file.
+	addedNotValid map[string]bool
+	cur           statement
+	findings      []Finding
 }
 
 // learn walks an applied file for what it says about constraints, without
@@ -56,7 +58,7 @@ func (l *linter) learn(path string, content []byte) {
 	if perr != nil {
 		return // it ran in production; nothing useful to say about it here
 	}
-	f := &file{linter: l, src: src, stmts: len(tree.Stmts)}
+	f := &file{linter: l, src: src, stmts: len(tree.Stmts), addedNotValid: map[string]bool{}}
 	for _, st := range src.statements(tree) {
 		f.cur = st
 		f.statement(st.raw.Stmt)
@@ -71,7 +73,7 @@ func (l *linter) lint(path string, content []byte, res *Result) {
 		res.Errors = append(res.Errors, perr)
 		return
 	}
-	f := &file{linter: l, src: src, res: res, stmts: len(tree.Stmts)}
+	f := &file{linter: l, src: src, res: res, stmts: len(tree.Stmts), addedNotValid: map[string]bool{}}
 	for _, st := range src.statements(tree) {
 		f.cur = st
 		for _, ig := range st.ignores {

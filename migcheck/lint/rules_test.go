@@ -80,7 +80,12 @@ func TestRuleFixtures(t *testing.T) {
 				t.Fatalf("rule %s needs a bad*.sql that fires and a good*.sql safe rewrite in testdata/rules/%s (has %d bad, %d good)", rule.Name, rule.Name, bad, good)
 			}
 			cfg := &lint.Config{Strict: rule.Name == lint.IndexInMigration}
+			var goods []string
 			for _, name := range names {
+				if !strings.HasPrefix(path.Base(name), "bad") {
+					goods = append(goods, name)
+					continue
+				}
 				content, err := fs.ReadFile(fsys, name)
 				if err != nil {
 					t.Fatal(err)
@@ -93,12 +98,21 @@ func TestRuleFixtures(t *testing.T) {
 					t.Fatalf("%s: %v", name, res.Errors[0])
 				}
 				w := want(t, content)
-				if strings.HasPrefix(path.Base(name), "bad") && !slices.ContainsFunc(w, func(s string) bool { return strings.HasSuffix(s, " "+rule.Name) }) {
+				if !slices.ContainsFunc(w, func(s string) bool { return strings.HasSuffix(s, " "+rule.Name) }) {
 					t.Fatalf("%s: has no want comment for its own rule", name)
 				}
 				if g := got(res.Findings); !slices.Equal(g, w) {
 					t.Errorf("%s: findings (line rule)\n got %q\nwant %q\n%v", name, g, w, res.Findings)
 				}
+			}
+			// The safe rewrite may span migrations (good-1-..., good-2-...),
+			// so the good files are linted in order, as one sequence.
+			res, err := lint.Files(fsys, goods, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Clean() {
+				t.Errorf("safe rewrite %v: findings %v, errors %v", goods, res.Findings, res.Errors)
 			}
 		})
 	}
