@@ -1,0 +1,73 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// claimed is one stage claimed by this worker.
+type claimed struct {
+	id              int64
+	kind            string
+	stage           string
+	attempt         int
+	claim           int64
+	args            json.RawMessage
+	results         map[string]json.RawMessage
+	runAt           time.Time
+	cancelRequested bool
+}
+
+// claimSQL takes up to $4 due jobs whose kind and stage this worker knows
+// (an unknown one is left for a worker that knows it), skipping rows other
+// workers are claiming, and records a "started" event for each.
+const claimSQL = `
+WITH picked AS (
+	SELECT id FROM seatbelt_jobs
+	WHERE state = 'available' AND run_at <= $1 AND kind = ANY($2::text[])
+	  AND (stage = '' OR kind || chr(31) || stage = ANY($3::text[]))
+	ORDER BY priority, run_at, id
+	LIMIT $4
+	FOR UPDATE SKIP LOCKED
+), u AS (
+	UPDATE seatbelt_jobs j SET
+		state = 'running',
+		stage = CASE WHEN j.stage = '' THEN f.first ELSE j.stage END,
+		attempt = CASE WHEN j.stage = '' THEN 1 ELSE j.attempt + 1 END,
+		claim = j.claim + 1,
+		worker = $5,
+		lease_until = $6,
+		updated_at = $1
+	FROM picked p, unnest($2::text[], $7::text[]) AS f(kind, first)
+	WHERE j.id = p.id AND f.kind = j.kind
+	RETURNING j.id, j.kind, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)
+	SELECT id, $1, 'started', stage, attempt, $5 FROM u
+)
+SELECT * FROM u ORDER BY id`
+
+func (c *Client) claim(ctx context.Context, n int) ([]claimed, error) {
+	if len(c.kindNames) == 0 || n <= 0 {
+		return nil, nil
+	}
+	now := c.cfg.Now()
+	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, now.Add(c.cfg.Lease), c.firsts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []claimed
+	for rows.Next() {
+		var j claimed
+		if err := rows.Scan(&j.id, &j.kind, &j.stage, &j.attempt, &j.claim, &j.args, &j.results, &j.runAt, &j.cancelRequested); err != nil {
+			return out, err
+		}
+		if k := c.kinds[j.kind]; k != nil && j.attempt == 1 && k.Stages[0].Name == j.stage {
+			c.m.queueLatency.WithLabelValues(j.kind).Observe(now.Sub(j.runAt).Seconds())
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,390 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// releaseGrace is how long Stop waits, after its deadline cancelled the
+// running stages, for them to return and be released.
+const releaseGrace = time.Second
+
+// Client runs the stages of the kinds registered with it and enqueues jobs.
+// Create it with [NewClient], register kinds, then Start it; Stop drains it.
+// A client that only enqueues or administers jobs need not be started.
+type Client struct {
+	db     *pgxpool.Pool
+	cfg    Config
+	log    *slog.Logger
+	tracer trace.Tracer
+	m      *collector
+
+	mu      sync.Mutex
+	kinds   map[string]*kindReg
+	state   int // clientNew, clientStarted, clientStopping, clientStopped
+	stopped chan struct{}
+	active  map[int64]*active
+
+	// Fixed at Start, read-only afterwards.
+	kindNames, firsts, pairs []string
+
+	wake        chan struct{}
+	saturated   atomic.Bool
+	busy        atomic.Int64
+	stages      sync.WaitGroup
+	stopFetch   context.CancelFunc
+	fetchDone   chan struct{}
+	stopBG      context.CancelFunc
+	bg          sync.WaitGroup
+	completions chan *completion
+	compDone    chan struct{}
+	leader      atomic.Bool
+}
+
+const (
+	clientNew = iota
+	clientStarted
+	clientStopping
+	clientStopped
+)
+
+type active struct {
+	claim  int64
+	cancel context.CancelCauseFunc
+}
+
+// NewClient returns a client for db. cfg may be nil for all defaults.
+func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: db is nil; pass a *pgxpool.Pool", ErrBadConfig)
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		db:          db,
+		cfg:         c,
+		log:         c.Logger.With("component", "jobs", "worker", c.WorkerID),
+		tracer:      c.TracerProvider.Tracer("github.com/seatbelt-go/seatbelt/jobs"),
+		m:           newCollector(),
+		kinds:       map[string]*kindReg{},
+		active:      map[int64]*active{},
+		stopped:     make(chan struct{}),
+		wake:        make(chan struct{}, 1),
+		completions: make(chan *completion, 1024),
+		compDone:    make(chan struct{}),
+	}, nil
+}
+
+// Register adds a kind this client can run. Call it before Start.
+func (c *Client) Register(k Kind) error {
+	reg, err := checkKind(k)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != clientNew {
+		return fmt.Errorf("%w: Register(%q) after Start; register every kind before starting the client", ErrBadConfig, k.Name)
+	}
+	if _, dup := c.kinds[k.Name]; dup {
+		return fmt.Errorf("%w: kind %q registered twice", ErrUnknownKind, k.Name)
+	}
+	c.kinds[k.Name] = reg
+	return nil
+}
+
+// Enqueue adds a job; see the package-level [Enqueue].
+func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+	return enqueue(ctx, c.db, c.cfg.Now(), kind, args, opts)
+}
+
+// EnqueueTx adds a job inside the caller's transaction: it exists only if
+// tx commits.
+func (c *Client) EnqueueTx(ctx context.Context, tx pgx.Tx, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+	return enqueue(ctx, tx, c.cfg.Now(), kind, args, opts)
+}
+
+// EnqueueMany adds many jobs with one statement; see [EnqueueMany].
+func (c *Client) EnqueueMany(ctx context.Context, params []EnqueueParams) (int, error) {
+	return enqueueMany(ctx, c.db, c.cfg.Now(), params)
+}
+
+// Start begins claiming and running stages, renewing leases, listening for
+// wake-ups and cancels, and competing for leadership. ctx bounds only the
+// start-up (connecting the listener); use Stop to end the client.
+func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.state != clientNew {
+		c.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	for name, k := range c.kinds {
+		c.kindNames = append(c.kindNames, name)
+		c.firsts = append(c.firsts, k.Stages[0].Name)
+		for _, s := range k.Stages {
+			c.pairs = append(c.pairs, name+"\x1f"+s.Name)
+		}
+	}
+	c.mu.Unlock()
+
+	l, err := c.connectListener(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.state = clientStarted
+	c.mu.Unlock()
+
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	fetchCtx, stopFetch := context.WithCancel(bgCtx)
+	c.stopBG, c.stopFetch = stopBG, stopFetch
+	c.fetchDone = make(chan struct{})
+	c.bg.Add(3)
+	go func() { defer c.bg.Done(); c.listen(bgCtx, l) }()
+	go func() { defer c.bg.Done(); c.heartbeatLoop(bgCtx) }()
+	go func() { defer c.bg.Done(); c.leaderLoop(bgCtx) }()
+	go func() { defer close(c.compDone); c.completer() }()
+	go func() { defer close(c.fetchDone); c.fetchLoop(fetchCtx) }()
+	c.log.Info("jobs: client started", "kinds", c.kindNames, "max_workers", c.cfg.MaxWorkers, "lease", c.cfg.Lease)
+	return nil
+}
+
+// Stop is the soft stop: it stops claiming, waits for running stages to
+// finish, then stops the background loops. If ctx ends first, the stages
+// still running are cancelled and released at once without using an
+// attempt (another worker runs them again), and Stop returns ctx.Err(). It
+// is safe to call on a client never started and more than once; wire it as
+// a graceful stop hook.
+func (c *Client) Stop(ctx context.Context) error { return c.stop(ctx, false) }
+
+// StopAndCancel is the hard stop: it stops claiming and cancels every
+// running stage at once; interrupted stages are released without using an
+// attempt. It waits for them within ctx.
+func (c *Client) StopAndCancel(ctx context.Context) error { return c.stop(ctx, true) }
+
+func (c *Client) stop(ctx context.Context, hard bool) error {
+	c.mu.Lock()
+	switch c.state {
+	case clientNew, clientStopped:
+		c.state = clientStopped
+		c.mu.Unlock()
+		return nil
+	case clientStopping:
+		c.mu.Unlock()
+		select {
+		case <-c.stopped:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.state = clientStopping
+	c.mu.Unlock()
+
+	begun := time.Now()
+	c.stopFetch()
+	<-c.fetchDone
+	if hard {
+		c.cancelActive(ErrStopping)
+	}
+	done := make(chan struct{})
+	go func() { c.stages.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		n := c.cancelActive(ErrStopping)
+		c.log.Warn("jobs: stop deadline reached; releasing running stages", "stages", n)
+		t := time.NewTimer(releaseGrace)
+		select {
+		case <-done:
+		case <-t.C:
+			c.log.Error("jobs: stages ignored cancellation; their leases will expire and they will run again elsewhere", "stages", c.busy.Load())
+		}
+		t.Stop()
+	}
+	close(c.completions)
+	<-c.compDone
+	c.stopBG()
+	c.bg.Wait()
+	c.mu.Lock()
+	c.state = clientStopped
+	close(c.stopped)
+	c.mu.Unlock()
+	c.log.Info("jobs: client stopped", "took", time.Since(begun), "hard", hard)
+	return err
+}
+
+func (c *Client) cancelActive(cause error) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.active {
+		a.cancel(cause)
+	}
+	return len(c.active)
+}
+
+// IsLeader reports whether this client currently holds leadership (runs
+// lease rescue, retention and gauges).
+func (c *Client) IsLeader() bool { return c.leader.Load() }
+
+func (c *Client) signalWake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Client) fetchLoop(ctx context.Context) {
+	poll := time.NewTimer(c.cfg.PollInterval)
+	defer poll.Stop()
+	var last time.Time
+	for {
+		free := int64(c.cfg.MaxWorkers) - c.busy.Load()
+		if free > 0 {
+			if wait := c.cfg.FetchCooldown - time.Since(last); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			n := int(min(free, int64(c.cfg.FetchBatch)))
+			got, err := c.claim(ctx, n)
+			last = time.Now()
+			if err != nil && ctx.Err() == nil {
+				c.log.Error("jobs: claiming jobs failed; retrying after the poll interval", "err", err)
+			}
+			for _, j := range got {
+				c.startStage(j)
+			}
+			full := len(got) == n && err == nil
+			c.saturated.Store(full || int64(len(got)) == free)
+			if full {
+				continue
+			}
+		} else {
+			c.saturated.Store(true)
+		}
+		if !poll.Stop() {
+			select {
+			case <-poll.C:
+			default:
+			}
+		}
+		poll.Reset(c.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+func (c *Client) startStage(j claimed) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c.mu.Lock()
+	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
+	c.mu.Unlock()
+	c.busy.Add(1)
+	c.stages.Add(1)
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			if a := c.active[j.id]; a != nil && a.claim == j.claim {
+				delete(c.active, j.id)
+			}
+			c.mu.Unlock()
+			cancel(nil)
+			c.busy.Add(-1)
+			c.stages.Done()
+			if c.saturated.Load() {
+				c.signalWake()
+			}
+		}()
+		c.runStage(ctx, j)
+	}()
+}
+
+func (c *Client) cancelJob(id int64, cause error) {
+	c.mu.Lock()
+	a := c.active[id]
+	c.mu.Unlock()
+	if a != nil {
+		a.cancel(cause)
+	}
+}
+
+// heartbeatLoop renews the leases of running stages. A stage whose lease
+// was taken by another attempt is cancelled with ErrLeaseLost; one whose
+// job was cancelled (a missed notification) with ErrCancelled.
+func (c *Client) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		ids := make([]int64, 0, len(c.active))
+		claims := make([]int64, 0, len(c.active))
+		for id, a := range c.active {
+			ids, claims = append(ids, id), append(claims, a.claim)
+		}
+		c.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		now := c.cfg.Now()
+		rows, err := c.db.Query(ctx, `
+UPDATE seatbelt_jobs j SET lease_until = $3
+FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
+WHERE j.id = a.id AND j.claim = a.claim AND j.state = 'running'
+RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
+		if err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("jobs: renewing leases failed", "err", err, "stages", len(ids))
+			}
+			continue
+		}
+		held := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			var cancelled bool
+			if rows.Scan(&id, &cancelled) == nil {
+				held[id] = true
+				if cancelled {
+					c.cancelJob(id, ErrCancelled)
+				}
+			}
+		}
+		if rows.Err() != nil {
+			continue
+		}
+		for _, id := range ids {
+			if !held[id] {
+				c.log.Warn("jobs: lease lost; cancelling the stage", "job", id)
+				c.cancelJob(id, ErrLeaseLost)
+			}
+		}
+	}
+}
+
+var errClientStopped = errors.New("jobs: client stopped before the completion was written; the lease will expire and the stage run again")

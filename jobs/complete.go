@@ -1,0 +1,233 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// completeSQL finishes stages: the job moves to its next stage (available,
+// or cancelled if a cancel arrived meanwhile) or succeeds, the result is
+// stored and a "succeeded" event written. Every row is fenced by its claim:
+// a worker whose lease was taken over updates nothing. It takes arrays so
+// one statement completes a whole batch.
+const completeSQL = `
+WITH input AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
+		AS i(id, claim, stage, next, result, attempt)
+), u AS (
+	UPDATE seatbelt_jobs j SET
+		state = CASE WHEN i.next = '' THEN 'succeeded' WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
+		stage = CASE WHEN i.next = '' THEN j.stage ELSE i.next END,
+		attempt = 0,
+		results = CASE WHEN i.result IS NULL THEN j.results ELSE j.results || jsonb_build_object(i.stage, i.result) END,
+		worker = NULL,
+		lease_until = NULL,
+		last_error = NULL,
+		updated_at = $7,
+		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
+	FROM input i
+	WHERE j.id = i.id AND j.claim = i.claim AND j.state = 'running'
+	RETURNING j.id, j.state, i.stage, i.attempt, i.result
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
+	SELECT id, $7, 'succeeded', stage, attempt, $8, result FROM u
+	UNION ALL
+	SELECT id, $7, 'cancelled', stage, attempt, $8, NULL FROM u WHERE state = 'cancelled'
+)
+SELECT id, state FROM u`
+
+type completion struct {
+	j      claimed
+	next   string
+	result json.RawMessage
+	done   chan error
+}
+
+// completeStage commits the stage: in its own transaction if it opened
+// one (so its writes, its ledger entries and its completion commit
+// together), else through the batching completer.
+func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
+	next := c.kinds[r.job.kind].next(r.job.stage)
+	if r.tx == nil {
+		comp := &completion{j: r.job, next: next, result: r.result, done: make(chan error, 1)}
+		select {
+		case c.completions <- comp:
+		case <-c.compDone:
+			return errClientStopped
+		}
+		return <-comp.done
+	}
+	tx := r.tx
+	r.tx = nil
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	got, err := c.runComplete(ctx, tx, []*completion{{j: r.job, next: next, result: r.result}})
+	if err != nil {
+		return err
+	}
+	if len(got) == 0 {
+		return ErrLeaseLost
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("jobs: committing stage %q of job %d: %w", r.job.stage, r.job.id, err)
+	}
+	c.afterComplete(got)
+	return nil
+}
+
+func (c *Client) runComplete(ctx context.Context, q Querier, batch []*completion) (map[int64]string, error) {
+	n := len(batch)
+	ids, claims, attempts := make([]int64, n), make([]int64, n), make([]int32, n)
+	stages, nexts, results := make([]string, n), make([]string, n), make([]*string, n)
+	for i, b := range batch {
+		ids[i], claims[i], attempts[i] = b.j.id, b.j.claim, int32(b.j.attempt)
+		stages[i], nexts[i] = b.j.stage, b.next
+		if b.result != nil {
+			s := string(b.result)
+			results[i] = &s
+		}
+	}
+	rows, err := q.Query(ctx, completeSQL, ids, claims, stages, nexts, results, attempts, c.cfg.Now(), c.cfg.WorkerID)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
+	}
+	defer rows.Close()
+	got := make(map[int64]string, n)
+	for rows.Next() {
+		var id int64
+		var state string
+		if err := rows.Scan(&id, &state); err != nil {
+			return nil, err
+		}
+		got[id] = state
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
+	}
+	return got, nil
+}
+
+func (c *Client) afterComplete(got map[int64]string) {
+	for _, state := range got {
+		if state == "available" {
+			c.signalWake() // our own next stage is ready
+			return
+		}
+	}
+}
+
+// completer groups the completions of stages that used no transaction into
+// one statement: whatever arrived while the previous batch was written.
+func (c *Client) completer() {
+	const maxBatch = 1000
+	for first := range c.completions {
+		batch := []*completion{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case x, ok := <-c.completions:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, x)
+			default:
+				break drain
+			}
+		}
+		got, err := c.runComplete(context.Background(), c.db, batch)
+		for _, b := range batch {
+			switch {
+			case err != nil:
+				b.done <- err
+			case got[b.j.id] == "":
+				b.done <- ErrLeaseLost
+			default:
+				b.done <- nil
+			}
+		}
+		if err == nil {
+			c.afterComplete(got)
+		}
+	}
+}
+
+func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st Stage, stageErr error, log *slog.Logger) {
+	final := j.attempt >= maxAttempts
+	backoff := st.Backoff
+	if backoff == nil {
+		backoff = c.cfg.Backoff
+	}
+	now := c.cfg.Now()
+	retryAt := now.Add(backoff(j.attempt))
+	msg := stageErr.Error()
+	if errors.Is(stageErr, context.DeadlineExceeded) {
+		msg = "stage timed out: " + msg
+	}
+	tag, err := c.db.Exec(ctx, `
+WITH u AS (
+	UPDATE seatbelt_jobs SET
+		state = CASE WHEN $4 THEN 'failed' WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
+		run_at = CASE WHEN $4 THEN run_at ELSE $5::timestamptz END,
+		last_error = $6, worker = NULL, lease_until = NULL, updated_at = $3,
+		finished_at = CASE WHEN $4 OR cancel_requested THEN $3::timestamptz END
+	WHERE id = $1 AND claim = $2 AND state = 'running'
+	RETURNING id, state, stage, attempt
+)
+INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
+SELECT id, $3, CASE state WHEN 'available' THEN 'retrying' ELSE state END, stage, attempt, $7,
+	jsonb_build_object('error', $6::text, 'retry_at', CASE WHEN state = 'available' THEN $5::timestamptz END)
+FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
+	switch {
+	case err != nil:
+		log.Error("jobs: recording the stage failure failed; the stage will run again after its lease", "err", err, "stage_err", msg)
+	case tag.RowsAffected() == 0:
+		log.Warn("jobs: failure not recorded; a newer attempt owns the stage", "stage_err", msg)
+	case final:
+		log.Error("jobs: stage failed for good; clean up and restart the job", "err", msg)
+	default:
+		c.m.retries.WithLabelValues(j.kind, j.stage).Inc()
+		log.Warn("jobs: stage failed; will retry", "err", msg, "retry_in", retryAt.Sub(now).Round(time.Millisecond))
+	}
+}
+
+// release gives an interrupted stage back without using an attempt.
+func (c *Client) release(j claimed, log *slog.Logger) {
+	now := c.cfg.Now()
+	tag, err := c.db.Exec(context.Background(), `
+WITH u AS (
+	UPDATE seatbelt_jobs SET state = 'available', attempt = attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3
+	WHERE id = $1 AND claim = $2 AND state = 'running'
+	RETURNING id, stage, attempt
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
+	SELECT id, $3, 'released', stage, attempt + 1, $4, '{"reason": "worker stopping"}' FROM u
+)
+SELECT pg_notify('`+wakeChannel+`', '') FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
+	if err != nil {
+		log.Error("jobs: releasing the stage failed; it will run again after its lease", "err", err)
+		return
+	}
+	if tag.RowsAffected() > 0 {
+		log.Info("jobs: stage released for another worker")
+	}
+}
+
+func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logger) {
+	now := c.cfg.Now()
+	_, err := c.db.Exec(ctx, `
+WITH u AS (
+	UPDATE seatbelt_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, updated_at = $3, finished_at = $3
+	WHERE id = $1 AND claim = $2 AND state = 'running'
+	RETURNING id, stage, attempt
+)
+INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)
+SELECT id, $3, 'cancelled', stage, attempt, $4 FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
+	if err != nil {
+		log.Error("jobs: recording the cancel failed", "err", err)
+		return
+	}
+	log.Info("jobs: job cancelled")
+}

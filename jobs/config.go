@@ -1,0 +1,154 @@
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+var clientSeq atomic.Int64
+
+// Config tunes a [Client]. The zero value is ready to use.
+type Config struct {
+	// WorkerID names this worker in the job history, in leases and in the
+	// leader election; it must be unique among running clients. Defaults
+	// to "<hostname>-<pid>-<n>", n counting the clients of the process.
+	WorkerID string
+	// MaxWorkers is how many stages run at once in this client. Defaults
+	// to 100.
+	MaxWorkers int
+	// FetchBatch is the most jobs claimed by one query. Defaults to
+	// MaxWorkers.
+	FetchBatch int
+	// FetchCooldown is the least time between two claim queries, so a busy
+	// queue is not polled in a tight loop. Defaults to 5 milliseconds.
+	FetchCooldown time.Duration
+	// PollInterval is how often the client looks for work when no
+	// notification arrives (notifications can be lost, and scheduled jobs
+	// become due without one). Defaults to 1 second.
+	PollInterval time.Duration
+	// Lease is how long a claimed stage belongs to its worker without a
+	// heartbeat. A stage whose worker died is claimed again after it
+	// expires. Defaults to 30 seconds.
+	Lease time.Duration
+	// HeartbeatInterval is how often running stages' leases are renewed.
+	// Defaults to Lease/3.
+	HeartbeatInterval time.Duration
+	// LeaderInterval is how often the leader rescues expired leases and
+	// updates the gauges, and how often the others try to become leader.
+	// Defaults to 1 second.
+	LeaderInterval time.Duration
+	// StageTimeout bounds a stage that sets no Timeout of its own.
+	// Defaults to 5 minutes.
+	StageTimeout time.Duration
+	// MaxAttempts is how often a stage that sets no MaxAttempts of its own
+	// is tried before the job fails. Defaults to 5.
+	MaxAttempts int
+	// Backoff returns the wait before retry number attempt (1 for the first
+	// retry) of a stage that sets no Backoff of its own. Defaults to
+	// [DefaultBackoff].
+	Backoff func(attempt int) time.Duration
+	// Retention is how long succeeded, cancelled and cleaned jobs are kept
+	// (with their history and ledger) before the leader deletes them.
+	// Failed jobs are kept until an operator acts. Defaults to 7 days.
+	Retention time.Duration
+	// Deleters maps a table name (as given to Track) to the function that
+	// deletes its entities during Cleanup. Defaults to none: every table a
+	// job records must be registered before that job can be cleaned up.
+	Deleters map[string]Deleter
+	// Logger receives the client's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// TracerProvider makes the span of each stage. Defaults to
+	// otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// Now is the clock used for run-at times, leases, backoff and
+	// retention. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// DefaultBackoff waits 1 s before the first retry and doubles each time, up
+// to 10 minutes.
+func DefaultBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 10 {
+		return 10 * time.Minute
+	}
+	return min(time.Second<<(attempt-1), 10*time.Minute)
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var o Config
+	if c != nil {
+		o = *c
+	}
+	for name, d := range map[string]time.Duration{
+		"FetchCooldown": o.FetchCooldown, "PollInterval": o.PollInterval, "Lease": o.Lease,
+		"HeartbeatInterval": o.HeartbeatInterval, "LeaderInterval": o.LeaderInterval,
+		"StageTimeout": o.StageTimeout, "Retention": o.Retention,
+	} {
+		if d < 0 {
+			return o, fmt.Errorf("%w: Config.%s is negative (%s); use 0 for the default", ErrBadConfig, name, d)
+		}
+	}
+	if o.MaxWorkers < 0 || o.FetchBatch < 0 || o.MaxAttempts < 0 {
+		return o, fmt.Errorf("%w: Config.MaxWorkers, FetchBatch and MaxAttempts must not be negative; use 0 for the default", ErrBadConfig)
+	}
+	if o.WorkerID == "" {
+		host, _ := os.Hostname()
+		o.WorkerID = host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(clientSeq.Add(1), 10)
+	}
+	if o.MaxWorkers == 0 {
+		o.MaxWorkers = 100
+	}
+	if o.FetchBatch == 0 {
+		o.FetchBatch = o.MaxWorkers
+	}
+	if o.FetchCooldown == 0 {
+		o.FetchCooldown = 5 * time.Millisecond
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Lease == 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = o.Lease / 3
+	}
+	if o.HeartbeatInterval >= o.Lease {
+		return o, fmt.Errorf("%w: Config.HeartbeatInterval (%s) must be shorter than Config.Lease (%s)", ErrBadConfig, o.HeartbeatInterval, o.Lease)
+	}
+	if o.LeaderInterval == 0 {
+		o.LeaderInterval = time.Second
+	}
+	if o.StageTimeout == 0 {
+		o.StageTimeout = 5 * time.Minute
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 5
+	}
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
+	}
+	if o.Retention == 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}

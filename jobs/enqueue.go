@@ -1,0 +1,171 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Querier is what Enqueue writes through: a *pgxpool.Pool, a *pgx.Conn or
+// the caller's pgx.Tx (then the job appears only if that transaction
+// commits).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// EnqueueOpts are per-job options; nil means all defaults.
+type EnqueueOpts struct {
+	// UniqueKey, when set, allows one live job (available, running or
+	// failed) per key: a second Enqueue with the same key returns the
+	// existing job with Duplicate set. Defaults to no key.
+	UniqueKey string
+	// Priority orders available jobs; lower runs first. Defaults to 0.
+	Priority int16
+	// RunAt delays the job until that time. Defaults to now.
+	RunAt time.Time
+}
+
+// EnqueueResult is what Enqueue did.
+type EnqueueResult struct {
+	// ID is the new job's id, or the existing job's when Duplicate.
+	ID int64
+	// Duplicate is true when a live job with the same UniqueKey existed
+	// and nothing was inserted.
+	Duplicate bool
+}
+
+// Channel names used with LISTEN/NOTIFY.
+const (
+	wakeChannel   = "seatbelt_jobs_wake"
+	cancelChannel = "seatbelt_jobs_cancel"
+)
+
+const liveStates = "('available', 'running', 'failed')"
+
+const enqueueSQL = `
+WITH j AS (
+	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
+	VALUES ($1, $2, 'available', $3, $4, NULLIF($5, ''), $6, $6)
+	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveStates + ` DO NOTHING
+	RETURNING id
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6, 'enqueued' FROM j
+)
+SELECT id, CASE WHEN $7 THEN pg_notify('` + wakeChannel + `', '') END FROM j`
+
+// Enqueue adds a job of the given kind with args encoded as JSON. Pass the
+// caller's pgx.Tx as q to make the job part of that transaction.
+func Enqueue(ctx context.Context, q Querier, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+	return enqueue(ctx, q, time.Now(), kind, args, opts)
+}
+
+func enqueue(ctx context.Context, q Querier, now time.Time, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+	if kind == "" {
+		return EnqueueResult{}, fmt.Errorf("%w: Enqueue: kind is empty", ErrUnknownKind)
+	}
+	var o EnqueueOpts
+	if opts != nil {
+		o = *opts
+	}
+	raw, err := encodeArgs(args)
+	if err != nil {
+		return EnqueueResult{}, err
+	}
+	runAt := o.RunAt
+	if runAt.IsZero() {
+		runAt = now
+	}
+	notify := !runAt.After(now)
+	// A concurrent Enqueue with the same key may commit between our INSERT
+	// and SELECT and then finish (freeing the key); retry a few times.
+	for range 5 {
+		var id int64
+		err := q.QueryRow(ctx, enqueueSQL, kind, raw, o.Priority, runAt, o.UniqueKey, now, notify).Scan(&id, nil)
+		if err == nil {
+			return EnqueueResult{ID: id}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
+		}
+		err = q.QueryRow(ctx, `SELECT id FROM seatbelt_jobs WHERE unique_key = $1 AND state IN `+liveStates, o.UniqueKey).Scan(&id)
+		if err == nil {
+			return EnqueueResult{ID: id, Duplicate: true}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: looking up unique key: %w", kind, err)
+		}
+	}
+	return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: unique key %q kept changing hands; try again", kind, o.UniqueKey)
+}
+
+// EnqueueParams is one job of [EnqueueMany].
+type EnqueueParams struct {
+	Kind string
+	Args any
+	Opts *EnqueueOpts
+}
+
+// EnqueueMany inserts many jobs with one statement and returns how many
+// were inserted (jobs whose unique key is taken are skipped).
+func EnqueueMany(ctx context.Context, q Querier, jobs []EnqueueParams) (int, error) {
+	return enqueueMany(ctx, q, time.Now(), jobs)
+}
+
+func enqueueMany(ctx context.Context, q Querier, now time.Time, params []EnqueueParams) (int, error) {
+	n := len(params)
+	kinds, args, keys := make([]string, n), make([]string, n), make([]string, n)
+	prios, runAts := make([]int16, n), make([]time.Time, n)
+	for i, p := range params {
+		if p.Kind == "" {
+			return 0, fmt.Errorf("%w: EnqueueMany: params[%d].Kind is empty", ErrUnknownKind, i)
+		}
+		raw, err := encodeArgs(p.Args)
+		if err != nil {
+			return 0, err
+		}
+		kinds[i], args[i], runAts[i] = p.Kind, string(raw), now
+		if p.Opts != nil {
+			keys[i], prios[i] = p.Opts.UniqueKey, p.Opts.Priority
+			if !p.Opts.RunAt.IsZero() {
+				runAts[i] = p.Opts.RunAt
+			}
+		}
+	}
+	var inserted int
+	err := q.QueryRow(ctx, `
+WITH j AS (
+	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
+	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6, $6
+	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[]) AS t(k, a, p, r, u)
+	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN `+liveStates+` DO NOTHING
+	RETURNING id
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6, 'enqueued' FROM j
+)
+SELECT count(*), pg_notify('`+wakeChannel+`', '') FROM j`, kinds, args, prios, runAts, keys, now).Scan(&inserted, nil)
+	if err != nil {
+		return 0, fmt.Errorf("jobs: enqueue many: %w", err)
+	}
+	return inserted, nil
+}
+
+func encodeArgs(args any) ([]byte, error) {
+	if args == nil {
+		return []byte("{}"), nil
+	}
+	if raw, ok := args.(json.RawMessage); ok {
+		return raw, nil
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: encoding args as JSON: %w", err)
+	}
+	return raw, nil
+}

@@ -1,0 +1,70 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrBadConfig is wrapped by every configuration error; the message
+	// names the field.
+	ErrBadConfig = errors.New("jobs: bad configuration")
+	// ErrNotFound means no job has the given id.
+	ErrNotFound = errors.New("jobs: job not found; list jobs with `seatbelt jobs list`")
+	// ErrLeaseLost means a worker's write was rejected because another
+	// worker claimed the stage after this worker's lease expired (or the
+	// job was cancelled or restarted meanwhile). The newer attempt wins;
+	// the stage's transaction was rolled back.
+	ErrLeaseLost = errors.New("jobs: lease lost; another attempt owns this stage now, this one's writes were rolled back")
+	// ErrCancelled is the cause of a stage context cancelled because its job
+	// was cancelled.
+	ErrCancelled = errors.New("jobs: job cancelled")
+	// ErrStopping is the cause of a stage context cancelled because the
+	// client is stopping; the stage is released without using an attempt.
+	ErrStopping = errors.New("jobs: client stopping; the stage will be released and run again")
+	// ErrNotCleaned means a restart from the first stage was refused because
+	// entities recorded by the job still exist; run Cleanup first.
+	ErrNotCleaned = errors.New("jobs: job still has recorded entities; clean it up first (seatbelt jobs cleanup ID), then restart")
+	// ErrAlreadyStarted is returned by Start on a running client.
+	ErrAlreadyStarted = errors.New("jobs: client already started")
+	// ErrUnknownKind is returned by Enqueue for a kind this client has not
+	// registered when Config.RequireKnownKinds is set, and by Register for
+	// an invalid kind.
+	ErrUnknownKind = errors.New("jobs: unknown kind")
+)
+
+// StateError says an operation is not allowed in the job's current state.
+type StateError struct {
+	ID    int64
+	State string
+	Op    string
+	Hint  string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("jobs: cannot %s job %d in state %q; %s", e.Op, e.ID, e.State, e.Hint)
+}
+
+// UnregisteredTableError is returned by Cleanup when the job's ledger names
+// tables that have no deleter. Nothing was deleted.
+type UnregisteredTableError struct {
+	ID     int64
+	Tables []string
+}
+
+func (e *UnregisteredTableError) Error() string {
+	return fmt.Sprintf("jobs: job %d recorded entities in tables with no deleter: %s; nothing was deleted. Register a Deleter for each (Config.Deleters, or --delete table=column on the command line)",
+		e.ID, strings.Join(e.Tables, ", "))
+}
+
+// DuplicateError is returned by Restart when another live job holds the
+// job's unique key.
+type DuplicateError struct {
+	ID        int64
+	UniqueKey string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("jobs: cannot restart job %d: another live job holds unique key %q; cancel that one first", e.ID, e.UniqueKey)
+}

@@ -1,0 +1,195 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Job is a job as stored.
+type Job struct {
+	ID    int64
+	Kind  string
+	Args  json.RawMessage
+	State string
+	// Stage is the stage running or to run next; for a succeeded job the
+	// last stage; "" before the first claim or after a restart from the
+	// first stage.
+	Stage           string
+	Attempt         int
+	Priority        int16
+	RunAt           time.Time
+	UniqueKey       string
+	Worker          string
+	LeaseUntil      *time.Time
+	CancelRequested bool
+	Results         map[string]json.RawMessage
+	LastError       string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	FinishedAt      *time.Time
+}
+
+// Event is one row of a job's history.
+type Event struct {
+	ID      int64
+	At      time.Time
+	Event   string // enqueued, started, succeeded, retrying, failed, released, rescued, cancel_requested, cancelled, cleanup_started, cleaned, restarted
+	Stage   string
+	Attempt int
+	Worker  string
+	Detail  json.RawMessage
+}
+
+// Entity is one ledger entry: keys of rows a stage created in a table.
+type Entity struct {
+	ID        int64
+	Stage     string
+	Attempt   int
+	Table     string
+	Keys      []string
+	CreatedAt time.Time
+	DeletedAt *time.Time
+}
+
+const jobColumns = `id, kind, args, state, stage, attempt, priority, run_at, coalesce(unique_key, ''), coalesce(worker, ''),
+	lease_until, cancel_requested, results, coalesce(last_error, ''), created_at, updated_at, finished_at`
+
+func scanJob(row pgx.Row) (*Job, error) {
+	var j Job
+	err := row.Scan(&j.ID, &j.Kind, &j.Args, &j.State, &j.Stage, &j.Attempt, &j.Priority, &j.RunAt, &j.UniqueKey, &j.Worker,
+		&j.LeaseUntil, &j.CancelRequested, &j.Results, &j.LastError, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt)
+	return &j, err
+}
+
+// Get returns one job.
+func Get(ctx context.Context, q Querier, id int64) (*Job, error) {
+	j, err := scanJob(q.QueryRow(ctx, "SELECT "+jobColumns+" FROM seatbelt_jobs WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: id %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// ListOpts filters [List]; nil lists the newest 100 jobs of every state.
+type ListOpts struct {
+	// States keeps jobs in these states. Defaults to all.
+	States []string
+	// Kind keeps jobs of this kind. Defaults to all.
+	Kind string
+	// Limit is the most jobs returned, newest first. Defaults to 100.
+	Limit int
+}
+
+// List returns jobs, newest first.
+func List(ctx context.Context, q Querier, opts *ListOpts) ([]*Job, error) {
+	var o ListOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Limit <= 0 {
+		o.Limit = 100
+	}
+	rows, err := q.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
+WHERE (cardinality($1::text[]) = 0 OR state = ANY($1)) AND ($2 = '' OR kind = $2)
+ORDER BY id DESC LIMIT $3`, o.States, o.Kind, o.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// History returns a job's events, oldest first.
+func History(ctx context.Context, q Querier, id int64) ([]Event, error) {
+	rows, err := q.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading history of job %d: %w", id, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.ID, &e.At, &e.Event, &e.Stage, &e.Attempt, &e.Worker, &e.Detail)
+		return e, err
+	})
+}
+
+// Entities returns a job's ledger, oldest first, including entries
+// already cleaned up (DeletedAt set).
+func Entities(ctx context.Context, q Querier, id int64) ([]Entity, error) {
+	rows, err := q.Query(ctx, `SELECT id, stage, attempt, table_name, keys, created_at, deleted_at FROM seatbelt_job_entities WHERE job_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading ledger of job %d: %w", id, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entity, error) {
+		var e Entity
+		err := r.Scan(&e.ID, &e.Stage, &e.Attempt, &e.Table, &e.Keys, &e.CreatedAt, &e.DeletedAt)
+		return e, err
+	})
+}
+
+// Cancel cancels a job. An available or failed job is cancelled at once; a
+// running one has its stage's context cancelled (through LISTEN/NOTIFY,
+// within a second) and becomes cancelled when the stage returns. Finished
+// jobs are left alone and reported with a [*StateError].
+func Cancel(ctx context.Context, db TxBeginner, id int64) (state string, err error) {
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		now := time.Now()
+		err := tx.QueryRow(ctx, `
+UPDATE seatbelt_jobs SET
+	state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
+	cancel_requested = true, updated_at = $2::timestamptz,
+	finished_at = CASE WHEN state = 'running' THEN NULL ELSE $2::timestamptz END
+WHERE id = $1 AND state IN ('available', 'running', 'failed')
+RETURNING state`, id, now).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			j, gerr := Get(ctx, tx, id)
+			if gerr != nil {
+				return gerr
+			}
+			return &StateError{ID: id, State: j.State, Op: "cancel", Hint: "only available, running and failed jobs can be cancelled"}
+		}
+		if err != nil {
+			return err
+		}
+		event := "cancelled"
+		if state == "running" {
+			event = "cancel_requested"
+		}
+		_, err = tx.Exec(ctx, `
+INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt)
+SELECT id, $2, $3, stage, attempt FROM seatbelt_jobs WHERE id = $1`, id, now, event)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", cancelChannel, fmt.Sprint(id))
+		return err
+	})
+	if err != nil {
+		var se *StateError
+		if errors.As(err, &se) || errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		return "", fmt.Errorf("jobs: cancelling job %d: %w", id, err)
+	}
+	return state, nil
+}
+
+// TxBeginner is a *pgxpool.Pool or a *pgx.Conn.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}

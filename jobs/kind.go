@@ -1,0 +1,77 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Kind is a job's recipe: an ordered list of named stages. A service
+// registers each kind it can run with [Client.Register].
+type Kind struct {
+	// Name identifies the kind in Enqueue and in the jobs table. Required.
+	Name string
+	// Stages run in order; each starts when the one before succeeded.
+	// At least one is required and names must be unique within the kind.
+	Stages []Stage
+}
+
+// Stage is one step of a [Kind].
+type Stage struct {
+	// Name identifies the stage in the history and in results. Required.
+	// Renaming a stage is a breaking change for jobs already enqueued.
+	Name string
+	// Run does the stage's work. Required. Its database writes belong in
+	// [StageRun.Tx] so they commit with the stage's completion; a stage
+	// that must not hold a transaction records its entities with
+	// [StageRun.TrackNow] before creating them.
+	Run func(ctx context.Context, r *StageRun) error
+	// Timeout bounds one attempt. Defaults to Config.StageTimeout.
+	Timeout time.Duration
+	// MaxAttempts is how often the stage is tried before the job fails.
+	// Defaults to Config.MaxAttempts.
+	MaxAttempts int
+	// Backoff returns the wait before retry number attempt. Defaults to
+	// Config.Backoff.
+	Backoff func(attempt int) time.Duration
+}
+
+type kindReg struct {
+	Kind
+	index map[string]int
+}
+
+func (k *kindReg) next(stage string) string {
+	i := k.index[stage]
+	if i+1 < len(k.Stages) {
+		return k.Stages[i+1].Name
+	}
+	return ""
+}
+
+func checkKind(k Kind) (*kindReg, error) {
+	if k.Name == "" {
+		return nil, fmt.Errorf("%w: Kind.Name is empty", ErrUnknownKind)
+	}
+	if len(k.Stages) == 0 {
+		return nil, fmt.Errorf("%w: kind %q: Kind.Stages is empty; give it at least one stage", ErrUnknownKind, k.Name)
+	}
+	reg := &kindReg{Kind: k, index: map[string]int{}}
+	reg.Stages = append([]Stage(nil), k.Stages...)
+	for i, s := range reg.Stages {
+		if s.Name == "" {
+			return nil, fmt.Errorf("%w: kind %q: Stages[%d].Name is empty", ErrUnknownKind, k.Name, i)
+		}
+		if s.Run == nil {
+			return nil, fmt.Errorf("%w: kind %q: stage %q has no Run", ErrUnknownKind, k.Name, s.Name)
+		}
+		if _, dup := reg.index[s.Name]; dup {
+			return nil, fmt.Errorf("%w: kind %q: two stages are named %q", ErrUnknownKind, k.Name, s.Name)
+		}
+		if s.Timeout < 0 || s.MaxAttempts < 0 {
+			return nil, fmt.Errorf("%w: kind %q: stage %q: Timeout and MaxAttempts must not be negative", ErrUnknownKind, k.Name, s.Name)
+		}
+		reg.index[s.Name] = i
+	}
+	return reg, nil
+}

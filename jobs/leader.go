@@ -1,0 +1,139 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// leaderLoop competes for leadership; the leader rescues expired leases,
+// deletes jobs past retention and updates the state gauges. Leadership is a
+// row renewed every LeaderInterval and lost when not renewed for three of
+// them (by the database's clock): a dead or paused leader is replaced
+// within about 3×LeaderInterval.
+func (c *Client) leaderLoop(ctx context.Context) {
+	defer func() {
+		if c.leader.Load() {
+			_, _ = c.db.Exec(context.Background(), "DELETE FROM seatbelt_jobs_leader WHERE name = 'default' AND leader = $1", c.cfg.WorkerID)
+		}
+		c.leader.Store(false)
+		c.m.clearGauges()
+	}()
+	t := time.NewTicker(c.cfg.LeaderInterval)
+	defer t.Stop()
+	for {
+		was := c.leader.Load()
+		is, err := c.elect(ctx)
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("jobs: leader election failed", "err", err)
+		}
+		c.leader.Store(is)
+		switch {
+		case is && !was:
+			c.log.Info("jobs: became leader")
+		case !is && was:
+			c.log.Info("jobs: lost leadership")
+			c.m.clearGauges()
+		}
+		if is {
+			if err := c.lead(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("jobs: leader work failed", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) elect(ctx context.Context) (bool, error) {
+	ttl := 3 * c.cfg.LeaderInterval
+	var leader string
+	err := c.db.QueryRow(ctx, `
+INSERT INTO seatbelt_jobs_leader AS l (name, leader, expires_at) VALUES ('default', $1, now() + make_interval(secs => $2))
+ON CONFLICT (name) DO UPDATE SET leader = $1, expires_at = now() + make_interval(secs => $2)
+	WHERE l.leader = $1 OR l.expires_at < now()
+RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (c *Client) lead(ctx context.Context) error {
+	n, err := rescue(ctx, c.db, c.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		c.m.rescued.Add(float64(n))
+		c.log.Warn("jobs: rescued stages whose worker stopped renewing its lease", "stages", n)
+	}
+	if err := c.retain(ctx, c.db); err != nil {
+		return err
+	}
+	return c.updateGauges(ctx, c.db)
+}
+
+// rescue makes stages whose lease expired available again (the lost
+// attempt counts), or cancels them if a cancel was requested, and wakes the
+// workers.
+func rescue(ctx context.Context, q Querier, now time.Time) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `
+WITH old AS (
+	SELECT id, worker, stage, attempt FROM seatbelt_jobs
+	WHERE state = 'running' AND lease_until < $1
+	ORDER BY lease_until LIMIT 1000
+	FOR UPDATE SKIP LOCKED
+), u AS (
+	UPDATE seatbelt_jobs j SET
+		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
+		worker = NULL, lease_until = NULL, updated_at = $1,
+		finished_at = CASE WHEN j.cancel_requested THEN $1::timestamptz END
+	FROM old WHERE j.id = old.id
+	RETURNING j.id, j.state, old.worker, old.stage, old.attempt
+), e AS (
+	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
+	SELECT id, $1, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'rescued' END, stage, attempt, coalesce(worker, ''),
+		'{"reason": "lease expired"}' FROM u
+)
+SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now).Scan(&n, nil)
+	return n, err
+}
+
+func (c *Client) retain(ctx context.Context, q Querier) error {
+	_, err := q.Exec(ctx, `
+DELETE FROM seatbelt_jobs WHERE id IN (
+	SELECT id FROM seatbelt_jobs
+	WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1
+	LIMIT 1000
+)`, c.cfg.Now().Add(-c.cfg.Retention))
+	return err
+}
+
+func (c *Client) updateGauges(ctx context.Context, q Querier) error {
+	rows, err := q.Query(ctx, "SELECT state, count(*) FROM seatbelt_jobs GROUP BY state")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	counts := map[string]float64{}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return err
+		}
+		counts[state] = float64(n)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	c.m.setStates(counts)
+	return nil
+}

@@ -1,0 +1,268 @@
+package jobs_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+const childEnv = "JOBS_TEST_CHILD"
+
+// procKind is the three-stage kind the process tests run. Every stage
+// writes an effect row (no constraint, so a second commit would show), a
+// stage_done row (primary key) and tracked widgets, all in its
+// transaction. The stage named by block (in the child) prints "blocking"
+// after its first write and then sleeps for blockFor, ignoring its
+// context, like a stuck call, and completes without creating widgets.
+func procKind(worker string, block string, blockFor time.Duration, out io.Writer) jobs.Kind {
+	stage := func(name string) jobs.Stage {
+		ws := widgetStage(name)
+		return jobs.Stage{Name: name, MaxAttempts: 3, Run: func(ctx context.Context, r *jobs.StageRun) error {
+			fmt.Fprintf(out, `{"msg":"stage","stage":%q,"attempt":%d}`+"\n", r.Stage(), r.Attempt())
+			tx, err := r.Tx(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO effects (job_id, stage, worker, attempt) VALUES ($1, $2, $3, $4)", r.JobID(), r.Stage(), worker, r.Attempt()); err != nil {
+				return err
+			}
+			if name == block {
+				fmt.Fprintf(out, `{"msg":"blocking","stage":%q}`+"\n", name)
+				time.Sleep(blockFor)
+				// Like a stage that does not watch its context: it goes on
+				// to complete although its lease was lost meanwhile.
+				return r.SetResult(map[string]any{"worker": worker})
+			}
+			if err := ws.Run(ctx, r); err != nil {
+				return err
+			}
+			return r.SetResult(map[string]any{"worker": worker})
+		}}
+	}
+	return jobs.Kind{Name: "proc", Stages: []jobs.Stage{stage("s1"), stage("s2"), stage("s3")}}
+}
+
+// childMain is the worker process: it runs procKind until SIGTERM and logs
+// JSON lines to stdout.
+func childMain(string) {
+	out := &lockedWriter{w: os.Stdout}
+	logger := slog.New(slog.NewJSONHandler(out, nil))
+	blockFor, _ := time.ParseDuration(os.Getenv("BLOCK_FOR"))
+	lease, _ := time.ParseDuration(os.Getenv("LEASE"))
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		logger.Error("child: connect", "err", err)
+		os.Exit(3)
+	}
+	c, err := jobs.NewClient(db, &jobs.Config{WorkerID: "child", Lease: lease, LeaderInterval: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond, Logger: logger})
+	if err == nil {
+		err = c.Register(procKind("child", os.Getenv("BLOCK_STAGE"), blockFor, out))
+	}
+	if err == nil {
+		err = c.Start(ctx)
+	}
+	if err != nil {
+		logger.Error("child: start", "err", err)
+		os.Exit(3)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	<-sig
+	_ = c.Stop(ctx)
+	db.Close()
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// child is a worker process started from this test binary.
+type child struct {
+	cmd   *exec.Cmd
+	lines chan map[string]any
+	done  chan struct{}
+}
+
+func startChild(t *testing.T, url string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=worker", "DATABASE_URL="+url, "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, lines: make(chan map[string]any, 1000), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				select {
+				case c.lines <- m:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-c.done
+		_ = cmd.Wait()
+	})
+	return c
+}
+
+// waitLine waits for a log line whose msg contains msg.
+func (c *child) waitLine(t *testing.T, msg string, timeout time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-c.lines:
+			if testing.Verbose() {
+				t.Logf("child: %v", m)
+			}
+			if s, _ := m["msg"].(string); strings.Contains(s, msg) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("child did not log %q within %s", msg, timeout)
+		}
+	}
+}
+
+func TestProcess(t *testing.T) {
+	t.Parallel()
+
+	t.Run("KillDashNineMidStageRunsItAgainOnceAfterTheLease", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := enqueue(t, b.db, "proc", nil, nil)
+		ch := startChild(t, b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1h", "LEASE=1s")
+		ch.waitLine(t, "blocking", 30*time.Second)
+		if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-ch.done
+		_ = ch.cmd.Wait()
+		killed := time.Now()
+		if j := jobState(t, b.db, id); j.State != "running" || j.Stage != "s2" {
+			t.Fatalf("after kill: state %s stage %s", j.State, j.Stage)
+		}
+
+		var mu sync.Mutex
+		ran := map[string]int{}
+		k := procKind("parent", "", 0, io.Discard)
+		for i := range k.Stages {
+			run := k.Stages[i].Run
+			name := k.Stages[i].Name
+			k.Stages[i].Run = func(ctx context.Context, r *jobs.StageRun) error {
+				mu.Lock()
+				ran[name]++
+				mu.Unlock()
+				return run(ctx, r)
+			}
+		}
+		cfg := testConfig("parent")
+		cfg.Lease = time.Second
+		startClient(t, b.db, cfg, k)
+		j := waitState(t, b.db, id, "succeeded", 30*time.Second)
+		t.Logf("kill to success: %s", time.Since(killed))
+
+		mu.Lock()
+		if ran["s1"] != 0 || ran["s2"] != 1 || ran["s3"] != 1 {
+			t.Fatalf("parent ran stages %v; want s1 untouched, s2 and s3 once", ran)
+		}
+		mu.Unlock()
+		// Each stage committed once: s1 by the child, s2 and s3 by the parent.
+		rows, _ := b.db.Query(context.Background(), "SELECT stage || ':' || worker FROM effects WHERE job_id = $1 ORDER BY stage", id)
+		var got []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			got = append(got, s)
+		}
+		if strings.Join(got, ",") != "s1:child,s2:parent,s3:parent" {
+			t.Fatalf("effects %v", got)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM widgets WHERE job_id = $1", id); n != 9 {
+			t.Fatalf("%d widgets, want 9 (3 per stage, none duplicated)", n)
+		}
+		if n := count(t, b.db, "SELECT coalesce(sum(cardinality(keys)), 0) FROM seatbelt_job_entities WHERE job_id = $1", id); n != 9 {
+			t.Fatalf("%d ledger keys, want 9", n)
+		}
+		want := []string{"enqueued  0", "started s1 1", "succeeded s1 1", "started s2 1", "rescued s2 1", "started s2 2", "succeeded s2 2", "started s3 1", "succeeded s3 1"}
+		if got := events(t, b.db, id); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("history\n got %q\nwant %q", got, want)
+		}
+		if string(j.Results["s1"]) != `{"worker": "child"}` || string(j.Results["s2"]) != `{"worker": "parent"}` {
+			t.Fatalf("results %s", j.Results)
+		}
+	})
+
+	t.Run("PausedWorkerPastItsLeaseHasItsLateCompletionRejected", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := enqueue(t, b.db, "proc", nil, nil)
+		ch := startChild(t, b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1500ms", "LEASE=1s")
+		ch.waitLine(t, "blocking", 30*time.Second)
+		if err := ch.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig("parent")
+		cfg.Lease = time.Second
+		startClient(t, b.db, cfg, procKind("parent", "", 0, io.Discard))
+		waitState(t, b.db, id, "succeeded", 30*time.Second)
+		if err := ch.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		line := ch.waitLine(t, "late completion rejected", 30*time.Second)
+		if line["job"] != float64(id) || line["stage"] != "s2" {
+			t.Fatalf("rejection line %v", line)
+		}
+		// The child's s2 writes were rolled back: only the parent's remain.
+		if n := count(t, b.db, "SELECT count(*) FROM effects WHERE job_id = $1 AND stage = 's2' AND worker = 'child'", id); n != 0 {
+			t.Fatalf("late attempt's effects committed: %d", n)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM effects WHERE job_id = $1 AND stage = 's2' AND worker = 'parent'", id); n != 1 {
+			t.Fatalf("parent s2 effects: %d", n)
+		}
+		j := jobState(t, b.db, id)
+		if j.State != "succeeded" || string(j.Results["s2"]) != `{"worker": "parent"}` {
+			t.Fatalf("job %s results %s", j.State, j.Results)
+		}
+		if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		ch.waitLine(t, "client stopped", 30*time.Second)
+	})
+}

@@ -1,0 +1,86 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// RestartOpts tunes [Restart]; nil restarts from the failed stage.
+type RestartOpts struct {
+	// FromFirst runs the job again from its first stage, with no earlier
+	// results. The job's recorded entities must have been cleaned up
+	// first. Defaults to false: run again from the stage that failed or
+	// was cancelled, keeping the results of the stages before it.
+	FromFirst bool
+}
+
+// Restart makes a failed, cancelled or cleaned job available again,
+// keeping its history and adding a "restarted" event. A succeeded or
+// cleaned job can only be restarted from the first stage.
+func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
+	var o RestartOpts
+	if opts != nil {
+		o = *opts
+	}
+	from := "failed"
+	if o.FromFirst {
+		from = "first"
+	}
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var state, stage, key string
+		err := tx.QueryRow(ctx, "SELECT state, stage, coalesce(unique_key, '') FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id).Scan(&state, &stage, &key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: id %d", ErrNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case state == "available" || state == "running":
+			return &StateError{ID: id, State: state, Op: "restart", Hint: "it has not finished; cancel it first if it must start over"}
+		case !o.FromFirst && (state == "cleaned" || state == "succeeded"):
+			return &StateError{ID: id, State: state, Op: "restart from the failed stage", Hint: "restart it from the first stage instead (--from-first)"}
+		}
+		if o.FromFirst {
+			var left int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1 AND deleted_at IS NULL", id).Scan(&left); err != nil {
+				return err
+			}
+			if left > 0 {
+				return fmt.Errorf("%w: job %d has %d ledger entries", ErrNotCleaned, id, left)
+			}
+		}
+		now := time.Now()
+		_, err = tx.Exec(ctx, `
+UPDATE seatbelt_jobs SET state = 'available',
+	stage = CASE WHEN $2 THEN '' ELSE stage END,
+	results = CASE WHEN $2 THEN '{}'::jsonb ELSE results - stage END,
+	attempt = 0, run_at = $3, cancel_requested = false, last_error = NULL, worker = NULL, lease_until = NULL,
+	finished_at = NULL, updated_at = $3
+WHERE id = $1`, id, o.FromFirst, now)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return &DuplicateError{ID: id, UniqueKey: key}
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail) VALUES ($1, $2, 'restarted', $3, $4)`,
+			id, now, stage, map[string]any{"from": from, "previous_state": state}); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", wakeChannel)
+		return err
+	})
+	var se *StateError
+	var de *DuplicateError
+	if err == nil || errors.As(err, &se) || errors.As(err, &de) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotCleaned) {
+		return err
+	}
+	return fmt.Errorf("jobs: restarting job %d: %w", id, err)
+}

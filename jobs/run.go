@@ -1,0 +1,103 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+func (c *Client) runStage(base context.Context, j claimed) {
+	k := c.kinds[j.kind]
+	st := k.Stages[k.index[j.stage]]
+	maxAttempts := st.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = c.cfg.MaxAttempts
+	}
+	log := c.log.With("job", j.id, "kind", j.kind, "stage", j.stage, "attempt", j.attempt)
+	if j.cancelRequested {
+		c.finishCancelled(base, j, log)
+		return
+	}
+	if j.attempt > maxAttempts {
+		// The previous attempt's worker died; it used the last attempt.
+		c.failStage(base, j, maxAttempts, st, errors.New("attempts exhausted: the worker of the last attempt was lost (lease expired)"), log)
+		return
+	}
+	timeout := st.Timeout
+	if timeout == 0 {
+		timeout = c.cfg.StageTimeout
+	}
+	ctx, cancel := context.WithTimeout(base, timeout)
+	defer cancel()
+	ctx, span := c.tracer.Start(ctx, "jobs.stage "+j.kind+"/"+j.stage, trace.WithAttributes(
+		attribute.Int64("jobs.job_id", j.id),
+		attribute.String("jobs.kind", j.kind),
+		attribute.String("jobs.stage", j.stage),
+		attribute.Int("jobs.attempt", j.attempt),
+	))
+	defer span.End()
+
+	r := &StageRun{c: c, job: j}
+	begun := time.Now()
+	err := call(ctx, st, r)
+	took := time.Since(begun)
+	outcome := "succeeded"
+	cause := context.Cause(base)
+	switch {
+	case err == nil:
+		err = c.completeStage(context.WithoutCancel(base), r)
+		if err != nil {
+			outcome = "rejected"
+			if errors.Is(err, ErrLeaseLost) {
+				log.Warn("jobs: late completion rejected; a newer attempt owns the stage", "err", err)
+			} else {
+				log.Error("jobs: writing the completion failed; the stage will run again after its lease", "err", err)
+			}
+		}
+	case errors.Is(cause, ErrStopping):
+		outcome = "released"
+		r.rollback()
+		c.release(j, log)
+	case errors.Is(cause, ErrCancelled):
+		outcome = "cancelled"
+		r.rollback()
+		c.finishCancelled(context.WithoutCancel(base), j, log)
+	case errors.Is(cause, ErrLeaseLost):
+		outcome = "lease_lost"
+		r.rollback()
+		log.Warn("jobs: stage stopped after its lease was lost", "err", err)
+	default:
+		outcome = "failed"
+		r.rollback()
+		c.failStage(context.WithoutCancel(base), j, maxAttempts, st, err, log)
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.RecordError(err)
+	}
+	span.SetAttributes(attribute.String("jobs.outcome", outcome))
+	c.m.stageDuration.WithLabelValues(j.kind, j.stage, outcome).Observe(took.Seconds())
+}
+
+// call runs the stage, turning a panic into an error.
+func call(ctx context.Context, st Stage, r *StageRun) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("jobs: stage %q panicked: %v\n%s", st.Name, p, debug.Stack())
+		}
+	}()
+	return st.Run(ctx, r)
+}
+
+func (r *StageRun) rollback() {
+	if r.tx != nil {
+		_ = r.tx.Rollback(context.Background())
+		r.tx = nil
+	}
+}

@@ -1,0 +1,154 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// StageRun is one attempt of one stage, handed to [Stage.Run]. It gives the
+// job's args and earlier results, the stage's transaction and the entity
+// ledger. It is not safe for concurrent use.
+type StageRun struct {
+	c       *Client
+	job     claimed
+	result  json.RawMessage
+	tx      pgx.Tx
+	tracked int
+}
+
+// JobID is the job's id.
+func (r *StageRun) JobID() int64 { return r.job.id }
+
+// Kind is the job's kind.
+func (r *StageRun) Kind() string { return r.job.kind }
+
+// Stage is the running stage's name.
+func (r *StageRun) Stage() string { return r.job.stage }
+
+// Attempt is 1 for the stage's first try, 2 for the first retry, and so on.
+func (r *StageRun) Attempt() int { return r.job.attempt }
+
+// Args decodes the job's args into v.
+func (r *StageRun) Args(v any) error {
+	if err := json.Unmarshal(r.job.args, v); err != nil {
+		return fmt.Errorf("jobs: decoding args of job %d: %w", r.job.id, err)
+	}
+	return nil
+}
+
+// Result decodes the result of an earlier stage into v; ok is false when
+// that stage set none.
+func (r *StageRun) Result(stage string, v any) (ok bool, err error) {
+	raw, ok := r.job.results[stage]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("jobs: decoding result of stage %q of job %d: %w", stage, r.job.id, err)
+	}
+	return true, nil
+}
+
+// SetResult records v (encoded as JSON) as this stage's result. It is
+// stored with the stage's completion and shown in the history.
+func (r *StageRun) SetResult(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("jobs: encoding result of stage %q: %w", r.job.stage, err)
+	}
+	r.result = raw
+	return nil
+}
+
+// Tx returns the stage's transaction, beginning it on the first call.
+// Everything written through it commits together with the stage's
+// completion and its ledger entries, or not at all: if the stage fails, or
+// its lease was lost to another worker, it is rolled back.
+func (r *StageRun) Tx(ctx context.Context) (pgx.Tx, error) {
+	if r.tx != nil {
+		return r.tx, nil
+	}
+	tx, err := r.c.db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: beginning the stage transaction: %w", err)
+	}
+	r.tx = tx
+	return tx, nil
+}
+
+// Track records in the job's ledger that this stage created the rows of
+// table with the given keys, in the stage's transaction (begun if needed),
+// so the record commits exactly when the rows do. Keys are stored as text.
+func (r *StageRun) Track(ctx context.Context, table string, keys ...any) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tx, err := r.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	return r.insertLedger(ctx, tx, table, keys, false)
+}
+
+// TrackNow records the keys in the ledger at once, in a transaction of its
+// own, before the stage creates the rows. Use it in stages that must not
+// hold a transaction (long work, external calls): if the worker dies
+// between TrackNow and the creation, cleanup deletes a row that does not
+// exist, which is harmless, but it never misses one. It returns
+// [ErrLeaseLost] if another attempt owns the stage; do not create the rows
+// then.
+func (r *StageRun) TrackNow(ctx context.Context, table string, keys ...any) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return r.insertLedger(ctx, r.c.db, table, keys, true)
+}
+
+func (r *StageRun) insertLedger(ctx context.Context, q Querier, table string, keys []any, fence bool) error {
+	if table == "" {
+		return fmt.Errorf("jobs: Track: table is empty")
+	}
+	strs := make([]string, len(keys))
+	for i, k := range keys {
+		strs[i] = keyString(k)
+	}
+	// The fence makes a stale worker's entry impossible: it is written only
+	// while this attempt still holds the job.
+	tag, err := q.Exec(ctx, `
+INSERT INTO seatbelt_job_entities (job_id, stage, attempt, table_name, keys, created_at)
+SELECT $1, $2, $3, $4, $5, $6
+WHERE NOT $7 OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1 AND claim = $8 AND state = 'running')`,
+		r.job.id, r.job.stage, r.job.attempt, table, strs, r.c.cfg.Now(), fence, r.job.claim)
+	if err != nil {
+		return fmt.Errorf("jobs: recording %d %s entities of job %d: %w", len(keys), table, r.job.id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrLeaseLost
+	}
+	r.tracked += len(keys)
+	return nil
+}
+
+func keyString(k any) string {
+	switch v := k.(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		return v.String()
+	default:
+		return fmt.Sprint(v)
+	}
+}
