@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/lint"
 )
 
@@ -110,12 +111,12 @@ func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) 
 				return err
 			}
 		}
-		res, err := lint.Dir(os.DirFS(s.dir), &c)
+		res, err := lint.Set(migcheck.Set{Name: s.name, FS: os.DirFS(s.dir), Table: s.table}, &c)
 		if err != nil {
 			if errors.Is(err, lint.ErrUnknownRule) {
 				return fmt.Errorf("--disable: %w", err)
 			}
-			setErrs = append(setErrs, fmt.Errorf("%s: %w", s.dir, err))
+			setErrs = append(setErrs, err)
 			continue
 		}
 		mergeResult(total, res, s.dir)
@@ -144,7 +145,7 @@ func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) 
 }
 
 func lintSets(o lintOptions) ([]lintSet, error) {
-	defaultTable := "schema_migrations"
+	defaultTable := migcheck.DefaultTable
 	perSet := map[string]string{}
 	for _, t := range o.tables {
 		if name, table, ok := strings.Cut(t, "="); ok {

@@ -19,7 +19,8 @@
 //	}
 //
 // [Dir] lints a golang-migrate folder (NNNN_name.up.sql files in version
-// order) and [Files] lints loose files; both return a [Result] holding every
+// order), [Set] a migcheck.Set such as a library's own migrations, and
+// [Files] lints loose files; both return a [Result] holding every
 // [Finding] and every [ParseError].
 //
 // # New tables
@@ -81,6 +82,6 @@
 //
 // A file the parser rejects is a [*ParseError] placed at path:line:col; it is
 // never a panic, whatever the input (FuzzLint checks that). A badly named file
-// or a duplicate version in a set is an error from [Dir], wrapping
-// [ErrBadFileName] or [ErrDuplicateVersion].
+// or a duplicate version in a set is an error from [Dir] and [Set], the
+// same one migcheck gives (migcheck.ErrBadFileName, migcheck.ErrDuplicateVersion).
 package lint

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing/fstest"
 
+	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/lint"
 )
 
@@ -73,4 +74,25 @@ func ExampleRules() {
 	// create-index-not-concurrently
 	// drop-index-not-concurrently
 	// reindex-not-concurrently
+}
+
+// Lint a migcheck.Set, such as the one a library exports for its own tables.
+func ExampleSet() {
+	jobs := migcheck.Set{
+		Name:  "jobs",
+		Table: "jobs_schema_migrations",
+		FS: fstest.MapFS{
+			"0001_jobs.up.sql":  {Data: []byte("CREATE TABLE jobs (id bigint PRIMARY KEY, state text);")},
+			"0002_state.up.sql": {Data: []byte("SET lock_timeout = '5s';\nALTER TABLE jobs RENAME COLUMN state TO stage;")},
+		},
+	}
+	res, err := lint.Set(jobs, &lint.Config{Applied: lint.Applied{Known: true, Version: 1}})
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range res.Findings {
+		fmt.Println(f.Path, f.Line, f.Rule)
+	}
+	// Output:
+	// 0002_state.up.sql 2 rename-column
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
 // NoVersion is the [Applied] version of a database that has run none of the
@@ -121,34 +123,45 @@ type Result struct {
 // Clean reports whether nothing was found and every file parsed.
 func (r *Result) Clean() bool { return len(r.Findings) == 0 && len(r.Errors) == 0 }
 
-// Dir lints the golang-migrate set at the root of fsys: its .up.sql files in
-// version order (down files are checked for their names only), skipping the
-// ones cfg.Applied says the database already ran. Tables created by a
-// pending file are new to the files after it. A badly named .sql file or a
-// duplicate version is an error, as it is for migcheck.
+// Dir lints the golang-migrate set at the root of fsys; it is [Set] for a
+// set named "migrations".
 func Dir(fsys fs.FS, cfg *Config) (*Result, error) {
+	return Set(migcheck.Set{Name: "migrations", FS: fsys}, cfg)
+}
+
+// Set lints a migration set: its .up.sql files in version order, skipping
+// the ones cfg.Applied says the database already ran. Tables created by a
+// pending file are new to the files after it. The files are read and checked
+// by migcheck, so a badly named file or a duplicate version is the same
+// error ([migcheck.ErrBadFileName], [migcheck.ErrDuplicateVersion]) that
+// Apply would give.
+func Set(set migcheck.Set, cfg *Config) (*Result, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
-	files, err := readSet(fsys)
+	migrations, err := set.Migrations()
 	if err != nil {
 		return nil, err
 	}
 	l := newLinter(cfg)
 	res := &Result{}
-	for _, f := range files {
-		pending := !cfg.Applied.Known || f.version > cfg.Applied.Version ||
-			(cfg.Applied.Dirty && f.version == cfg.Applied.Version)
+	for _, m := range migrations {
+		content, err := fs.ReadFile(set.FS, m.File)
+		if err != nil {
+			return nil, fmt.Errorf("lint: set %q: %w", set.Name, err)
+		}
+		pending := !cfg.Applied.Known || m.Version > cfg.Applied.Version ||
+			(cfg.Applied.Dirty && m.Version == cfg.Applied.Version)
 		if !cfg.Applied.Known {
 			l.forgetNew()
 		}
 		if !pending {
-			l.learn(f.name, f.content)
+			l.learn(m.File, content)
 			continue
 		}
-		res.Files = append(res.Files, f.name)
-		l.lint(f.name, f.content, res)
+		res.Files = append(res.Files, m.File)
+		l.lint(m.File, content, res)
 	}
 	return res, nil
 }

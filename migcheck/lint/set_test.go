@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/lint"
 )
 
@@ -109,11 +110,12 @@ func TestDirBadNames(t *testing.T) {
 		fsys fstest.MapFS
 		want error
 	}{
-		{"Typo", fstest.MapFS{"0001_a.up.sq": {}}, lint.ErrBadFileName},
-		{"NoVersion", fstest.MapFS{"a.up.sql": {}}, lint.ErrBadFileName},
-		{"NoName", fstest.MapFS{"0001.up.sql": {}}, lint.ErrBadFileName},
-		{"TooBig", fstest.MapFS{"99999999999999999999_a.up.sql": {}}, lint.ErrBadFileName},
-		{"Duplicate", fstest.MapFS{"0001_a.up.sql": {}, "1_b.up.sql": {}}, lint.ErrDuplicateVersion},
+		{"Typo", fstest.MapFS{"0001_a.up.sq": {}}, migcheck.ErrBadFileName},
+		{"NoVersion", fstest.MapFS{"a.up.sql": {}}, migcheck.ErrBadFileName},
+		{"NoName", fstest.MapFS{"0001.up.sql": {}}, migcheck.ErrBadFileName},
+		{"TooBig", fstest.MapFS{"99999999999999999999_a.up.sql": {}}, migcheck.ErrBadFileName},
+		{"Duplicate", fstest.MapFS{"0001_a.up.sql": {}, "1_b.up.sql": {}}, migcheck.ErrDuplicateVersion},
+		{"DownWithoutUp", fstest.MapFS{"0001_a.down.sql": {}}, migcheck.ErrBadFileName},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
