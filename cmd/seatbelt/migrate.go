@@ -11,6 +11,7 @@ func newMigrateCmd() *cobra.Command {
 	}
 	cmd.AddCommand(
 		newMigrateLintCmd(),
+		newMigrateUpCmd(), newMigrateVerifyCmd(), newMigrateStatusCmd(), newMigrateBaselineCmd(), newMigrateForceCmd(),
 	)
 	return cmd
 }

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+// migrateOptions are the flags every migcheck-backed migrate subcommand
+// shares.
+type migrateOptions struct {
+	databaseURL string
+	dir         string
+	sets        []string
+	tables      []string
+	json        bool
+	lockWait    time.Duration
+}
+
+func (o *migrateOptions) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
+	f.StringVar(&o.dir, "dir", "", `the service's folder of golang-migrate files, as the set named "app"`)
+	f.StringArrayVar(&o.sets, "set", nil, "a named set, name=path (repeatable, applied in order)")
+	f.StringArrayVar(&o.tables, "table", nil, "version table: tbl for every set, or name=tbl for one set (default schema_migrations)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
+	f.DurationVar(&o.lockWait, "lock-wait", 0, "how long to wait for another runner (default 10m)")
+}
+
+// setArgs returns the sets and, per set name, the flags that name it again
+// (for the recovery command a failure prints).
+func (o *migrateOptions) setArgs() ([]migcheck.Set, map[string]string, error) {
+	defaultTable := ""
+	perSet := map[string]string{}
+	for _, t := range o.tables {
+		if name, table, ok := strings.Cut(t, "="); ok {
+			perSet[name] = table
+		} else {
+			defaultTable = t
+		}
+	}
+	type named struct{ name, dir string }
+	var list []named
+	if o.dir != "" {
+		list = append(list, named{"app", o.dir})
+	}
+	for _, s := range o.sets {
+		name, dir, ok := strings.Cut(s, "=")
+		if !ok || name == "" || dir == "" {
+			return nil, nil, fmt.Errorf("--set %q: write it as name=path", s)
+		}
+		list = append(list, named{name, dir})
+	}
+	if len(list) == 0 {
+		return nil, nil, errors.New("no migrations given: pass --dir path, or --set name=path for each set")
+	}
+	var sets []migcheck.Set
+	flags := map[string]string{}
+	for _, n := range list {
+		st, err := os.Stat(n.dir)
+		if err != nil || !st.IsDir() {
+			return nil, nil, fmt.Errorf("set %q: %s is not a folder; pass the folder that holds the NNNN_name.up.sql files", n.name, n.dir)
+		}
+		table := defaultTable
+		if t, ok := perSet[n.name]; ok {
+			table = t
+			delete(perSet, n.name)
+		}
+		sets = append(sets, migcheck.Set{Name: n.name, FS: os.DirFS(n.dir), Table: table})
+		flag := "--set " + n.name + "=" + n.dir
+		if o.dir == n.dir && n.name == "app" {
+			flag = "--dir " + n.dir
+		}
+		if table != "" {
+			flag += " --table " + n.name + "=" + table
+			if o.dir == n.dir && n.name == "app" {
+				flag = "--dir " + n.dir + " --table " + table
+			}
+		}
+		flags[n.name] = flag
+	}
+	for name := range perSet {
+		return nil, nil, fmt.Errorf("--table %s=...: no set is named %q", name, name)
+	}
+	return sets, flags, nil
+}
+
+// open connects and builds the Migrator. Its errors are usage or connection
+// errors (exit 2).
+func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migcheck.Config) (*migcheck.Migrator, *pgxpool.Pool, error) {
+	sets, flags, err := o.setArgs()
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.databaseURL == "" {
+		return nil, nil, errors.New("no database: pass --database-url or set DATABASE_URL")
+	}
+	pool, err := pgxpool.New(ctx, o.databaseURL)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
+		return nil, nil, fmt.Errorf("cannot connect to the database: %w; check --database-url (or $DATABASE_URL) and that the server is up", err)
+	}
+	if cfg == nil {
+		cfg = &migcheck.Config{}
+	}
+	cfg.LockWait = o.lockWait
+	cfg.RecoveryCommand = func(set string, version int64) string {
+		return fmt.Sprintf("seatbelt migrate force %s --version %d", flags[set], version)
+	}
+	m, err := migcheck.New(pool, cfg, sets...)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return m, pool, nil
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeProblems prints a report's problems, one per line with the fix below.
+func writeProblems(out io.Writer, r *migcheck.Report) {
+	for _, p := range r.Problems {
+		fmt.Fprintf(out, "%s: %s: %s\n", p.Severity, p.Kind, p.Message)
+		if p.Fix != "" {
+			fmt.Fprintf(out, "    fix: %s\n", p.Fix)
+		}
+	}
+}
