@@ -16,6 +16,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newBenchCmd(),
 		newChaosCmd(),
+		newFingerprintCmd(),
 	)
 	return root
 }
