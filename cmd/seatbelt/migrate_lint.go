@@ -26,6 +26,7 @@ type lintOptions struct {
 	databaseURL string
 	tables      []string
 	format      string
+	json        bool
 	strict      bool
 	runnerLock  bool
 	multiStmt   bool
@@ -61,6 +62,7 @@ Exit codes: 0 clean, 1 findings, 2 errors (syntax, file names, connection).`,
 	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "lint only the migrations this database has not applied")
 	f.StringArrayVar(&o.tables, "table", nil, "version table: tbl for every set, or name=tbl for one --set (default schema_migrations)")
 	f.StringVar(&o.format, "format", "text", "output: text, json or github (workflow annotations)")
+	f.BoolVar(&o.json, "json", false, "same as --format json, like the other migrate commands")
 	f.BoolVar(&o.strict, "strict", false, "any index built on an existing table is a finding (indexes are built by hand)")
 	f.BoolVar(&o.runnerLock, "runner-sets-lock-timeout", false, "the runner sets lock_timeout (seatbelt migrate up does), so files need not")
 	f.BoolVar(&o.multiStmt, "multi-statement", false, "the runner sends statements one by one (golang-migrate x-multi-statement)")
@@ -77,6 +79,9 @@ type lintSet struct {
 func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) error {
 	if o.listRules {
 		return printRules(out)
+	}
+	if o.json {
+		o.format = "json"
 	}
 	if o.format != "text" && o.format != "json" && o.format != "github" {
 		return fmt.Errorf("--format %q: use text, json or github", o.format)

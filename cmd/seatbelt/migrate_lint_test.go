@@ -71,7 +71,7 @@ func TestMigrateLintExitCodes(t *testing.T) {
 func TestMigrateLintJSON(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	broken := writeFiles(t, map[string]string{"0001_a.up.sql": "SELEC 1;"})
-	out, code := runCLI(t, "migrate", "lint", "--format", "json", "--dir", ordersSet, "--dir", broken)
+	out, code := runCLI(t, "migrate", "lint", "--json", "--dir", ordersSet, "--dir", broken)
 	if code != 2 {
 		t.Fatalf("exit %d, want 2 (a file did not parse):\n%s", code, out)
 	}
