@@ -68,3 +68,23 @@ func ExampleMigrator_Verify() {
 	// error checksum-mismatch 1 0001_users.up.sql
 	// true
 }
+
+// Check is the startup gate: graceful polls it until it returns nil, so a
+// pod started before the migration job finished waits instead of serving.
+func ExampleMigrator_Check() {
+	db, done := exampleDB()
+	defer done()
+	app := migcheck.Set{Name: "app", FS: fstest.MapFS{
+		"0001_users.up.sql": {Data: []byte("CREATE TABLE users (id bigint PRIMARY KEY);")},
+	}}
+	m, _ := migcheck.New(db, &migcheck.Config{Logger: discard()}, app)
+	var gate func(context.Context) error = m.Check
+
+	err := gate(context.Background())
+	fmt.Println(errors.Is(err, migcheck.ErrNoVersionTable))
+	m.Apply(context.Background()) // the migration job
+	fmt.Println(gate(context.Background()))
+	// Output:
+	// true
+	// <nil>
+}

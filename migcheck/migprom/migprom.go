@@ -1,0 +1,89 @@
+// Package migprom exports migcheck's view of the database as Prometheus
+// gauges. It is a package of its own so that a service using migcheck
+// without Prometheus does not link the client library.
+//
+//	reg.MustRegister(migprom.NewCollector(migrator, nil))
+//
+// On each scrape the collector runs [migcheck.Migrator.Verify] (read-only,
+// about a millisecond for hundreds of migrations) and reports:
+//
+//	seatbelt_migration_applied_version{set}       the database's version, -1 for none
+//	seatbelt_migration_expected_version{set}      the newest version in the binary
+//	seatbelt_migration_dirty{set}                 1 when the set is dirty
+//	seatbelt_migration_problems{kind,severity}    problems Verify found, by kind
+//	seatbelt_migration_verify_up                  0 when Verify could not run
+//
+// Alert when applied < expected for longer than a deploy takes, on dirty,
+// and on problems with severity "error".
+package migprom
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+// Opts tunes [NewCollector]. Nil means the defaults.
+type Opts struct {
+	// Timeout bounds the Verify of one scrape. Defaults to 2 seconds.
+	Timeout time.Duration
+}
+
+var (
+	appliedDesc  = prometheus.NewDesc("seatbelt_migration_applied_version", "Migration version applied in the database, -1 for none.", []string{"set"}, nil)
+	expectedDesc = prometheus.NewDesc("seatbelt_migration_expected_version", "Newest migration version this binary has.", []string{"set"}, nil)
+	dirtyDesc    = prometheus.NewDesc("seatbelt_migration_dirty", "1 when the set's last migration failed part-way.", []string{"set"}, nil)
+	problemsDesc = prometheus.NewDesc("seatbelt_migration_problems", "Problems migcheck Verify found, by kind and severity.", []string{"kind", "severity"}, nil)
+	upDesc       = prometheus.NewDesc("seatbelt_migration_verify_up", "1 when Verify ran on the last scrape.", nil, nil)
+)
+
+type collector struct {
+	m       *migcheck.Migrator
+	timeout time.Duration
+}
+
+// NewCollector returns a collector for m; register it on a registry.
+func NewCollector(m *migcheck.Migrator, opts *Opts) prometheus.Collector {
+	c := &collector{m: m, timeout: 2 * time.Second}
+	if opts != nil && opts.Timeout > 0 {
+		c.timeout = opts.Timeout
+	}
+	return c
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{appliedDesc, expectedDesc, dirtyDesc, problemsDesc, upDesc} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	r, err := c.m.Verify(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
+	for _, s := range r.Sets {
+		ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(s.Applied), s.Set)
+		ch <- prometheus.MustNewConstMetric(expectedDesc, prometheus.GaugeValue, float64(s.Expected), s.Set)
+		dirty := 0.0
+		if s.Dirty {
+			dirty = 1
+		}
+		ch <- prometheus.MustNewConstMetric(dirtyDesc, prometheus.GaugeValue, dirty, s.Set)
+	}
+	type key struct{ kind, sev string }
+	counts := map[key]int{}
+	for _, p := range r.Problems {
+		counts[key{string(p.Kind), string(p.Severity)}]++
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(problemsDesc, prometheus.GaugeValue, float64(n), k.kind, k.sev)
+	}
+}
