@@ -8,11 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestChaosPlanIsDeterministic(t *testing.T) {
@@ -86,51 +90,88 @@ func TestChaosUsageErrors(t *testing.T) {
 	}
 }
 
-// TestChaosRunServesMetricsAndStops starts the real command with a metrics
-// address, scrapes it, and stops it as a signal would (context cancel).
-func TestChaosRunServesMetricsAndStops(t *testing.T) {
-	t.Parallel()
+// startChaos runs the real chaos command until the returned stop is called
+// (as a signal would stop it) and returns its first /metrics page.
+func startChaos(t *testing.T, args ...string) (metrics string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"chaos", "--action", "touch " + filepath.Join(dir, "acted"), "--state", filepath.Join(dir, "state.json"),
-		"--metrics-addr", addr, "--seed", "1"})
+	cmd.SetArgs(append([]string{"chaos", "--metrics-addr", addr}, args...))
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	var body string
+	stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("chaos returned %v on stop", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("chaos did not stop")
+		}
+	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("chaos ended early: %v", err)
+		default:
+		}
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			continue
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		body = string(b)
-		break
+		return string(b), stop
 	}
+	stop()
+	t.Fatal("no /metrics within 10s")
+	return "", nil
+}
+
+func TestChaosRunServesMetricsAndStops(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	body, stop := startChaos(t, "--action", "touch "+filepath.Join(dir, "acted"), "--state", filepath.Join(dir, "state.json"), "--seed", "1")
+	stop()
 	if !strings.Contains(body, `seatbelt_chaos_actions_total{outcome="dry_run"} 0`) ||
 		!strings.Contains(body, "seatbelt_chaos_next_action_timestamp_seconds 1.") {
 		t.Errorf("metrics:\n%s", body)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("chaos returned %v on stop", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("chaos did not stop")
-	}
 	if _, err := os.Stat(filepath.Join(dir, "acted")); !os.IsNotExist(err) {
 		t.Fatalf("the action ran: %v", err)
+	}
+}
+
+// TestChaosRunLoadsPostgresState seeds a runner's state in PostgreSQL and
+// checks that the command, pointed at it with --state, starts from it.
+func TestChaosRunLoadsPostgresState(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t)
+	pool, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store, err := chaos.NewPGStore(t.Context(), pool, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := time.Date(2026, 6, 1, 23, 15, 0, 0, time.UTC)
+	if err := store.Save(t.Context(), chaos.State{LastAction: last, Day: "2026-06-01", DayCount: 1}, chaos.Outcome{Time: last, Result: chaos.ResultSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	body, stop := startChaos(t, "--action", "true", "--state", url, "--name", "orders")
+	stop()
+	if want := "seatbelt_chaos_last_action_timestamp_seconds " + strconv.FormatFloat(float64(last.Unix()), 'g', -1, 64); !strings.Contains(body, want) {
+		t.Fatalf("metrics lack %q:\n%s", want, body)
 	}
 }
