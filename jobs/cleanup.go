@@ -75,7 +75,8 @@ type CleanupResult struct {
 
 // Cleanup deletes every entity the job recorded, newest first, through the
 // registered deleters, then marks the job cleaned. The job must not be
-// available or running (cancel it first). It is idempotent and resumable:
+// available or running (cancel it first). With DryRun it returns the counts
+// even when a table has no deleter (with the error). It is idempotent and resumable:
 // each batch's deletes and its ledger marks commit together.
 func Cleanup(ctx context.Context, db DB, id int64, opts *CleanupOpts) (*CleanupResult, error) {
 	var o CleanupOpts
@@ -118,7 +119,11 @@ WHERE job_id = $1 AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name
 		return nil, err
 	}
 	if len(missing) > 0 {
-		return nil, &UnregisteredTableError{ID: id, Tables: missing}
+		err := &UnregisteredTableError{ID: id, Tables: missing}
+		if o.DryRun {
+			return res, err // what would be deleted, and why it cannot be yet
+		}
+		return nil, err
 	}
 	if o.DryRun {
 		return res, nil

@@ -22,7 +22,7 @@ import (
 // widgets are the entities stages create and track.
 const testTables = `
 CREATE TABLE effects (id bigserial PRIMARY KEY, job_id bigint NOT NULL, stage text NOT NULL, worker text NOT NULL, attempt int NOT NULL);
-CREATE TABLE stage_done (job_id bigint NOT NULL, stage text NOT NULL, PRIMARY KEY (job_id, stage));
+CREATE TABLE stage_done (id bigserial UNIQUE, job_id bigint NOT NULL, stage text NOT NULL, PRIMARY KEY (job_id, stage));
 CREATE TABLE widgets (id bigserial PRIMARY KEY, job_id bigint NOT NULL, stage text NOT NULL, n int NOT NULL, UNIQUE (job_id, stage, n));
 CREATE TABLE gadgets (id bigserial PRIMARY KEY, job_id bigint NOT NULL);
 `
@@ -162,8 +162,8 @@ func events(t *testing.T, db *pgxpool.Pool, id int64) []string {
 	return out
 }
 
-// widgetStage creates three widgets and records them in the stage's
-// transaction, with the stage's completion.
+// widgetStage creates three widgets and a stage_done row and records them
+// in the stage's transaction, with the stage's completion.
 func widgetStage(name string) jobs.Stage {
 	return jobs.Stage{Name: name, Run: func(ctx context.Context, r *jobs.StageRun) error {
 		tx, err := r.Tx(ctx)
@@ -188,7 +188,11 @@ func widgetStage(name string) jobs.Stage {
 		if err := r.Track(ctx, "widgets", ids...); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO stage_done (job_id, stage) VALUES ($1, $2)`, r.JobID(), r.Stage()); err != nil {
+		var done int64
+		if err := tx.QueryRow(ctx, `INSERT INTO stage_done (job_id, stage) VALUES ($1, $2) RETURNING id`, r.JobID(), r.Stage()).Scan(&done); err != nil {
+			return err
+		}
+		if err := r.Track(ctx, "stage_done", done); err != nil {
 			return err
 		}
 		return r.SetResult(map[string]any{"widgets": len(ids)})

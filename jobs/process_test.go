@@ -217,8 +217,8 @@ func TestProcess(t *testing.T) {
 		if n := count(t, b.db, "SELECT count(*) FROM widgets WHERE job_id = $1", id); n != 9 {
 			t.Fatalf("%d widgets, want 9 (3 per stage, none duplicated)", n)
 		}
-		if n := count(t, b.db, "SELECT coalesce(sum(cardinality(keys)), 0) FROM seatbelt_job_entities WHERE job_id = $1", id); n != 9 {
-			t.Fatalf("%d ledger keys, want 9", n)
+		if n := count(t, b.db, "SELECT coalesce(sum(cardinality(keys)), 0) FROM seatbelt_job_entities WHERE job_id = $1", id); n != 12 {
+			t.Fatalf("%d ledger keys, want 12 (3 widgets and a stage_done row per stage)", n)
 		}
 		want := []string{"enqueued  0", "started s1 1", "succeeded s1 1", "started s2 1", "rescued s2 1", "started s2 2", "succeeded s2 2", "started s3 1", "succeeded s3 1"}
 		if got := events(t, b.db, id); strings.Join(got, "|") != strings.Join(want, "|") {

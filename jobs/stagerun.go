@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // StageRun is one attempt of one stage, handed to [Stage.Run]. It gives the
@@ -32,6 +33,10 @@ func (r *StageRun) Stage() string { return r.job.stage }
 
 // Attempt is 1 for the stage's first try, 2 for the first retry, and so on.
 func (r *StageRun) Attempt() int { return r.job.attempt }
+
+// DB is the client's pool, for work outside the stage's transaction (the
+// opt-out mode: record with TrackNow first, then create).
+func (r *StageRun) DB() *pgxpool.Pool { return r.c.db }
 
 // Args decodes the job's args into v.
 func (r *StageRun) Args(v any) error {

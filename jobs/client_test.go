@@ -1,0 +1,370 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+func TestClient(t *testing.T) {
+	t.Parallel()
+
+	t.Run("StagesRunInOrderAndSeeEarlierResults", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		kind := jobs.Kind{Name: "sum", Stages: []jobs.Stage{
+			{Name: "double", Run: func(ctx context.Context, r *jobs.StageRun) error {
+				var a struct{ N int }
+				if err := r.Args(&a); err != nil {
+					return err
+				}
+				return r.SetResult(a.N * 2)
+			}},
+			{Name: "add-one", Run: func(ctx context.Context, r *jobs.StageRun) error {
+				var n int
+				if ok, err := r.Result("double", &n); !ok || err != nil {
+					return fmt.Errorf("no result of double: %v", err)
+				}
+				return r.SetResult(n + 1)
+			}},
+			widgetStage("widgets"),
+		}}
+		startClient(t, b.db, testConfig("w"), kind)
+		id := enqueue(t, b.db, "sum", map[string]int{"N": 20}, nil)
+		j := waitState(t, b.db, id, "succeeded", 10*time.Second)
+		if string(j.Results["double"]) != "40" || string(j.Results["add-one"]) != "41" || j.Stage != "widgets" || j.FinishedAt == nil {
+			t.Fatalf("job %+v", j)
+		}
+		want := "enqueued  0|started double 1|succeeded double 1|started add-one 1|succeeded add-one 1|started widgets 1|succeeded widgets 1"
+		if got := strings.Join(events(t, b.db, id), "|"); got != want {
+			t.Fatalf("history\n got %s\nwant %s", got, want)
+		}
+		ents, err := jobs.Entities(context.Background(), b.db, id)
+		if err != nil || len(ents) != 2 || ents[0].Table != "widgets" || len(ents[0].Keys) != 3 || ents[0].Stage != "widgets" || ents[1].Table != "stage_done" {
+			t.Fatalf("ledger %+v %v", ents, err)
+		}
+	})
+
+	t.Run("RetryWaitsForItsBackoffOnTheInjectedClock", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		clock := newFakeClock()
+		var runs atomic.Int32
+		kind := jobs.Kind{Name: "flaky", Stages: []jobs.Stage{{
+			Name:    "call",
+			Backoff: func(attempt int) time.Duration { return time.Hour * time.Duration(attempt) },
+			Run: func(ctx context.Context, r *jobs.StageRun) error {
+				if runs.Add(1) == 1 {
+					return errors.New("upstream said 503")
+				}
+				return nil
+			},
+		}}}
+		cfg := testConfig("w")
+		cfg.Now = clock.Now
+		startClient(t, b.db, cfg, kind)
+		id := enqueue(t, b.db, "flaky", nil, &jobs.EnqueueOpts{RunAt: clock.Now()})
+		waitFor(t, 10*time.Second, "first attempt", func() bool { return runs.Load() == 1 })
+		waitFor(t, 10*time.Second, "retry scheduled", func() bool { return jobState(t, b.db, id).LastError != "" })
+		time.Sleep(300 * time.Millisecond) // three polls
+		j := jobState(t, b.db, id)
+		if runs.Load() != 1 || j.State != "available" || j.LastError != "upstream said 503" || !j.RunAt.Equal(clock.Now().Add(time.Hour).Truncate(time.Microsecond)) {
+			t.Fatalf("before the backoff: runs %d job %+v", runs.Load(), j)
+		}
+		clock.Advance(time.Hour)
+		waitState(t, b.db, id, "succeeded", 10*time.Second)
+		want := "enqueued  0|started call 1|retrying call 1|started call 2|succeeded call 2"
+		if got := strings.Join(events(t, b.db, id), "|"); got != want {
+			t.Fatalf("history %s", got)
+		}
+	})
+
+	t.Run("FailsAfterMaxAttempts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		kind := jobs.Kind{Name: "bad", Stages: []jobs.Stage{{Name: "boom", MaxAttempts: 2, Run: func(ctx context.Context, r *jobs.StageRun) error {
+			panic("nil map")
+		}}}}
+		startClient(t, b.db, testConfig("w"), kind)
+		id := enqueue(t, b.db, "bad", nil, nil)
+		j := waitState(t, b.db, id, "failed", 10*time.Second)
+		if !strings.Contains(j.LastError, "panicked: nil map") || j.Attempt != 2 {
+			t.Fatalf("job %+v", j)
+		}
+		want := "enqueued  0|started boom 1|retrying boom 1|started boom 2|failed boom 2"
+		if got := strings.Join(events(t, b.db, id), "|"); got != want {
+			t.Fatalf("history %s", got)
+		}
+	})
+
+	t.Run("StageTimeoutFailsTheAttempt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		kind := jobs.Kind{Name: "slow", Stages: []jobs.Stage{{Name: "wait", MaxAttempts: 1, Timeout: 50 * time.Millisecond, Run: func(ctx context.Context, r *jobs.StageRun) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}}}}
+		startClient(t, b.db, testConfig("w"), kind)
+		id := enqueue(t, b.db, "slow", nil, nil)
+		if j := waitState(t, b.db, id, "failed", 10*time.Second); !strings.Contains(j.LastError, "timed out") {
+			t.Fatalf("last error %q", j.LastError)
+		}
+	})
+
+	t.Run("UnknownKindOrStageIsLeftForAWorkerThatKnowsIt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ran := make(chan string, 10)
+		stage := func(name string) jobs.Stage {
+			return jobs.Stage{Name: name, Run: func(ctx context.Context, r *jobs.StageRun) error { ran <- r.Stage(); return nil }}
+		}
+		// A job of a kind only the new version knows, and one already
+		// advanced by the new version to a stage the old one lacks.
+		newKind := enqueue(t, b.db, "brand-new", nil, nil)
+		newStage := enqueue(t, b.db, "import", nil, nil)
+		if _, err := b.db.Exec(context.Background(), "UPDATE seatbelt_jobs SET stage = 'verify' WHERE id = $1", newStage); err != nil {
+			t.Fatal(err)
+		}
+		old := startClient(t, b.db, testConfig("old"), jobs.Kind{Name: "import", Stages: []jobs.Stage{stage("load")}})
+		time.Sleep(400 * time.Millisecond) // several polls
+		for _, id := range []int64{newKind, newStage} {
+			if j := jobState(t, b.db, id); j.State != "available" || j.Attempt != 0 {
+				t.Fatalf("old worker touched job %d: %+v", id, j)
+			}
+		}
+		if len(ran) != 0 {
+			t.Fatalf("old worker ran %s", <-ran)
+		}
+		if err := old.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		startClient(t, b.db, testConfig("new"),
+			jobs.Kind{Name: "import", Stages: []jobs.Stage{stage("load"), stage("verify")}},
+			jobs.Kind{Name: "brand-new", Stages: []jobs.Stage{stage("only")}})
+		waitState(t, b.db, newKind, "succeeded", 10*time.Second)
+		waitState(t, b.db, newStage, "succeeded", 10*time.Second)
+	})
+
+	t.Run("CancelReachesTheRunningStageWithinOneSecond", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		started := make(chan struct{})
+		cause := make(chan error, 1)
+		kind := jobs.Kind{Name: "long", Stages: []jobs.Stage{{Name: "wait", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			close(started)
+			<-ctx.Done()
+			cause <- context.Cause(ctx)
+			return ctx.Err()
+		}}, widgetStage("never")}}
+		cfg := testConfig("w")
+		// Neither the poll nor the heartbeat may deliver the cancel: only
+		// the notification is fast enough.
+		cfg.PollInterval, cfg.Lease = time.Minute, time.Minute
+		startClient(t, b.db, cfg, kind)
+		id := enqueue(t, b.db, "long", nil, nil)
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("stage did not start")
+		}
+		begun := time.Now()
+		state, err := jobs.Cancel(context.Background(), b.db, id)
+		if err != nil || state != "running" {
+			t.Fatalf("cancel: %s %v", state, err)
+		}
+		waitState(t, b.db, id, "cancelled", time.Second)
+		if took := time.Since(begun); took > time.Second {
+			t.Fatalf("cancel took %s", took)
+		}
+		if err := <-cause; !errors.Is(err, jobs.ErrCancelled) {
+			t.Fatalf("stage context cause %v", err)
+		}
+		if got := strings.Join(events(t, b.db, id), "|"); got != "enqueued  0|started wait 1|cancel_requested wait 1|cancelled wait 1" {
+			t.Fatalf("history %s", got)
+		}
+		var se *jobs.StateError
+		if _, err := jobs.Cancel(context.Background(), b.db, id); !errors.As(err, &se) || se.State != "cancelled" {
+			t.Fatalf("second cancel: %v", err)
+		}
+	})
+
+	t.Run("SoftStopWithHundredStagesInFlight", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var inFlight atomic.Int32
+		kind := jobs.Kind{Name: "mixed", Stages: []jobs.Stage{{Name: "work", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			var a struct{ Quick bool }
+			if err := r.Args(&a); err != nil {
+				return err
+			}
+			inFlight.Add(1)
+			if a.Quick {
+				time.Sleep(300 * time.Millisecond) // finishes within the stop budget
+				return nil
+			}
+			<-ctx.Done() // would run for ever: released at the deadline
+			return context.Cause(ctx)
+		}}, {Name: "after", Run: func(ctx context.Context, r *jobs.StageRun) error { return nil }}}}
+		cfg := testConfig("w")
+		cfg.MaxWorkers = 100
+		c := startClient(t, b.db, cfg, kind)
+		var params []jobs.EnqueueParams
+		for i := range 100 {
+			params = append(params, jobs.EnqueueParams{Kind: "mixed", Args: map[string]bool{"Quick": i%2 == 0}})
+		}
+		if _, err := jobs.EnqueueMany(context.Background(), b.db, params); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "100 stages in flight", func() bool { return inFlight.Load() == 100 })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := c.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stop: %v, want the deadline", err)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE state = 'running'"); n != 0 {
+			t.Fatalf("%d jobs left running", n)
+		}
+		// Quick ones finished their stage; the others were released with
+		// their attempt given back.
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE (args->>'Quick')::bool AND state = 'available' AND stage = 'after' AND attempt = 0"); n != 50 {
+			t.Fatalf("%d quick stages finished, want 50", n)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE NOT (args->>'Quick')::bool AND state = 'available' AND stage = 'work' AND attempt = 0"); n != 50 {
+			t.Fatalf("%d stuck stages released, want 50", n)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_events WHERE event = 'released'"); n != 50 {
+			t.Fatalf("%d released events", n)
+		}
+	})
+
+	t.Run("SoftStopWaitsForStagesThatFinishInTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		started := make(chan struct{})
+		kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			close(started)
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		}}}}
+		c := startClient(t, b.db, testConfig("w"), kind)
+		id := enqueue(t, b.db, "k", nil, nil)
+		<-started
+		if err := c.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if j := jobState(t, b.db, id); j.State != "succeeded" {
+			t.Fatalf("state %s after soft stop", j.State)
+		}
+	})
+
+	t.Run("StopAndCancelReleasesAtOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var inFlight atomic.Int32
+		kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			inFlight.Add(1)
+			<-ctx.Done()
+			return ctx.Err()
+		}}}}
+		c := startClient(t, b.db, testConfig("w"), kind)
+		for range 5 {
+			enqueue(t, b.db, "k", nil, nil)
+		}
+		waitFor(t, 10*time.Second, "5 in flight", func() bool { return inFlight.Load() == 5 })
+		if err := c.StopAndCancel(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE state = 'available' AND attempt = 0"); n != 5 {
+			t.Fatalf("%d released", n)
+		}
+	})
+
+	t.Run("StopToleratesNeverStartedAndTwice", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		c, err := jobs.NewClient(b.db, testConfig("w"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c2 := startClient(t, b.db, testConfig("w2"))
+		for range 2 {
+			if err := c2.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c2.Start(context.Background()); !errors.Is(err, jobs.ErrAlreadyStarted) {
+			t.Fatalf("start after stop: %v", err)
+		}
+	})
+
+	t.Run("LeaderKeepsRetentionAndGauges", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		clock := newFakeClock()
+		kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error { return nil }}}}
+		cfg := testConfig("w")
+		cfg.Now = clock.Now
+		cfg.Retention = 24 * time.Hour
+		c := startClient(t, b.db, cfg, kind)
+		done := enqueue(t, b.db, "k", nil, &jobs.EnqueueOpts{RunAt: clock.Now()})
+		waitState(t, b.db, done, "succeeded", 10*time.Second)
+		failed := enqueue(t, b.db, "k", nil, &jobs.EnqueueOpts{RunAt: clock.Now().Add(72 * time.Hour)})
+		if _, err := b.db.Exec(context.Background(), "UPDATE seatbelt_jobs SET state = 'failed', finished_at = $2 WHERE id = $1", failed, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "gauges", func() bool {
+			return gauge(t, c.Collector(), "succeeded") == 1 && gauge(t, c.Collector(), "failed") == 1
+		})
+		clock.Advance(25 * time.Hour)
+		waitFor(t, 10*time.Second, "retention", func() bool {
+			return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE id = $1", done) == 0
+		})
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_events WHERE job_id = $1", done); n != 0 {
+			t.Fatalf("history of a deleted job kept: %d", n)
+		}
+		if jobState(t, b.db, failed).State != "failed" {
+			t.Fatal("a failed job was deleted by retention")
+		}
+		if !c.IsLeader() {
+			t.Fatal("the only client is not the leader")
+		}
+	})
+}
+
+// gauge reads seatbelt_jobs_jobs{state} from a collector.
+func gauge(t *testing.T, c prometheus.Collector, state string) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 100)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Collect(ch); close(ch) })
+	var v float64 = -1
+	for m := range ch {
+		if !strings.Contains(m.Desc().String(), `"seatbelt_jobs_jobs"`) {
+			continue
+		}
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "state" && l.GetValue() == state {
+				v = d.GetGauge().GetValue()
+			}
+		}
+	}
+	wg.Wait()
+	return v
+}
