@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -44,6 +45,10 @@ type Schedule struct {
 	exDate    map[string]bool // "2006-01-02"
 	exYearly  map[string]bool // "01-02"
 	blackouts []span
+
+	cacheMu  sync.Mutex
+	cacheDay civil // the day whose candidates are in cache; Next asks for the same day repeatedly
+	cache    []time.Time
 }
 
 // piece is a part of a window within one day, [start, end) in minutes after
@@ -165,6 +170,16 @@ func (s *Schedule) Plan(from time.Time, days int) ([]time.Time, error) {
 // constant within each window piece. They depend only on the seed and the
 // date, so restarts and exclusions do not reshuffle other days.
 func (s *Schedule) candidates(d civil) []time.Time {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.cache != nil && s.cacheDay == d {
+		return s.cache
+	}
+	s.cacheDay, s.cache = d, s.drawDay(d)
+	return s.cache
+}
+
+func (s *Schedule) drawDay(d civil) []time.Time {
 	rng := rand.New(rand.NewPCG(s.seed, uint64(d.dayNumber())))
 	dayStart, dayEnd := d.start(s.loc), d.addDays(1).start(s.loc)
 	var out []time.Time
@@ -198,7 +213,11 @@ func (s *Schedule) candidates(d civil) []time.Time {
 		}
 	}
 	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
-	return slices.CompactFunc(out, func(a, b time.Time) bool { return a.Equal(b) })
+	out = slices.CompactFunc(out, func(a, b time.Time) bool { return a.Equal(b) })
+	if out == nil {
+		out = []time.Time{} // cached as "no candidates", not "not drawn"
+	}
+	return out
 }
 
 func (s *Schedule) excludedDay(d civil) bool {

@@ -152,14 +152,14 @@ func TestSimulationExclusions(t *testing.T) {
 // TestMinIntervalAcrossRestarts restarts the runner every few simulated
 // days with a different seed (so its raw candidates differ) and only the
 // stored state linking the runs; no gap may be shorter than the minimum.
-// The first 300 days go through a real state file; the 10,000-day run
+// The first 120 days go through a real state file; the 10,000-day run
 // round-trips the state through its JSON encoding (a file sync per
 // simulated action would take minutes).
 func TestMinIntervalAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	t.Run("FileStore", func(t *testing.T) {
 		t.Parallel()
-		restartRun(t, &FileStore{Path: t.TempDir() + "/state.json"}, 300)
+		restartRun(t, &FileStore{Path: t.TempDir() + "/state.json"}, 120)
 	})
 	t.Run("JSON", func(t *testing.T) {
 		t.Parallel()

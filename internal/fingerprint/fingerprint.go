@@ -150,7 +150,7 @@ func Compute(ctx context.Context, patterns []string, opts *Options) (*Result, er
 	listOut, listErr := goCmd(ctx, opts, append(args, patterns...)...)
 	wg.Wait()
 	if envErr != nil {
-		return nil, envErr
+		return nil, fmt.Errorf("fingerprint: %w", envErr)
 	}
 	if listErr != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPackage, listErr)
@@ -379,7 +379,7 @@ func goCmd(ctx context.Context, opts *Options, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("fingerprint: go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
 }
