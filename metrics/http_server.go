@@ -1,15 +1,15 @@
 package metrics
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatbelt-go/seatbelt/internal/httpx"
 )
 
 // DefaultHTTPBuckets are the request-duration buckets, in seconds, from 5 ms
@@ -97,11 +97,11 @@ func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c.inFlight.Inc()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httpx.Wrap(w) // shared with tracing.Middleware when it is outside
 		defer func() {
 			c.inFlight.Dec()
 			method, route := methodLabel(r.Method), routeLabel(r.Pattern)
-			status := rec.status
+			status := rec.Status()
 			if status == 0 {
 				status = http.StatusOK
 			}
@@ -117,46 +117,6 @@ func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-// statusRecorder remembers the status code a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush keeps streaming handlers working.
-func (w *statusRecorder) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack keeps WebSocket upgrades working; the connection then counts as
-// status 101.
-func (w *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.status == 0 {
-		w.status = http.StatusSwitchingProtocols
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // routeLabel turns a ServeMux pattern ("GET example.com/orders/{id}") into

@@ -223,7 +223,19 @@ func TestHTTPServerKeepsStreamingAndHijacking(t *testing.T) {
 		_ = resp.Body.Close()
 	}
 	srv.Client().CloseIdleConnections()
-	fams, _ := scrape(t, reg)
-	find(t, fams, "http_server_requests_total", map[string]string{"route": "/stream", "code": "200"})
-	find(t, fams, "http_server_requests_total", map[string]string{"route": "/upgrade", "code": "101"})
+	// The client may see the response before the middleware's deferred
+	// count runs; wait for both series.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fams, body := scrape(t, reg)
+		if len(fams["http_server_requests_total"].GetMetric()) == 2 {
+			find(t, fams, "http_server_requests_total", map[string]string{"route": "/stream", "code": "200"})
+			find(t, fams, "http_server_requests_total", map[string]string{"route": "/upgrade", "code": "101"})
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want a streamed 200 and a hijacked 101, got:\n%s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

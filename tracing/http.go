@@ -2,11 +2,9 @@ package tracing
 
 import (
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/propagation"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -42,31 +40,32 @@ func (o *HTTPOpts) otelhttp() []otelhttp.Option {
 }
 
 // Middleware traces each request to next with a server span that continues
-// the caller's trace. The span is named "METHOD route", the route being the
-// http.ServeMux pattern that matched (r.Pattern, Go 1.22+), or "METHOD" alone
-// when none did, so span names stay few whatever URLs clients send.
+// the caller's trace (W3C traceparent and baggage). The span is named
+// "METHOD route", the route being the http.ServeMux pattern that matched
+// (r.Pattern, Go 1.22+), or "METHOD" alone when none did, so span names stay
+// few whatever URLs clients send. Its attributes follow the OpenTelemetry HTTP
+// server conventions, as otelhttp's do: http.request.method, url.scheme,
+// url.path, server.address and server.port, client.address,
+// network.peer.address and network.peer.port, user_agent.original,
+// network.protocol.version, http.route and http.response.status_code. A 5xx
+// response or a panic (re-raised) sets the error status.
+//
+// It is leaner than otelhttp's handler, which also computes OpenTelemetry
+// metrics; this module's metrics come from the metrics package, whose
+// middleware shares this one's response-writer wrapper when placed inside it.
 //
 // Wrap the ServeMux directly, or through middleware that passes the request
-// on unchanged (such as metrics.HTTPServer's): the mux records the pattern on
-// the request value it receives.
+// value on unchanged (such as metrics.HTTPServer's): the mux records the
+// pattern on the request value it receives.
 func Middleware(next http.Handler, opts *HTTPOpts) http.Handler {
-	return otelhttp.NewHandler(routeRecorder{next}, "http.server", opts.otelhttp()...)
-}
-
-// routeRecorder sets http.route on the server span once the mux has matched,
-// which otelhttp leaves out (it only renames the span).
-type routeRecorder struct{ next http.Handler }
-
-func (h routeRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.next.ServeHTTP(w, r)
-	if r.Pattern == "" {
-		return
-	}
-	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-		if i := strings.IndexByte(r.Pattern, '/'); i >= 0 {
-			span.SetAttributes(semconv.HTTPRoute(r.Pattern[i:]))
+	h := &serverHandler{next: next}
+	if opts != nil {
+		h.prop, h.filter = opts.Propagators, opts.Filter
+		if opts.TracerProvider != nil {
+			h.tracer = opts.TracerProvider.Tracer(ScopeName)
 		}
 	}
+	return h
 }
 
 // Transport traces each request sent through base (http.DefaultTransport if
