@@ -32,7 +32,7 @@ func (c closingServer) Run() int {
 
 // testDatabase creates an empty database of the test's own and returns a URL
 // to it; it is dropped when the test ends.
-func testDatabase(t *testing.T) string {
+func testDatabase(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	serverOnce.Do(func() { server, serverErr = pglocal.Find(ctx, nil) })
