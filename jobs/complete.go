@@ -178,7 +178,7 @@ WITH u AS (
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
 SELECT id, $3, CASE state WHEN 'available' THEN 'retrying' ELSE state END, stage, attempt, $7,
-	jsonb_build_object('error', $6::text, 'retry_at', CASE WHEN state = 'available' THEN $5::timestamptz END)
+	jsonb_strip_nulls(jsonb_build_object('error', $6::text, 'retry_at', CASE WHEN state = 'available' THEN $5::timestamptz END))
 FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 	switch {
 	case err != nil:

@@ -15,6 +15,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newMigrateCmd(),
 		newBenchCmd(),
+		newJobsCmd(),
 		newChaosCmd(),
 		newFingerprintCmd(),
 	)

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+// newJobsCmd is the operator's view of the jobs tables: list, show, cancel,
+// clean up what a failed job created, and restart it.
+func newJobsCmd() *cobra.Command {
+	var dbURL string
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List, inspect, cancel, clean up and restart durable jobs",
+		Long: `Operate on the jobs of the jobs package in one database.
+
+The usual repair of a failed job: look at it, delete everything it created,
+run it again.
+
+  seatbelt jobs show 42
+  seatbelt jobs cleanup 42 --delete orders=id --delete order_lines=id --dry-run
+  seatbelt jobs cleanup 42 --delete orders=id --delete order_lines=id
+  seatbelt jobs restart 42 --from-first
+
+Exit codes: 0 done, 1 refused (wrong state, unknown job, a table with no
+deleter), 2 usage or connection errors.`,
+	}
+	cmd.PersistentFlags().StringVar(&dbURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
+	open := func(ctx context.Context) (*pgxpool.Pool, error) {
+		if dbURL == "" {
+			return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
+		}
+		pool, err := pgxpool.New(ctx, dbURL)
+		if err != nil {
+			return nil, fmt.Errorf("connecting: %w", err)
+		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("connecting: %w", err)
+		}
+		return pool, nil
+	}
+	cmd.AddCommand(newJobsListCmd(open), newJobsShowCmd(open), newJobsCancelCmd(open), newJobsCleanupCmd(open), newJobsRestartCmd(open))
+	return cmd
+}
+
+type openDB func(ctx context.Context) (*pgxpool.Pool, error)
+
+// jobsRefused turns the library's "not allowed" errors into exit code 1.
+func jobsRefused(err error) error {
+	var se *jobs.StateError
+	var ue *jobs.UnregisteredTableError
+	var de *jobs.DuplicateError
+	if errors.As(err, &se) || errors.As(err, &ue) || errors.As(err, &de) || errors.Is(err, jobs.ErrNotFound) || errors.Is(err, jobs.ErrNotCleaned) {
+		return problems(err)
+	}
+	return err
+}
+
+func jobID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("job id %q is not a positive number", arg)
+	}
+	return id, nil
+}
+
+func newJobsListCmd(open openDB) *cobra.Command {
+	var o jobs.ListOpts
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List jobs, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range o.States {
+				if !validState(s) {
+					return fmt.Errorf("--state %q: want one of %s", s, strings.Join(jobs.States, ", "))
+				}
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			list, err := jobs.List(cmd.Context(), db, &o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, list)
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tKIND\tSTATE\tSTAGE\tATTEMPT\tUPDATED\tERROR")
+			for _, j := range list {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, j.State, j.Stage, j.Attempt,
+					j.UpdatedAt.UTC().Format(time.RFC3339), oneLine(j.LastError, 60))
+			}
+			return w.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.States, "state", nil, "only jobs in these states (repeatable or comma-separated)")
+	f.StringVar(&o.Kind, "kind", "", "only jobs of this kind")
+	f.IntVar(&o.Limit, "limit", 100, "at most this many jobs")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func validState(s string) bool {
+	for _, v := range jobs.States {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+func newJobsShowCmd(open openDB) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a job, its history and the entities it recorded",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := jobID(args[0])
+			if err != nil {
+				return err
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ctx := cmd.Context()
+			j, err := jobs.Get(ctx, db, id)
+			if err != nil {
+				return jobsRefused(err)
+			}
+			hist, err := jobs.History(ctx, db, id)
+			if err != nil {
+				return err
+			}
+			ents, err := jobs.Entities(ctx, db, id)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, map[string]any{"job": j, "history": hist, "entities": ents})
+			}
+			writeJob(out, j, hist, ents)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	return cmd
+}
+
+func writeJob(out io.Writer, j *jobs.Job, hist []jobs.Event, ents []jobs.Entity) {
+	fmt.Fprintf(out, "job %d  kind %s  state %s  stage %s  attempt %d\n", j.ID, j.Kind, j.State, j.Stage, j.Attempt)
+	fmt.Fprintf(out, "args %s\n", j.Args)
+	if j.UniqueKey != "" {
+		fmt.Fprintf(out, "unique key %s\n", j.UniqueKey)
+	}
+	if j.LastError != "" {
+		fmt.Fprintf(out, "last error: %s\n", j.LastError)
+	}
+	if j.Worker != "" && j.LeaseUntil != nil {
+		fmt.Fprintf(out, "held by %s until %s\n", j.Worker, j.LeaseUntil.UTC().Format(time.RFC3339Nano))
+	}
+	stages := make([]string, 0, len(j.Results))
+	for s := range j.Results {
+		stages = append(stages, s)
+	}
+	sort.Strings(stages)
+	for _, s := range stages {
+		fmt.Fprintf(out, "result %s: %s\n", s, j.Results[s])
+	}
+	fmt.Fprintln(out, "\nhistory:")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, e := range hist {
+		detail := ""
+		if len(e.Detail) > 0 {
+			detail = oneLine(string(e.Detail), 100)
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\n", e.At.UTC().Format("2006-01-02T15:04:05.000Z"), e.Event, e.Stage, e.Attempt, e.Worker, detail)
+	}
+	w.Flush()
+	live, deleted := map[string]int{}, map[string]int{}
+	for _, e := range ents {
+		if e.DeletedAt == nil {
+			live[e.Table] += len(e.Keys)
+		} else {
+			deleted[e.Table] += len(e.Keys)
+		}
+	}
+	fmt.Fprintln(out, "\nentities:")
+	if len(ents) == 0 {
+		fmt.Fprintln(out, "  none recorded")
+	}
+	tables := make([]string, 0, len(live)+len(deleted))
+	for t := range live {
+		tables = append(tables, t)
+	}
+	for t := range deleted {
+		if _, ok := live[t]; !ok {
+			tables = append(tables, t)
+		}
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		fmt.Fprintf(out, "  %s: %d recorded, %d cleaned up\n", t, live[t], deleted[t])
+	}
+}
+
+func newJobsCancelCmd(open openDB) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a job; a running stage is interrupted within a second",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := jobID(args[0])
+			if err != nil {
+				return err
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			state, err := jobs.Cancel(cmd.Context(), db, id)
+			if err != nil {
+				return jobsRefused(err)
+			}
+			if state == "running" {
+				fmt.Fprintf(cmd.OutOrStdout(), "job %d: cancel requested; its running stage is being interrupted\n", id)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "job %d: cancelled\n", id)
+			}
+			return nil
+		},
+	}
+}
+
+func newJobsCleanupCmd(open openDB) *cobra.Command {
+	var dryRun, asJSON bool
+	var deletes []string
+	cmd := &cobra.Command{
+		Use:   "cleanup ID --delete table=column...",
+		Short: "Delete every entity a job recorded, newest first, then mark it cleaned",
+		Long: `Delete every row the job recorded in its ledger, newest first, with
+DELETE FROM table WHERE column = ANY(keys) for each --delete table=column.
+A recorded table without --delete stops the cleanup before anything is
+deleted. Safe to run again: it resumes where an interrupted run stopped, and
+on a cleaned job it does nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := jobID(args[0])
+			if err != nil {
+				return err
+			}
+			dels := map[string]jobs.Deleter{}
+			for _, d := range deletes {
+				table, col, ok := strings.Cut(d, "=")
+				if !ok || table == "" || col == "" {
+					return fmt.Errorf("--delete %q: want table=column", d)
+				}
+				dels[table] = jobs.DeleteByColumn(col)
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			res, err := jobs.Cleanup(cmd.Context(), db, id, &jobs.CleanupOpts{Deleters: dels, DryRun: dryRun})
+			out := cmd.OutOrStdout()
+			if res != nil {
+				if asJSON {
+					if jerr := writeJSON(out, map[string]any{"job": id, "dry_run": dryRun, "keys": res.Keys, "entries": res.Entries, "already_clean": res.AlreadyClean}); jerr != nil {
+						return jerr
+					}
+				} else {
+					writeCleanup(out, id, res, dryRun)
+				}
+			}
+			return jobsRefused(err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&deletes, "delete", nil, "delete recorded rows of table by column: table=column (repeatable)")
+	f.BoolVar(&dryRun, "dry-run", false, "show what would be deleted; change nothing")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	return cmd
+}
+
+func writeCleanup(out io.Writer, id int64, res *jobs.CleanupResult, dryRun bool) {
+	if res.AlreadyClean {
+		fmt.Fprintf(out, "job %d: already cleaned up; nothing to do\n", id)
+		return
+	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	tables := make([]string, 0, len(res.Keys))
+	for t := range res.Keys {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		fmt.Fprintf(out, "%s %d rows of %s\n", verb, res.Keys[t], t)
+	}
+	if !dryRun {
+		fmt.Fprintf(out, "job %d: cleaned (%d ledger entries)\n", id, res.Entries)
+	}
+}
+
+func newJobsRestartCmd(open openDB) *cobra.Command {
+	var fromFirst bool
+	cmd := &cobra.Command{
+		Use:   "restart ID",
+		Short: "Run a failed, cancelled or cleaned job again, keeping its history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := jobID(args[0])
+			if err != nil {
+				return err
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := jobs.Restart(cmd.Context(), db, id, &jobs.RestartOpts{FromFirst: fromFirst}); err != nil {
+				return jobsRefused(err)
+			}
+			from := "the failed stage"
+			if fromFirst {
+				from = "the first stage"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %d: restarted from %s\n", id, from)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&fromFirst, "from-first", false, "start over from the first stage (clean up first)")
+	return cmd
+}

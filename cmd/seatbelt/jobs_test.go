@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
+)
+
+// TestJobsRepairAFailedJob is the operator's path: a job fails after its
+// first stage created orders; list and show it, clean it up (dry run, real,
+// again), restart it, and it completes.
+func TestJobsRepairAFailedJob(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t, jobs.Migrations)
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, `CREATE TABLE "order lines" (id bigserial PRIMARY KEY, job bigint NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	var broken atomic.Bool
+	broken.Store(true)
+	kind := jobs.Kind{Name: "import", Stages: []jobs.Stage{
+		{Name: "lines", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			tx, err := r.Tx(ctx)
+			if err != nil {
+				return err
+			}
+			for range 3 {
+				var id int64
+				if err := tx.QueryRow(ctx, `INSERT INTO "order lines" (job) VALUES ($1) RETURNING id`, r.JobID()).Scan(&id); err != nil {
+					return err
+				}
+				if err := r.Track(ctx, "order lines", id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{Name: "publish", MaxAttempts: 1, Run: func(ctx context.Context, r *jobs.StageRun) error {
+			if broken.Load() {
+				return errors.New("publisher rejected the batch")
+			}
+			return nil
+		}},
+	}}
+	c, err := jobs.NewClient(db, &jobs.Config{LeaderInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Register(kind); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	res, err := c.Enqueue(ctx, "import", map[string]string{"file": "march.csv"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprint(res.ID)
+	waitJob := func(state string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			j, err := jobs.Get(ctx, db, res.ID)
+			if err == nil && j.State == state {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job not %s: %+v %v", state, j, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitJob("failed")
+	lines := func() int {
+		var n int
+		db.QueryRow(ctx, `SELECT count(*) FROM "order lines"`).Scan(&n)
+		return n
+	}
+	db2 := "--database-url=" + url
+
+	out, code := runCLI(t, "jobs", "list", db2, "--state", "failed")
+	if code != 0 || !strings.Contains(out, id+"  ") || !strings.Contains(out, "publisher rejected the batch") {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "show", id, db2)
+	if code != 0 || !strings.Contains(out, "state failed  stage publish") || !strings.Contains(out, "order lines: 3 recorded, 0 cleaned up") || !strings.Contains(strings.Join(strings.Fields(out), " "), "failed publish 1") {
+		t.Fatalf("show: exit %d\n%s", code, out)
+	}
+
+	out, code = runCLI(t, "jobs", "cleanup", id, db2)
+	if code != 1 || !strings.Contains(out, "no deleter") || lines() != 3 {
+		t.Fatalf("cleanup without deleter: exit %d, %d lines left\n%s", code, lines(), out)
+	}
+	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would delete 3 rows of order lines") || lines() != 3 {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id")
+	if code != 0 || !strings.Contains(out, "deleted 3 rows of order lines") || lines() != 0 {
+		t.Fatalf("cleanup: exit %d, %d lines left\n%s", code, lines(), out)
+	}
+	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id")
+	if code != 0 || !strings.Contains(out, "already cleaned up") {
+		t.Fatalf("second cleanup: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "restart", id, db2)
+	if code != 1 || !strings.Contains(out, "--from-first") {
+		t.Fatalf("restart of a cleaned job from the failed stage: exit %d\n%s", code, out)
+	}
+	broken.Store(false)
+	out, code = runCLI(t, "jobs", "restart", id, db2, "--from-first")
+	if code != 0 || !strings.Contains(out, "restarted from the first stage") {
+		t.Fatalf("restart: exit %d\n%s", code, out)
+	}
+	waitJob("succeeded")
+	if lines() != 3 {
+		t.Fatalf("%d lines after the restart, want 3", lines())
+	}
+	out, code = runCLI(t, "jobs", "show", id, db2, "--json")
+	if code != 0 || !strings.Contains(out, `"Event": "restarted"`) || !strings.Contains(out, `"Event": "cleaned"`) {
+		t.Fatalf("show --json: exit %d\n%s", code, out)
+	}
+
+	// Cancel: a job nobody runs is cancelled at once; a second cancel is refused.
+	other, err := jobs.Enqueue(ctx, db, "nobody-knows", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2)
+	if code != 0 || !strings.Contains(out, "cancelled") {
+		t.Fatalf("cancel: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2)
+	if code != 1 || !strings.Contains(out, `state "cancelled"`) {
+		t.Fatalf("second cancel: exit %d\n%s", code, out)
+	}
+	if out, code = runCLI(t, "jobs", "show", "99999", db2); code != 1 || !strings.Contains(out, "not found") {
+		t.Fatalf("unknown job: exit %d\n%s", code, out)
+	}
+}
+
+func TestJobsUsageErrors(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	if out, code := runCLI(t, "jobs", "list"); code != 2 || !strings.Contains(out, "--database-url") {
+		t.Fatalf("no database: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "jobs", "show", "abc", "--database-url=postgres://x"); code != 2 || !strings.Contains(out, "not a positive number") {
+		t.Fatalf("bad id: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "jobs", "cleanup", "1", "--database-url=postgres://x", "--delete", "orders"); code != 2 || !strings.Contains(out, "table=column") {
+		t.Fatalf("bad --delete: exit %d\n%s", code, out)
+	}
+}
