@@ -19,8 +19,9 @@
 // http.ServeMux pattern that matched (r.Pattern), and every request that no
 // pattern matched gets the single value [Unmatched], so a scanner trying
 // thousands of URLs adds one series, not thousands. Methods outside the nine
-// standard ones count as "OTHER". Wrap the mux directly; tracing's middleware
-// goes outside:
+// standard ones count as "OTHER". Wrap the mux directly (or through
+// middleware that passes the request value on unchanged); tracing's middleware
+// may go on either side, as the two share what the mux matched:
 //
 //	handler := tracing.Middleware(httpMetrics.Middleware(mux), nil)
 //

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +90,8 @@ func NewHTTPServer(cfg HTTPConfig) (*HTTPServer, error) {
 // http.ServeMux pattern that matched, read from r.Pattern after next returns,
 // so next must be the mux itself or pass the request value on unchanged; a
 // request no pattern matched counts as route [Unmatched]. Methods outside the
-// standard nine count as "OTHER".
+// standard nine count as "OTHER". With tracing.Middleware either inside or
+// outside it, the route is found either way: the two share what they saw.
 func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
 	c := s.collector
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +100,10 @@ func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
 		rec := httpx.Wrap(w) // shared with tracing.Middleware when it is outside
 		defer func() {
 			c.inFlight.Dec()
-			method, route := methodLabel(r.Method), routeLabel(r.Pattern)
+			method, route := methodLabel(r.Method), rec.Route(r)
+			if route == "" {
+				route = Unmatched
+			}
 			status := rec.Status()
 			if status == 0 {
 				status = http.StatusOK
@@ -117,15 +120,6 @@ func (s *HTTPServer) Middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-// routeLabel turns a ServeMux pattern ("GET example.com/orders/{id}") into
-// its path ("/orders/{id}").
-func routeLabel(pattern string) string {
-	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		return pattern[i:]
-	}
-	return Unmatched
 }
 
 func methodLabel(m string) string {

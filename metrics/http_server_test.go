@@ -25,6 +25,12 @@ type serverBundle struct {
 // setupServer serves a ServeMux through the metrics middleware (and, when
 // traced, the tracing middleware around it) on a real HTTP server.
 func setupServer(t *testing.T, traced bool) *serverBundle {
+	return setupServerOrder(t, traced, false)
+}
+
+// setupServerOrder is setupServer with the tracing middleware inside the
+// metrics one when metricsOutside is set.
+func setupServerOrder(t *testing.T, traced, metricsOutside bool) *serverBundle {
 	t.Helper()
 	b := &serverBundle{reg: NewRegistry(), release: make(chan struct{}), entered: make(chan struct{}, 1)}
 	m, err := NewHTTPServer(HTTPConfig{Registerer: b.reg})
@@ -49,7 +55,10 @@ func setupServer(t *testing.T, traced bool) *serverBundle {
 		panic(http.ErrAbortHandler) // net/http drops the connection quietly
 	})
 	var h http.Handler = m.Middleware(mux)
-	if traced {
+	switch {
+	case traced && metricsOutside:
+		h = m.Middleware(tracing.Middleware(mux, nil))
+	case traced:
 		h = tracing.Middleware(h, nil)
 	}
 	b.srv = httptest.NewServer(h)
@@ -77,10 +86,10 @@ func (b *serverBundle) do(t *testing.T, method, path string) {
 
 func TestHTTPServerRED(t *testing.T) {
 	t.Parallel()
-	for _, traced := range []bool{false, true} {
-		t.Run(fmt.Sprintf("traced=%v", traced), func(t *testing.T) {
+	for _, order := range []struct{ traced, metricsOutside bool }{{false, false}, {true, false}, {true, true}} {
+		t.Run(fmt.Sprintf("traced=%v,metricsOutside=%v", order.traced, order.metricsOutside), func(t *testing.T) {
 			t.Parallel()
-			b := setupServer(t, traced)
+			b := setupServerOrder(t, order.traced, order.metricsOutside)
 			b.do(t, "GET", "/orders/1")
 			b.do(t, "GET", "/orders/2")
 			b.do(t, "POST", "/orders")

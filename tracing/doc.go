@@ -49,8 +49,9 @@
 // traces outgoing requests and passes the trace context on in headers.
 //
 // Place Middleware directly around the mux, or around middleware that passes
-// the request value on unchanged (metrics.HTTPServer.Middleware does), because
-// the mux records the pattern on the request it receives:
+// the request value on unchanged, because the mux records the pattern on the
+// request it receives. The metrics package's middleware may go on either side:
+// the two share the response-writer wrapper and the route through it.
 //
 //	handler := tracing.Middleware(httpMetrics.Middleware(mux), nil)
 //

@@ -55,8 +55,8 @@ func (o *HTTPOpts) otelhttp() []otelhttp.Option {
 // middleware shares this one's response-writer wrapper when placed inside it.
 //
 // Wrap the ServeMux directly, or through middleware that passes the request
-// value on unchanged (such as metrics.HTTPServer's): the mux records the
-// pattern on the request value it receives.
+// value on unchanged: the mux records the pattern on the request value it
+// receives. metrics.HTTPServer's middleware may sit on either side.
 func Middleware(next http.Handler, opts *HTTPOpts) http.Handler {
 	h := &serverHandler{next: next}
 	if opts != nil {

@@ -67,7 +67,7 @@ func (h *serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			// net/http answers a panic by dropping the connection: the
 			// client's view is a failed request, recorded as a 500.
-			endServerSpan(span, method, r.Pattern, http.StatusInternalServerError)
+			endServerSpan(span, method, rec.Route(r), http.StatusInternalServerError)
 			panic(p)
 		}
 	}()
@@ -77,14 +77,13 @@ func (h *serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	endServerSpan(span, method, r.Pattern, status)
+	endServerSpan(span, method, rec.Route(r), status)
 }
 
-// endServerSpan names the span after the matched pattern, if any, records
-// the status, and ends it.
-func endServerSpan(span trace.Span, method, pattern string, status int) {
-	if i := strings.IndexByte(pattern, '/'); i >= 0 {
-		route := pattern[i:]
+// endServerSpan names the span after the matched route, if any, records the
+// status, and ends it.
+func endServerSpan(span trace.Span, method, route string, status int) {
+	if route != "" {
 		span.SetName(method + " " + route)
 		span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
 	} else {

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // Recorder remembers the status code a handler wrote. It passes flushing and
@@ -13,7 +14,8 @@ import (
 // writer below.
 type Recorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	pattern string
 }
 
 // Wrap returns w itself when it already is a *Recorder (an outer middleware
@@ -28,6 +30,24 @@ func Wrap(w http.ResponseWriter) *Recorder {
 // Status is the status code written so far: 200 once the body was written
 // without an explicit code, 101 after a hijack, 0 if nothing was written.
 func (w *Recorder) Status() int { return w.status }
+
+// Route returns the path part of the ServeMux pattern that matched the
+// request, reading it from r or, when r is a copy the mux never saw (an inner
+// middleware called r.WithContext), from what an inner middleware noted with
+// the same call. It returns "" when no pattern matched. Call it after the
+// handler returned.
+func (w *Recorder) Route(r *http.Request) string {
+	p := r.Pattern
+	if p == "" {
+		p = w.pattern
+	} else {
+		w.pattern = p // for the middleware outside, which may hold another copy
+	}
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[i:]
+	}
+	return ""
+}
 
 // WriteHeader implements http.ResponseWriter. Informational codes (1xx) are
 // passed on without being remembered, as the final code follows them.

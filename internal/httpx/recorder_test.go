@@ -43,3 +43,27 @@ func TestRecorderStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteSharedBetweenCopies is the case of an outer middleware holding a
+// request the mux never saw, because an inner one made a copy.
+func TestRouteSharedBetweenCopies(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET example.com/orders/{id}", func(http.ResponseWriter, *http.Request) {})
+	outerReq := httptest.NewRequest("GET", "http://example.com/orders/3", nil)
+	rec := Wrap(httptest.NewRecorder())
+	innerReq := outerReq.WithContext(outerReq.Context())
+	mux.ServeHTTP(rec, innerReq)
+	if got := rec.Route(innerReq); got != "/orders/{id}" {
+		t.Fatalf("inner Route = %q", got)
+	}
+	if outerReq.Pattern != "" {
+		t.Fatal("the test needs the outer request to miss the pattern")
+	}
+	if got := rec.Route(outerReq); got != "/orders/{id}" {
+		t.Fatalf("outer Route = %q, want what the inner middleware saw", got)
+	}
+	if got := Wrap(httptest.NewRecorder()).Route(httptest.NewRequest("GET", "/", nil)); got != "" {
+		t.Fatalf("Route with no match = %q, want empty", got)
+	}
+}
