@@ -66,7 +66,7 @@ func childMain(mode string) int {
 	}, &eventlog.ConsumerConfig{
 		PollInterval: 100 * time.Millisecond,
 		TakeoverPoll: 100 * time.Millisecond,
-		BatchSize:    10,
+		BatchSize:    2,
 		OnActive:     func() { say("active") },
 	})
 	if err != nil {

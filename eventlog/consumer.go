@@ -209,6 +209,7 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 	var failing struct {
 		pos      int64
 		attempts int
+		waits    int
 	}
 	for {
 		n, bad, herr, err := c.batch(ctx, limit)
@@ -220,7 +221,7 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 				return ctx.Err()
 			}
 			if failing.pos != bad.Position {
-				failing.pos, failing.attempts = bad.Position, 0
+				failing.pos, failing.attempts, failing.waits = bad.Position, 0, 0
 			}
 			failing.attempts++
 			if failing.attempts >= c.cfg.MaxAttempts {
@@ -232,7 +233,8 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 				limit = n // commit the records before the failing one first
 				continue
 			}
-			if err := c.cfg.Sleep(ctx, c.backoff(failing.attempts)); err != nil {
+			failing.waits++
+			if err := c.cfg.Sleep(ctx, c.backoff(failing.waits)); err != nil {
 				return err
 			}
 			limit = 1
@@ -254,9 +256,10 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 	}
 }
 
-func (c *Consumer) backoff(attempt int) time.Duration {
+// backoff is the nth wait: Backoff doubled n-1 times, capped.
+func (c *Consumer) backoff(n int) time.Duration {
 	d := c.cfg.Backoff
-	for i := 1; i < attempt && d < c.cfg.MaxBackoff; i++ {
+	for i := 1; i < n && d < c.cfg.MaxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, c.cfg.MaxBackoff)

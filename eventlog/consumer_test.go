@@ -1,0 +1,354 @@
+package eventlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+)
+
+// deliveries is the effects table consumer handlers write in their
+// transaction: a record delivered twice would violate the primary key.
+const deliveriesDDL = `CREATE TABLE deliveries (
+	record_id text PRIMARY KEY, seq bigint GENERATED ALWAYS AS IDENTITY,
+	xid bigint NOT NULL, position bigint NOT NULL, consumer text NOT NULL)`
+
+func recordDelivery(who string) eventlog.Handler {
+	return func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		_, err := tx.Exec(ctx, `INSERT INTO deliveries (record_id, xid, position, consumer) VALUES ($1, $2, $3, $4)`,
+			r.ID, int64(r.TxID), r.Position, who)
+		return err
+	}
+}
+
+// runConsumer runs c until the test ends and returns a channel that gets
+// Run's result.
+func runConsumer(t *testing.T, c *eventlog.Consumer) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		done <- c.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-finished
+	})
+	return done
+}
+
+func deliveredCount(t *testing.T, tb *testBundle) int {
+	t.Helper()
+	var n int
+	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitDelivered(t *testing.T, tb *testBundle, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := deliveredCount(t, tb)
+		if got == n {
+			return
+		}
+		if got > n || time.Now().After(deadline) {
+			t.Fatalf("%d records delivered, want %d", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func setupConsumer(t *testing.T, name string, cfg *eventlog.ConsumerConfig, h eventlog.Handler) (*testBundle, *eventlog.Store, *eventlog.Consumer) {
+	t.Helper()
+	tb := newDB(t)
+	if _, err := tb.pool.Exec(context.Background(), deliveriesDDL); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, tb, "b")
+	if h == nil {
+		h = recordDelivery(name)
+	}
+	if cfg == nil {
+		cfg = &eventlog.ConsumerConfig{}
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 50 * time.Millisecond
+	}
+	cfg.Logger = quietLogger()
+	c, err := s.NewConsumer(name, h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb, s, c
+}
+
+// TestConsumerWaitsForAnOlderTransaction is the out-of-order commit case:
+// T1 appends and stays open, T2 appends later (a higher position) and
+// commits, then T1 commits. Reading by position alone would deliver T2 and
+// move past T1's position for good.
+func TestConsumerWaitsForAnOlderTransaction(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	ctx := context.Background()
+	t1, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer t1.Rollback(ctx)
+	r1, err := s.AppendTx(ctx, t1, eventlog.Stream{Type: "o", ID: "1"}, []eventlog.NewRecord{{ID: "t1", Data: js(1)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.Append(ctx, eventlog.Stream{Type: "o", ID: "2"}, []eventlog.NewRecord{{ID: "t2", Data: js(2)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Position <= r1.Position {
+		t.Fatalf("positions %d, %d: T2 should have the later position", r1.Position, r2.Position)
+	}
+	time.Sleep(500 * time.Millisecond) // ten polls
+	if n := deliveredCount(t, tb); n != 0 {
+		t.Fatalf("%d records delivered while the older transaction was open, want 0", n)
+	}
+	if err := t1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, tb, 2, 5*time.Second)
+	var order []string
+	rows, _ := tb.pool.Query(ctx, `SELECT record_id FROM deliveries ORDER BY seq`)
+	order, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(order, ",") != "t1,t2" {
+		t.Fatalf("delivery order %v, %v", order, err)
+	}
+}
+
+// TestConsumerSoak: 32 writers append in their own transactions with
+// random delays inside them, and roll back one in ten, while a consumer
+// follows. What it delivers is exactly what committed, each once, in the
+// consumer's order.
+func TestConsumerSoak(t *testing.T) {
+	t.Parallel()
+	tb, s, c := setupConsumer(t, "soak", &eventlog.ConsumerConfig{BatchSize: 50}, nil)
+	runConsumer(t, c)
+	ctx := context.Background()
+	const writers = 32
+	var (
+		mu        sync.Mutex
+		committed []string
+		rolled    atomic.Int64
+	)
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 42))
+			for i := 0; time.Now().Before(deadline); i++ {
+				tx, err := tb.pool.Begin(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+				var ids []string
+				var recs []eventlog.NewRecord
+				for k := range 1 + rng.IntN(3) {
+					id := fmt.Sprintf("w%d-%d-%d", w, i, k)
+					ids = append(ids, id)
+					recs = append(recs, eventlog.NewRecord{ID: id, Data: js(i)})
+				}
+				st := eventlog.Stream{Type: "soak", ID: strconv.Itoa(rng.IntN(40))}
+				if _, err := s.AppendTx(ctx, tx, st, recs, nil); err != nil {
+					t.Error(err)
+					tx.Rollback(ctx)
+					return
+				}
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+				if rng.IntN(10) == 0 {
+					tx.Rollback(ctx)
+					rolled.Add(1)
+					continue
+				}
+				if err := tx.Commit(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				committed = append(committed, ids...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(committed) < 500 || rolled.Load() == 0 {
+		t.Fatalf("soak too small: %d committed records, %d rollbacks", len(committed), rolled.Load())
+	}
+	waitDelivered(t, tb, len(committed), 30*time.Second)
+	rows, _ := tb.pool.Query(ctx, `SELECT record_id FROM deliveries ORDER BY record_id`)
+	delivered, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(committed)
+	if !slices.Equal(delivered, committed) {
+		t.Fatalf("delivered %d records, committed %d: sets differ", len(delivered), len(committed))
+	}
+	if n := count(t, tb, ""); n != len(committed) {
+		t.Fatalf("log holds %d records, writers committed %d", n, len(committed))
+	}
+	// Delivery order is the (xid, position) order.
+	var outOfOrder int
+	err = tb.pool.QueryRow(ctx, `SELECT count(*) FROM (
+		SELECT seq, row_number() OVER (ORDER BY xid, position) AS want, row_number() OVER (ORDER BY seq) AS got FROM deliveries) x
+		WHERE want <> got`).Scan(&outOfOrder)
+	if err != nil || outOfOrder != 0 {
+		t.Fatalf("%d deliveries out of order, %v", outOfOrder, err)
+	}
+	t.Logf("%d records committed by %d writers, %d transactions rolled back", len(committed), writers, rolled.Load())
+}
+
+// fakeSleep records the waits asked for and returns at once.
+type fakeSleep struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (f *fakeSleep) Sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.waits = append(f.waits, d)
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+func TestConsumerRetriesWithBackoffThenStopsNamingTheRecord(t *testing.T) {
+	t.Parallel()
+	clock := &fakeSleep{}
+	var poisonCalls atomic.Int64
+	handler := func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		if string(r.Data) == `"poison"` {
+			poisonCalls.Add(1)
+			return errors.New("cannot parse the order")
+		}
+		return recordDelivery("c")(ctx, tx, r)
+	}
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{
+		MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 3 * time.Second, Sleep: clock.Sleep,
+	}, handler)
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "o", ID: "1"}
+	for _, v := range []string{"a", "b", "poison", "c"} {
+		mustAppend(t, s, st, v)
+	}
+	done := runConsumer(t, c)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("consumer did not stop")
+	}
+	var he *eventlog.HandlerError
+	if !errors.As(err, &he) || he.Record.Version != 3 || he.Attempts != 5 || he.Consumer != "c" ||
+		!strings.Contains(err.Error(), "o/1 version 3") || !strings.Contains(err.Error(), "cannot parse") {
+		t.Fatalf("Run: %v", err)
+	}
+	if poisonCalls.Load() != 5 {
+		t.Fatalf("handler called %d times on the bad record, want 5", poisonCalls.Load())
+	}
+	clock.mu.Lock()
+	waits := slices.Clone(clock.waits)
+	clock.mu.Unlock()
+	if !slices.Equal(waits, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}) {
+		t.Fatalf("backoff waits %v", waits)
+	}
+	if n := deliveredCount(t, tb); n != 2 {
+		t.Fatalf("%d records handled, want the 2 before the bad one", n)
+	}
+	sts, err := s.Consumers(ctx)
+	if err != nil || len(sts) != 1 || sts[0].Handled != 2 || sts[0].LagRecords != 2 {
+		t.Fatalf("status %+v, %v", sts, err)
+	}
+}
+
+func TestConsumerRetrySucceeds(t *testing.T) {
+	t.Parallel()
+	clock := &fakeSleep{}
+	var calls atomic.Int64
+	inner := recordDelivery("c")
+	handler := func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		if err := inner(ctx, tx, r); err != nil {
+			return err
+		}
+		if r.Version == 2 && calls.Add(1) <= 2 {
+			return errors.New("flaky")
+		}
+		return nil
+	}
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{Sleep: clock.Sleep}, handler)
+	st := eventlog.Stream{Type: "o", ID: "1"}
+	for i := range 3 {
+		mustAppend(t, s, st, i)
+	}
+	runConsumer(t, c)
+	waitDelivered(t, tb, 3, 10*time.Second)
+	if calls.Load() != 3 {
+		t.Fatalf("handler ran %d times on version 2, want 3", calls.Load())
+	}
+}
+
+func TestConsumerLag(t *testing.T) {
+	t.Parallel()
+	tb, s, c := setupConsumer(t, "lagging", nil, nil)
+	st := eventlog.Stream{Type: "o", ID: "1"}
+	for i := range 3 {
+		mustAppend(t, s, st, i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitDelivered(t, tb, 3, 10*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v, want nil", err)
+	}
+	for i := range 4 {
+		mustAppend(t, s, st, i)
+	}
+	time.Sleep(10 * time.Millisecond)
+	sts, err := s.Consumers(context.Background())
+	if err != nil || len(sts) != 1 {
+		t.Fatal(sts, err)
+	}
+	if st := sts[0]; st.Name != "lagging" || st.Handled != 3 || st.LagRecords != 4 || st.LagSeconds <= 0 || st.LagSeconds > 60 || st.Position == 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestConsumerConfigErrorsNameTheField(t *testing.T) {
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	_, err := s.NewConsumer("c", recordDelivery("c"), &eventlog.ConsumerConfig{PollInterval: -1})
+	if !errors.Is(err, eventlog.ErrBadConfig) || !strings.Contains(err.Error(), "PollInterval") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := s.NewConsumer("", recordDelivery("c"), nil); !errors.Is(err, eventlog.ErrBadConfig) {
+		t.Fatalf("empty name: %v", err)
+	}
+}
