@@ -83,27 +83,30 @@ type call struct {
 
 func (t *PgxTracer) begin(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig, operation, table string, attrs ...attribute.KeyValue) (context.Context, *call) {
 	c := &call{start: time.Now(), operation: operation}
-	if trace.SpanFromContext(ctx).SpanContext().IsValid() {
-		ctx, c.span = tracerFrom(ctx, t.cfg.TracerProvider).Start(ctx, operation, trace.WithSpanKind(trace.SpanKindClient))
-		if c.span.IsRecording() {
-			if cfg == nil && conn != nil {
-				cfg = conn.Config()
-			}
-			name := operation
-			c.span.SetAttributes(semconv.DBSystemNamePostgreSQL, semconv.DBOperationName(operation))
-			if table != "" {
-				name += " " + table
-				c.span.SetAttributes(semconv.DBCollectionName(table))
-			}
-			if cfg != nil {
-				if table == "" && cfg.Database != "" {
-					name += " " + cfg.Database
-				}
-				c.span.SetAttributes(semconv.DBNamespace(cfg.Database), semconv.ServerAddress(cfg.Host), semconv.ServerPort(int(cfg.Port)))
-			}
-			c.span.SetName(name)
-			c.span.SetAttributes(attrs...)
+	if !trace.SpanFromContext(ctx).SpanContext().IsValid() {
+		return context.WithValue(ctx, callKey{}, c), c // children only: no span
+	}
+	name := operation
+	if table != "" {
+		name += " " + table
+	}
+	ctx, c.span = tracerFrom(ctx, t.cfg.TracerProvider).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if c.span.IsRecording() {
+		if cfg == nil && conn != nil {
+			cfg = conn.Config() // a copy: only paid for recorded spans
 		}
+		all := make([]attribute.KeyValue, 0, 6+len(attrs))
+		all = append(all, semconv.DBSystemNamePostgreSQL, semconv.DBOperationName(operation))
+		if table != "" {
+			all = append(all, semconv.DBCollectionName(table))
+		}
+		if cfg != nil {
+			if table == "" && cfg.Database != "" {
+				c.span.SetName(operation + " " + cfg.Database)
+			}
+			all = append(all, semconv.DBNamespace(cfg.Database), semconv.ServerAddress(cfg.Host), semconv.ServerPort(int(cfg.Port)))
+		}
+		c.span.SetAttributes(append(all, attrs...)...)
 	}
 	return context.WithValue(ctx, callKey{}, c), c
 }
