@@ -26,8 +26,10 @@ type Config struct {
 	// instead of queueing every query behind it. Defaults to 5 seconds.
 	LockTimeout time.Duration
 	// StatementTimeout is the statement_timeout of migration sessions.
-	// Negative means none. Defaults to 0 (none), since building an index
-	// may take hours.
+	// golang-migrate runs a file without a context, so this, not the
+	// context given to Apply, bounds a running migration; the context is
+	// checked between migrations. Defaults to 0 (none), since building an
+	// index may take hours.
 	StatementTimeout time.Duration
 	// LockRetries is how many times a migration that failed on lock_timeout
 	// is run again (only files that run in one transaction). Negative means

@@ -115,3 +115,18 @@ func TestNewRejectsSharedTables(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestConfigValidationNamesTheField(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	_, err := migcheck.New(db, &migcheck.Config{LockPoll: -1}, appSet())
+	if err == nil || !strings.Contains(err.Error(), "Config.LockPoll") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := migcheck.New(nil, nil, appSet()); !errors.Is(err, migcheck.ErrBadSet) {
+		t.Fatalf("nil db: %v", err)
+	}
+	if _, err := migcheck.New(db, nil); !errors.Is(err, migcheck.ErrBadSet) {
+		t.Fatalf("no sets: %v", err)
+	}
+}

@@ -18,9 +18,11 @@
 // small machine, so migtest clones ahead of demand: [Ready] clones per
 // template wait on the server, named migtest_r_<hash>_*. [New] claims one by
 // renaming it (a rename succeeds for one caller only, so parallel processes
-// never share a database), then clones a replacement in the background while
-// the test runs. The test's cleanup waits for that replacement, so no
-// goroutine outlives a test (goleak stays quiet). Ready clones outlive the
+// never share a database), then clones one replacement in the background
+// while the test runs. The test's cleanup waits for that replacement, so no
+// goroutine outlives a test (goleak stays quiet). When more tests start at
+// once than clones are ready, the extra ones clone inline, and each of those
+// grows the stock by one, up to Ready. Ready clones outlive the
 // test binary and serve the next run.
 //
 // # At the end
