@@ -2,21 +2,16 @@ package eventlog_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
-	"github.com/seatbelt-go/seatbelt/migcheck"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 type testBundle struct {
@@ -24,62 +19,22 @@ type testBundle struct {
 	url  string // connects to the test's own database
 }
 
-// newDB creates a database of the test's own with eventlog's migrations
-// applied, and drops it at the end.
+// newDB gives the test a database of its own with eventlog's migrations
+// applied (cloned from a migrated template by migtest).
 func newDB(t testing.TB) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: quietLogger()})
+	url := migtest.NewURL(t, eventlog.Migrations)
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "eventlog_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, srv.URL)
+	pcfg.MaxConns = 40 // the soak test's 32 writers, the consumer and the notifier
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := pgxpool.ParseConfig(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.Database = name
-	pcfg.MaxConns = 40
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), srv.URL)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	m, err := migcheck.New(pool, &migcheck.Config{Logger: quietLogger()}, eventlog.Migrations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Apply(ctx); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return &testBundle{pool: pool, url: u.String()}
+	t.Cleanup(pool.Close)
+	return &testBundle{pool: pool, url: url}
 }
 
 // newStore returns a Store writing as writer, closed at the end.
