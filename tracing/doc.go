@@ -18,8 +18,10 @@
 // console, none), OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL
 // (grpc, http/protobuf), OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
 // (parent-based always-on when unset), OTEL_BSP_*. A Kubernetes Deployment
-// typically sets only OTEL_EXPORTER_OTLP_ENDPOINT. The environment wins over
-// [Config], so an operator can rename or reroute a service without a rebuild.
+// typically sets only OTEL_EXPORTER_OTLP_ENDPOINT. OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES win over [Config]'s name and version, so an
+// operator can rename a service without a rebuild; only Config.Exporter (for
+// tests) overrides the environment's choice of exporter.
 // For local runs without a collector, set OTEL_TRACES_EXPORTER=none (or
 // console); otherwise the default OTLP exporter logs failed exports through
 // Config.Logger.
