@@ -161,7 +161,7 @@ func (m *Migrator) runOne(ctx context.Context, e *engine, s *loadedSet, mig Migr
 		if err := ctx.Err(); err != nil {
 			return attempt - 1, fmt.Errorf("migcheck: set %q: stopped before migration %d: %w", s.Name, mig.Version, err)
 		}
-		err := e.m.Migrate(uint(mig.Version))
+		err := m.migrate(ctx, e, mig.Version)
 		if err == nil {
 			return attempt, nil
 		}
@@ -184,6 +184,9 @@ func (m *Migrator) runOne(ctx context.Context, e *engine, s *loadedSet, mig Migr
 			Transactional: tx, Attempts: attempt, Recovery: m.cfg.RecoveryCommand(s.Name, prev), Err: err}
 		if pe != nil {
 			me.Err = pe
+			if pe.Code == "57014" && ctx.Err() != nil {
+				me.Err = fmt.Errorf("%w: cancelled because %w", pe, ctx.Err())
+			}
 			me.Line, me.Column = position(e.drv.lastSQL, pe.Position)
 		} else if errors.Is(err, migrate.ErrNoChange) {
 			me.Err = fmt.Errorf("golang-migrate found nothing to do at version %d", mig.Version)

@@ -390,3 +390,26 @@ func TestLockWaitLimit(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconvFormat(v) }
+
+// golang-migrate runs a file without a context; Apply cancels the running
+// statement when its context ends, leaving the usual dirty state and message.
+func TestApplyContextCancelsRunningMigration(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	set := migcheck.Set{Name: "app", FS: files("0001_t.up.sql", "CREATE TABLE t (id int);", "0002_slow.up.sql", "SELECT pg_sleep(60);")}
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := newMigrator(t, db, nil, set).Apply(ctx)
+	var me *migcheck.MigrationError
+	if !errors.As(err, &me) || me.Version != 2 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v; want a MigrationError for version 2 caused by the deadline", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("Apply returned after %v", el)
+	}
+	r := verify(t, db, nil, set)
+	if k := kinds(r); len(k[migcheck.KindDirty]) != 1 {
+		t.Fatalf("problems %+v; want dirty", r.Problems)
+	}
+}

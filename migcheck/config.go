@@ -25,11 +25,10 @@ type Config struct {
 	// waiting longer than this for a table lock fails with SQLSTATE 55P03
 	// instead of queueing every query behind it. Defaults to 5 seconds.
 	LockTimeout time.Duration
-	// StatementTimeout is the statement_timeout of migration sessions.
-	// golang-migrate runs a file without a context, so this, not the
-	// context given to Apply, bounds a running migration; the context is
-	// checked between migrations. Defaults to 0 (none), since building an
-	// index may take hours.
+	// StatementTimeout is the statement_timeout of migration sessions. The
+	// context given to Apply also stops a running migration (its statement
+	// is cancelled from another session). Defaults to 0 (none), since
+	// building an index may take hours.
 	StatementTimeout time.Duration
 	// LockRetries is how many times a migration that failed on lock_timeout
 	// is run again (only files that run in one transaction). Negative means

@@ -2,6 +2,7 @@ package migcheck
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"errors"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/database"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -22,9 +24,10 @@ import (
 // sessions carry lock_timeout and statement_timeout, and a driver whose
 // Lock is a no-op because Apply already holds LockKey.
 type engine struct {
-	m   *migrate.Migrate
-	drv *lockFreeDriver
-	db  *sql.DB
+	m       *migrate.Migrate
+	drv     *lockFreeDriver
+	db      *sql.DB
+	appName string // unique, so a cancel finds exactly these sessions
 }
 
 func (mg *Migrator) newEngine(s *loadedSet) (*engine, error) {
@@ -34,7 +37,8 @@ func (mg *Migrator) newEngine(s *loadedSet) (*engine, error) {
 	}
 	cc.RuntimeParams["lock_timeout"] = ms(mg.cfg.LockTimeout)
 	cc.RuntimeParams["statement_timeout"] = ms(mg.cfg.StatementTimeout)
-	cc.RuntimeParams["application_name"] = "seatbelt-migcheck"
+	appName := "seatbelt-migcheck-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cc.RuntimeParams["application_name"] = appName
 	db := stdlib.OpenDB(*cc)
 	inner, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: s.table()})
 	if err != nil {
@@ -53,7 +57,38 @@ func (mg *Migrator) newEngine(s *loadedSet) (*engine, error) {
 		drv.Close()
 		return nil, err
 	}
-	return &engine{m: m, drv: drv, db: db}, nil
+	return &engine{m: m, drv: drv, db: db, appName: appName}, nil
+}
+
+// migrate runs golang-migrate up to version. golang-migrate takes no
+// context, so when ctx ends first the running statement is cancelled from
+// another session, which fails the migration like any other error.
+func (mg *Migrator) migrate(ctx context.Context, e *engine, version int64) error {
+	done := make(chan struct{})
+	watcher := make(chan struct{})
+	go func() {
+		defer close(watcher)
+		select {
+		case <-done:
+		case <-ctx.Done():
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := pgx.ConnectConfig(cctx, mg.db.Config().ConnConfig.Copy())
+			if err != nil {
+				mg.cfg.Logger.Error("migcheck: could not connect to cancel the running migration", "err", err)
+				return
+			}
+			defer c.Close(cctx)
+			_, err = c.Exec(cctx, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", e.appName)
+			if err != nil {
+				mg.cfg.Logger.Error("migcheck: could not cancel the running migration", "err", err)
+			}
+		}
+	}()
+	err := e.m.Migrate(uint(version))
+	close(done)
+	<-watcher
+	return err
 }
 
 func (e *engine) close() {
