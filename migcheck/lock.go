@@ -18,11 +18,12 @@ import (
 // goes on. The value spells "Seatbelt" in ASCII.
 const LockKey int64 = 0x5365617462656c74
 
-// lockHeldSQL is true when a session holds LockKey in this database; any role
-// may read pg_locks, so Verify uses it to tell "dirty" from "running".
+// lockHeldSQL is true when a session holds one of the bigint advisory locks
+// $1 in this database; any role may read pg_locks, so Verify uses it to tell
+// "dirty" from "running".
 const lockHeldSQL = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1)`
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objsubid = 1
+	AND ((classid::bigint << 32) | objid::bigint) = ANY($1::bigint[]))`
 
 // acquireLock takes LockKey on a connection of the pool, polling until it
 // gets it, ctx ends or LockWait passes. The caller must call release.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -148,11 +150,10 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 		names = append(names, quoteIdent(s.table()))
 	}
 	names = append(names, quoteIdent(m.cfg.LedgerTable))
-	exists := make([]bool, 0, len(names))
-	rows, err := q.Query(ctx, `SELECT to_regclass(t) IS NOT NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i`, names)
-	if err == nil {
-		exists, err = pgx.CollectRows(rows, pgx.RowTo[bool])
-	}
+	var exists []bool
+	var dbName, schema string
+	err := q.QueryRow(ctx, `SELECT current_database(), current_schema(),
+		array(SELECT to_regclass(t) IS NOT NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i)`, names).Scan(&dbName, &schema, &exists)
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: verify: looking up version tables: %w", err)
 	}
@@ -208,7 +209,7 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 		})
 		return err
 	})
-	b.Queue(lockHeldSQL, LockKey).QueryRow(func(r pgx.Row) error { return r.Scan(&rep.Migrating) })
+	b.Queue(lockHeldSQL, m.runnerLocks(dbName, schema)).QueryRow(func(r pgx.Row) error { return r.Scan(&rep.Migrating) })
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("migcheck: verify: reading migration state: %w", err)
 	}
@@ -331,6 +332,22 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 			Message: fmt.Sprintf("set %q: %d applied version(s) have no ledger entry (%s), so their content cannot be checked; applied by plain golang-migrate?", s.Name, len(unrecorded), versionList(unrecorded)),
 			Fix:     "record the current files as applied: seatbelt migrate baseline"})
 	}
+}
+
+// runnerLocks are the advisory locks a runner holds: migcheck's, and the one
+// plain golang-migrate takes for each set's version table.
+func (m *Migrator) runnerLocks(dbName, schema string) []int64 {
+	keys := []int64{LockKey}
+	for _, s := range m.sets {
+		id, err := database.GenerateAdvisoryLockId(dbName, schema, s.table())
+		if err != nil {
+			continue
+		}
+		if k, err := strconv.ParseInt(id, 10, 64); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (s *loadedSet) versionBefore(v int64) int64 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/migcheck"
@@ -97,6 +98,24 @@ func TestVerifyProblems(t *testing.T) {
 		if !r.Migrating {
 			t.Fatal("report does not say a migration runs")
 		}
+	})
+	t.Run("DirtyWhilePlainGolangMigrateRunsIsMigrating", func(t *testing.T) {
+		t.Parallel()
+		db := appliedDB(t)
+		exec(t, db, "UPDATE schema_migrations SET dirty = true")
+		var dbname string
+		db.QueryRow(ctx, "SELECT current_database()").Scan(&dbname)
+		key, _ := database.GenerateAdvisoryLockId(dbname, "public", "schema_migrations")
+		c, err := db.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+		if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1::bigint)", key); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Exec(ctx, "SELECT pg_advisory_unlock($1::bigint)", key)
+		only(t, verify(t, db, nil, appSet()), migcheck.KindMigrating, migcheck.SeverityError)
 	})
 	t.Run("ChecksumMismatch", func(t *testing.T) {
 		t.Parallel()

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +38,10 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 (the message says how to recover), 2 usage, connection or lock-wait errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// SIGTERM (a deleted Job, a cancelled CI run) cancels the
+			// running statement, leaving the usual recovery message.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			out := cmd.OutOrStdout()
 			cfg := &migcheck.Config{LockTimeout: lockTimeout, StatementTimeout: statementTimeout}
 			if !o.json {
@@ -52,12 +58,12 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 					return err
 				}
 			}
-			m, pool, err := o.open(cmd.Context(), cmd, cfg)
+			m, pool, err := o.open(ctx, cmd, cfg)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
-			res, err := m.Apply(cmd.Context())
+			res, err := m.Apply(ctx)
 			if o.json && res != nil {
 				v := map[string]any{"applied": res.Applied, "lock_wait_ms": res.LockWait.Milliseconds()}
 				if err != nil {
