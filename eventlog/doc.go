@@ -1,0 +1,123 @@
+// Package eventlog stores entities as append-only versioned records in
+// PostgreSQL: a change inserts the next version instead of updating in
+// place, so any version can be read back, a bad change can be seen and
+// reverted, and other services can follow the log in order.
+//
+// # Set-up
+//
+// The tables are a migration set, [Migrations], applied with the service's
+// own set so the startup Verify covers them too:
+//
+//	migcheck.Apply(ctx, pool, app.Migrations, eventlog.Migrations)
+//	store, err := eventlog.New(pool, &eventlog.Config{Writer: os.Getenv("VERSION")})
+//
+// # Writing
+//
+// A [Stream] is one entity, named by type and id ("order/42"). Each
+// [Store.Append] adds the next versions, gapless from 1, with JSON data,
+// JSON metadata and the time. [AppendOpts].Expected says what the stream
+// must be at: [AnyVersion], [NoStream] or [Exactly](n). A mismatch writes
+// nothing and returns a [*VersionConflictError] (errors.Is
+// [ErrVersionConflict]) carrying the stream, the expectation and the actual
+// version. A multi-record append is one statement in one transaction: all
+// or nothing. An empty append writes nothing. [NewRecord].ID makes retries
+// idempotent: the same ids again return the first result, Duplicate set.
+//
+// [Store.AppendTx] does the same inside the caller's pgx.Tx, so an entity's
+// new version commits with the caller's other writes.
+//
+// Appends to one stream are serialised by a transaction-level advisory
+// lock on (class "evlg", hashtext(stream)), taken before the current
+// version is read, so concurrent writers queue instead of failing on the
+// unique (stream, version) index; in READ COMMITTED the statement after the
+// lock sees the previous writer's commit. Appends to different streams do
+// not wait for each other.
+//
+// The table rejects UPDATE, DELETE and TRUNCATE with a trigger: history
+// cannot be rewritten, only added to.
+//
+// # Reading and repair
+//
+// [Store.Latest], [Store.Version], [Store.AsOf] (the newest version whose
+// Time is at or before t) and [Store.History] (paged, oldest or newest
+// first). A record's Time is the database clock when it was inserted, never
+// earlier than the previous version's, so as-of reads are monotonic per
+// stream. (PostgreSQL does not expose a transaction's commit time unless
+// track_commit_timestamp is on, so Time is the insert time inside the
+// writing transaction.)
+//
+// [Store.Revert] appends a new version equal to an old one, its metadata
+// gaining {"eventlog_revert": {"to_version", "from_version"}} and its
+// RevertOf set; reverting to 0 appends JSON null.
+//
+// Every record carries its [Provenance]: the writer (the build: Config.Writer,
+// by default the module's VCS revision, see [DefaultWriter]), the trace and
+// span id of the span in the append's context, and the caller's actor and
+// reason. [Store.WriterChanges] lists the streams a writer changed since a
+// time; [Store.RevertWriter] reverts each to its version before that
+// writer's first change, skipping and reporting streams that another writer
+// changed afterwards unless forced. That is the recovery for "the 4 AM
+// deploy wrote bad records"; the CLI offers it as
+// `seatbelt eventlog revert-writer`, with --dry-run.
+//
+// # Consumers
+//
+// A [Consumer] ([Store.NewConsumer]) delivers every committed record to a
+// [Handler], in one global order, and stores its checkpoint in the same
+// transaction as the handler's writes: a crash between handling and
+// checkpoint rolls both back and the records come again, so the handler's
+// database effects happen once. Run it in every replica: one instance per
+// name is active (it holds a session advisory lock on ("evlc",
+// hashtext(name)) on a connection of its own), the others are standbys that
+// try the lock every TakeoverPoll. When the active process dies, PostgreSQL
+// ends its session and drops the lock, and a standby takes over within
+// TakeoverPoll. The active instance LISTENs on channel "eventlog" and also
+// polls every PollInterval, so a lost notification only costs latency. A
+// failing handler is retried with exponential backoff; after MaxAttempts
+// Run returns a [*HandlerError] naming the record, with the checkpoint just
+// before it.
+//
+// [Store.Consumers] reports each consumer's lag in records and seconds;
+// package eventlogprom exports it as Prometheus metrics.
+//
+// # The ordering fence
+//
+// Positions come from an identity column, assigned when a row is inserted,
+// but transactions commit in another order: T1 takes position 10 and is
+// still open when T2 takes 11 and commits. A consumer that reads "position
+// > checkpoint" sees 11, moves its checkpoint past 10, and when T1 commits
+// record 10 is skipped for ever.
+//
+// So each record also stores the id of its writing transaction,
+// pg_current_xact_id() (a 64-bit xid8 that never wraps), and consumers
+// read in (xid, position) order, only rows whose xid is below
+// pg_snapshot_xmin(pg_current_snapshot()): every transaction older than
+// that xmin has finished, committed or rolled back, and every transaction
+// still running or yet to start has an xid at or above it. The set of
+// records below the fence is therefore final when read, and any record
+// that appears later sorts after every record already delivered. Nothing is
+// skipped and nothing is reordered, without timeouts or gap detection.
+//
+// The price: delivery waits for the oldest transaction that holds an xid,
+// on the whole server. A record is delivered once every transaction that
+// started writing before it has ended, so a long-running writing
+// transaction anywhere delays consumers (never loses records). Keep
+// writing transactions short. The order is by transaction start, not by
+// commit; records of one transaction are delivered together, by position.
+//
+// # Notifications
+//
+// NOTIFY in a transaction takes a global lock at commit that is held
+// through the WAL flush, so every notifying transaction commits alone. Pool
+// appends ([Store.Append]) therefore commit without it, and a notifier
+// sends one NOTIFY at a time afterwards, folding the requests made
+// meanwhile into the next. [Store.AppendTx] cannot know when the caller
+// commits, so it queues the NOTIFY in the caller's transaction.
+//
+// # Observability
+//
+// Config.Tracer (an OpenTelemetry trace.Tracer) gets a span per append
+// ("eventlog.append") and per consumer batch ("eventlog.consume"); without
+// it no spans are made. Lag metrics: package eventlogprom. Logs go to
+// Config.Logger.
+package eventlog
