@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 )
 
@@ -58,11 +61,29 @@ func or(v, def string) string {
 	return v
 }
 
-func findLocalDB(ctx context.Context, logger *slog.Logger) (*pglocal.Server, error) {
-	srv, err := pglocal.Find(ctx, &pglocal.Options{EnvVar: "DATABASE_URL", Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("orders: DATABASE_URL is not set and %w", err)
+// connect opens a pool on DATABASE_URL or, when it is unset, on a local
+// server (a throwaway one if none answers), so a first run on a laptop needs
+// no set-up. The returned func closes the pool and any throwaway server.
+func connect(ctx context.Context, e env, logger *slog.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, func(), error) {
+	url, stopLocal := e.DatabaseURL, func() {}
+	if url == "" {
+		srv, err := pglocal.Find(ctx, &pglocal.Options{EnvVar: "DATABASE_URL", Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("orders: DATABASE_URL is not set and %w", err)
+		}
+		logger.Info("orders: DATABASE_URL not set, using a local server", "source", string(srv.Source))
+		url, stopLocal = srv.URL, func() { _ = srv.Close() }
 	}
-	logger.Info("orders: DATABASE_URL not set, using a local server", "source", string(srv.Source))
-	return srv, nil
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		stopLocal()
+		return nil, nil, fmt.Errorf("orders: DATABASE_URL: %w", err)
+	}
+	cfg.ConnConfig.Tracer = tracer
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		stopLocal()
+		return nil, nil, fmt.Errorf("orders: database: %w", err)
+	}
+	return db, func() { db.Close(); stopLocal() }, nil
 }

@@ -1,70 +1,77 @@
 // Command orders is the template service: copy it to start a new one. It
 // runs on graceful, so a deploy, a crash or a restart at any moment is
-// boring. Its environment:
+// boring. Orders are versioned records in eventlog; bulk imports are
+// multi-stage jobs that can be cleaned up and restarted.
 //
-//	DATABASE_URL    PostgreSQL to use; when unset, the local one (or a throwaway) is found
+//	orders           serve (not ready until the database has this build's migrations)
+//	orders migrate   apply the migrations (the pre-sync Job and CI run this)
+//
+// Environment:
+//
+//	DATABASE_URL    PostgreSQL; when unset, the local one (or a throwaway) is found
 //	HTTP_ADDR       the API, default :8080
-//	PROBE_ADDR      /livez, /readyz, /startupz, default :8081
+//	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s
 //	DRAIN_TIMEOUT   how long requests in flight may take on stop, default 15s
-//	VERSION         the build it reports, default "dev"
+//	VERSION         the build it reports and stamps on its records, default "dev"
+//	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)
 package main
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/graceful"
+	"github.com/seatbelt-go/seatbelt/metrics"
+	"github.com/seatbelt-go/seatbelt/tracing"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	logger := slog.New(tracing.NewLogHandler(slog.NewJSONHandler(os.Stdout, nil)))
 	env, err := loadEnv(os.Getenv)
 	if err != nil {
 		logger.Error("orders: bad environment", "error", err)
 		os.Exit(2)
 	}
+	if len(os.Args) > 1 {
+		os.Exit(command(os.Args[1:], env, logger))
+	}
+	reg := metrics.NewRegistry()
+	lifecycle, err := metrics.NewLifecycle(reg)
+	if err != nil {
+		logger.Error("orders: metrics", "error", err)
+		os.Exit(1)
+	}
 	graceful.Run(func(ctx context.Context, app *graceful.App) error {
-		db, err := openDB(ctx, app, env.DatabaseURL, logger)
-		if err != nil {
-			return err
-		}
-		app.StartupGate("database", db.Ping)
-		app.ReadinessCheck("database", db.Ping)
-		return app.Serve(&http.Server{
-			Addr:              env.HTTPAddr,
-			Handler:           routes(db, env.Version),
-			ReadHeaderTimeout: 5 * time.Second,
-		})
+		return serve(ctx, app, env, reg, logger)
 	}, &graceful.Config{
 		ProbeAddr:     env.ProbeAddr,
 		ShutdownDelay: env.ShutdownDelay,
 		DrainTimeout:  env.DrainTimeout,
+		Metrics:       metrics.Handler(reg),
+		OnPhase:       lifecycle.OnPhase,
 		Logger:        logger,
 	})
 }
 
-// openDB connects to DATABASE_URL, or finds a local server for a first run
-// on a laptop, and closes the pool (and any throwaway server) on stop.
-func openDB(ctx context.Context, app *graceful.App, url string, logger *slog.Logger) (*pgxpool.Pool, error) {
-	if url == "" {
-		srv, err := findLocalDB(ctx, logger)
-		if err != nil {
-			return nil, err
-		}
-		app.OnStop("local database", func(context.Context) error { return srv.Close() })
-		url = srv.URL
+// command runs "orders migrate"; it returns the exit code.
+func command(args []string, env env, logger *slog.Logger) int {
+	if len(args) != 1 || args[0] != "migrate" {
+		fmt.Fprintf(os.Stderr, "orders: unknown arguments %q; run \"orders\" to serve or \"orders migrate\" to apply migrations\n", args)
+		return 2
 	}
-	db, err := pgxpool.New(ctx, url)
+	ctx := context.Background()
+	db, closeDB, err := connect(ctx, env, logger, nil)
 	if err != nil {
-		return nil, fmt.Errorf("orders: DATABASE_URL: %w", err)
+		logger.Error("orders: migrate", "error", err)
+		return 2
 	}
-	app.OnStop("database pool", func(context.Context) error { db.Close(); return nil })
-	return db, nil
+	defer closeDB()
+	if err := migrate(ctx, db, env.Version, logger); err != nil {
+		logger.Error("orders: migrate failed", "error", err)
+		return 1
+	}
+	return 0
 }

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/seatbelt-go/seatbelt/graceful"
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // decode reads a manifest into v, refusing unknown fields: a typo such as
@@ -223,28 +223,33 @@ func TestArgoApplicationSyncsTheManifests(t *testing.T) {
 	}
 }
 
-// TestProbePathsAnswerOnTheRealService runs the orders binary with the
-// manifest's environment (ports moved to free ones) and asks each probe path
-// the manifest names.
-func TestProbePathsAnswerOnTheRealService(t *testing.T) {
+// TestJobAndProbesWorkOnTheRealService builds the orders binary, runs the
+// migration Job's command on an empty database, then serves with the
+// Deployment's environment (ports moved to free ones) and asks each probe
+// path the manifest names.
+func TestJobAndProbesWorkOnTheRealService(t *testing.T) {
 	_, c := deployment(t)
-	srv, err := pglocal.Find(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	var j batchv1.Job
+	decode(t, "k8s/migrate-job.yaml", &j)
+	url := migtest.New(t).Config().ConnString()
 	bin := filepath.Join(t.TempDir(), "orders")
 	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	mig := exec.Command(bin, j.Spec.Template.Spec.Containers[0].Args...)
+	mig.Env = append(os.Environ(), "DATABASE_URL="+url)
+	if out, err := mig.CombinedOutput(); err != nil {
+		t.Fatalf("the migration Job's command failed: %v\n%s", err, out)
+	}
+
 	cmd := exec.Command(bin)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	for k, v := range envOf(c) {
 		switch k {
 		case "HTTP_ADDR", "PROBE_ADDR":
 			v = "127.0.0.1:0"
 		case "DATABASE_URL":
-			v = srv.URL
+			v = url
 		}
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -256,24 +261,24 @@ func TestProbePathsAnswerOnTheRealService(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	probeAddr := ""
+	probeAddr, ready := "", false
 	sc := bufio.NewScanner(out)
-	for sc.Scan() {
+	for !ready && sc.Scan() {
 		var rec map[string]any
 		_ = json.Unmarshal(sc.Bytes(), &rec)
-		if rec["msg"] == "graceful: probes listening" {
+		switch rec["msg"] {
+		case "graceful: probes listening":
 			probeAddr = rec["addr"].(string)
-		}
-		if rec["msg"] == "graceful: ready" {
-			break
+		case "graceful: ready":
+			ready = true
 		}
 	}
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	if probeAddr == "" {
-		t.Fatal("service did not report its probe address before it was ready")
+	if !ready || probeAddr == "" {
+		t.Fatal("the service exited before it was ready")
 	}
 	for _, p := range []*corev1.Probe{c.StartupProbe, c.ReadinessProbe, c.LivenessProbe} {
 		resp, err := http.Get("http://" + probeAddr + p.HTTPGet.Path)

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+// importKind is a bulk import: a multi-stage job that creates many orders.
+// Each create stage appends its orders and records them in the job's ledger
+// in the stage's own transaction, so a stage's orders exist exactly once,
+// whatever crashes, and a failed import can be cleaned up and restarted.
+const importKind = "order-import"
+
+// importBatches is how many create stages an import has; each creates its
+// share of the orders.
+const importBatches = 5
+
+// orderTable is the ledger's name for orders created by an import.
+const orderTable = "order"
+
+type importArgs struct {
+	Customer string `json:"customer"`
+	Orders   int    `json:"orders"`
+	// FailAt names a stage that fails on every attempt: a drill for the
+	// cleanup-and-restart path. Restart ignores it from then on.
+	FailAt string `json:"fail_at,omitempty"`
+}
+
+func (a *importArgs) validate() error {
+	var errs []error
+	if a.Customer == "" || len(a.Customer) > 100 {
+		errs = append(errs, errors.New("customer: required, at most 100 characters"))
+	}
+	if a.Orders < 1 || a.Orders > 5000 {
+		errs = append(errs, fmt.Errorf("orders: want 1 to 5000, got %d", a.Orders))
+	}
+	if a.FailAt != "" && !validStage(a.FailAt) {
+		errs = append(errs, fmt.Errorf("fail_at: %q is not a stage of %s", a.FailAt, importKind))
+	}
+	return errors.Join(errs...)
+}
+
+func stageName(i int) string { return fmt.Sprintf("create-%d", i+1) }
+
+func validStage(name string) bool {
+	for i := range importBatches {
+		if stageName(i) == name {
+			return true
+		}
+	}
+	return name == "finish"
+}
+
+// importOrderID names the n-th order of import job; a rerun of the stage
+// after cleanup appends a new version to the same stream.
+func importOrderID(job int64, n int) string { return fmt.Sprintf("imp-%d-%05d", job, n) }
+
+// batchRange is the orders [from, to) that create stage i makes.
+func batchRange(total, i int) (from, to int) {
+	per := (total + importBatches - 1) / importBatches
+	return min(i*per, total), min((i+1)*per, total)
+}
+
+func importJobKind(log *eventlog.Store) jobs.Kind {
+	k := jobs.Kind{Name: importKind}
+	for i := range importBatches {
+		k.Stages = append(k.Stages, jobs.Stage{Name: stageName(i), Run: func(ctx context.Context, r *jobs.StageRun) error {
+			return createBatch(ctx, r, log, i)
+		}})
+	}
+	k.Stages = append(k.Stages, jobs.Stage{Name: "finish", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		var args importArgs
+		if err := r.Args(&args); err != nil {
+			return err
+		}
+		if err := drill(r, args); err != nil {
+			return err
+		}
+		return r.SetResult(map[string]int{"orders": args.Orders})
+	}})
+	return k
+}
+
+func drill(r *jobs.StageRun, args importArgs) error {
+	if args.FailAt != r.Stage() {
+		return nil
+	}
+	// A restarted job has a "restarted" event; the drill fires only before.
+	restarted, err := jobRestarted(r)
+	if err != nil || restarted {
+		return err
+	}
+	return fmt.Errorf("drill: stage %s fails as the import's fail_at asked", r.Stage())
+}
+
+func jobRestarted(r *jobs.StageRun) (bool, error) {
+	hist, err := jobs.History(context.Background(), r.DB(), r.JobID())
+	if err != nil {
+		return false, err
+	}
+	for _, e := range hist {
+		if e.Event == "restarted" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func createBatch(ctx context.Context, r *jobs.StageRun, log *eventlog.Store, i int) error {
+	var args importArgs
+	if err := r.Args(&args); err != nil {
+		return err
+	}
+	if err := drill(r, args); err != nil {
+		return err
+	}
+	tx, err := r.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	from, to := batchRange(args.Orders, i)
+	keys := make([]any, 0, to-from)
+	for n := from; n < to; n++ {
+		o := Order{Customer: args.Customer, Status: "new", ImportID: strconv.FormatInt(r.JobID(), 10),
+			Items: []Item{{SKU: fmt.Sprintf("sku-%d", n%50), Qty: 1, PriceCents: int64(100 + n%900)}}}
+		if err := o.normalize(); err != nil {
+			return err
+		}
+		data, _ := json.Marshal(o)
+		id := importOrderID(r.JobID(), n)
+		if _, err := log.AppendTx(ctx, tx, orderStream(id), []eventlog.NewRecord{{Data: data}},
+			&eventlog.AppendOpts{Actor: "import " + strconv.FormatInt(r.JobID(), 10), Reason: "import"}); err != nil {
+			return err
+		}
+		keys = append(keys, id)
+	}
+	if err := r.Track(ctx, orderTable, keys...); err != nil {
+		return err
+	}
+	return r.SetResult(map[string]int{"created": to - from})
+}
+
+// deleteOrders is the cleanup of imported orders. Orders are never deleted
+// from the event log: each gets a new version with no order (null), which
+// the summary consumer turns into a removal, and the history keeps the rest.
+func deleteOrders(log *eventlog.Store) jobs.Deleter {
+	return func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+		for _, k := range keys {
+			latest, err := latestInTx(ctx, tx, k)
+			if err != nil {
+				return err
+			}
+			if latest == "null" || latest == "" {
+				continue // already gone, or never created: cleanup may run twice
+			}
+			if _, err := log.AppendTx(ctx, tx, orderStream(k), []eventlog.NewRecord{{Data: json.RawMessage("null")}},
+				&eventlog.AppendOpts{Actor: "cleanup", Reason: "import cleanup"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// latestInTx returns the order's latest data as seen by tx, "" if none.
+func latestInTx(ctx context.Context, tx pgx.Tx, id string) (string, error) {
+	var data string
+	err := tx.QueryRow(ctx, `SELECT data::text FROM eventlog_records WHERE stream_type = 'order' AND stream_id = $1 ORDER BY version DESC LIMIT 1`, id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return data, err
+}
+
+// importsAPI serves bulk imports.
+type importsAPI struct {
+	db       *pgxpool.Pool
+	jobs     *jobs.Client
+	deleters map[string]jobs.Deleter
+}
+
+func (a *importsAPI) register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /imports", a.create)
+	mux.HandleFunc("GET /imports/{id}", a.get)
+	mux.HandleFunc("POST /imports/{id}/cleanup", a.cleanup)
+	mux.HandleFunc("POST /imports/{id}/restart", a.restart)
+}
+
+func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
+	var args importArgs
+	if err := decodeJSON(r, &args); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := args.validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := a.jobs.Enqueue(r.Context(), importKind, args, &jobs.EnqueueOpts{UniqueKey: r.Header.Get("Idempotency-Key")})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/imports/%d", res.ID))
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "duplicate": res.Duplicate})
+}
+
+func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("import id: want a positive integer, got %q", r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+type importView struct {
+	*jobs.Job
+	History  []jobs.Event `json:"history"`
+	Entities int          `json:"entities"`
+}
+
+func (a *importsAPI) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
+		return
+	}
+	job, err := jobs.Get(r.Context(), a.db, id)
+	if err != nil {
+		writeJobError(w, id, err)
+		return
+	}
+	hist, err := jobs.History(r.Context(), a.db, id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	ents, err := jobs.Entities(r.Context(), a.db, id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	v := importView{Job: job, History: hist}
+	for _, e := range ents {
+		if e.DeletedAt == nil {
+			v.Entities += len(e.Keys)
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *importsAPI) cleanup(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
+		return
+	}
+	res, err := jobs.Cleanup(r.Context(), a.db, id, &jobs.CleanupOpts{Deleters: a.deleters, DryRun: r.URL.Query().Has("dry_run")})
+	if err != nil {
+		writeJobError(w, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (a *importsAPI) restart(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		FromFirst bool `json:"from_first"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &req); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
+	if err := jobs.Restart(r.Context(), a.db, id, &jobs.RestartOpts{FromFirst: req.FromFirst}); err != nil {
+		writeJobError(w, id, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "restarted": true})
+}
+
+func writeJobError(w http.ResponseWriter, id int64, err error) {
+	var se *jobs.StateError
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Errorf("import %d: not found", id))
+	case errors.As(err, &se):
+		writeError(w, http.StatusConflict, err)
+	default:
+		writeError(w, http.StatusInternalServerError, err)
+	}
+}

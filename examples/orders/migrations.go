@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations is the service's own migration set.
+var Migrations = migcheck.Set{Name: "orders", FS: mustSub(migrationFiles, "migrations")}
+
+// allSets are the sets this build expects, the libraries' included: one
+// Apply sets up everything and the startup Verify covers every table.
+func allSets() []migcheck.Set {
+	return []migcheck.Set{Migrations, eventlog.Migrations, jobs.Migrations}
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// migrate is "orders migrate": the pre-sync Job and CI run it before new pods
+// roll out. It waits for any other runner and applies what is pending.
+func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog.Logger) error {
+	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger}, allSets()...)
+	if err != nil {
+		return err
+	}
+	res, err := m.Apply(ctx)
+	if err != nil {
+		return err
+	}
+	logger.Info("orders: migrations applied", "applied", len(res.Applied))
+	return nil
+}
+
+// verifyGate is the startup gate: the pod is not ready until the database
+// has exactly the migrations this build expects (or newer, during a
+// rollout). It also feeds the schema version gauges.
+func verifyGate(db *pgxpool.Pool, gauges interface {
+	Set(set string, applied, expected int64, dirty bool)
+}) (func(context.Context) error, error) {
+	m, err := migcheck.New(db, nil, allSets()...)
+	if err != nil {
+		return nil, fmt.Errorf("orders: migration sets: %w", err)
+	}
+	return func(ctx context.Context) error {
+		rep, err := m.Verify(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range rep.Sets {
+			gauges.Set(s.Set, s.Applied, s.Expected, s.Dirty)
+		}
+		return rep.Err()
+	}, nil
+}

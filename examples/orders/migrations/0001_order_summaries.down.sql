@@ -1,0 +1,2 @@
+DROP TABLE customer_summaries;
+DROP TABLE order_totals;

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/tracing"
+)
+
+// ordersAPI serves orders as versioned records: every change appends a new
+// version, so any version can be read back and a bad change reverted.
+type ordersAPI struct {
+	log *eventlog.Store
+}
+
+// orderView is what the API returns for one version of an order.
+type orderView struct {
+	ID       string    `json:"id"`
+	Version  int64     `json:"version"`
+	Time     time.Time `json:"time"`
+	Writer   string    `json:"writer"`
+	RevertOf int64     `json:"revert_of,omitempty"`
+	Order    *Order    `json:"order"`
+}
+
+func (a *ordersAPI) register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /orders", a.create)
+	mux.HandleFunc("GET /orders/{id}", a.get)
+	mux.HandleFunc("GET /orders/{id}/versions", a.versions)
+	mux.HandleFunc("PUT /orders/{id}", a.update)
+	mux.HandleFunc("POST /orders/{id}/revert", a.revert)
+}
+
+func orderStream(id string) eventlog.Stream { return eventlog.Stream{Type: "order", ID: id} }
+
+func view(rec *eventlog.Record) (orderView, error) {
+	v := orderView{ID: rec.Stream.ID, Version: rec.Version, Time: rec.Time, Writer: rec.Writer, RevertOf: rec.RevertOf}
+	if string(rec.Data) != "null" {
+		v.Order = new(Order)
+		if err := json.Unmarshal(rec.Data, v.Order); err != nil {
+			return v, fmt.Errorf("order %s version %d: stored data: %w", rec.Stream.ID, rec.Version, err)
+		}
+	}
+	return v, nil
+}
+
+// create appends version 1 of a new order. With an Idempotency-Key header a
+// retried request returns the first result instead of a second order.
+func (a *ordersAPI) create(w http.ResponseWriter, r *http.Request) {
+	var o Order
+	if err := decodeJSON(r, &o); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := o.normalize(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	id := newOrderID(key)
+	res, err := a.appendOrder(r.Context(), id, &o, key, eventlog.NoStream, "create")
+	if err != nil {
+		a.writeAppendError(w, err)
+		return
+	}
+	code := http.StatusCreated
+	if res.Duplicate {
+		code = http.StatusOK
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
+	w.Header().Set("Location", "/orders/"+id)
+	writeJSON(w, code, orderView{ID: id, Version: res.Version, Order: &o})
+}
+
+func (a *ordersAPI) appendOrder(ctx context.Context, id string, o *Order, recordID string, expected eventlog.ExpectedVersion, reason string) (_ *eventlog.AppendResult, err error) {
+	ctx, span := tracing.Start(ctx, "orders.append")
+	defer tracing.End(span, &err)
+	data, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	return a.log.Append(ctx, orderStream(id), []eventlog.NewRecord{{ID: recordID, Data: data}},
+		&eventlog.AppendOpts{Expected: expected, Reason: reason})
+}
+
+func (a *ordersAPI) get(w http.ResponseWriter, r *http.Request) {
+	stream := orderStream(r.PathValue("id"))
+	q := r.URL.Query()
+	var rec *eventlog.Record
+	var err error
+	switch {
+	case q.Has("version") && q.Has("as_of"):
+		writeError(w, http.StatusBadRequest, errors.New("give version or as_of, not both"))
+		return
+	case q.Has("version"):
+		n, perr := strconv.ParseInt(q.Get("version"), 10, 64)
+		if perr != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("version: want a positive integer, got %q", q.Get("version")))
+			return
+		}
+		rec, err = a.log.Version(r.Context(), stream, n)
+	case q.Has("as_of"):
+		t, perr := time.Parse(time.RFC3339Nano, q.Get("as_of"))
+		if perr != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("as_of: want an RFC 3339 time such as 2026-11-25T04:00:00Z, got %q", q.Get("as_of")))
+			return
+		}
+		rec, err = a.log.AsOf(r.Context(), stream, t)
+	default:
+		rec, err = a.log.Latest(r.Context(), stream)
+	}
+	if err != nil {
+		a.writeReadError(w, stream, err)
+		return
+	}
+	v, err := view(rec)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Version, 10)))
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *ordersAPI) versions(w http.ResponseWriter, r *http.Request) {
+	stream := orderStream(r.PathValue("id"))
+	q := r.URL.Query()
+	opts := &eventlog.HistoryOpts{NewestFirst: q.Get("order") == "newest"}
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("after: want a version number, got %q", s))
+			return
+		}
+		opts.After = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit: want 1 to 1000, got %q", s))
+			return
+		}
+		opts.Limit = n
+	}
+	page, err := a.log.History(r.Context(), stream, opts)
+	if err != nil {
+		a.writeReadError(w, stream, err)
+		return
+	}
+	if len(page.Records) == 0 && opts.After == 0 {
+		a.writeReadError(w, stream, eventlog.ErrNotFound)
+		return
+	}
+	out := struct {
+		Versions []orderView `json:"versions"`
+		Next     int64       `json:"next,omitempty"`
+	}{Versions: []orderView{}, Next: page.Next}
+	for _, rec := range page.Records {
+		v, err := view(rec)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		out.Versions = append(out.Versions, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// update appends a new version only if the client saw the current one
+// (If-Match: <version>), so two editors cannot overwrite each other.
+func (a *ordersAPI) update(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ifMatch := strings.Trim(r.Header.Get("If-Match"), `"`)
+	if ifMatch == "" {
+		writeError(w, http.StatusPreconditionRequired, errors.New("If-Match: required; send the version you read (the ETag of GET /orders/{id})"))
+		return
+	}
+	expected, err := strconv.ParseInt(ifMatch, 10, 64)
+	if err != nil || expected < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("If-Match: want a version number, got %q", r.Header.Get("If-Match")))
+		return
+	}
+	var o Order
+	if err := decodeJSON(r, &o); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := o.normalize(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := a.appendOrder(r.Context(), id, &o, r.Header.Get("Idempotency-Key"), eventlog.Exactly(expected), "update")
+	if err != nil {
+		a.writeAppendError(w, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
+	writeJSON(w, http.StatusOK, orderView{ID: id, Version: res.Version, Order: &o})
+}
+
+type revertRequest struct {
+	ToVersion int64  `json:"to_version"`
+	Reason    string `json:"reason"`
+	// Expected, when set, is the version the order must still be at.
+	Expected int64 `json:"expected_version,omitempty"`
+}
+
+func (a *ordersAPI) revert(w http.ResponseWriter, r *http.Request) {
+	stream := orderStream(r.PathValue("id"))
+	var req revertRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if req.ToVersion < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("to_version: want a version number of at least 1, got %d", req.ToVersion))
+		return
+	}
+	if req.Expected < 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("expected_version: want a version number, got %d", req.Expected))
+		return
+	}
+	opts := &eventlog.RevertOpts{Reason: req.Reason}
+	if req.Expected > 0 {
+		opts.Expected = eventlog.Exactly(req.Expected)
+	}
+	res, err := a.log.Revert(r.Context(), stream, req.ToVersion, opts)
+	if err != nil {
+		if errors.Is(err, eventlog.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Errorf("order %s has no version %d", stream.ID, req.ToVersion))
+			return
+		}
+		a.writeAppendError(w, err)
+		return
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
+	writeJSON(w, http.StatusOK, map[string]int64{"version": res.Version, "from_version": res.From, "to_version": res.To})
+}
+
+func (a *ordersAPI) writeAppendError(w http.ResponseWriter, err error) {
+	var vc *eventlog.VersionConflictError
+	switch {
+	case errors.As(err, &vc) && vc.Expected == eventlog.NoStream:
+		writeError(w, http.StatusConflict, fmt.Errorf("order %s exists already", vc.Stream.ID))
+	case errors.As(err, &vc):
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(vc.Actual, 10)))
+		writeError(w, http.StatusConflict, fmt.Errorf("order %s is at version %d, not %s: read it again and reapply your change", vc.Stream.ID, vc.Actual, vc.Expected))
+	case errors.Is(err, eventlog.ErrRecordIDReused):
+		writeError(w, http.StatusUnprocessableEntity, errors.New("Idempotency-Key: already used for a different request; use a new key"))
+	case errors.Is(err, eventlog.ErrBadStream):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		writeError(w, http.StatusInternalServerError, err)
+	}
+}
+
+func (a *ordersAPI) writeReadError(w http.ResponseWriter, stream eventlog.Stream, err error) {
+	switch {
+	case errors.Is(err, eventlog.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Errorf("order %s: not found", stream.ID))
+	case errors.Is(err, eventlog.ErrBadStream):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		writeError(w, http.StatusInternalServerError, err)
+	}
+}
+
+// newOrderID derives the id from the idempotency key, so a retry names the
+// same order, or draws a random one.
+func newOrderID(key string) string {
+	if key != "" {
+		sum := sha256.Sum256([]byte(key))
+		return "o-" + hex.EncodeToString(sum[:10])
+	}
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "o-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/graceful"
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/metrics"
+	"github.com/seatbelt-go/seatbelt/tracing"
+)
+
+// serve wires the service on app. Every part registers how it stops, in the
+// order it was opened; graceful runs those hooks in reverse.
+func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Registry, logger *slog.Logger) error {
+	flush, err := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", ServiceVersion: env.Version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	app.OnStop("flush traces", flush)
+
+	db, err := openDB(ctx, app, env, reg, logger)
+	if err != nil {
+		return err
+	}
+	gauges, err := metrics.NewMigrations(reg)
+	if err != nil {
+		return err
+	}
+	gate, err := verifyGate(db, gauges)
+	if err != nil {
+		return err
+	}
+	app.StartupGate("migrations", gate)
+	app.ReadinessCheck("database", db.Ping)
+
+	log, err := eventlog.New(db, &eventlog.Config{Writer: env.Version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	app.OnStop("event log", func(context.Context) error { log.Close(); return nil })
+	summaries, err := log.NewConsumer(summaryConsumer, summarize, nil)
+	if err != nil {
+		return err
+	}
+	app.Go("consumer "+summaryConsumer, summaries.Run)
+
+	deleters := map[string]jobs.Deleter{orderTable: deleteOrders(log)}
+	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := worker.Register(importJobKind(log)); err != nil {
+		return err
+	}
+	if err := reg.Register(worker.Collector()); err != nil {
+		return err
+	}
+	// Workers start after the migration gate, like the HTTP server, and
+	// their stop hook drains running stages before the pool closes.
+	app.Go("jobs", func(ctx context.Context) error {
+		if err := worker.Start(ctx); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return nil
+	})
+	app.OnStopTimeout("jobs", 10*time.Second, worker.Stop)
+
+	httpMetrics, err := metrics.NewHTTPServer(metrics.HTTPConfig{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	mux := routes(db, log, worker, deleters, env.Version)
+	return app.Serve(&http.Server{
+		Addr:              env.HTTPAddr,
+		Handler:           tracing.Middleware(httpMetrics.Middleware(mux), nil),
+		ReadHeaderTimeout: 5 * time.Second,
+	})
+}
+
+// routes is the service's API.
+func routes(db *pgxpool.Pool, log *eventlog.Store, worker *jobs.Client, deleters map[string]jobs.Deleter, version string) *http.ServeMux {
+	mux := http.NewServeMux()
+	(&ordersAPI{log: log}).register(mux)
+	(&importsAPI{db: db, jobs: worker, deleters: deleters}).register(mux)
+	mux.HandleFunc("GET /customers/{customer}/summary", customerSummaryHandler(db))
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"version": version, "writer": log.Writer()})
+	})
+	return mux
+}
+
+// openDB connects with the pgx tracer (spans and query metrics in one) and
+// registers the pool collector and the pool's stop hook.
+func openDB(ctx context.Context, app *graceful.App, env env, reg *prometheus.Registry, logger *slog.Logger) (*pgxpool.Pool, error) {
+	queries, err := metrics.NewQueryMetrics(metrics.QueryConfig{Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	db, closeDB, err := connect(ctx, env, logger, tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries}))
+	if err != nil {
+		return nil, err
+	}
+	app.OnStop("database", func(context.Context) error { closeDB(); return nil })
+	if err := metrics.RegisterPool(db, metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
