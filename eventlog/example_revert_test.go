@@ -59,5 +59,5 @@ func ExampleStore_RevertWriter() {
 	}
 	// Output:
 	// order/1: reverted to version 1
-	// order/2: skipped: changed afterwards by [v41] (versions 3..3); revert it by hand or use force
+	// order/2: skipped: changed afterwards by [v41]; revert it by hand or use force
 }

@@ -153,7 +153,7 @@ func (s *Store) RevertWriter(ctx context.Context, writer string, since time.Time
 		case c.Reverted:
 			sr.Skipped = fmt.Sprintf("already reverted to version %d", c.Before)
 		case len(c.OtherWriters) > 0 && !o.Force:
-			sr.Skipped = fmt.Sprintf("changed afterwards by %v (versions %d..%d); revert it by hand or use force", c.OtherWriters, c.FirstVersion+1, c.Current)
+			sr.Skipped = fmt.Sprintf("changed afterwards by %v; revert it by hand or use force", c.OtherWriters)
 		default:
 			res, err := s.Revert(ctx, c.Stream, c.Before, &RevertOpts{Expected: Exactly(c.Current), Actor: o.Actor, Reason: o.Reason, DryRun: o.DryRun})
 			var conflict *VersionConflictError

@@ -18,6 +18,7 @@ func newRootCmd() *cobra.Command {
 		newJobsCmd(),
 		newChaosCmd(),
 		newFingerprintCmd(),
+		newEventlogCmd(),
 	)
 	return root
 }

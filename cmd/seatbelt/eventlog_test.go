@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
+)
+
+func TestEventlogCommands(t *testing.T) {
+	url := migtest.NewURL(t, eventlog.Migrations)
+	ctx := context.Background()
+	p, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	good, _ := eventlog.New(p, &eventlog.Config{Writer: "v41", Logger: quiet})
+	bad, _ := eventlog.New(p, &eventlog.Config{Writer: "v42", Logger: quiet})
+	defer good.Close()
+	defer bad.Close()
+	put := func(s *eventlog.Store, id, data string) {
+		t.Helper()
+		if _, err := s.Append(ctx, eventlog.Stream{Type: "order", ID: id}, []eventlog.NewRecord{{Data: json.RawMessage(data)}}, &eventlog.AppendOpts{Actor: "api"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(good, "1", `{"total":30}`)
+	put(good, "2", `{"total":50}`)
+	time.Sleep(5 * time.Millisecond)
+	since := time.Now().UTC().Format(time.RFC3339Nano)
+	time.Sleep(5 * time.Millisecond)
+	put(bad, "1", `{"total":-30}`)
+	put(bad, "2", `{"total":-50}`)
+	put(good, "2", `{"total":55}`)
+	db := "--database-url=" + url
+
+	out, code := runCLI(t, "eventlog", "history", "order/2", db)
+	if code != 0 || !strings.Contains(out, `{"total": 55}`) || strings.Index(out, "v41") > strings.Index(out, "v42") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "revert-writer", "v42", "--since", since, "--dry-run", db)
+	if code != 1 || !strings.Contains(out, "would revert to 1 as version 3") || !strings.Contains(out, "skipped: changed afterwards by [v41]") {
+		t.Fatalf("revert-writer dry run: exit %d\n%s", code, out)
+	}
+	if r, _ := good.Latest(ctx, eventlog.Stream{Type: "order", ID: "1"}); r.Version != 2 {
+		t.Fatalf("dry run wrote version %d", r.Version)
+	}
+	out, code = runCLI(t, "eventlog", "revert-writer", "v42", "--since", since, "--actor", "oncall", db)
+	if code != 1 || !strings.Contains(out, "reverted 1 of 2 streams") || !strings.Contains(out, "1 stream(s) left alone") {
+		t.Fatalf("revert-writer: exit %d\n%s", code, out)
+	}
+	r, _ := good.Latest(ctx, eventlog.Stream{Type: "order", ID: "1"})
+	if string(r.Data) != `{"total": 30}` || r.Actor != "oncall" || !strings.HasPrefix(r.Writer, "seatbelt-cli/") || r.RevertOf != 1 {
+		t.Fatalf("order/1 after revert-writer: %+v %s", r, r.Data)
+	}
+	out, code = runCLI(t, "eventlog", "revert", "order/2", "--to", "1", "--expect", "3", "--dry-run", db)
+	if code != 0 || !strings.Contains(out, "would revert order/2 from version 3 to version 1's data as version 4") {
+		t.Fatalf("revert dry run: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "revert", "order/2", "--to", "1", "--expect", "2", db)
+	if code != 1 || !strings.Contains(out, "version conflict") {
+		t.Fatalf("stale revert: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "revert", "order/2", "--to", "1", "--reason", "customer asked", db)
+	if code != 0 || !strings.Contains(out, "reverted order/2 from version 3") {
+		t.Fatalf("revert: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "revert-writer", "v42", "--since", since, db)
+	if code != 0 || !strings.Contains(out, "already reverted") {
+		t.Fatalf("revert-writer again: exit %d\n%s", code, out)
+	}
+	if _, code := runCLI(t, "eventlog", "history", "order", db); code != 2 {
+		t.Fatalf("bad stream name: exit %d", code)
+	}
+	t.Setenv("DATABASE_URL", "")
+	if out, code := runCLI(t, "eventlog", "history", "order/1"); code != 2 || !strings.Contains(out, "--database-url") {
+		t.Fatalf("no database: exit %d\n%s", code, out)
+	}
+}
