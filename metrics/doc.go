@@ -74,10 +74,7 @@
 //	  service_shutting_down                                  gauge 0/1
 //	  service_startup_seconds                                gauge
 //	  service_shutdown_seconds                               gauge
-//	Migrations (Migrations, fed by migcheck's Verify report)
-//	  schema_migration_applied_version{set}                  gauge, -1 for none
-//	  schema_migration_expected_version{set}                 gauge
-//	  schema_migration_dirty{set}                            gauge 0/1
+//	Migrations: migcheck/migprom exports seatbelt_migration_* gauges
 //	Runtime (NewRegistry)
 //	  go_*, process_*, go_build_info{path,version,checksum}
 //

@@ -29,21 +29,3 @@ func ExampleLifecycle_OnPhase() {
 	// service_shutting_down{} 0
 	// service_startup_seconds{} 2.5
 }
-
-// Migrations exposes each migration set's applied and expected versions, as
-// migcheck's Verify reports them.
-func ExampleMigrations_Set() {
-	reg := prometheus.NewRegistry()
-	m, err := metrics.NewMigrations(reg)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	// for _, s := range report.Sets { m.Set(s.Set, s.Applied, s.Expected, s.Dirty) }
-	m.Set("app", 41, 42, false)
-	printSeries(reg, "schema_migration_")
-	// Output:
-	// schema_migration_applied_version{set=app} 41
-	// schema_migration_dirty{set=app} 0
-	// schema_migration_expected_version{set=app} 42
-}

@@ -35,24 +35,3 @@ func TestLifecycleFollowsPhases(t *testing.T) {
 		t.Error("registering lifecycle gauges twice on one registry succeeded")
 	}
 }
-
-func TestMigrationGauges(t *testing.T) {
-	t.Parallel()
-	reg := prometheus.NewRegistry()
-	m, err := NewMigrations(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Set("app", 12, 13, false)
-	m.Set("eventlog", 3, 3, true)
-	fams, _ := scrape(t, reg)
-	if got := find(t, fams, "schema_migration_applied_version", map[string]string{"set": "app"}).GetGauge().GetValue(); got != 12 {
-		t.Errorf("applied = %v", got)
-	}
-	if got := find(t, fams, "schema_migration_expected_version", map[string]string{"set": "app"}).GetGauge().GetValue(); got != 13 {
-		t.Errorf("expected = %v", got)
-	}
-	if got := find(t, fams, "schema_migration_dirty", map[string]string{"set": "eventlog"}).GetGauge().GetValue(); got != 1 {
-		t.Errorf("dirty = %v", got)
-	}
-}

@@ -48,11 +48,6 @@ func everything(t *testing.T) *prometheus.Registry {
 		t.Fatal(err)
 	}
 	l.OnPhase("ready", time.Second)
-	m, err := NewMigrations(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Set("app", 1, 1, false)
 	return reg
 }
 

@@ -37,7 +37,7 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // migrate is "orders migrate": the pre-sync Job and CI run it before new pods
 // roll out. It waits for any other runner and applies what is pending.
 func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog.Logger) error {
-	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger}, allSets()...)
+	m, err := migrator(db, version, logger)
 	if err != nil {
 		return err
 	}
@@ -49,24 +49,13 @@ func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog
 	return nil
 }
 
-// verifyGate is the startup gate: the pod is not ready until the database
-// has exactly the migrations this build expects (or newer, during a
-// rollout). It also feeds the schema version gauges.
-func verifyGate(db *pgxpool.Pool, gauges interface {
-	Set(set string, applied, expected int64, dirty bool)
-}) (func(context.Context) error, error) {
-	m, err := migcheck.New(db, nil, allSets()...)
+// migrator checks (and, for "orders migrate", applies) every set this
+// build expects. Its Check is the startup gate: the pod is not ready until
+// the database has these migrations (or newer, during a rollout).
+func migrator(db *pgxpool.Pool, version string, logger *slog.Logger) (*migcheck.Migrator, error) {
+	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger}, allSets()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: migration sets: %w", err)
 	}
-	return func(ctx context.Context) error {
-		rep, err := m.Verify(ctx)
-		if err != nil {
-			return err
-		}
-		for _, s := range rep.Sets {
-			gauges.Set(s.Set, s.Applied, s.Expected, s.Dirty)
-		}
-		return rep.Err()
-	}, nil
+	return m, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/seatbelt-go/seatbelt/graceful"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/metrics"
+	"github.com/seatbelt-go/seatbelt/migcheck/migprom"
 	"github.com/seatbelt-go/seatbelt/tracing"
 )
 
@@ -29,15 +30,14 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err != nil {
 		return err
 	}
-	gauges, err := metrics.NewMigrations(reg)
+	schema, err := migrator(db, env.Version, logger)
 	if err != nil {
 		return err
 	}
-	gate, err := verifyGate(db, gauges)
-	if err != nil {
+	app.StartupGate("migrations", schema.Check)
+	if err := reg.Register(migprom.NewCollector(schema, nil)); err != nil {
 		return err
 	}
-	app.StartupGate("migrations", gate)
 	app.ReadinessCheck("database", db.Ping)
 
 	log, err := eventlog.New(db, &eventlog.Config{Writer: env.Version, Logger: logger})
