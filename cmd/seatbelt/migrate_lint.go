@@ -150,33 +150,16 @@ func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) 
 }
 
 func lintSets(o lintOptions) ([]lintSet, error) {
-	defaultTable := migcheck.DefaultTable
-	perSet := map[string]string{}
-	for _, t := range o.tables {
-		if name, table, ok := strings.Cut(t, "="); ok {
-			perSet[name] = table
-		} else {
-			defaultTable = t
-		}
+	list, err := parseSetFlags(o.dirs, o.sets, o.tables, func(dir string) string { return dir })
+	if err != nil {
+		return nil, err
 	}
-	var sets []lintSet
-	for _, d := range o.dirs {
-		sets = append(sets, lintSet{name: d, dir: d, table: defaultTable})
-	}
-	for _, s := range o.sets {
-		name, dir, ok := strings.Cut(s, "=")
-		if !ok || name == "" || dir == "" {
-			return nil, fmt.Errorf("--set %q: write it as name=path", s)
+	sets := make([]lintSet, len(list))
+	for i, n := range list {
+		if n.table == "" {
+			n.table = migcheck.DefaultTable
 		}
-		table := defaultTable
-		if t, ok := perSet[name]; ok {
-			table = t
-			delete(perSet, name)
-		}
-		sets = append(sets, lintSet{name: name, dir: dir, table: table})
-	}
-	for name := range perSet {
-		return nil, fmt.Errorf("--table %s=...: no --set is named %q", name, name)
+		sets[i] = lintSet{name: n.name, dir: n.dir, table: n.table}
 	}
 	return sets, nil
 }

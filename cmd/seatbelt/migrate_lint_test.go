@@ -56,7 +56,7 @@ func TestMigrateLintExitCodes(t *testing.T) {
 		{"Disable", []string{"--dir", ordersSet, "--disable", "create-index-not-concurrently,add-column-not-null-without-default,missing-lock-timeout"}, 0, "0 findings"},
 		{"RunnerSetsLockTimeout", []string{"--dir", ordersSet, "--runner-sets-lock-timeout"}, 1, "2 findings"},
 		{"BadSet", []string{"--set", "app"}, 2, "write it as name=path"},
-		{"TableForUnknownSet", []string{"--set", "app=" + clean, "--table", "jobs=t"}, 2, "no --set is named \"jobs\""},
+		{"TableForUnknownSet", []string{"--set", "app=" + clean, "--table", "jobs=t"}, 2, "no set is named \"jobs\""},
 		{"MissingFile", []string{"no-such-file.sql"}, 2, "no-such-file.sql"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,29 +37,63 @@ func (o *migrateOptions) register(cmd *cobra.Command) {
 	f.DurationVar(&o.lockWait, "lock-wait", 0, "how long to wait for another runner (default 10m)")
 }
 
-// setArgs returns the sets and, per set name, the flags that name it again
-// (for the recovery command a failure prints).
-func (o *migrateOptions) setArgs() ([]migcheck.Set, map[string]string, error) {
+// namedSet is one migration folder named on the command line.
+type namedSet struct {
+	name, dir, table string
+	flag             string // the flags that name it again, for printed commands
+}
+
+// parseSetFlags turns --dir, --set and --table into named sets; every
+// migrate subcommand, lint included, reads its sets through it. dirName
+// names the set of a --dir folder.
+func parseSetFlags(dirs, sets, tables []string, dirName func(dir string) string) ([]namedSet, error) {
 	defaultTable := ""
 	perSet := map[string]string{}
-	for _, t := range o.tables {
+	for _, t := range tables {
 		if name, table, ok := strings.Cut(t, "="); ok {
 			perSet[name] = table
 		} else {
 			defaultTable = t
 		}
 	}
-	type named struct{ name, dir string }
-	var list []named
-	if o.dir != "" {
-		list = append(list, named{"app", o.dir})
+	var list []namedSet
+	for _, d := range dirs {
+		list = append(list, namedSet{name: dirName(d), dir: d, flag: "--dir " + d})
 	}
-	for _, s := range o.sets {
+	for _, s := range sets {
 		name, dir, ok := strings.Cut(s, "=")
 		if !ok || name == "" || dir == "" {
-			return nil, nil, fmt.Errorf("--set %q: write it as name=path", s)
+			return nil, fmt.Errorf("--set %q: write it as name=path", s)
 		}
-		list = append(list, named{name, dir})
+		list = append(list, namedSet{name: name, dir: dir, flag: "--set " + s})
+	}
+	for i := range list {
+		n := &list[i]
+		n.table = defaultTable
+		if t, ok := perSet[n.name]; ok {
+			n.table = t
+			delete(perSet, n.name)
+		}
+		if n.table != "" {
+			n.flag += " --table " + n.name + "=" + n.table
+		}
+	}
+	for name := range perSet {
+		return nil, fmt.Errorf("--table %s=...: no set is named %q", name, name)
+	}
+	return list, nil
+}
+
+// setArgs returns the sets and, per set name, the flags that name it again
+// (for the recovery command a failure prints).
+func (o *migrateOptions) setArgs() ([]migcheck.Set, map[string]string, error) {
+	var dirs []string
+	if o.dir != "" {
+		dirs = []string{o.dir}
+	}
+	list, err := parseSetFlags(dirs, o.sets, o.tables, func(string) string { return "app" })
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(list) == 0 {
 		return nil, nil, errors.New("no migrations given: pass --dir path, or --set name=path for each set")
@@ -71,26 +105,8 @@ func (o *migrateOptions) setArgs() ([]migcheck.Set, map[string]string, error) {
 		if err != nil || !st.IsDir() {
 			return nil, nil, fmt.Errorf("set %q: %s is not a folder; pass the folder that holds the NNNN_name.up.sql files", n.name, n.dir)
 		}
-		table := defaultTable
-		if t, ok := perSet[n.name]; ok {
-			table = t
-			delete(perSet, n.name)
-		}
-		sets = append(sets, migcheck.Set{Name: n.name, FS: os.DirFS(n.dir), Table: table})
-		flag := "--set " + n.name + "=" + n.dir
-		if o.dir == n.dir && n.name == "app" {
-			flag = "--dir " + n.dir
-		}
-		if table != "" {
-			flag += " --table " + n.name + "=" + table
-			if o.dir == n.dir && n.name == "app" {
-				flag = "--dir " + n.dir + " --table " + table
-			}
-		}
-		flags[n.name] = flag
-	}
-	for name := range perSet {
-		return nil, nil, fmt.Errorf("--table %s=...: no set is named %q", name, name)
+		sets = append(sets, migcheck.Set{Name: n.name, FS: os.DirFS(n.dir), Table: n.table})
+		flags[n.name] = n.flag
 	}
 	return sets, flags, nil
 }
