@@ -13,6 +13,10 @@ import (
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 )
 
+// buildVersion is the version stamped at build time
+// (go build -ldflags "-X main.buildVersion=v1.2.3"); VERSION overrides it.
+var buildVersion = "dev"
+
 // env is the service's configuration, read from the environment only here.
 type env struct {
 	DatabaseURL   string
@@ -28,7 +32,7 @@ func loadEnv(getenv func(string) string) (env, error) {
 		DatabaseURL: getenv("DATABASE_URL"),
 		HTTPAddr:    or(getenv("HTTP_ADDR"), ":8080"),
 		ProbeAddr:   or(getenv("PROBE_ADDR"), ":8081"),
-		Version:     or(getenv("VERSION"), "dev"),
+		Version:     or(getenv("VERSION"), buildVersion),
 	}
 	var errs []error
 	duration := func(name string, dst *time.Duration) {

@@ -13,7 +13,7 @@
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s
 //	DRAIN_TIMEOUT   how long requests in flight may take on stop, default 15s
-//	VERSION         the build it reports and stamps on its records, default "dev"
+//	VERSION         the build it reports and stamps on its records, default the -X main.buildVersion stamp, else "dev"
 //	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)
 package main
 
