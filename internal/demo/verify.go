@@ -245,6 +245,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "check\tvalue\t\n")
 	row("requests answered", r.RequestsOK, true)
+	row("requests not sent (all clients busy)", r.RequestsDropped, true)
 	row("failed during rolling deploys", r.FailedDuringDeploys, r.FailedDuringDeploys == 0)
 	row("failed in flight on a killed replica", r.FailedDuringKills, true)
 	row("failed otherwise", r.FailedOther, r.FailedOther == 0)
