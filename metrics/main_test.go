@@ -6,4 +6,4 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(closingServer{m}) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

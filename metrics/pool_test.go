@@ -8,11 +8,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func newPool(t *testing.T, maxConns int32) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(testDatabase(t))
+	cfg, err := pgxpool.ParseConfig(migtest.NewURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 	"github.com/seatbelt-go/seatbelt/tracing"
 )
 
@@ -22,7 +23,7 @@ func TestQueryMetricsFromTracer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(testDatabase(t))
+	cfg, err := pgxpool.ParseConfig(migtest.NewURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

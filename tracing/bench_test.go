@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
@@ -17,7 +18,7 @@ func (nopObserver) ObserveQuery(context.Context, string, time.Duration, error) {
 // round trip: the Start/End pair pgx calls around it, on a real connection.
 func BenchmarkPgxTracer(b *testing.B) {
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testDatabase(b))
+	conn, err := pgx.Connect(ctx, migtest.NewURL(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -54,7 +55,7 @@ type pgxBundle struct {
 func setupPgx(t *testing.T, cfg PgxConfig) *pgxBundle {
 	t.Helper()
 	ctx := context.Background()
-	url := testDatabase(t)
+	url := migtest.NewURL(t)
 	tp, rec := newRecorder(t)
 	b := &pgxBundle{rec: rec, tp: tp, obs: &observer{}, url: url}
 	cfg.Observer = b.obs

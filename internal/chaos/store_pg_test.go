@@ -1,70 +1,16 @@
 package chaos
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
-
-var (
-	serverOnce sync.Once
-	server     *pglocal.Server
-	serverErr  error
-)
-
-// testPool creates an empty database of the test's own on the server
-// pglocal finds and drops it when the test ends.
-func testPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	ctx := context.Background()
-	serverOnce.Do(func() { server, serverErr = pglocal.Find(ctx, nil) })
-	if serverErr != nil {
-		t.Fatal(serverErr)
-	}
-	admin, err := pgx.Connect(ctx, server.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "chaos_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(server.URL)
-	u.Path = "/" + name
-	pool, err := pgxpool.New(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(ctx, server.URL)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	return pool
-}
 
 func TestPGStore(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	pool := testPool(t)
+	pool := migtest.New(t)
 	store, err := NewPGStore(ctx, pool, "orders")
 	if err != nil {
 		t.Fatal(err)
