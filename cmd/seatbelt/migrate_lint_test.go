@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck/lint"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // ordersSet is a set whose 0001 creates orders, 0002 indexes it without
@@ -192,38 +190,15 @@ func TestMigrateLintDatabaseURL(t *testing.T) {
 	}
 }
 
-// lintTestDatabase creates a database of its own on the server pglocal
-// finds, dropped when the test ends.
+// lintTestDatabase returns an empty database of the test's own and a
+// connection to it.
 func lintTestDatabase(t *testing.T, ctx context.Context) (string, *pgx.Conn) {
 	t.Helper()
-	srv, err := pglocal.Find(ctx, nil)
+	url := migtest.NewURL(t)
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
-	admin, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "lint_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close(ctx)
-		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		_ = admin.Close(ctx)
-	})
-	return u.String(), conn
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	return url, conn
 }
