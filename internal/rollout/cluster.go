@@ -19,6 +19,14 @@ type Config struct {
 	// ProbeInterval is how often each replica's /readyz is polled.
 	// Defaults to 200 ms.
 	ProbeInterval time.Duration
+	// ProbeTimeout bounds one /readyz poll. Defaults to 1 second, like
+	// Kubernetes' timeoutSeconds.
+	ProbeTimeout time.Duration
+	// FailureThreshold is how many polls in a row must fail before a ready
+	// replica counts as not ready, like the probe's failureThreshold: one
+	// slow answer on a busy machine must not empty the rotation. Defaults
+	// to 3.
+	FailureThreshold int
 	// PropagationDelay is how long a readiness change takes to reach the
 	// proxy's routing table, like endpoint propagation to kube-proxy and
 	// load balancers. Defaults to 500 ms.
@@ -43,6 +51,12 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 200 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = time.Second
+	}
+	if c.FailureThreshold <= 0 {
+		c.FailureThreshold = 3
 	}
 	if c.PropagationDelay <= 0 {
 		c.PropagationDelay = 500 * time.Millisecond

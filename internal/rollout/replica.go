@@ -77,7 +77,7 @@ func (c *Cluster) startReplica(v Version) (*replica, error) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stopPoll = cancel
-	go r.poll(ctx, c.cfg.ProbeInterval, c.cfg.PropagationDelay)
+	go r.poll(ctx, c.cfg)
 
 	c.mu.Lock()
 	c.replicas = append(c.replicas, r)
@@ -88,21 +88,27 @@ func (c *Cluster) startReplica(v Version) (*replica, error) {
 
 // poll is the endpoints controller for one replica: it probes /readyz and
 // applies each change to the routing table after the propagation delay.
-func (r *replica) poll(ctx context.Context, every, propagation time.Duration) {
-	client := &http.Client{Timeout: every}
-	last := false
-	t := time.NewTicker(every)
+func (r *replica) poll(ctx context.Context, cfg Config) {
+	client := &http.Client{Timeout: cfg.ProbeTimeout}
+	last, failures := false, 0
+	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
 	for {
 		resp, err := client.Get(r.probeURL + "/readyz")
-		ready := err == nil && resp.StatusCode == http.StatusOK
+		ok := err == nil && resp.StatusCode == http.StatusOK
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
+		if ok {
+			failures = 0
+		} else {
+			failures++
+		}
+		ready := ok || (last && failures < cfg.FailureThreshold)
 		if ready != last {
 			last = ready
-			time.AfterFunc(propagation, func() {
+			time.AfterFunc(cfg.PropagationDelay, func() {
 				r.mu.Lock()
 				defer r.mu.Unlock()
 				if !r.terminating {
