@@ -191,11 +191,11 @@ func (b *testBundle) waitJob(t *testing.T, id string, want string) map[string]an
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, m, _ := b.call(t, "GET", "/imports/"+id, "")
-		if m["State"] == want {
+		if m["state"] == want {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("import %s is %v, want %s", id, m["State"], want)
+			t.Fatalf("import %s is %v, want %s", id, m["state"], want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -247,21 +247,21 @@ func TestFailedImportIsCleanedUpAndRestarted(t *testing.T) {
 		t.Fatalf("%d orders after failing at stage 3, want the 40 of stages 1 and 2", live)
 	}
 	code, m, _ := b.call(t, "POST", "/imports/"+id+"/cleanup?dry_run", "")
-	if code != 200 || m["Keys"].(map[string]any)[orderTable] != 40.0 {
+	if code != 200 || m["deleted"].(map[string]any)[orderTable] != 40.0 {
 		t.Fatalf("dry run: %d %v", code, m)
 	}
 	if live, _ := b.liveImportOrders(t, id); live != 40 {
 		t.Fatal("a dry run changed orders")
 	}
 	code, m, _ = b.call(t, "POST", "/imports/"+id+"/cleanup", "")
-	if code != 200 || m["Keys"].(map[string]any)[orderTable] != 40.0 {
+	if code != 200 || m["deleted"].(map[string]any)[orderTable] != 40.0 {
 		t.Fatalf("cleanup: %d %v", code, m)
 	}
 	if live, versions := b.liveImportOrders(t, id); live != 0 || versions != 80 {
 		t.Fatalf("after cleanup %d live orders in %d versions, want 0 in 80 (history kept)", live, versions)
 	}
 	code, m, _ = b.call(t, "POST", "/imports/"+id+"/cleanup", "")
-	if code != 200 || m["AlreadyClean"] != true {
+	if code != 200 || m["already_clean"] != true {
 		t.Fatalf("second cleanup: %d %v, want a no-op", code, m)
 	}
 	code, m, _ = b.call(t, "POST", "/imports/"+id+"/restart", `{"from_first":true}`)

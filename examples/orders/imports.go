@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -224,10 +225,30 @@ func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+// importView is an import as the API shows it.
 type importView struct {
-	*jobs.Job
-	History  []jobs.Event `json:"history"`
-	Entities int          `json:"entities"`
+	ID         int64                      `json:"id"`
+	State      string                     `json:"state"`
+	Stage      string                     `json:"stage"`
+	Attempt    int                        `json:"attempt"`
+	Args       json.RawMessage            `json:"args"`
+	Results    map[string]json.RawMessage `json:"results"`
+	LastError  string                     `json:"last_error,omitempty"`
+	CreatedAt  time.Time                  `json:"created_at"`
+	FinishedAt *time.Time                 `json:"finished_at,omitempty"`
+	History    []eventView                `json:"history"`
+	// Entities counts the orders the import created that cleanup has not
+	// removed.
+	Entities int `json:"entities"`
+}
+
+type eventView struct {
+	At      time.Time       `json:"at"`
+	Event   string          `json:"event"`
+	Stage   string          `json:"stage,omitempty"`
+	Attempt int             `json:"attempt,omitempty"`
+	Worker  string          `json:"worker,omitempty"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
 }
 
 func (a *importsAPI) get(w http.ResponseWriter, r *http.Request) {
@@ -250,7 +271,12 @@ func (a *importsAPI) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	v := importView{Job: job, History: hist}
+	v := importView{ID: job.ID, State: job.State, Stage: job.Stage, Attempt: job.Attempt, Args: job.Args,
+		Results: job.Results, LastError: job.LastError, CreatedAt: job.CreatedAt, FinishedAt: job.FinishedAt,
+		History: make([]eventView, len(hist))}
+	for i, e := range hist {
+		v.History[i] = eventView{At: e.At, Event: e.Event, Stage: e.Stage, Attempt: e.Attempt, Worker: e.Worker, Detail: e.Detail}
+	}
 	for _, e := range ents {
 		if e.DeletedAt == nil {
 			v.Entities += len(e.Keys)
@@ -269,7 +295,9 @@ func (a *importsAPI) cleanup(w http.ResponseWriter, r *http.Request) {
 		writeJobError(w, id, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"deleted": res.Keys, "entries": res.Entries, "already_clean": res.AlreadyClean, "dry_run": r.URL.Query().Has("dry_run"),
+	})
 }
 
 func (a *importsAPI) restart(w http.ResponseWriter, r *http.Request) {
