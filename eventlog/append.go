@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -41,12 +43,13 @@ type AppendResult struct {
 	Duplicate bool
 }
 
-// streamLockClass is the first key of the transaction advisory lock that
-// serialises appends to one stream ("evlg"); the second is a hash of the
-// stream. Two streams sharing a hash only wait for each other.
-const streamLockClass = 0x65766c67
+// The transaction advisory lock that serialises appends to one stream has
+// the keys 1702259815 (0x65766c67, "evlg") and a hash of the stream. Two
+// streams sharing a hash only wait for each other.
+// streamLockKey is the lock's arguments for stream ($1, $2).
+const streamLockKey = `1702259815, hashtext($1 || '/' || $2)`
 
-var lockStreamSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, hashtext($1 || '/' || $2))`, streamLockClass)
+const lockStreamSQL = `SELECT pg_advisory_xact_lock(` + streamLockKey + `)`
 
 const appendSQL = `
 WITH head AS (
@@ -67,6 +70,55 @@ WITH head AS (
 )
 SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur, dup`
 
+// Pool appends first try in one autocommit statement: read the head, take
+// the stream lock, insert the next versions. The insert reads from the lock
+// CTE, so no row is inserted before the lock is held, and every writer,
+// locked path or not, inserts only under the lock: the locked path can
+// never lose a race. The statement's head read may be stale (its snapshot
+// predates the lock), but then the unique (stream, version) index refuses
+// the insert, after waiting for the other writer, and the append runs
+// again the locked way. Most appends thus cost one statement, like a plain
+// INSERT.
+const appendOptimisticSQL = `
+WITH head AS (
+	SELECT version, recorded_at FROM eventlog_records
+	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
+), cur AS (
+	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
+), lk AS (
+	SELECT pg_advisory_xact_lock(` + streamLockKey + `)
+), ins AS (
+	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
+		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
+	SELECT $1, $2, cur.v + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
+		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
+	FROM cur, lk, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
+	WHERE $12::bigint < 0 OR cur.v = $12::bigint
+	RETURNING position
+)
+SELECT cur.v, 0, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur`
+
+// appendOneOptimisticSQL is appendOptimisticSQL for one record, without
+// arrays.
+const appendOneOptimisticSQL = `
+WITH head AS (
+	SELECT version, recorded_at FROM eventlog_records
+	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
+), cur AS (
+	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
+), lk AS (
+	SELECT pg_advisory_xact_lock(` + streamLockKey + `)
+), ins AS (
+	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
+		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
+	SELECT $1, $2, cur.v + 1, $3, $4::jsonb, $5::jsonb,
+		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
+	FROM cur, lk
+	WHERE $12::bigint < 0 OR cur.v = $12::bigint
+	RETURNING position
+)
+SELECT cur.v, 0, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur`
+
 // batchSender is what runs an append: the pool (one implicit transaction
 // per batch) or the caller's transaction.
 type batchSender interface {
@@ -78,7 +130,7 @@ type batchSender interface {
 // and returns the current version. A mismatch with opts.Expected returns a
 // [*VersionConflictError].
 func (s *Store) Append(ctx context.Context, stream Stream, records []NewRecord, opts *AppendOpts) (*AppendResult, error) {
-	res, err := s.append(ctx, s.pool, stream, records, opts, false)
+	res, err := s.append(ctx, nil, stream, records, opts, false)
 	if err == nil && !res.Duplicate && len(records) > 0 {
 		s.notify.poke()
 	}
@@ -94,7 +146,8 @@ func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream Stream, records 
 	return s.append(ctx, tx, stream, records, opts, true)
 }
 
-func (s *Store) append(ctx context.Context, db batchSender, stream Stream, records []NewRecord, opts *AppendOpts, notifyInTx bool) (res *AppendResult, err error) {
+// append runs in tx, or when tx is nil on the pool, optimistically first.
+func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, records []NewRecord, opts *AppendOpts, notifyInTx bool) (res *AppendResult, err error) {
 	if opts == nil {
 		opts = &AppendOpts{}
 	}
@@ -111,6 +164,10 @@ func (s *Store) append(ctx context.Context, db batchSender, stream Stream, recor
 		}
 		span.End()
 	}()
+	db := tx
+	if db == nil {
+		db = s.pool
+	}
 	if len(records) == 0 {
 		v, err := currentVersion(ctx, db, stream)
 		if err != nil {
@@ -139,6 +196,29 @@ func (s *Store) append(ctx context.Context, db batchSender, stream Stream, recor
 			meta[i] = "{}"
 		}
 	}
+	var cur, dups, inserted, pos int64
+	if tx == nil {
+		var err error
+		if len(records) == 1 {
+			err = s.pool.QueryRow(ctx, appendOneOptimisticSQL, stream.Type, stream.ID, ids[0], data[0], meta[0],
+				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue()).Scan(&cur, &dups, &inserted, &pos)
+		} else {
+			err = s.pool.QueryRow(ctx, appendOptimisticSQL, stream.Type, stream.ID, ids, data, meta,
+				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue()).Scan(&cur, &dups, &inserted, &pos)
+		}
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == "23505":
+			// Another writer took the version, or an id is stored already:
+			// decide under the lock.
+		case err != nil:
+			return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+		case inserted > 0:
+			return &AppendResult{Stream: stream, FirstVersion: cur + 1, Version: cur + inserted, Position: pos}, nil
+		}
+		// No row written: the expected version did not match what this
+		// statement saw, which may already be stale. Decide under the lock.
+	}
 	b := &pgx.Batch{}
 	b.Queue(lockStreamSQL, stream.Type, stream.ID)
 	b.Queue(appendSQL, stream.Type, stream.ID, ids, data, meta,
@@ -146,7 +226,6 @@ func (s *Store) append(ctx context.Context, db batchSender, stream Stream, recor
 	if notifyInTx {
 		b.Queue("SELECT pg_notify($1, '')", notifyChannel)
 	}
-	var cur, dups, inserted, pos int64
 	br := db.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()

@@ -178,9 +178,9 @@ func TestTableRejectsUpdateDeleteTruncate(t *testing.T) {
 	}
 }
 
+// Not parallel: it wants many connections of a server other tests share.
 func TestFiftyWritersOneExpectedVersionOneWins(t *testing.T) {
-	t.Parallel()
-	tb := newDB(t)
+	tb := newDBConns(t, 25)
 	s := newStore(t, tb, "b")
 	ctx := context.Background()
 	st := eventlog.Stream{Type: "account", ID: "1"}

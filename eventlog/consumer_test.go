@@ -76,7 +76,12 @@ func waitDelivered(t *testing.T, tb *testBundle, n int, within time.Duration) {
 
 func setupConsumer(t *testing.T, name string, cfg *eventlog.ConsumerConfig, h eventlog.Handler) (*testBundle, *eventlog.Store, *eventlog.Consumer) {
 	t.Helper()
-	tb := newDB(t)
+	return setupConsumerConns(t, 8, name, cfg, h)
+}
+
+func setupConsumerConns(t *testing.T, conns int32, name string, cfg *eventlog.ConsumerConfig, h eventlog.Handler) (*testBundle, *eventlog.Store, *eventlog.Consumer) {
+	t.Helper()
+	tb := newDBConns(t, conns)
 	if _, err := tb.pool.Exec(context.Background(), deliveriesDDL); err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +149,10 @@ func TestConsumerWaitsForAnOlderTransaction(t *testing.T) {
 // TestConsumerSoak: 32 writers append in their own transactions with
 // random delays inside them, and roll back one in ten, while a consumer
 // follows. What it delivers is exactly what committed, each once, in the
-// consumer's order.
+// consumer's order. Not parallel: it holds 33 connections.
 func TestConsumerSoak(t *testing.T) {
-	t.Parallel()
-	tb, s, c := setupConsumer(t, "soak", &eventlog.ConsumerConfig{BatchSize: 50}, nil)
+	// Every writer holds a connection through its transaction.
+	tb, s, c := setupConsumerConns(t, 36, "soak", &eventlog.ConsumerConfig{BatchSize: 50}, nil)
 	runConsumer(t, c)
 	ctx := context.Background()
 	const writers = 32

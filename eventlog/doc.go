@@ -27,11 +27,14 @@
 // new version commits with the caller's other writes.
 //
 // Appends to one stream are serialised by a transaction-level advisory
-// lock on (class "evlg", hashtext(stream)), taken before the current
-// version is read, so concurrent writers queue instead of failing on the
-// unique (stream, version) index; in READ COMMITTED the statement after the
-// lock sees the previous writer's commit. Appends to different streams do
-// not wait for each other.
+// lock on (class "evlg", hashtext(stream)); nothing is inserted without it.
+// A pool append is one statement that reads the stream's head, takes the
+// lock and inserts: if a writer committed in between, the unique (stream,
+// version) index refuses the stale version and the append runs again as
+// lock first, then read, then insert; in READ COMMITTED the statement
+// after the lock sees the previous writer's commit. [Store.AppendTx]
+// always takes the second way. Appends to different streams do not wait
+// for each other.
 //
 // The table rejects UPDATE, DELETE and TRUNCATE with a trigger: history
 // cannot be rewritten, only added to.

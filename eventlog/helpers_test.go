@@ -21,14 +21,19 @@ type testBundle struct {
 
 // newDB gives the test a database of its own with eventlog's migrations
 // applied (cloned from a migrated template by migtest).
-func newDB(t testing.TB) *testBundle {
+func newDB(t testing.TB) *testBundle { return newDBConns(t, 8) }
+
+// newDBConns is newDB with a pool of up to conns connections. The server
+// is shared by parallel tests (and max_connections is often 100), so only
+// the tests that need many connections ask for them.
+func newDBConns(t testing.TB, conns int32) *testBundle {
 	t.Helper()
 	url := migtest.NewURL(t, eventlog.Migrations)
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg.MaxConns = 40 // the soak test's 32 writers, the consumer and the notifier
+	pcfg.MaxConns = conns
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		t.Fatal(err)

@@ -16,11 +16,16 @@ import (
 // lock held through the WAL flush, which would undo group commit for every
 // writer. So pool appends commit without NOTIFY and then ask the notifier;
 // it sends one NOTIFY at a time from a short-lived goroutine and folds the
-// requests that arrive meanwhile into the next one. A lost wake-up only
+// requests that arrive meanwhile into the next one, at most one per
+// millisecond. A lost wake-up only
 // costs latency: consumers also poll.
 type notifier struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+
+	// gap is the least time between two NOTIFYs, so that the notifier
+	// never becomes one more busy writer.
+	gap time.Duration
 
 	mu      sync.Mutex
 	pending bool
@@ -43,7 +48,11 @@ func (n *notifier) poke() {
 
 func (n *notifier) run() {
 	defer n.wg.Done()
+	var last time.Time
 	for {
+		if wait := n.gap - time.Since(last); wait > 0 {
+			time.Sleep(wait)
+		}
 		n.mu.Lock()
 		if !n.pending {
 			n.running = false
@@ -52,6 +61,7 @@ func (n *notifier) run() {
 		}
 		n.pending = false
 		n.mu.Unlock()
+		last = time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", notifyChannel)
 		cancel()

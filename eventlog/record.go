@@ -137,7 +137,7 @@ type Provenance struct {
 	Reason string
 }
 
-const recordColumns = `position, xid::text::bigint, stream_type, stream_id, version, record_id, data, metadata,
+const recordColumns = `position, xid::text::bigint AS txid, stream_type, stream_id, version, record_id, data, metadata,
 	recorded_at, writer, trace_id, span_id, actor, reason, revert_of`
 
 type rowScanner interface{ Scan(dest ...any) error }

@@ -3,6 +3,7 @@ package eventlog
 import (
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
@@ -59,6 +60,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	s := &Store{pool: pool, writer: c.Writer, tracer: c.Tracer, logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
+	s.notify.gap = time.Millisecond
 	return s, nil
 }
 

@@ -10,6 +10,9 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure seatbelt's packages on this machine, beside a baseline or a peer",
 	}
-	cmd.AddCommand()
+	cmd.AddCommand(
+		newBenchJobsCmd(),
+		newBenchEventlogCmd(),
+	)
 	return cmd
 }
