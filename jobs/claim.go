@@ -33,14 +33,13 @@ WITH picked AS (
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = 'running',
-		stage = CASE WHEN j.stage = '' THEN f.first ELSE j.stage END,
+		stage = CASE WHEN j.stage = '' THEN (SELECT f.first FROM unnest($2::text[], $7::text[]) AS f(kind, first) WHERE f.kind = j.kind) ELSE j.stage END,
 		attempt = CASE WHEN j.stage = '' THEN 1 ELSE j.attempt + 1 END,
 		claim = j.claim + 1,
 		worker = $5,
 		lease_until = $6,
 		updated_at = $1
-	FROM picked p, unnest($2::text[], $7::text[]) AS f(kind, first)
-	WHERE j.id = p.id AND f.kind = j.kind
+	WHERE j.id = ANY(ARRAY(SELECT id FROM picked)) -- an index scan; a join would hash the whole table
 	RETURNING j.id, j.kind, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)

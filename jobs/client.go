@@ -321,11 +321,13 @@ func (c *Client) startStage(j claimed) {
 	}()
 }
 
-func (c *Client) cancelJob(id int64, cause error) {
+// cancelJob cancels the running stage of job id; with claim > 0 only if it
+// is still that claim (the job may have moved on to its next stage here).
+func (c *Client) cancelJob(id, claim int64, cause error) {
 	c.mu.Lock()
 	a := c.active[id]
 	c.mu.Unlock()
-	if a != nil {
+	if a != nil && (claim == 0 || a.claim == claim) {
 		a.cancel(cause)
 	}
 }
@@ -356,7 +358,7 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		rows, err := c.db.Query(ctx, `
 UPDATE seatbelt_jobs j SET lease_until = $3
 FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
-WHERE j.id = a.id AND j.claim = a.claim AND j.state = 'running'
+WHERE j.id = ANY($1::bigint[]) AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
 RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
 		if err != nil {
 			if ctx.Err() == nil {
@@ -371,17 +373,18 @@ RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
 			if rows.Scan(&id, &cancelled) == nil {
 				held[id] = true
 				if cancelled {
-					c.cancelJob(id, ErrCancelled)
+					c.cancelJob(id, 0, ErrCancelled)
 				}
 			}
 		}
 		if rows.Err() != nil {
 			continue
 		}
-		for _, id := range ids {
+		for i, id := range ids {
 			if !held[id] {
-				c.log.Warn("jobs: lease lost; cancelling the stage", "job", id)
-				c.cancelJob(id, ErrLeaseLost)
+				// Either another attempt owns it now, or this attempt just
+				// finished and the job moved on: only the first is a loss.
+				c.cancelJob(id, claims[i], ErrLeaseLost)
 			}
 		}
 	}

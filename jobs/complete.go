@@ -12,7 +12,8 @@ import (
 // completeSQL finishes stages: the job moves to its next stage (available,
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is
 // stored and a "succeeded" event written. Every row is fenced by its claim:
-// a worker whose lease was taken over updates nothing. It takes arrays so
+// a worker whose lease was taken over updates nothing. (worker IS NOT NULL
+// means running; see the schema.) It takes arrays so
 // one statement completes a whole batch.
 const completeSQL = `
 WITH input AS (
@@ -30,7 +31,7 @@ WITH input AS (
 		updated_at = $7,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE j.id = i.id AND j.claim = i.claim AND j.state = 'running'
+	WHERE j.id = ANY($1::bigint[]) AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -173,7 +174,7 @@ WITH u AS (
 		run_at = CASE WHEN $4 THEN run_at ELSE $5::timestamptz END,
 		last_error = $6, worker = NULL, lease_until = NULL, updated_at = $3,
 		finished_at = CASE WHEN $4 OR cancel_requested THEN $3::timestamptz END
-	WHERE id = $1 AND claim = $2 AND state = 'running'
+	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
 	RETURNING id, state, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -199,7 +200,7 @@ func (c *Client) release(j claimed, log *slog.Logger) {
 	tag, err := c.db.Exec(context.Background(), `
 WITH u AS (
 	UPDATE seatbelt_jobs SET state = 'available', attempt = attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3
-	WHERE id = $1 AND claim = $2 AND state = 'running'
+	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
 	RETURNING id, stage, attempt
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -220,7 +221,7 @@ func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logge
 	_, err := c.db.Exec(ctx, `
 WITH u AS (
 	UPDATE seatbelt_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, updated_at = $3, finished_at = $3
-	WHERE id = $1 AND claim = $2 AND state = 'running'
+	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
 	RETURNING id, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)

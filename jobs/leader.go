@@ -21,7 +21,7 @@ func (c *Client) leaderLoop(ctx context.Context) {
 		c.leader.Store(false)
 		c.m.clearGauges()
 	}()
-	t := time.NewTicker(c.cfg.LeaderInterval)
+	t := time.NewTimer(c.cfg.LeaderInterval)
 	defer t.Stop()
 	for {
 		was := c.leader.Load()
@@ -37,11 +37,20 @@ func (c *Client) leaderLoop(ctx context.Context) {
 			c.log.Info("jobs: lost leadership")
 			c.m.clearGauges()
 		}
+		wait := c.cfg.LeaderInterval
 		if is {
-			if err := c.lead(ctx); err != nil && ctx.Err() == nil {
+			next, err := c.lead(ctx)
+			if err != nil && ctx.Err() == nil {
 				c.log.Warn("jobs: leader work failed", "err", err)
 			}
+			// Wake when the next lease ends rather than up to a whole
+			// interval later, so a dead worker's stage is reclaimed soon
+			// after its lease.
+			if next > 0 && next < wait {
+				wait = max(next, 10*time.Millisecond)
+			}
 		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -64,19 +73,29 @@ RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
 	return err == nil, err
 }
 
-func (c *Client) lead(ctx context.Context) error {
-	n, err := rescue(ctx, c.db, c.cfg.Now())
+// lead does one round of the leader's work and returns how long until
+// the next running lease ends (0 if none is running).
+func (c *Client) lead(ctx context.Context) (time.Duration, error) {
+	now := c.cfg.Now()
+	n, err := rescue(ctx, c.db, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n > 0 {
 		c.m.rescued.Add(float64(n))
 		c.log.Warn("jobs: rescued stages whose worker stopped renewing its lease", "stages", n)
 	}
 	if err := c.retain(ctx, c.db); err != nil {
-		return err
+		return 0, err
 	}
-	return c.updateGauges(ctx, c.db)
+	if err := c.updateGauges(ctx, c.db); err != nil {
+		return 0, err
+	}
+	var next *time.Time
+	if err := c.db.QueryRow(ctx, "SELECT min(lease_until) FROM seatbelt_jobs WHERE state = 'running'").Scan(&next); err != nil || next == nil {
+		return 0, err
+	}
+	return next.Sub(now) + 5*time.Millisecond, nil
 }
 
 // rescue makes stages whose lease expired available again (the lost
@@ -108,11 +127,15 @@ SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') EN
 
 func (c *Client) retain(ctx context.Context, q Querier) error {
 	_, err := q.Exec(ctx, `
-DELETE FROM seatbelt_jobs WHERE id IN (
-	SELECT id FROM seatbelt_jobs
-	WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1
-	LIMIT 1000
-)`, c.cfg.Now().Add(-c.cfg.Retention))
+WITH gone AS (
+	DELETE FROM seatbelt_jobs WHERE id IN (
+		SELECT id FROM seatbelt_jobs
+		WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1
+		LIMIT 1000
+	)
+	RETURNING id
+)
+DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.Now().Add(-c.cfg.Retention))
 	return err
 }
 

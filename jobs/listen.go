@@ -60,7 +60,7 @@ func (c *Client) listen(ctx context.Context, conn *pgx.Conn) {
 			c.signalWake()
 		case cancelChannel:
 			if id, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
-				c.cancelJob(id, ErrCancelled)
+				c.cancelJob(id, 0, ErrCancelled)
 			}
 		}
 	}

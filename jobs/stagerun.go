@@ -127,7 +127,7 @@ func (r *StageRun) insertLedger(ctx context.Context, q Querier, table string, ke
 	tag, err := q.Exec(ctx, `
 INSERT INTO seatbelt_job_entities (job_id, stage, attempt, table_name, keys, created_at)
 SELECT $1, $2, $3, $4, $5, $6
-WHERE NOT $7 OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1 AND claim = $8 AND state = 'running')`,
+WHERE NOT $7 OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1 AND claim = $8 AND worker IS NOT NULL)`,
 		r.job.id, r.job.stage, r.job.attempt, table, strs, r.c.cfg.Now(), fence, r.job.claim)
 	if err != nil {
 		return fmt.Errorf("jobs: recording %d %s entities of job %d: %w", len(keys), table, r.job.id, err)

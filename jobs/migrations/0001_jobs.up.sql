@@ -17,6 +17,9 @@ CREATE TABLE seatbelt_jobs (
     priority      smallint    NOT NULL DEFAULT 0,
     run_at        timestamptz NOT NULL,
     unique_key    text,
+    -- the worker holding the stage: set exactly while running, so a write
+    -- fenced by "claim = mine AND worker IS NOT NULL" needs no state test
+    -- (which would lead the planner to the lease index)
     worker        text,
     lease_until   timestamptz,
     cancel_requested boolean  NOT NULL DEFAULT false,
@@ -31,15 +34,21 @@ CREATE TABLE seatbelt_jobs (
 CREATE INDEX seatbelt_jobs_claim ON seatbelt_jobs (priority, run_at, id) WHERE state = 'available';
 -- The leader rescues expired leases from here.
 CREATE INDEX seatbelt_jobs_lease ON seatbelt_jobs (lease_until) WHERE state = 'running';
--- Retention and listings by state.
-CREATE INDEX seatbelt_jobs_state ON seatbelt_jobs (state, finished_at);
+-- Retention deletes from here. (No index on state alone: every state change
+-- would update it, and only the operator's listings would use it.)
+CREATE INDEX seatbelt_jobs_finished ON seatbelt_jobs (finished_at) WHERE state IN ('succeeded', 'cancelled', 'cleaned');
 -- One live job per unique key, even under concurrent enqueues.
 CREATE UNIQUE INDEX seatbelt_jobs_unique ON seatbelt_jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'failed');
 
+-- The history. No foreign key: every claim and completion inserts here, and
+-- the check would cost more than the row; retention deletes a job's events
+-- with the job.
+-- No primary key either: the (job_id, id) index serves every read, and a
+-- second index on each of two inserts per stage is the hot path's cost.
 CREATE TABLE seatbelt_job_events (
-    id       bigserial   PRIMARY KEY,
-    job_id   bigint      NOT NULL REFERENCES seatbelt_jobs (id) ON DELETE CASCADE,
+    id       bigserial   NOT NULL,
+    job_id   bigint      NOT NULL,
     at       timestamptz NOT NULL,
     event    text        NOT NULL,
     stage    text        NOT NULL DEFAULT '',
@@ -49,6 +58,8 @@ CREATE TABLE seatbelt_job_events (
 );
 CREATE INDEX seatbelt_job_events_job ON seatbelt_job_events (job_id, id);
 
+-- The ledger: one row per Track call, holding the keys of the rows a stage
+-- created in one table.
 CREATE TABLE seatbelt_job_entities (
     id         bigserial   PRIMARY KEY,
     job_id     bigint      NOT NULL REFERENCES seatbelt_jobs (id) ON DELETE CASCADE,

@@ -1,0 +1,598 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/seatbelt-go/seatbelt/internal/bench/riverpeer"
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+type benchJobsOptions struct {
+	databaseURL    string
+	jobs           int
+	stagedJobs     int
+	stages         int
+	latencySamples int
+	trackedJobs    int
+	lease          time.Duration
+	workers        int
+	rounds         int
+	peer           string
+	json           bool
+	kill           bool
+	childWorker    bool
+}
+
+// newBenchJobsCmd measures the jobs package beside River in one run, each
+// on a fresh database of the same server.
+func newBenchJobsCmd() *cobra.Command {
+	var o benchJobsOptions
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "Measure the jobs package beside River: burn-down, stage transitions, latency, reclaim, ledger cost",
+		Long: `Runs, each on a fresh scratch database of the same server:
+
+  burn-down     --jobs single-stage no-op jobs inserted up front, then worked
+                off; jobs per second from start until the database shows all
+                finished (River: the same, tuned as its own benchmark is);
+                --rounds alternating rounds, the best of each side kept
+  stages        --staged-jobs jobs of --stages no-op stages; stage
+                transitions per second
+  latency       --latency-samples jobs enqueued one at a time into an idle
+                worker; enqueue-to-start p50 and p95
+  reclaim       a worker process is killed (SIGKILL) in the middle of a stage;
+                time until another worker starts that stage (goal: lease + 1 s)
+  ledger        --tracked-jobs stages that insert 100 rows, with and without
+                recording them in the ledger; the ratio (goal: at most 1.2)
+
+The server is --database-url (default $DATABASE_URL), else the one the tests
+use (127.0.0.1:5432, or a throwaway cluster). The scratch databases are
+dropped at the end. With --json the last line is one JSON object.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.childWorker {
+				return benchJobsChild(cmd.Context(), o)
+			}
+			if o.peer != "river" && o.peer != "none" {
+				return fmt.Errorf("--peer %q: want river or none", o.peer)
+			}
+			if o.jobs < 1 || o.stagedJobs < 1 || o.stages < 1 || o.latencySamples < 1 || o.trackedJobs < 1 || o.workers < 1 || o.rounds < 1 || o.lease < 100*time.Millisecond {
+				return errors.New("--jobs, --staged-jobs, --stages, --latency-samples, --tracked-jobs --workers and --rounds must be positive, --lease at least 100ms")
+			}
+			return runBenchJobs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create scratch databases on (postgres://... form)")
+	f.IntVar(&o.jobs, "jobs", 20000, "single-stage jobs in the burn-down")
+	f.IntVar(&o.stagedJobs, "staged-jobs", 2000, "multi-stage jobs")
+	f.IntVar(&o.stages, "stages", 10, "stages per multi-stage job")
+	f.IntVar(&o.latencySamples, "latency-samples", 200, "jobs enqueued one at a time for the latency")
+	f.IntVar(&o.trackedJobs, "tracked-jobs", 1000, "jobs of 100 inserted rows, per variant, for the ledger cost")
+	f.DurationVar(&o.lease, "lease", 5*time.Second, "lease of the reclaim measurement")
+	f.IntVar(&o.workers, "workers", 2000, "seatbelt's MaxWorkers (River runs with 2,000, as in its own benchmark)")
+	f.IntVar(&o.rounds, "rounds", 3, "burn-down rounds per side; the best of each is reported")
+	f.StringVar(&o.peer, "peer", "river", "peer to run beside: river or none")
+	f.BoolVar(&o.json, "json", false, "print one JSON object as the last line")
+	f.BoolVar(&o.kill, "reclaim", true, "run the reclaim measurement (starts and kills a worker process)")
+	f.BoolVar(&o.childWorker, "child-worker", false, "internal: be the worker process the reclaim measurement kills")
+	_ = f.MarkHidden("child-worker")
+	return cmd
+}
+
+type benchJobsResult struct {
+	Machine                string  `json:"machine"`
+	Jobs                   int     `json:"jobs"`
+	JobsPerSec             float64 `json:"jobs_per_sec"`
+	Peer                   string  `json:"peer,omitempty"`
+	PeerJobsPerSec         float64 `json:"peer_jobs_per_sec,omitempty"`
+	RiverJobsPerSec        float64 `json:"river_jobs_per_sec,omitempty"`
+	VsPeer                 float64 `json:"vs_peer,omitempty"`
+	StageTransitionsPerSec float64 `json:"stage_transitions_per_sec"`
+	LatencyP50Ms           float64 `json:"latency_p50_ms"`
+	LatencyP95Ms           float64 `json:"latency_p95_ms"`
+	PeerLatencyP50Ms       float64 `json:"peer_latency_p50_ms,omitempty"`
+	PeerLatencyP95Ms       float64 `json:"peer_latency_p95_ms,omitempty"`
+	LeaseMs                int64   `json:"lease_ms,omitempty"`
+	ReclaimMs              float64 `json:"reclaim_ms,omitempty"`
+	TrackedRatio           float64 `json:"tracked_ratio"`
+}
+
+func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions) error {
+	server := o.databaseURL
+	if server == "" {
+		srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		server = srv.URL
+	}
+	progress := func(format string, args ...any) {
+		if !o.json {
+			fmt.Fprintf(errOut, format+"\n", args...)
+		}
+	}
+	res := benchJobsResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Jobs: o.jobs}
+
+	// The burn-downs alternate, seatbelt then River, and each side keeps its
+	// best round: on a small shared machine one round says more about the
+	// neighbours than about the queue.
+	var best, peerBest time.Duration
+	for round := 1; round <= o.rounds; round++ {
+		progress("round %d/%d: seatbelt burn-down of %d single-stage jobs...", round, o.rounds, o.jobs)
+		took, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+			return seatbeltBurnDown(ctx, db, o, o.jobs, 1)
+		})
+		if err != nil {
+			return fmt.Errorf("seatbelt burn-down: %w", err)
+		}
+		if best == 0 || took < best {
+			best = took
+		}
+		if o.peer != "river" {
+			continue
+		}
+		progress("round %d/%d: river burn-down of %d jobs...", round, o.rounds, o.jobs)
+		took, err = withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+			if err := riverpeer.Migrate(ctx, db); err != nil {
+				return 0, err
+			}
+			if err := riverpeer.Insert(ctx, db, o.jobs); err != nil {
+				return 0, err
+			}
+			return riverpeer.BurnDown(ctx, db, o.jobs)
+		})
+		if err != nil {
+			return fmt.Errorf("river burn-down: %w", err)
+		}
+		if peerBest == 0 || took < peerBest {
+			peerBest = took
+		}
+	}
+	res.JobsPerSec = float64(o.jobs) / best.Seconds()
+	if o.peer == "river" {
+		res.Peer = "river"
+		res.PeerJobsPerSec = float64(o.jobs) / peerBest.Seconds()
+		res.RiverJobsPerSec = res.PeerJobsPerSec
+		res.VsPeer = res.JobsPerSec / res.PeerJobsPerSec
+	}
+
+	progress("seatbelt: %d jobs of %d stages...", o.stagedJobs, o.stages)
+	took, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+		return seatbeltBurnDown(ctx, db, o, o.stagedJobs, o.stages)
+	})
+	if err != nil {
+		return fmt.Errorf("seatbelt stages: %w", err)
+	}
+	res.StageTransitionsPerSec = float64(o.stagedJobs*o.stages) / took.Seconds()
+
+	progress("seatbelt: enqueue-to-start latency, %d samples...", o.latencySamples)
+	var lat []time.Duration
+	if _, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+		lat, err = seatbeltLatency(ctx, db, o)
+		return 0, err
+	}); err != nil {
+		return fmt.Errorf("seatbelt latency: %w", err)
+	}
+	res.LatencyP50Ms, res.LatencyP95Ms = ms(percentile(lat, 50)), ms(percentile(lat, 95))
+	if o.peer == "river" {
+		progress("river: enqueue-to-start latency...")
+		if _, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+			if err := riverpeer.Migrate(ctx, db); err != nil {
+				return 0, err
+			}
+			lat, err = riverpeer.Latency(ctx, db, o.latencySamples)
+			return 0, err
+		}); err != nil {
+			return fmt.Errorf("river latency: %w", err)
+		}
+		res.PeerLatencyP50Ms, res.PeerLatencyP95Ms = ms(percentile(lat, 50)), ms(percentile(lat, 95))
+	}
+
+	if o.kill {
+		progress("seatbelt: kill -9 a worker mid-stage, lease %s...", o.lease)
+		reclaim, err := withScratch(ctx, server, func(db *pgxpool.Pool, dbURL string) (time.Duration, error) {
+			return seatbeltReclaim(ctx, db, dbURL, o)
+		})
+		if err != nil {
+			return fmt.Errorf("seatbelt reclaim: %w", err)
+		}
+		res.LeaseMs, res.ReclaimMs = o.lease.Milliseconds(), ms(reclaim)
+	}
+
+	progress("seatbelt: %d stages of 100 inserted rows, with and without the ledger...", o.trackedJobs)
+	if _, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
+		res.TrackedRatio, err = seatbeltTrackedRatio(ctx, db, o)
+		return 0, err
+	}); err != nil {
+		return fmt.Errorf("seatbelt ledger cost: %w", err)
+	}
+
+	if !o.json {
+		writeBenchJobs(out, o, res)
+	}
+	line, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		fmt.Fprintln(out, string(line))
+	}
+	return nil
+}
+
+func writeBenchJobs(out io.Writer, o benchJobsOptions, r benchJobsResult) {
+	fmt.Fprintf(out, "seatbelt bench jobs (%s)\n\n", r.Machine)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	peer := "-"
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Fprintln(w, "measure\tseatbelt\triver\tgoal")
+	if r.Peer != "" {
+		peer = fmt.Sprintf("%.0f", r.PeerJobsPerSec)
+		fmt.Fprintf(w, "burn-down, %d single-stage no-op jobs (jobs/s)\t%.0f\t%s\t>= river, aim 1.5x: %.2fx, %s\n", o.jobs, r.JobsPerSec, peer, r.VsPeer, verdict(r.VsPeer >= 1))
+	} else {
+		fmt.Fprintf(w, "burn-down, %d single-stage no-op jobs (jobs/s)\t%.0f\t-\t-\n", o.jobs, r.JobsPerSec)
+	}
+	fmt.Fprintf(w, "%d jobs of %d stages (stage transitions/s)\t%.0f\t-\treported\n", o.stagedJobs, o.stages, r.StageTransitionsPerSec)
+	peerLat := "-"
+	if r.Peer != "" {
+		peerLat = fmt.Sprintf("%.2f / %.2f", r.PeerLatencyP50Ms, r.PeerLatencyP95Ms)
+	}
+	fmt.Fprintf(w, "enqueue-to-start latency p50 / p95 (ms)\t%.2f / %.2f\t%s\tp50 < 5 ms: %s\n", r.LatencyP50Ms, r.LatencyP95Ms, peerLat, verdict(r.LatencyP50Ms < 5))
+	if r.LeaseMs > 0 {
+		fmt.Fprintf(w, "kill -9 mid-stage to reclaim, lease %s (ms)\t%.0f\t-\t<= lease + 1 s: %s\n", time.Duration(r.LeaseMs)*time.Millisecond, r.ReclaimMs, verdict(r.ReclaimMs <= float64(r.LeaseMs+1000)))
+	}
+	fmt.Fprintf(w, "stage inserting 100 rows, tracked / untracked\t%.2fx\t-\t<= 1.2x: %s\n", r.TrackedRatio, verdict(r.TrackedRatio <= 1.2))
+	w.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	return sorted[max(0, min(len(sorted)-1, i-1))]
+}
+
+// withScratch runs f on a new database of the server, migrated with the
+// jobs tables, and drops it afterwards.
+func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, url string) (time.Duration, error)) (time.Duration, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return 0, fmt.Errorf("--database-url must be a postgres:// URL, got %q", server)
+	}
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	name := "seatbelt_bench_jobs_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return 0, fmt.Errorf("connecting: %w", err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return 0, err
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	u.Path = "/" + name
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return 0, err
+	}
+	cfg.MaxConns = 20
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	m, err := migcheck.New(db, &migcheck.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, jobs.Migrations)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := m.Apply(ctx); err != nil {
+		return 0, err
+	}
+	return f(db, u.String())
+}
+
+func benchConfig(o benchJobsOptions) *jobs.Config {
+	return &jobs.Config{
+		MaxWorkers:    o.workers,
+		FetchCooldown: 2 * time.Millisecond,
+		PollInterval:  20 * time.Millisecond,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func noopKind(name string, stages int, started func()) jobs.Kind {
+	k := jobs.Kind{Name: name}
+	for i := range stages {
+		k.Stages = append(k.Stages, jobs.Stage{Name: fmt.Sprintf("s%d", i+1), Run: func(context.Context, *jobs.StageRun) error {
+			if started != nil {
+				started()
+			}
+			return nil
+		}})
+	}
+	return k
+}
+
+func enqueueNoop(ctx context.Context, db *pgxpool.Pool, kind string, n int) error {
+	for done := 0; done < n; {
+		batch := min(5000, n-done)
+		params := make([]jobs.EnqueueParams, batch)
+		for i := range params {
+			params[i] = jobs.EnqueueParams{Kind: kind}
+		}
+		if _, err := jobs.EnqueueMany(ctx, db, params); err != nil {
+			return err
+		}
+		done += batch
+	}
+	return nil
+}
+
+// seatbeltBurnDown inserts n jobs of the given stages, starts a client and
+// returns the time until the database shows them all succeeded.
+func seatbeltBurnDown(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions, n, stages int) (time.Duration, error) {
+	if err := enqueueNoop(ctx, db, "noop", n); err != nil {
+		return 0, err
+	}
+	c, err := jobs.NewClient(db, benchConfig(o))
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Register(noopKind("noop", stages, nil)); err != nil {
+		return 0, err
+	}
+	begun := time.Now()
+	if err := c.Start(ctx); err != nil {
+		return 0, err
+	}
+	defer c.Stop(context.Background())
+	return waitAllDone(ctx, db, n, begun)
+}
+
+func waitAllDone(ctx context.Context, db *pgxpool.Pool, n int, begun time.Time) (time.Duration, error) {
+	for {
+		var done int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM seatbelt_jobs WHERE state = 'succeeded'").Scan(&done); err != nil {
+			return 0, err
+		}
+		if done >= n {
+			return time.Since(begun), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func seatbeltLatency(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions) ([]time.Duration, error) {
+	started := make(chan time.Time, 1)
+	c, err := jobs.NewClient(db, benchConfig(o))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Register(noopKind("noop", 1, func() { started <- time.Now() })); err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return nil, err
+	}
+	defer c.Stop(context.Background())
+	time.Sleep(200 * time.Millisecond) // let the client settle, as for River
+	out := make([]time.Duration, 0, o.latencySamples)
+	for range o.latencySamples {
+		t0 := time.Now()
+		if _, err := c.Enqueue(ctx, "noop", nil, nil); err != nil {
+			return nil, err
+		}
+		select {
+		case t1 := <-started:
+			out = append(out, t1.Sub(t0))
+		case <-time.After(10 * time.Second):
+			return nil, errors.New("a job did not start within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+const benchChildEnv = "SEATBELT_BENCH_JOBS_CHILD"
+
+// seatbeltReclaim starts a worker process on a one-stage job that hangs,
+// kills it with SIGKILL once the stage runs, and returns the time until
+// this process's worker starts the stage again.
+func seatbeltReclaim(ctx context.Context, db *pgxpool.Pool, dbURL string, o benchJobsOptions) (time.Duration, error) {
+	if _, err := jobs.Enqueue(ctx, db, "hang", nil, nil); err != nil {
+		return 0, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "bench", "jobs", "--child-worker", "--database-url", dbURL, "--lease", o.lease.String())
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	blocking := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "blocking" {
+				close(blocking)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-blocking:
+	case <-time.After(30 * time.Second):
+		return 0, errors.New("the worker process did not start the stage within 30s")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return 0, err
+	}
+	killed := time.Now()
+	_ = cmd.Wait()
+
+	started := make(chan time.Time, 1)
+	cfg := benchConfig(o)
+	cfg.Lease = o.lease
+	c, err := jobs.NewClient(db, cfg)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.Register(jobs.Kind{Name: "hang", Stages: []jobs.Stage{{Name: "hang", Run: func(context.Context, *jobs.StageRun) error {
+		started <- time.Now()
+		return nil
+	}}}}); err != nil {
+		return 0, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return 0, err
+	}
+	defer c.Stop(context.Background())
+	select {
+	case t := <-started:
+		return t.Sub(killed), nil
+	case <-time.After(o.lease + time.Minute):
+		return 0, errors.New("the killed worker's stage was not reclaimed within lease + 1 minute")
+	}
+}
+
+// benchJobsChild is the worker process seatbeltReclaim kills: its only
+// stage prints "blocking" and waits for ever.
+func benchJobsChild(ctx context.Context, o benchJobsOptions) error {
+	db, err := pgxpool.New(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cfg := benchConfig(o)
+	cfg.Lease = o.lease
+	c, err := jobs.NewClient(db, cfg)
+	if err != nil {
+		return err
+	}
+	if err := c.Register(jobs.Kind{Name: "hang", Stages: []jobs.Stage{{Name: "hang", Run: func(ctx context.Context, _ *jobs.StageRun) error {
+		fmt.Println("blocking")
+		<-ctx.Done()
+		return ctx.Err()
+	}}}}); err != nil {
+		return err
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	select {} // until killed
+}
+
+// seatbeltTrackedRatio runs stages that insert 100 rows with and without
+// recording them, alternating twice, and returns best tracked / best
+// untracked time.
+func seatbeltTrackedRatio(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions) (float64, error) {
+	if _, err := db.Exec(ctx, "CREATE TABLE bench_rows (id bigserial PRIMARY KEY, job_id bigint NOT NULL, n int NOT NULL)"); err != nil {
+		return 0, err
+	}
+	run := func(track bool) (time.Duration, error) {
+		if _, err := db.Exec(ctx, "TRUNCATE seatbelt_jobs, seatbelt_job_events, seatbelt_job_entities, bench_rows"); err != nil {
+			return 0, err
+		}
+		kind := jobs.Kind{Name: "rows", Stages: []jobs.Stage{{Name: "insert", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			tx, err := r.Tx(ctx)
+			if err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "INSERT INTO bench_rows (job_id, n) SELECT $1, g FROM generate_series(1, 100) g RETURNING id", r.JobID())
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				return err
+			}
+			if !track {
+				return nil
+			}
+			keys := make([]any, len(ids))
+			for i, id := range ids {
+				keys[i] = id
+			}
+			return r.Track(ctx, "bench_rows", keys...)
+		}}}}
+		if err := enqueueNoop(ctx, db, "rows", o.trackedJobs); err != nil {
+			return 0, err
+		}
+		cfg := benchConfig(o)
+		cfg.MaxWorkers = 16 // each stage holds one of the pool's 20 connections
+		c, err := jobs.NewClient(db, cfg)
+		if err != nil {
+			return 0, err
+		}
+		if err := c.Register(kind); err != nil {
+			return 0, err
+		}
+		begun := time.Now()
+		if err := c.Start(ctx); err != nil {
+			return 0, err
+		}
+		defer c.Stop(context.Background())
+		return waitAllDone(ctx, db, o.trackedJobs, begun)
+	}
+	best := map[bool]time.Duration{}
+	for range 2 {
+		for _, track := range []bool{false, true} {
+			d, err := run(track)
+			if err != nil {
+				return 0, err
+			}
+			if best[track] == 0 || d < best[track] {
+				best[track] = d
+			}
+		}
+	}
+	return best[true].Seconds() / best[false].Seconds(), nil
+}

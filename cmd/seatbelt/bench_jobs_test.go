@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The reclaim measurement starts os.Executable() as a worker process; in
+// tests that is this test binary, which becomes the CLI here.
+func init() {
+	if os.Getenv(benchChildEnv) != "" {
+		cmd := newRootCmd()
+		cmd.SetArgs(os.Args[1:])
+		if err := cmd.Execute(); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+}
+
+func TestBenchJobsSmall(t *testing.T) {
+	out, code := runCLI(t, "bench", "jobs", "--json", "--jobs", "300", "--staged-jobs", "30", "--stages", "3",
+		"--latency-samples", "10", "--tracked-jobs", "20", "--lease", "1s", "--rounds", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r benchJobsResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	if r.JobsPerSec <= 0 || r.RiverJobsPerSec <= 0 || r.PeerJobsPerSec != r.RiverJobsPerSec || r.StageTransitionsPerSec <= 0 ||
+		r.LatencyP50Ms <= 0 || r.LatencyP95Ms < r.LatencyP50Ms || r.PeerLatencyP50Ms <= 0 || r.TrackedRatio <= 0 || r.LeaseMs != 1000 {
+		t.Fatalf("result %+v", r)
+	}
+	// The reclaim cannot happen before the lease of the killed worker ends.
+	if r.ReclaimMs < 500 || r.ReclaimMs > 60000 {
+		t.Fatalf("reclaim after %.0f ms with a 1s lease", r.ReclaimMs)
+	}
+}
+
+func TestBenchJobsRejectsBadFlags(t *testing.T) {
+	if out, code := runCLI(t, "bench", "jobs", "--peer", "sidekiq"); code != 2 || !strings.Contains(out, "--peer") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "bench", "jobs", "--jobs", "0"); code != 2 || !strings.Contains(out, "positive") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}

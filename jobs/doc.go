@@ -1,0 +1,78 @@
+// Package jobs runs durable multi-stage jobs on PostgreSQL: every state
+// change and result is stored, every entity a job creates is recorded, so a
+// failed job can be cleaned up with one command and run again, and a worker
+// killed at any moment loses nothing.
+//
+// # Kinds and stages
+//
+// A [Kind] is an ordered list of named [Stage]s that a service registers
+// with [Client.Register]. A stage's Run gets a [*StageRun]: the job's args
+// ([StageRun.Args]), the results of earlier stages ([StageRun.Result]), its
+// own result ([StageRun.SetResult]) and the stage's transaction
+// ([StageRun.Tx]).
+//
+// # Exactly-once effects and the ledger
+//
+// Whatever a stage writes through [StageRun.Tx] commits in one transaction
+// with the stage's completion and with the ledger entries of
+// [StageRun.Track]. The completion is fenced by the claim: a worker whose
+// lease ran out (paused, partitioned) and was replaced cannot commit, so a
+// stage's effects happen once. A stage that must not hold a transaction
+// records its entities first with [StageRun.TrackNow] (the opt-out mode),
+// then creates them, so cleanup never misses one.
+//
+// # Enqueue
+//
+// [Enqueue] (or [Client.Enqueue], [Client.EnqueueTx] inside the caller's
+// pgx.Tx, [EnqueueMany] for batches) adds a job with JSON args and
+// [EnqueueOpts]: a unique key (one live job per key, safe under concurrent
+// enqueues through a partial unique index), a priority and a run-at time.
+//
+// # Workers
+//
+// A started [Client] claims due jobs with SELECT ... FOR UPDATE SKIP LOCKED
+// in batches, woken by LISTEN/NOTIFY with a poll as fallback. Each running
+// stage holds a lease (Config.Lease, 30 s by default) renewed by a
+// heartbeat; when a worker dies, the leader makes its stage available again
+// after the lease, and the attempt counts. Stages have a timeout, a number
+// of attempts and a backoff. A worker that does not know a job's kind or
+// stage (an older version during a rollout) leaves it for one that does.
+//
+// One client in the database is the leader (a lease row, so a paused leader
+// loses the role): it rescues expired leases, deletes finished jobs after
+// Config.Retention and reports the jobs-by-state gauge.
+//
+// # Stopping
+//
+// [Client.Stop] is the soft stop, made to be a graceful stop hook
+// (app.OnStop("jobs", client.Stop)): it stops claiming and waits for the
+// running stages; if its context ends first, the stages still running are
+// cancelled and released at once without using an attempt, and Stop
+// returns ctx.Err(). [Client.StopAndCancel] cancels them at once. Both
+// tolerate a client never started and a second call.
+//
+// # Operating on jobs
+//
+// [List], [Get], [History] and [Entities] read; [Cancel] cancels (a running
+// stage's context is cancelled within a second, through LISTEN/NOTIFY);
+// [Cleanup] deletes every recorded entity newest first through a [Deleter]
+// per table ([DeleteByColumn] for the plain case), is idempotent and
+// resumes after an interruption; [Restart] runs the job again from the
+// failed stage or, after a cleanup, from the first, keeping the history.
+// The CLI wraps them: seatbelt jobs list | show | cancel | cleanup | restart.
+//
+// # Tables and observability
+//
+// [Migrations] creates seatbelt_jobs, seatbelt_job_events (the history),
+// seatbelt_job_entities (the ledger) and seatbelt_jobs_leader; apply it
+// with the service's own set through migcheck. Each stage runs in a span
+// "jobs.stage <kind>/<stage>" with jobs.job_id, jobs.kind, jobs.stage and
+// jobs.attempt (Config.TracerProvider). [Client.Collector] exports
+// seatbelt_jobs_jobs{state}, seatbelt_jobs_stage_duration_seconds,
+// seatbelt_jobs_retries_total, seatbelt_jobs_rescued_total and
+// seatbelt_jobs_queue_latency_seconds.
+//
+// Leases, run-at times, backoff and retention follow Config.Now, so tests
+// can move a fake clock; workers' clocks should agree (NTP), as they are
+// compared through the database. Leader election uses the database clock.
+package jobs

@@ -1,0 +1,73 @@
+package jobs_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+// exampleDB creates a database of its own with the jobs tables, for the
+// examples (which cannot use testing.T); drop removes it.
+func exampleDB() (db *pgxpool.Pool, drop func()) {
+	ctx := context.Background()
+	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		panic(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "jobs_example_" + hex.EncodeToString(b)
+	admin, err := pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		panic(err)
+	}
+	cfg, err := pgxpool.ParseConfig(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	cfg.ConnConfig.Database = name
+	db, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		panic(err)
+	}
+	m, err := migcheck.New(db, &migcheck.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, jobs.Migrations)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := m.Apply(ctx); err != nil {
+		panic(err)
+	}
+	return db, func() {
+		db.Close()
+		_, _ = admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+		admin.Close(ctx)
+		srv.Close()
+	}
+}
+
+// waitUntil polls a job until it reaches state.
+func waitUntil(db *pgxpool.Pool, id int64, state string) *jobs.Job {
+	for range 1000 {
+		j, err := jobs.Get(context.Background(), db, id)
+		if err == nil && j.State == state {
+			return j
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	panic("job never reached " + state)
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
