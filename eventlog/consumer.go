@@ -211,26 +211,27 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 		attempts int
 		waits    int
 	}
+	fenceWait := time.Duration(0)
 	for {
-		n, bad, herr, err := c.batch(ctx, limit)
+		b, err := c.batch(ctx, limit)
 		if err != nil {
 			return err
 		}
-		if herr != nil {
+		if b.herr != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if failing.pos != bad.Position {
-				failing.pos, failing.attempts, failing.waits = bad.Position, 0, 0
+			if failing.pos != b.bad.Position {
+				failing.pos, failing.attempts, failing.waits = b.bad.Position, 0, 0
 			}
 			failing.attempts++
 			if failing.attempts >= c.cfg.MaxAttempts {
-				return &HandlerError{Consumer: c.name, Record: bad, Attempts: failing.attempts, Err: herr}
+				return &HandlerError{Consumer: c.name, Record: b.bad, Attempts: failing.attempts, Err: b.herr}
 			}
-			c.cfg.Logger.Warn("eventlog: handler failed; retrying", "stream", bad.Stream.String(), "version", bad.Version,
-				"position", bad.Position, "attempt", failing.attempts, "err", herr)
-			if n > 0 {
-				limit = n // commit the records before the failing one first
+			c.cfg.Logger.Warn("eventlog: handler failed; retrying", "stream", b.bad.Stream.String(), "version", b.bad.Version,
+				"position", b.bad.Position, "attempt", failing.attempts, "err", b.herr)
+			if b.n > 0 {
+				limit = b.n // commit the records before the failing one first
 				continue
 			}
 			failing.waits++
@@ -240,11 +241,22 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 			limit = 1
 			continue
 		}
+		full := b.n == limit
 		limit = c.cfg.BatchSize
-		if n == limit {
+		if full || b.moved {
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, c.cfg.PollInterval)
+		// Wait for a NOTIFY, or the poll interval. Records held back by the
+		// fence were announced already, so while there are some, look again
+		// soon: 1 ms, doubling up to the poll interval.
+		wait := c.cfg.PollInterval
+		if b.heldBack {
+			fenceWait = min(max(2*fenceWait, time.Millisecond), c.cfg.PollInterval)
+			wait = fenceWait
+		} else {
+			fenceWait = 0
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		_, err = conn.WaitForNotification(wctx)
 		cancel()
 		switch {
@@ -270,14 +282,34 @@ WHERE (xid, position) > ($1::text::xid8, $2::bigint)
 	AND xid < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY xid, position LIMIT $3`
 
+// heldBackSQL tells whether committed records wait behind the fence.
+const heldBackSQL = `SELECT EXISTS (SELECT 1 FROM eventlog_records
+WHERE (xid, position) > ($1::text::xid8, $2::bigint)
+	AND xid >= pg_snapshot_xmin(pg_current_snapshot()))`
+
+// batchResult is what one batch did.
+type batchResult struct {
+	n        int     // records handled (committed, or before the failing one)
+	bad      *Record // the record the handler failed on
+	herr     error   // the handler's error
+	heldBack bool    // committed records wait behind the fence
+	moved    bool    // another instance moved the checkpoint; nothing done
+}
+
 // batch handles up to limit records in one transaction with the
-// checkpoint. It returns how many were handled (committed, or before the
-// failing one), and for a handler failure the record and error.
-func (c *Consumer) batch(ctx context.Context, limit int) (n int, bad *Record, herr error, err error) {
+// checkpoint.
+//
+// The records are read before the transaction has an xid of its own: a
+// transaction's own xid is the xmin of its snapshot, so reading after
+// locking the checkpoint row would hold back every record written by a
+// transaction that started after this one, and the NOTIFY announcing those
+// was already consumed. The checkpoint row is locked after the read and
+// compared with what the read started from.
+func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err error) {
 	ctx, span := c.store.tracer.Start(ctx, "eventlog.consume")
 	defer func() {
-		span.SetAttributes(attribute.String("eventlog.consumer", c.name), attribute.Int("eventlog.records", n))
-		if e := errors.Join(herr, err); e != nil {
+		span.SetAttributes(attribute.String("eventlog.consumer", c.name), attribute.Int("eventlog.records", res.n))
+		if e := errors.Join(res.herr, err); e != nil {
 			span.RecordError(e)
 			span.SetStatus(codes.Error, e.Error())
 		}
@@ -285,42 +317,59 @@ func (c *Consumer) batch(ctx context.Context, limit int) (n int, bad *Record, he
 	}()
 	tx, err := c.store.pool.Begin(ctx)
 	if err != nil {
-		return 0, nil, nil, err
+		return res, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	// Locking the checkpoint row makes two instances that both believe they
-	// are active (one about to learn its connection died) take turns, each
-	// starting from the other's committed checkpoint.
+	const checkpointSQL = `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1`
 	var xid string
 	var pos int64
-	if err := tx.QueryRow(ctx, `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, c.name).Scan(&xid, &pos); err != nil {
-		return 0, nil, nil, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
+	if err := tx.QueryRow(ctx, checkpointSQL, c.name).Scan(&xid, &pos); err != nil {
+		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
 	}
 	rows, err := tx.Query(ctx, fetchSQL, xid, pos, limit)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
 	}
 	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Record, error) { return scanRecord(r) })
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+	}
+	if len(recs) < limit {
+		if err := tx.QueryRow(ctx, heldBackSQL, xid, pos).Scan(&res.heldBack); err != nil {
+			return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+		}
 	}
 	if len(recs) == 0 {
-		return 0, nil, nil, nil
+		return res, nil
+	}
+	// Locking the checkpoint row makes two instances that both believe they
+	// are active (one about to learn its connection died) take turns; the
+	// one that finds the checkpoint moved starts again from it.
+	var xid2 string
+	var pos2 int64
+	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, c.name).Scan(&xid2, &pos2); err != nil {
+		return res, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", c.name, err)
+	}
+	if xid2 != xid || pos2 != pos {
+		res.moved = true
+		return res, nil
 	}
 	for i, r := range recs {
-		if err := c.handler(ctx, tx, r); err != nil {
-			return i, r, err, nil
+		if herr := c.handler(ctx, tx, r); herr != nil {
+			res.n, res.bad, res.herr = i, r, herr
+			return res, nil
 		}
 	}
 	last := recs[len(recs)-1]
 	if _, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = handled + $4, updated_at = now() WHERE name = $1`,
 		c.name, strconv.FormatUint(last.TxID, 10), last.Position, len(recs)); err != nil {
-		return 0, nil, nil, fmt.Errorf("eventlog: storing the checkpoint of %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: storing the checkpoint of %q: %w", c.name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, nil, nil, fmt.Errorf("eventlog: committing a batch of %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: committing a batch of %q: %w", c.name, err)
 	}
-	return len(recs), nil, nil, nil
+	res.n = len(recs)
+	return res, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -357,3 +357,62 @@ func TestConsumerConfigErrorsNameTheField(t *testing.T) {
 		t.Fatalf("empty name: %v", err)
 	}
 }
+
+// TestNotifyWakesTheConsumer: with an hour between polls, an append is
+// delivered at once because its NOTIFY wakes the consumer.
+func TestNotifyWakesTheConsumer(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: time.Hour, OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	time.Sleep(50 * time.Millisecond) // idle, waiting for a notification
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitDelivered(t, tb, 1, 5*time.Second)
+}
+
+// TestPollFindsRecordsWithoutNotify: a record inserted without any NOTIFY
+// (by hand, say) is found by the poll.
+func TestPollFindsRecordsWithoutNotify(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	tb, _, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: 200 * time.Millisecond, OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	_, err := tb.pool.Exec(context.Background(), `INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, writer)
+		VALUES ('o', '1', 1, 'by-hand', '{}', 'psql')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, tb, 1, 5*time.Second)
+}
+
+// TestRecordsHeldByTheFenceComeWithoutAnotherNotify: a transaction that
+// is not an append holds an xid, so a later append is held back by the
+// fence after its NOTIFY was consumed. When the blocker ends (sending no
+// NOTIFY), the consumer still delivers promptly, with an hour between polls.
+func TestRecordsHeldByTheFenceComeWithoutAnotherNotify(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: time.Hour, OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	ctx := context.Background()
+	blocker, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx)
+	if _, err := blocker.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	time.Sleep(300 * time.Millisecond)
+	if n := deliveredCount(t, tb); n != 0 {
+		t.Fatalf("%d delivered while an older transaction was open", n)
+	}
+	if err := blocker.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, tb, 1, 5*time.Second)
+}
