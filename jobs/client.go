@@ -37,17 +37,18 @@ type Client struct {
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
 
-	wake        chan struct{}
-	saturated   atomic.Bool
-	busy        atomic.Int64
-	stages      sync.WaitGroup
-	stopFetch   context.CancelFunc
-	fetchDone   chan struct{}
-	stopBG      context.CancelFunc
-	bg          sync.WaitGroup
-	completions chan *completion
-	compDone    chan struct{}
-	leader      atomic.Bool
+	wake          chan struct{}
+	saturated     atomic.Bool
+	busy          atomic.Int64
+	stages        sync.WaitGroup
+	stopFetch     context.CancelFunc
+	fetchDone     chan struct{}
+	stopBG        context.CancelFunc
+	bg            sync.WaitGroup
+	completions   chan *completion
+	stopCompleter chan struct{}
+	compDone      chan struct{}
+	leader        atomic.Bool
 }
 
 const (
@@ -72,17 +73,18 @@ func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
-		db:          db,
-		cfg:         c,
-		log:         c.Logger.With("component", "jobs", "worker", c.WorkerID),
-		tracer:      c.TracerProvider.Tracer("github.com/seatbelt-go/seatbelt/jobs"),
-		m:           newCollector(),
-		kinds:       map[string]*kindReg{},
-		active:      map[int64]*active{},
-		stopped:     make(chan struct{}),
-		wake:        make(chan struct{}, 1),
-		completions: make(chan *completion, 1024),
-		compDone:    make(chan struct{}),
+		db:            db,
+		cfg:           c,
+		log:           c.Logger.With("component", "jobs", "worker", c.WorkerID),
+		tracer:        c.TracerProvider.Tracer("github.com/seatbelt-go/seatbelt/jobs"),
+		m:             newCollector(),
+		kinds:         map[string]*kindReg{},
+		active:        map[int64]*active{},
+		stopped:       make(chan struct{}),
+		wake:          make(chan struct{}, 1),
+		completions:   make(chan *completion, 1024),
+		stopCompleter: make(chan struct{}),
+		compDone:      make(chan struct{}),
 	}, nil
 }
 
@@ -215,7 +217,7 @@ func (c *Client) stop(ctx context.Context, hard bool) error {
 		}
 		t.Stop()
 	}
-	close(c.completions)
+	close(c.stopCompleter)
 	<-c.compDone
 	c.stopBG()
 	c.bg.Wait()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
 )
@@ -346,25 +348,71 @@ func TestClient(t *testing.T) {
 
 // gauge reads seatbelt_jobs_jobs{state} from a collector.
 func gauge(t *testing.T, c prometheus.Collector, state string) float64 {
+	return metric(t, c, "seatbelt_jobs_jobs", "state", state)
+}
+
+// metric reads a gauge or counter from a collector: the series with the
+// label (if any) set to value, or -1 if there is none.
+func metric(t *testing.T, c prometheus.Collector, name, label, value string) float64 {
 	t.Helper()
 	ch := make(chan prometheus.Metric, 100)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.Collect(ch); close(ch) })
 	var v float64 = -1
 	for m := range ch {
-		if !strings.Contains(m.Desc().String(), `"seatbelt_jobs_jobs"`) {
+		if !strings.Contains(m.Desc().String(), `"`+name+`"`) {
 			continue
 		}
 		var d dto.Metric
 		if err := m.Write(&d); err != nil {
 			t.Fatal(err)
 		}
+		match := label == ""
 		for _, l := range d.GetLabel() {
-			if l.GetName() == "state" && l.GetValue() == state {
-				v = d.GetGauge().GetValue()
+			if l.GetName() == label && l.GetValue() == value {
+				match = true
 			}
+		}
+		if match {
+			v = d.GetGauge().GetValue() + d.GetCounter().GetValue()
 		}
 	}
 	wg.Wait()
 	return v
+}
+
+func TestSpanPerStage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	kind := jobs.Kind{Name: "traced", Stages: []jobs.Stage{
+		{Name: "ok", Run: func(ctx context.Context, r *jobs.StageRun) error { return nil }},
+		{Name: "bad", MaxAttempts: 1, Run: func(ctx context.Context, r *jobs.StageRun) error { return errors.New("nope") }},
+	}}
+	cfg := testConfig("w")
+	cfg.TracerProvider = tp
+	c := startClient(t, b.db, cfg, kind)
+	id := enqueue(t, b.db, "traced", nil, nil)
+	waitState(t, b.db, id, "failed", 10*time.Second)
+	if err := c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range rec.Ended() {
+		attrs := map[string]string{}
+		for _, a := range s.Attributes() {
+			attrs[string(a.Key)] = a.Value.String()
+		}
+		got = append(got, fmt.Sprintf("%s job=%s stage=%s attempt=%s outcome=%s status=%s",
+			s.Name(), attrs["jobs.job_id"], attrs["jobs.stage"], attrs["jobs.attempt"], attrs["jobs.outcome"], s.Status().Code))
+	}
+	want := []string{
+		fmt.Sprintf("jobs.stage traced/ok job=%d stage=ok attempt=1 outcome=succeeded status=Unset", id),
+		fmt.Sprintf("jobs.stage traced/bad job=%d stage=bad attempt=1 outcome=failed status=Error", id),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("spans\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -55,12 +55,24 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	next := c.kinds[r.job.kind].next(r.job.stage)
 	if r.tx == nil {
 		comp := &completion{j: r.job, next: next, result: r.result, done: make(chan error, 1)}
+		// Never closed, so a late sender cannot panic; compDone says the
+		// completer is gone.
 		select {
 		case c.completions <- comp:
 		case <-c.compDone:
 			return errClientStopped
 		}
-		return <-comp.done
+		select {
+		case err := <-comp.done:
+			return err
+		case <-c.compDone: // a stage that outlived Stop's grace period
+			select {
+			case err := <-comp.done:
+				return err
+			default:
+				return errClientStopped
+			}
+		}
 	}
 	tx := r.tx
 	r.tx = nil
@@ -124,15 +136,24 @@ func (c *Client) afterComplete(got map[int64]string) {
 // one statement: whatever arrived while the previous batch was written.
 func (c *Client) completer() {
 	const maxBatch = 1000
-	for first := range c.completions {
+	for {
+		var first *completion
+		select {
+		case first = <-c.completions:
+		case <-c.stopCompleter:
+			// Stages have returned (or outlived the grace period); write
+			// what is queued, then stop.
+			select {
+			case first = <-c.completions:
+			default:
+				return
+			}
+		}
 		batch := []*completion{first}
 	drain:
 		for len(batch) < maxBatch {
 			select {
-			case x, ok := <-c.completions:
-				if !ok {
-					break drain
-				}
+			case x := <-c.completions:
 				batch = append(batch, x)
 			default:
 				break drain
