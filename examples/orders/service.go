@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/eventlog/eventlogprom"
 	"github.com/seatbelt-go/seatbelt/graceful"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/metrics"
@@ -50,6 +51,9 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return err
 	}
 	app.Go("consumer "+summaryConsumer, summaries.Run)
+	if err := reg.Register(eventlogprom.NewCollector(log, nil)); err != nil {
+		return err
+	}
 
 	deleters := map[string]jobs.Deleter{orderTable: deleteOrders(log)}
 	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger})
