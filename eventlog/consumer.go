@@ -277,15 +277,15 @@ func (c *Consumer) backoff(n int) time.Duration {
 	return min(d, c.cfg.MaxBackoff)
 }
 
-const fetchSQL = `SELECT ` + recordColumns + ` FROM eventlog_records
+// fetchSQL reads the records after the checkpoint in delivery order, one
+// more than asked for, each with whether it is below the fence. Records
+// below the fence sort before those above it (the fence is on xid, the
+// first sort key), so the deliverable ones are a prefix, and a record
+// above the fence in the result means records are held back.
+const fetchSQL = `SELECT ` + recordColumns + `, xid < pg_snapshot_xmin(pg_current_snapshot())
+FROM eventlog_records
 WHERE (xid, position) > ($1::text::xid8, $2::bigint)
-	AND xid < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY xid, position LIMIT $3`
-
-// heldBackSQL tells whether committed records wait behind the fence.
-const heldBackSQL = `SELECT EXISTS (SELECT 1 FROM eventlog_records
-WHERE (xid, position) > ($1::text::xid8, $2::bigint)
-	AND xid >= pg_snapshot_xmin(pg_current_snapshot()))`
 
 // batchResult is what one batch did.
 type batchResult struct {
@@ -326,18 +326,28 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 	if err := tx.QueryRow(ctx, checkpointSQL, c.name).Scan(&xid, &pos); err != nil {
 		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
 	}
-	rows, err := tx.Query(ctx, fetchSQL, xid, pos, limit)
+	rows, err := tx.Query(ctx, fetchSQL, xid, pos, limit+1)
 	if err != nil {
 		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
 	}
-	recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Record, error) { return scanRecord(r) })
-	if err != nil {
-		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
-	}
-	if len(recs) < limit {
-		if err := tx.QueryRow(ctx, heldBackSQL, xid, pos).Scan(&res.heldBack); err != nil {
+	recs := make([]*Record, 0, limit)
+	for rows.Next() {
+		r, below, err := scanFenced(rows)
+		if err != nil {
+			rows.Close()
 			return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
 		}
+		if !below {
+			res.heldBack = true
+			break
+		}
+		if len(recs) < limit {
+			recs = append(recs, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
 	}
 	if len(recs) == 0 {
 		return res, nil

@@ -142,13 +142,22 @@ const recordColumns = `position, xid::text::bigint AS txid, stream_type, stream_
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanRecord(row rowScanner) (*Record, error) {
+func scanRecord(row rowScanner) (*Record, error) { return scanRecordPlus(row) }
+
+// scanFenced scans recordColumns followed by a bool.
+func scanFenced(row rowScanner) (*Record, bool, error) {
+	var b bool
+	r, err := scanRecordPlus(row, &b)
+	return r, b, err
+}
+
+func scanRecordPlus(row rowScanner, extra ...any) (*Record, error) {
 	var r Record
 	var txid int64
 	var revertOf *int64
-	err := row.Scan(&r.Position, &txid, &r.Stream.Type, &r.Stream.ID, &r.Version, &r.ID, &r.Data, &r.Metadata,
-		&r.Time, &r.Writer, &r.TraceID, &r.SpanID, &r.Actor, &r.Reason, &revertOf)
-	if err != nil {
+	dest := append([]any{&r.Position, &txid, &r.Stream.Type, &r.Stream.ID, &r.Version, &r.ID, &r.Data, &r.Metadata,
+		&r.Time, &r.Writer, &r.TraceID, &r.SpanID, &r.Actor, &r.Reason, &revertOf}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	r.TxID = uint64(txid)
