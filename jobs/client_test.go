@@ -416,3 +416,29 @@ func TestSpanPerStage(t *testing.T) {
 		t.Fatalf("spans\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestListenerReconnectsAfterItsConnectionDies(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ran := make(chan struct{}, 1)
+	kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		ran <- struct{}{}
+		return nil
+	}}}}
+	cfg := testConfig("w")
+	cfg.PollInterval = time.Minute // only a notification can start the job in time
+	startClient(t, b.db, cfg, kind)
+	// A failover or an idle-connection reaper kills the listening backend.
+	var killed int
+	waitFor(t, 10*time.Second, "the listener", func() bool {
+		killed = count(t, b.db, `SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`)
+		return killed == 1
+	})
+	time.Sleep(1500 * time.Millisecond) // time to notice the loss and reconnect
+	enqueue(t, b.db, "k", nil, nil)
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("job not started: the listener did not come back")
+	}
+}
