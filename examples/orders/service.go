@@ -75,7 +75,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		<-ctx.Done()
 		return nil
 	})
-	app.OnStopTimeout("jobs", 10*time.Second, worker.Stop)
+	app.OnStop("jobs", worker.Stop) // a stage still running at the deadline is released, not lost
 
 	httpMetrics, err := metrics.NewHTTPServer(metrics.HTTPConfig{Registerer: reg})
 	if err != nil {
