@@ -80,44 +80,33 @@ SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) 
 // again the locked way. Most appends thus cost one statement, like a plain
 // INSERT.
 const appendOptimisticSQL = `
-WITH head AS (
-	SELECT version, recorded_at FROM eventlog_records
-	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
-), cur AS (
-	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
-), lk AS (
-	SELECT pg_advisory_xact_lock(` + streamLockKey + `)
-), ins AS (
+WITH ins AS (
 	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
-	SELECT $1, $2, cur.v + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
-		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
-	FROM cur, lk, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
-	WHERE $12::bigint < 0 OR cur.v = $12::bigint
-	RETURNING position
+		writer, trace_id, span_id, actor, reason, recorded_at)
+	SELECT $1, $2, coalesce(h.version, 0) + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
+		$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
+	FROM (SELECT pg_advisory_xact_lock(` + streamLockKey + `)) lk
+	LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
+		WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
+	CROSS JOIN unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
+	WHERE $11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint
+	RETURNING version, position
 )
-SELECT cur.v, 0, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur`
+SELECT coalesce(max(version), 0), coalesce(max(position), 0) FROM ins`
 
 // appendOneOptimisticSQL is appendOptimisticSQL for one record, without
-// arrays.
+// arrays: the most common append, kept as close to a plain INSERT as the
+// lock and the head read allow.
 const appendOneOptimisticSQL = `
-WITH head AS (
-	SELECT version, recorded_at FROM eventlog_records
-	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
-), cur AS (
-	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
-), lk AS (
-	SELECT pg_advisory_xact_lock(` + streamLockKey + `)
-), ins AS (
-	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
-	SELECT $1, $2, cur.v + 1, $3, $4::jsonb, $5::jsonb,
-		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
-	FROM cur, lk
-	WHERE $12::bigint < 0 OR cur.v = $12::bigint
-	RETURNING position
-)
-SELECT cur.v, 0, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur`
+INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
+	writer, trace_id, span_id, actor, reason, recorded_at)
+SELECT $1, $2, coalesce(h.version, 0) + 1, $3, $4::jsonb, $5::jsonb,
+	$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
+FROM (SELECT pg_advisory_xact_lock(` + streamLockKey + `)) lk
+LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
+	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
+WHERE $11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint
+RETURNING version, position`
 
 // batchSender is what runs an append: the pool (one implicit transaction
 // per batch) or the caller's transaction.
@@ -196,29 +185,33 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 			meta[i] = "{}"
 		}
 	}
-	var cur, dups, inserted, pos int64
-	if tx == nil {
+	if tx == nil && opts.revertOf == nil {
+		var last, pos int64
 		var err error
 		if len(records) == 1 {
 			err = s.pool.QueryRow(ctx, appendOneOptimisticSQL, stream.Type, stream.ID, ids[0], data[0], meta[0],
-				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue()).Scan(&cur, &dups, &inserted, &pos)
+				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.Expected.sqlValue()).Scan(&last, &pos)
 		} else {
 			err = s.pool.QueryRow(ctx, appendOptimisticSQL, stream.Type, stream.ID, ids, data, meta,
-				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue()).Scan(&cur, &dups, &inserted, &pos)
+				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.Expected.sqlValue()).Scan(&last, &pos)
 		}
 		var pgErr *pgconn.PgError
 		switch {
+		case errors.Is(err, pgx.ErrNoRows) || (err == nil && last == 0):
+			// No row written: the expected version did not match what this
+			// statement saw, which may already be stale. Decide under the
+			// lock.
 		case errors.As(err, &pgErr) && pgErr.Code == "23505":
 			// Another writer took the version, or an id is stored already:
 			// decide under the lock.
 		case err != nil:
 			return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
-		case inserted > 0:
-			return &AppendResult{Stream: stream, FirstVersion: cur + 1, Version: cur + inserted, Position: pos}, nil
+		default:
+			n := int64(len(records))
+			return &AppendResult{Stream: stream, FirstVersion: last - n + 1, Version: last, Position: pos}, nil
 		}
-		// No row written: the expected version did not match what this
-		// statement saw, which may already be stale. Decide under the lock.
 	}
+	var cur, dups, inserted, pos int64
 	b := &pgx.Batch{}
 	b.Queue(lockStreamSQL, stream.Type, stream.ID)
 	b.Queue(appendSQL, stream.Type, stream.ID, ids, data, meta,
