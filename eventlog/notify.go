@@ -17,7 +17,7 @@ import (
 // writer. So pool appends commit without NOTIFY and then ask the notifier;
 // it sends one NOTIFY at a time from a short-lived goroutine and folds the
 // requests that arrive meanwhile into the next one, at most one per
-// millisecond. A lost wake-up only
+// Config.NotifyInterval. A lost wake-up only
 // costs latency: consumers also poll.
 type notifier struct {
 	pool   *pgxpool.Pool

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -23,6 +24,13 @@ type Config struct {
 	// Tracer, if set, gets a span per append and per consumer batch
 	// ("eventlog.append", "eventlog.consume"). Defaults to no spans.
 	Tracer trace.Tracer
+	// NotifyInterval is the least time between two of the NOTIFYs that
+	// wake consumers after pool appends. A NOTIFY is a small transaction of
+	// its own, so under heavy writing this bounds their cost (200 a second
+	// by default) at the price of up to this much delivery latency; an
+	// append after a quiet spell notifies at once. Defaults to 5
+	// milliseconds.
+	NotifyInterval time.Duration
 	// Logger receives consumer state changes and retries. Defaults to
 	// slog.Default().
 	Logger *slog.Logger
@@ -46,7 +54,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 		c = *cfg
 	}
 	if pool == nil {
-		return nil, ErrBadConfig
+		return nil, fmt.Errorf("%w: the pool is nil", ErrBadConfig)
 	}
 	if c.Writer == "" {
 		c.Writer = DefaultWriter()
@@ -57,10 +65,16 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.NotifyInterval < 0 {
+		return nil, fmt.Errorf("%w: Config.NotifyInterval is negative", ErrBadConfig)
+	}
+	if c.NotifyInterval == 0 {
+		c.NotifyInterval = 5 * time.Millisecond
+	}
 	s := &Store{pool: pool, writer: c.Writer, tracer: c.Tracer, logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
-	s.notify.gap = time.Millisecond
+	s.notify.gap = c.NotifyInterval
 	return s, nil
 }
 
