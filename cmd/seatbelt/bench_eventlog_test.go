@@ -1,0 +1,30 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestBenchEventlogSmall(t *testing.T) {
+	out, code := runCLI(t, "bench", "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r benchEventlogResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	if r.BaselinePerSec <= 0 || r.EventsPerSec <= 0 || r.Ratio != r.EventsPerSec/r.BaselinePerSec || r.BatchEventsPerSec <= 0 ||
+		r.ConsumerPerSec <= 0 || r.ConsumedRecords <= 0 || r.LatencySamples < 20 || r.LatencyP50Ms <= 0 ||
+		r.LatencyP99Ms < r.LatencyP50Ms || r.Writers != 4 || r.Batch != 10 {
+		t.Fatalf("result %+v", r)
+	}
+	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") {
+		t.Fatalf("no table:\n%s", out)
+	}
+	if out, code := runCLI(t, "bench", "eventlog", "--writers", "0"); code != 2 || !strings.Contains(out, "--writers") {
+		t.Fatalf("bad flags: exit %d\n%s", code, out)
+	}
+}
