@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -265,5 +267,30 @@ func TestAppendTxCommitsWithTheCaller(t *testing.T) {
 	latest, err := s.Latest(ctx, st)
 	if err != nil || notes != 1 || latest.Version != 1 || dataOf(t, latest) != "true" {
 		t.Fatalf("after rollback then commit: %d notes, latest %+v, %v", notes, latest, err)
+	}
+}
+
+func TestDefaultRecordIDsAreUUIDv7InTimeOrder(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	st := eventlog.Stream{Type: "o", ID: "1"}
+	var ids []string
+	for i := range 3 {
+		mustAppend(t, s, st, i)
+		r, err := s.Latest(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+		time.Sleep(2 * time.Millisecond)
+	}
+	for i, id := range ids {
+		if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) || strings.Count(id, "-") != 4 {
+			t.Fatalf("id %q is not a UUIDv7", id)
+		}
+		if i > 0 && id <= ids[i-1] {
+			t.Fatalf("ids out of time order: %v", ids)
+		}
 	}
 }

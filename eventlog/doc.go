@@ -92,30 +92,41 @@
 // record 10 is skipped for ever.
 //
 // So each record also stores the id of its writing transaction,
-// pg_current_xact_id() (a 64-bit xid8 that never wraps), and consumers
-// read in (xid, position) order, only rows whose xid is below
-// pg_snapshot_xmin(pg_current_snapshot()): every transaction older than
-// that xmin has finished, committed or rolled back, and every transaction
-// still running or yet to start has an xid at or above it. The set of
-// records below the fence is therefore final when read, and any record
-// that appears later sorts after every record already delivered. Nothing is
-// skipped and nothing is reordered, without timeouts or gap detection.
+// pg_current_xact_id() (a 64-bit xid8 that never wraps; the top-level id
+// even inside a savepoint), and consumers read in (xid, position) order,
+// delivering only rows whose xid is below pg_snapshot_xmin(pg_current_snapshot()):
+// every transaction older than that xmin has finished, committed or rolled
+// back, and every transaction still running or yet to start has an xid at
+// or above it. The set of records below the fence is therefore final when
+// read, and any record that appears later sorts after every record already
+// delivered. Nothing is skipped and nothing is reordered, without timeouts
+// or gap detection. The read goes through the index on (xid, position).
 //
 // The price: delivery waits for the oldest transaction that holds an xid,
-// on the whole server. A record is delivered once every transaction that
-// started writing before it has ended, so a long-running writing
-// transaction anywhere delays consumers (never loses records). Keep
-// writing transactions short. The order is by transaction start, not by
-// commit; records of one transaction are delivered together, by position.
+// on the whole server (xids are cluster-wide). A record is delivered once
+// every transaction that took an xid before it has ended, so a long-running
+// writing transaction anywhere delays consumers (never loses records).
+// Keep writing transactions short. The order is by transaction start, not
+// by commit; records of one transaction are delivered together, by
+// position.
+//
+// Two details keep delivery prompt. A transaction's own xid is the xmin of
+// its own snapshot, so a batch reads its records before it takes an xid
+// (it locks the checkpoint row afterwards and starts again if another
+// instance moved it). And records held back by the fence were announced by
+// a NOTIFY already consumed, so while the read shows some, the consumer
+// looks again after 1 ms, doubling up to PollInterval, instead of waiting
+// for the next NOTIFY.
 //
 // # Notifications
 //
 // NOTIFY in a transaction takes a global lock at commit that is held
 // through the WAL flush, so every notifying transaction commits alone. Pool
 // appends ([Store.Append]) therefore commit without it, and a notifier
-// sends one NOTIFY at a time afterwards, folding the requests made
-// meanwhile into the next. [Store.AppendTx] cannot know when the caller
-// commits, so it queues the NOTIFY in the caller's transaction.
+// sends one NOTIFY at a time afterwards, at most one per
+// Config.NotifyInterval, folding the requests made meanwhile into the next.
+// [Store.AppendTx] cannot know when the caller commits, so it queues the
+// NOTIFY in the caller's transaction.
 //
 // # Observability
 //

@@ -92,7 +92,7 @@ func (e ExpectedVersion) sqlValue() int64 {
 type NewRecord struct {
 	// ID makes the append idempotent: appending a record whose ID is already
 	// stored writes nothing and returns the first append's result. Defaults
-	// to a random id (no idempotency).
+	// to a new UUIDv7 (no idempotency).
 	ID string
 	// Data is the entity's new state (or the event), as JSON. Required.
 	Data json.RawMessage
