@@ -416,3 +416,14 @@ func TestRecordsHeldByTheFenceComeWithoutAnotherNotify(t *testing.T) {
 	}
 	waitDelivered(t, tb, 1, 5*time.Second)
 }
+
+func TestConsumerRunsOnce(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	_, _, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	if err := c.Run(context.Background()); !errors.Is(err, eventlog.ErrConsumerRunning) {
+		t.Fatalf("second Run: %v", err)
+	}
+}
