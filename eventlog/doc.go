@@ -19,7 +19,7 @@
 // must be at: [AnyVersion], [NoStream] or [Exactly](n). A mismatch writes
 // nothing and returns a [*VersionConflictError] (errors.Is
 // [ErrVersionConflict]) carrying the stream, the expectation and the actual
-// version. A multi-record append is one statement in one transaction: all
+// version. A multi-record append is one transaction: all
 // or nothing. An empty append writes nothing. [NewRecord].ID makes retries
 // idempotent: the same ids again return the first result, Duplicate set.
 //
