@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -361,31 +358,18 @@ func eventlogWaitHandled(ctx context.Context, db *pgxpool.Pool, name string, wan
 // eventlogScratch creates a database on server with eventlog's tables and
 // the baseline table, and returns a pool on it and a func that drops it.
 func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Pool, func(), error) {
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, nil, fmt.Errorf("--database-url must be a postgres:// URL, got %q", server)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	name := "seatbelt_bench_eventlog_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, server)
+	dbURL, dropDB, err := pglocal.CreateDatabase(ctx, server, "seatbelt_bench_eventlog")
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting: %w", err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(context.Background())
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("--database-url: %w", err)
 	}
 	var pool *pgxpool.Pool
 	drop := func() {
 		if pool != nil {
 			pool.Close()
 		}
-		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
+		dropDB()
 	}
-	u.Path = "/" + name
-	cfg, err := pgxpool.ParseConfig(u.String())
+	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -3,14 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -288,24 +285,12 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // withScratch runs f on a new database of the server, migrated with the
 // jobs tables, and drops it afterwards.
 func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, url string) (time.Duration, error)) (time.Duration, error) {
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return 0, fmt.Errorf("--database-url must be a postgres:// URL, got %q", server)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	name := "seatbelt_bench_jobs_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, server)
+	dbURL, drop, err := pglocal.CreateDatabase(ctx, server, "seatbelt_bench_jobs")
 	if err != nil {
-		return 0, fmt.Errorf("connecting: %w", err)
+		return 0, fmt.Errorf("--database-url: %w", err)
 	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return 0, err
-	}
-	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	u.Path = "/" + name
-	cfg, err := pgxpool.ParseConfig(u.String())
+	defer drop()
+	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return 0, err
 	}
@@ -322,7 +307,7 @@ func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, ur
 	if _, err := m.Apply(ctx); err != nil {
 		return 0, err
 	}
-	return f(db, u.String())
+	return f(db, dbURL)
 }
 
 func benchConfig(o benchJobsOptions) *jobs.Config {

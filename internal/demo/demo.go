@@ -34,8 +34,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/internal/rollout"
 )
@@ -213,37 +211,20 @@ func freshDatabase(ctx context.Context, cfg Config) (string, func(), error) {
 		}
 		admin = srv.URL
 	}
-	name := fmt.Sprintf("seatbelt_demo_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, admin)
+	dbURL, drop, err := pglocal.CreateDatabase(ctx, admin, "seatbelt_demo")
 	if err != nil {
 		_ = srv.Close()
-		return "", nil, fmt.Errorf("demo: connect to %s: %w (set DATABASE_URL or --database-url to a server where this user may CREATE DATABASE)", redact(admin), err)
+		return "", nil, fmt.Errorf("demo: %w (set DATABASE_URL or --database-url to a server where this user may create databases)", err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		_ = srv.Close()
-		return "", nil, fmt.Errorf("demo: create database %s: %w", name, err)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		_ = srv.Close()
-		return "", nil, fmt.Errorf("demo: database URL: %w", err)
-	}
-	u.Path = "/" + name
 	cleanup := func() {
 		defer func() { _ = srv.Close() }()
 		if cfg.Keep {
-			cfg.Logger.Info("demo: database kept", "url", redact(u.String()))
+			cfg.Logger.Info("demo: database kept", "url", redact(dbURL))
 			return
 		}
-		c, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		drop()
 	}
-	return u.String(), cleanup, nil
+	return dbURL, cleanup, nil
 }
 
 func redact(raw string) string {

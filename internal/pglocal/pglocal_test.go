@@ -81,3 +81,26 @@ func TestFindSaysHowToGetADatabase(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateDatabase(t *testing.T) {
+	ctx := context.Background()
+	srv, err := Find(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url, drop, err := CreateDatabase(ctx, srv.URL, "pglocal_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Ping(ctx, url); err != nil {
+		t.Fatalf("new database does not answer: %v", err)
+	}
+	drop()
+	if err := Ping(ctx, url); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("database still there after drop: %v", err)
+	}
+	if _, _, err := CreateDatabase(ctx, "mysql://x", "p"); err == nil || !strings.Contains(err.Error(), "want a postgres:// URL") {
+		t.Fatalf("bad URL: %v", err)
+	}
+}
