@@ -2,10 +2,7 @@ package eventlog_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
@@ -21,39 +18,16 @@ func exampleDB() (*pgxpool.Pool, func()) {
 	if err != nil {
 		panic(err)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "eventlog_example_" + hex.EncodeToString(b)
-	admin := func(sql string) {
-		c, err := pgx.Connect(ctx, srv.URL)
-		if err != nil {
-			panic(err)
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, sql); err != nil {
-			panic(err)
-		}
-	}
-	admin("CREATE DATABASE " + name)
-	cfg, err := pgxpool.ParseConfig(srv.URL)
+	url, drop, err := pglocal.CreateDatabase(ctx, srv.URL, "eventlog_example")
 	if err != nil {
 		panic(err)
 	}
-	cfg.ConnConfig.Database = name
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.New(ctx, url)
+	if err == nil {
+		_, err = migcheck.Apply(ctx, pool, eventlog.Migrations)
+	}
 	if err != nil {
 		panic(err)
 	}
-	m, err := migcheck.New(pool, &migcheck.Config{Logger: quietLogger()}, eventlog.Migrations)
-	if err != nil {
-		panic(err)
-	}
-	if _, err := m.Apply(ctx); err != nil {
-		panic(err)
-	}
-	return pool, func() {
-		pool.Close()
-		admin("DROP DATABASE " + name + " WITH (FORCE)")
-		srv.Close()
-	}
+	return pool, func() { pool.Close(); drop(); _ = srv.Close() }
 }

@@ -2,13 +2,9 @@ package chaos_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/chaos"
@@ -53,21 +49,9 @@ func exampleDatabase(ctx context.Context) (string, func()) {
 	if err != nil {
 		panic(err)
 	}
-	admin, err := pgx.Connect(ctx, srv.URL)
+	url, drop, err := pglocal.CreateDatabase(ctx, srv.URL, "chaos_example")
 	if err != nil {
 		panic(err)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "chaos_example_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		panic(err)
-	}
-	u, _ := url.Parse(srv.URL)
-	u.Path = "/" + name
-	return u.String(), func() {
-		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-		srv.Close()
-	}
+	return url, func() { drop(); _ = srv.Close() }
 }
