@@ -59,6 +59,23 @@ deleter), 2 usage or connection errors.`,
 
 type openDB func(ctx context.Context) (*pgxpool.Pool, error)
 
+// onJob is the RunE of a subcommand that acts on the job named by its one
+// argument: it parses the id, opens the database and closes it afterwards.
+func onJob(open openDB, run func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		id, err := jobID(args[0])
+		if err != nil {
+			return err
+		}
+		db, err := open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return run(cmd, db, id)
+	}
+}
+
 // jobsRefused turns the library's "not allowed" errors into exit code 1.
 func jobsRefused(err error) error {
 	var se *jobs.StateError
@@ -144,16 +161,7 @@ func newJobsShowCmd(open openDB) *cobra.Command {
 		Use:   "show ID",
 		Short: "Show a job, its history and the entities it recorded",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := jobID(args[0])
-			if err != nil {
-				return err
-			}
-			db, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: onJob(open, func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error {
 			ctx := cmd.Context()
 			j, err := jobs.Get(ctx, db, id)
 			if err != nil {
@@ -173,7 +181,7 @@ func newJobsShowCmd(open openDB) *cobra.Command {
 			}
 			writeJob(out, j, hist, ents)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
@@ -241,16 +249,7 @@ func newJobsCancelCmd(open openDB) *cobra.Command {
 		Use:   "cancel ID",
 		Short: "Cancel a job; a running stage is interrupted within a second",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := jobID(args[0])
-			if err != nil {
-				return err
-			}
-			db, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: onJob(open, func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error {
 			state, err := jobs.Cancel(cmd.Context(), db, id)
 			if err != nil {
 				return jobsRefused(err)
@@ -261,7 +260,7 @@ func newJobsCancelCmd(open openDB) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "job %d: cancelled\n", id)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -344,16 +343,7 @@ func newJobsRestartCmd(open openDB) *cobra.Command {
 		Use:   "restart ID",
 		Short: "Run a failed, cancelled or cleaned job again, keeping its history",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := jobID(args[0])
-			if err != nil {
-				return err
-			}
-			db, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: onJob(open, func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error {
 			if err := jobs.Restart(cmd.Context(), db, id, &jobs.RestartOpts{FromFirst: fromFirst}); err != nil {
 				return jobsRefused(err)
 			}
@@ -363,7 +353,7 @@ func newJobsRestartCmd(open openDB) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "job %d: restarted from %s\n", id, from)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&fromFirst, "from-first", false, "start over from the first stage (clean up first)")
 	return cmd
