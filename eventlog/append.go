@@ -71,26 +71,28 @@ WITH head AS (
 )
 SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur, dup`
 
-// Pool appends first try in one autocommit statement: read the head, take
-// the stream lock, insert the next versions. The insert reads from the lock
-// CTE, so no row is inserted before the lock is held, and every writer,
-// locked path or not, inserts only under the lock: the locked path can
-// never lose a race. The statement's head read may be stale (its snapshot
-// predates the lock), but then the unique (stream, version) index refuses
-// the insert, after waiting for the other writer, and the append runs
-// again the locked way. Most appends thus cost one statement, like a plain
-// INSERT.
+// A pool append first tries one autocommit statement: take the stream's
+// lock if it is free, read the head, insert the next versions. Every
+// writer, this one or the locked path, inserts only under the lock, so the
+// locked path (AppendTx) never loses a race, and the statement never waits:
+// when the lock is held, or the expected version does not match what the
+// statement saw, it writes nothing and the append runs again the locked
+// way. The head read may be stale (the snapshot predates the lock); then
+// the unique (stream, version) index refuses the insert at once (the other
+// writer has committed, since it released the lock) and the append also
+// runs the locked way. Most appends thus cost one statement, like a plain
+// INSERT. See coalesce.go for how concurrent ones share one.
 const appendOptimisticSQL = `
 WITH ins AS (
 	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
 		writer, trace_id, span_id, actor, reason, recorded_at)
 	SELECT $1, $2, coalesce(h.version, 0) + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
 		$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
-	FROM (SELECT pg_advisory_xact_lock(` + streamLockKey + `)) lk
+	FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKey + `) AS locked) lk
 	LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
 		WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
 	CROSS JOIN unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
-	WHERE $11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint
+	WHERE lk.locked AND ($11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint)
 	RETURNING version, position
 )
 SELECT coalesce(max(version), 0), coalesce(max(position), 0) FROM ins`
@@ -103,10 +105,10 @@ INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, 
 	writer, trace_id, span_id, actor, reason, recorded_at)
 SELECT $1, $2, coalesce(h.version, 0) + 1, $3, $4::jsonb, $5::jsonb,
 	$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
-FROM (SELECT pg_advisory_xact_lock(` + streamLockKey + `)) lk
+FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKey + `) AS locked) lk
 LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
 	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
-WHERE $11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint
+WHERE lk.locked AND ($11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint)
 RETURNING version, position`
 
 // batchSender is what runs an append: the pool (one implicit transaction
@@ -187,30 +189,12 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 		}
 	}
 	if tx == nil && opts.revertOf == nil {
-		var last, pos int64
-		var err error
-		if len(records) == 1 {
-			err = s.pool.QueryRow(ctx, appendOneOptimisticSQL, stream.Type, stream.ID, ids[0], data[0], meta[0],
-				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.Expected.sqlValue()).Scan(&last, &pos)
-		} else {
-			err = s.pool.QueryRow(ctx, appendOptimisticSQL, stream.Type, stream.ID, ids, data, meta,
-				prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.Expected.sqlValue()).Scan(&last, &pos)
+		res, alone, err := s.coalesce.append(&appendReq{ctx: ctx, stream: stream, ids: ids, data: data, meta: meta,
+			prov: prov, expected: opts.Expected.sqlValue()})
+		if !alone {
+			return res, err
 		}
-		var pgErr *pgconn.PgError
-		switch {
-		case errors.Is(err, pgx.ErrNoRows) || (err == nil && last == 0):
-			// No row written: the expected version did not match what this
-			// statement saw, which may already be stale. Decide under the
-			// lock.
-		case errors.As(err, &pgErr) && pgErr.Code == "23505":
-			// Another writer took the version, or an id is stored already:
-			// decide under the lock.
-		case err != nil:
-			return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
-		default:
-			n := int64(len(records))
-			return &AppendResult{Stream: stream, FirstVersion: last - n + 1, Version: last, Position: pos}, nil
-		}
+		// Nothing was written: decide under the lock.
 	}
 	var cur, dups, inserted, pos int64
 	b := &pgx.Batch{}
@@ -239,6 +223,33 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 		return nil, &VersionConflictError{Stream: stream, Expected: opts.Expected, Actual: cur}
 	}
 	return &AppendResult{Stream: stream, FirstVersion: cur + 1, Version: cur + inserted, Position: pos}, nil
+}
+
+// appendOptimistic is a lone pool append's one-statement try; alone reports
+// that it wrote nothing and the caller must decide under the lock.
+func (s *Store) appendOptimistic(ctx context.Context, stream Stream, ids, data, meta []string, prov Provenance, expected int64) (res *AppendResult, alone bool, err error) {
+	var last, pos int64
+	if len(ids) == 1 {
+		err = s.pool.QueryRow(ctx, appendOneOptimisticSQL, stream.Type, stream.ID, ids[0], data[0], meta[0],
+			prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, expected).Scan(&last, &pos)
+	} else {
+		err = s.pool.QueryRow(ctx, appendOptimisticSQL, stream.Type, stream.ID, ids, data, meta,
+			prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, expected).Scan(&last, &pos)
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && last == 0):
+		// No row written: the expected version did not match what this
+		// statement saw, which may already be stale.
+		return nil, true, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		// Another writer took the version, or an id is stored already.
+		return nil, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+	}
+	n := int64(len(ids))
+	return &AppendResult{Stream: stream, FirstVersion: last - n + 1, Version: last, Position: pos}, false, nil
 }
 
 // duplicateResult rebuilds the first append's result when all ids are

@@ -28,13 +28,27 @@
 //
 // Appends to one stream are serialised by a transaction-level advisory
 // lock on (class "evlg", hashtext(stream)); nothing is inserted without it.
-// A pool append is one statement that reads the stream's head, takes the
-// lock and inserts: if a writer committed in between, the unique (stream,
-// version) index refuses the stale version and the append runs again as
-// lock first, then read, then insert; in READ COMMITTED the statement
-// after the lock sees the previous writer's commit. [Store.AppendTx]
-// always takes the second way. Appends to different streams do not wait
-// for each other.
+// A pool append is one statement that takes the lock if it is free, reads
+// the stream's head and inserts. If the lock was held, the expectation did
+// not match, or a writer committed between the statement's snapshot and
+// the lock (the unique (stream, version) index then refuses the stale
+// version), it writes nothing and the append runs again as lock (waiting),
+// then read, then insert; in READ COMMITTED the statement after the lock
+// sees the previous writer's commit. [Store.AppendTx] always takes the
+// second way. Appends to different streams do not wait for each other.
+//
+// Pool appends made at the same time share a commit. A few flushers send
+// them: an append that finds one idle goes out at once; appends that
+// arrive while all are busy wait for the next free one, which sends them
+// together as one statement, one stream each, each with its own
+// expectation. The cost of a single-record append is mostly its
+// transaction (round trip, xid, commit record, WAL flush), so under load
+// this is what lets appends, which also read the head, keep up with plain
+// INSERTs. Callers stay independent: the shared statement never waits for
+// a lock, and any append it did not write (lock busy, expectation not met,
+// or the statement failed as a whole, say on a stored record id) runs
+// again alone as above and gets its own answer. Records that shared a
+// commit share an xid; consumers still see them in position order.
 //
 // The table rejects UPDATE, DELETE and TRUNCATE with a trigger: history
 // cannot be rewritten, only added to.

@@ -39,11 +39,12 @@ type Config struct {
 // Store reads and appends records. It is safe for concurrent use. Call
 // Close when done so the background wake-up notification finishes.
 type Store struct {
-	pool   *pgxpool.Pool
-	writer string
-	tracer trace.Tracer
-	logger *slog.Logger
-	notify notifier
+	pool     *pgxpool.Pool
+	writer   string
+	tracer   trace.Tracer
+	logger   *slog.Logger
+	notify   notifier
+	coalesce coalescer
 }
 
 // New returns a Store over pool, whose database must have [Migrations]
@@ -75,15 +76,19 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval
+	s.coalesce.s = s
 	return s, nil
 }
 
 // Writer returns the writer name stored on this Store's records.
 func (s *Store) Writer() string { return s.writer }
 
-// Close waits for a pending wake-up notification to be sent. The Store
-// stays usable; Close only makes shutdown tidy.
-func (s *Store) Close() { s.notify.wait() }
+// Close waits for appends in flight and a pending wake-up notification to
+// be sent. The Store stays usable; Close only makes shutdown tidy.
+func (s *Store) Close() {
+	s.coalesce.wg.Wait()
+	s.notify.wait()
+}
 
 // DefaultWriter is the writer a [Store] uses when Config.Writer is empty.
 func DefaultWriter() string {
