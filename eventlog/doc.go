@@ -75,7 +75,9 @@
 // writer's first change, skipping and reporting streams that another writer
 // changed afterwards unless forced. That is the recovery for "the 4 AM
 // deploy wrote bad records"; the CLI offers it as
-// `seatbelt eventlog revert-writer`, with --dry-run.
+// `seatbelt eventlog revert-writer`, with --dry-run. It reads the records
+// written since the time through a BRIN index on the insert time, so its
+// cost follows how far back it looks; writes pay almost nothing for it.
 //
 // # Consumers
 //

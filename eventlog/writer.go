@@ -28,7 +28,8 @@ type WriterChange struct {
 }
 
 // WriterChanges lists the streams writer changed at or after since, ordered
-// by stream.
+// by stream. It reads every record written since then (narrowed by a BRIN
+// index on the time), so give the latest since that covers the writer.
 func (s *Store) WriterChanges(ctx context.Context, writer string, since time.Time) ([]WriterChange, error) {
 	rows, err := s.pool.Query(ctx, `
 WITH w AS (

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS eventlog_records_recorded_at;
