@@ -67,6 +67,7 @@ WITH head AS (
 		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
 	FROM cur, dup, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
 	WHERE dup.n = 0 AND ($12::bigint < 0 OR cur.v = $12::bigint)
+	ORDER BY u.ord
 	RETURNING position
 )
 SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur, dup`
@@ -93,6 +94,7 @@ WITH ins AS (
 		WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
 	CROSS JOIN unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
 	WHERE lk.locked AND ($11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint)
+	ORDER BY u.ord
 	RETURNING version, position
 )
 SELECT coalesce(max(version), 0), coalesce(max(position), 0) FROM ins`
@@ -123,7 +125,9 @@ type batchSender interface {
 // [*VersionConflictError].
 func (s *Store) Append(ctx context.Context, stream Stream, records []NewRecord, opts *AppendOpts) (*AppendResult, error) {
 	res, err := s.append(ctx, nil, stream, records, opts, false)
-	if err == nil && !res.Duplicate && len(records) > 0 {
+	if err == nil && len(records) > 0 {
+		// Also after a duplicate: the first attempt may have committed
+		// without getting to its wake-up.
 		s.notify.poke()
 	}
 	return res, err

@@ -13,28 +13,37 @@ import (
 //
 // A single-record append is a small insert; most of its cost is the
 // transaction around it (the round trip, the xid, the commit record, the WAL
-// flush it waits for). So the Store runs pool appends through a few
-// flushers: an append that finds a flusher idle goes out at once, alone, as
-// before; appends that arrive while every flusher is busy queue, and the
-// next free flusher sends all of them as one statement. Under light load
-// nothing waits; under heavy load the commits are shared, which is what
-// lets appends keep up with plain INSERTs despite reading the stream head.
+// flush it waits for). So the Store sends pool appends through at most
+// maxFlushers goroutines, started on demand: an append made while fewer are
+// running starts one and goes out at once; appends made while all are busy
+// queue, and the next flusher to finish sends the queue as one statement.
+// Under light load nothing waits; under heavy load the commits are shared,
+// which is what lets appends keep up with plain INSERTs although each also
+// locks its stream and reads its head.
 //
 // Sharing must not couple the callers, so the shared statement never waits
-// and never reports for anyone:
+// for a stream's lock and never answers for a caller it did not serve:
 //   - it takes each stream's lock with pg_try_advisory_xact_lock, and skips
 //     a stream whose lock is held (an AppendTx in a long transaction, say);
 //   - a stream whose expected version did not match, or was skipped, writes
 //     nothing, and that caller decides alone under the lock, exactly as a
 //     lone append whose optimistic statement wrote nothing;
-//   - if the statement fails as a whole (a record id stored already, a head
-//     moved by another process, a lost connection), every caller in it runs
-//     alone, so each gets its own answer.
+//   - if the statement fails as a whole, every caller in it runs alone, so
+//     each gets its own answer. Causes: a record id stored already (a
+//     retry: the whole batch then pays for one wasted statement, a cost
+//     accepted because a per-record check in the statement would need a
+//     plan that stays good as the table grows from empty), a stream head
+//     that moved after the statement's snapshot, a lost connection. A
+//     connection lost after the commit makes the callers' retries find
+//     their ids stored, and they get their first result with Duplicate set.
 //
-// A flusher never puts two appends to one stream in flight at once, so the
-// appends of one stream keep the order they were made in, and the head read
-// of a shared statement is only stale when another process wrote the
-// stream, which the unique (stream, version) index catches.
+// One statement cannot see its own inserts, so a flusher never puts two
+// appends to one stream in one statement, nor in flight at once. The head
+// read is stale only when some other writer (another process, an AppendTx,
+// an append of this Store running alone under the lock) committed to the
+// stream after the statement's snapshot; the unique (stream, version)
+// index then refuses the insert and the batch runs alone. Concurrent
+// appends to one stream have no defined order, as before.
 
 // maxFlushers bounds the append statements in flight from one Store. Two
 // keep both of a small server's cores busy while the rest of the callers
@@ -73,8 +82,8 @@ type coalescer struct {
 	mu      sync.Mutex
 	queue   []*appendReq
 	running int
+	idle    sync.Cond       // on mu; signalled when running drops to 0
 	busy    map[Stream]bool // streams with an append in flight
-	wg      sync.WaitGroup
 }
 
 // append queues r and waits for its outcome or for r.ctx to end. When it
@@ -86,7 +95,6 @@ func (c *coalescer) append(r *appendReq) (res *AppendResult, alone bool, err err
 	c.queue = append(c.queue, r)
 	if c.running < maxFlushers {
 		c.running++
-		c.wg.Add(1)
 		go c.flush()
 	}
 	c.mu.Unlock()
@@ -106,7 +114,6 @@ func (c *coalescer) append(r *appendReq) (res *AppendResult, alone bool, err err
 
 // flush sends queued appends until the queue is empty.
 func (c *coalescer) flush() {
-	defer c.wg.Done()
 	for {
 		batch := c.take()
 		if batch == nil {
@@ -153,8 +160,21 @@ func (c *coalescer) take() []*appendReq {
 	c.queue = keep
 	if len(batch) == 0 {
 		c.running--
+		if c.running == 0 {
+			c.idle.Broadcast()
+		}
 	}
 	return batch
+}
+
+// wait returns when no flusher is running. (Not a WaitGroup: appends may
+// start flushers while Close waits.)
+func (c *coalescer) wait() {
+	c.mu.Lock()
+	for c.running > 0 {
+		c.idle.Wait()
+	}
+	c.mu.Unlock()
 }
 
 // send runs batch: one append alone on its caller's context, several as one
@@ -216,6 +236,7 @@ WITH g AS MATERIALIZED (
 		$8, h.trace_id, h.span_id, h.actor, h.reason, greatest(clock_timestamp(), h.t)
 	FROM h JOIN unnest($9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[])
 		AS r(gi, id, data, meta, ord) ON r.gi = h.gi
+	ORDER BY h.gi, r.ord
 	RETURNING stream_type, stream_id, version, position
 )
 SELECT stream_type, stream_id, max(version), max(position) FROM ins GROUP BY stream_type, stream_id`

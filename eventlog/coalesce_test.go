@@ -184,3 +184,37 @@ func TestAppendHonoursACancelledContext(t *testing.T) {
 		t.Fatalf("next append: %+v", res)
 	}
 }
+
+// Close may run while appends still arrive (a shutdown racing the last
+// requests): it returns without disturbing them, and the Store stays
+// usable.
+func TestCloseWhileAppending(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				if _, err := s.Append(context.Background(), eventlog.Stream{Type: "c", ID: fmt.Sprint(w)}, []eventlog.NewRecord{rec(i)}, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	closes := 0
+	for running := true; running; closes++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		s.Close()
+	}
+	if n := count(t, tb, "stream_type = 'c'"); n != 8*40 {
+		t.Fatalf("%d records after %d closes, want %d", n, closes, 8*40)
+	}
+}

@@ -37,18 +37,19 @@
 // sees the previous writer's commit. [Store.AppendTx] always takes the
 // second way. Appends to different streams do not wait for each other.
 //
-// Pool appends made at the same time share a commit. A few flushers send
-// them: an append that finds one idle goes out at once; appends that
-// arrive while all are busy wait for the next free one, which sends them
-// together as one statement, one stream each, each with its own
-// expectation. The cost of a single-record append is mostly its
-// transaction (round trip, xid, commit record, WAL flush), so under load
-// this is what lets appends, which also read the head, keep up with plain
-// INSERTs. Callers stay independent: the shared statement never waits for
-// a lock, and any append it did not write (lock busy, expectation not met,
-// or the statement failed as a whole, say on a stored record id) runs
-// again alone as above and gets its own answer. Records that shared a
-// commit share an xid; consumers still see them in position order.
+// Pool appends made at the same time share a commit. At most two
+// statements of a Store are in flight: an append made while fewer are
+// goes out at once; appends made while both are busy wait for the next
+// free one, which sends them together as one statement, one stream each,
+// each with its own expectation. The cost of a single-record append is
+// mostly its transaction (round trip, xid, commit record, WAL flush), so
+// under load this is what lets appends, which also read the head, keep up
+// with plain INSERTs. Callers stay independent: the shared statement never
+// waits for a stream's lock, and any append it did not write (lock busy,
+// expectation not met, or the statement failed as a whole, say on a
+// stored record id) runs again alone as above and gets its own answer.
+// Records that shared a commit share an xid; consumers still see them in
+// position order.
 //
 // The table rejects UPDATE, DELETE and TRUNCATE with a trigger: history
 // cannot be rewritten, only added to.

@@ -30,7 +30,7 @@ type notifier struct {
 	mu      sync.Mutex
 	pending bool
 	running bool
-	wg      sync.WaitGroup
+	idle    sync.Cond // on mu; signalled when running turns false
 }
 
 func (n *notifier) poke() {
@@ -41,13 +41,11 @@ func (n *notifier) poke() {
 		return
 	}
 	n.running = true
-	n.wg.Add(1)
 	n.mu.Unlock()
 	go n.run()
 }
 
 func (n *notifier) run() {
-	defer n.wg.Done()
 	var last time.Time
 	for {
 		if wait := n.gap - time.Since(last); wait > 0 {
@@ -56,6 +54,7 @@ func (n *notifier) run() {
 		n.mu.Lock()
 		if !n.pending {
 			n.running = false
+			n.idle.Broadcast()
 			n.mu.Unlock()
 			return
 		}
@@ -71,4 +70,11 @@ func (n *notifier) run() {
 	}
 }
 
-func (n *notifier) wait() { n.wg.Wait() }
+// wait returns when no notification is pending or being sent.
+func (n *notifier) wait() {
+	n.mu.Lock()
+	for n.running {
+		n.idle.Wait()
+	}
+	n.mu.Unlock()
+}

@@ -76,17 +76,21 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval
+	s.notify.idle.L = &s.notify.mu
 	s.coalesce.s = s
+	s.coalesce.idle.L = &s.coalesce.mu
 	return s, nil
 }
 
 // Writer returns the writer name stored on this Store's records.
 func (s *Store) Writer() string { return s.writer }
 
-// Close waits for appends in flight and a pending wake-up notification to
-// be sent. The Store stays usable; Close only makes shutdown tidy.
+// Close waits until no append statement of the Store's flushers and no
+// wake-up notification is in flight, so call it once the service has
+// stopped appending. The Store stays usable; Close only makes shutdown
+// tidy.
 func (s *Store) Close() {
-	s.coalesce.wg.Wait()
+	s.coalesce.wait()
 	s.notify.wait()
 }
 
