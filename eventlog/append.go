@@ -48,9 +48,14 @@ type AppendResult struct {
 // the keys 1702259815 (0x65766c67, "evlg") and a hash of the stream. Two
 // streams sharing a hash only wait for each other.
 // streamLockKey is the lock's arguments for stream ($1, $2).
-const streamLockKey = `1702259815, hashtext($1 || '/' || $2)`
+var streamLockKey = streamLockKeyOf("$1", "$2")
 
-const lockStreamSQL = `SELECT pg_advisory_xact_lock(` + streamLockKey + `)`
+// streamLockKeyOf is streamLockKey for the stream in columns typ and id.
+func streamLockKeyOf(typ, id string) string {
+	return `1702259815, hashtext(` + typ + ` || '/' || ` + id + `)`
+}
+
+var lockStreamSQL = `SELECT pg_advisory_xact_lock(` + streamLockKey + `)`
 
 const appendSQL = `
 WITH head AS (
@@ -83,7 +88,7 @@ SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) 
 // writer has committed, since it released the lock) and the append also
 // runs the locked way. Most appends thus cost one statement, like a plain
 // INSERT. See coalesce.go for how concurrent ones share one.
-const appendOptimisticSQL = `
+var appendOptimisticSQL = `
 WITH ins AS (
 	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
 		writer, trace_id, span_id, actor, reason, recorded_at)
@@ -102,7 +107,7 @@ SELECT coalesce(max(version), 0), coalesce(max(position), 0) FROM ins`
 // appendOneOptimisticSQL is appendOptimisticSQL for one record, without
 // arrays: the most common append, kept as close to a plain INSERT as the
 // lock and the head read allow.
-const appendOneOptimisticSQL = `
+var appendOneOptimisticSQL = `
 INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
 	writer, trace_id, span_id, actor, reason, recorded_at)
 SELECT $1, $2, coalesce(h.version, 0) + 1, $3, $4::jsonb, $5::jsonb,
@@ -252,8 +257,13 @@ func (s *Store) appendOptimistic(ctx context.Context, stream Stream, ids, data, 
 	case err != nil:
 		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
 	}
-	n := int64(len(ids))
-	return &AppendResult{Stream: stream, FirstVersion: last - n + 1, Version: last, Position: pos}, false, nil
+	return endingAt(stream, len(ids), last, pos), false, nil
+}
+
+// endingAt is the result of writing n records to stream, the last one as
+// version last at position pos.
+func endingAt(stream Stream, n int, last, pos int64) *AppendResult {
+	return &AppendResult{Stream: stream, FirstVersion: last - int64(n) + 1, Version: last, Position: pos}
 }
 
 // duplicateResult rebuilds the first append's result when all ids are

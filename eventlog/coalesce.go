@@ -209,8 +209,7 @@ func (c *coalescer) send(batch []*appendReq) {
 		case err != nil || !ok:
 			r.alone = true
 		default:
-			n := int64(len(r.ids))
-			r.res = &AppendResult{Stream: r.stream, FirstVersion: res.Version - n + 1, Version: res.Version, Position: res.Position}
+			r.res = endingAt(r.stream, len(r.ids), res.Version, res.Position)
 		}
 	}
 }
@@ -219,9 +218,9 @@ func (c *coalescer) send(batch []*appendReq) {
 // expected version and provenance; see the comment at the top of this file.
 // The streams' arrays are $1-$7, the writer $8, the records' arrays $9-$13
 // (stream index from 1, id, data, metadata, version offset from 1).
-const appendSharedSQL = `
+var appendSharedSQL = `
 WITH g AS MATERIALIZED (
-	SELECT u.*, pg_try_advisory_xact_lock(1702259815, hashtext(u.st || '/' || u.sid)) AS locked
+	SELECT u.*, pg_try_advisory_xact_lock(` + streamLockKeyOf("u.st", "u.sid") + `) AS locked
 	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
 		WITH ORDINALITY AS u(st, sid, expected, trace_id, span_id, actor, reason, gi)
 ), h AS MATERIALIZED (
