@@ -3,6 +3,7 @@ package migcheck_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -250,9 +251,12 @@ func TestLockTimeoutRetry(t *testing.T) {
 	set := migcheck.Set{Name: "app", FS: files(
 		"0001_t.up.sql", "CREATE TABLE t (id int);",
 		"0002_col.up.sql", "ALTER TABLE t ADD COLUMN v int;")}
-	setup := func(t *testing.T) (*migcheck.Migrator, pgx.Tx) {
+	setup := func(t *testing.T, logger *slog.Logger) (*migcheck.Migrator, pgx.Tx) {
 		db, _ := emptyDB(t)
 		cfg := quietConfig()
+		if logger != nil {
+			cfg.Logger = logger
+		}
 		cfg.LockTimeout = 100 * time.Millisecond
 		cfg.RetryBackoff = 100 * time.Millisecond
 		cfg.LockRetries = 3
@@ -272,9 +276,12 @@ func TestLockTimeoutRetry(t *testing.T) {
 	}
 	t.Run("SucceedsOnceTheLockIsReleased", func(t *testing.T) {
 		t.Parallel()
-		m, holder := setup(t)
+		// Release the lock once the first attempt has timed out, however
+		// long Apply took to get there.
+		retrying := &onMessage{substr: "retrying", ch: make(chan struct{})}
+		m, holder := setup(t, slog.New(retrying))
 		go func() {
-			time.Sleep(250 * time.Millisecond)
+			<-retrying.ch
 			holder.Rollback(context.Background())
 		}()
 		res, err := m.Apply(context.Background())
@@ -291,7 +298,7 @@ func TestLockTimeoutRetry(t *testing.T) {
 	})
 	t.Run("GivesUpAfterRetries", func(t *testing.T) {
 		t.Parallel()
-		m, holder := setup(t)
+		m, holder := setup(t, nil)
 		defer holder.Rollback(context.Background())
 		_, err := m.Apply(context.Background())
 		var me *migcheck.MigrationError
