@@ -316,9 +316,14 @@ func (r *Runner) verify(ctx context.Context) string {
 			if err == nil && code == http.StatusOK {
 				break
 			}
-			last = fmt.Sprintf("answered %d", code)
-			if err != nil {
+			switch {
+			case err == nil:
+				last = fmt.Sprintf("answered %d", code)
+			case ctx.Err() == nil || last == "":
 				last = err.Error()
+			default:
+				// The deadline cut this try short: report the last real
+				// answer, which says more than "deadline exceeded".
 			}
 			select {
 			case <-ctx.Done():
