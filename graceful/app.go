@@ -30,7 +30,9 @@ type App struct {
 // whose contexts are cancelled at that deadline.
 //
 // Serve wraps srv.Handler (http.DefaultServeMux when nil) to count requests
-// in flight and to cancel them at the drain deadline.
+// in flight and to cancel them at the drain deadline, and sets the
+// timeouts srv leaves at zero (no limit) to Config.ReadHeaderTimeout,
+// Config.ReadTimeout and Config.IdleTimeout, logging those it set.
 func (a *App) Serve(srv *http.Server) error { return a.r.serve(srv) }
 
 // Go runs fn in its own goroutine once every startup gate has passed. On

@@ -53,6 +53,37 @@ type Config struct {
 	// Defaults to 1 second.
 	CheckTimeout time.Duration
 
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are given to each
+	// *http.Server passed to [App.Serve] (and to the probe server) whose
+	// own field is zero, which net/http reads as "no limit": without them a
+	// client that sends a request slowly, or keeps a connection open and
+	// idle, holds a connection and a goroutine for as long as it likes, and
+	// enough such clients exhaust the process. A server's own non-zero value
+	// wins; net/http reads a negative one as "no limit", which is how a
+	// server asks for none. A negative value here applies no limit to any
+	// server. Serve logs the ones it applied.
+
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers. Defaults to 10 seconds.
+	ReadHeaderTimeout time.Duration
+
+	// ReadTimeout bounds how long a client may take to send a whole request,
+	// headers and body; a handler still reading the body then gets an
+	// i/o timeout. It does not limit how long the handler runs or
+	// writes (there is deliberately no WriteTimeout: DrainTimeout bounds
+	// handlers on stop). Raise it for large uploads over slow links.
+	// Defaults to 30 seconds.
+	ReadTimeout time.Duration
+
+	// IdleTimeout bounds how long a keep-alive connection waits for its next
+	// request before the server closes it. Keep it above the idle timeout of
+	// the proxies and load balancers in front of the service (60 seconds for
+	// AWS ALB and ingress-nginx; about 600 for Google Cloud's, behind which
+	// raise it), so that they close idle connections first: a server
+	// closing a connection just as a proxy reuses it fails that request.
+	// Defaults to 2 minutes.
+	IdleTimeout time.Duration
+
 	// Signals start the stop sequence; a second one during it exits at once
 	// with 128 + the signal number. Defaults to SIGTERM and SIGINT.
 	Signals []os.Signal
@@ -79,6 +110,10 @@ const (
 	DefaultStopTimeout    = 28 * time.Second
 	DefaultStartupTimeout = 5 * time.Minute
 	DefaultCheckTimeout   = time.Second
+
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
 )
 
 // ErrInvalidConfig is matched by every configuration error.
@@ -107,6 +142,9 @@ func (cfg *Config) withDefaults() (Config, error) {
 		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout, false},
 		{"StartupTimeout", &c.StartupTimeout, DefaultStartupTimeout, false},
 		{"CheckTimeout", &c.CheckTimeout, DefaultCheckTimeout, false},
+		{"ReadHeaderTimeout", &c.ReadHeaderTimeout, DefaultReadHeaderTimeout, true},
+		{"ReadTimeout", &c.ReadTimeout, DefaultReadTimeout, true},
+		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout, true},
 	}
 	for _, d := range durations {
 		switch {
@@ -121,6 +159,10 @@ func (cfg *Config) withDefaults() (Config, error) {
 	if sum := c.ShutdownDelay + c.DrainTimeout + c.HookTimeout; len(errs) == 0 && sum > c.StopTimeout {
 		errs = append(errs, fmt.Errorf("fields Config.ShutdownDelay (%v) + Config.DrainTimeout (%v) + Config.HookTimeout (%v) = %v does not fit in Config.StopTimeout (%v): raise StopTimeout (and terminationGracePeriodSeconds with it) or lower the others",
 			c.ShutdownDelay, c.DrainTimeout, c.HookTimeout, sum, c.StopTimeout))
+	}
+	if c.ReadTimeout > 0 && c.ReadTimeout < c.ReadHeaderTimeout {
+		errs = append(errs, fmt.Errorf("field Config.ReadTimeout (%v) is shorter than Config.ReadHeaderTimeout (%v): a whole request cannot arrive before its headers; raise ReadTimeout or lower ReadHeaderTimeout",
+			c.ReadTimeout, c.ReadHeaderTimeout))
 	}
 	if len(c.Signals) == 0 {
 		c.Signals = []os.Signal{syscall.SIGTERM, syscall.SIGINT}

@@ -36,6 +36,18 @@
 // running the stop hooks main had registered, and the process exits 1.
 // Every probe answers JSON with each check's state when asked ?verbose.
 //
+// # HTTP servers
+//
+// A server given to [App.Serve] gets each timeout it leaves at zero, which
+// net/http reads as "no limit": Config.ReadHeaderTimeout (10 s for the
+// headers), Config.ReadTimeout (30 s for the whole request, body included)
+// and Config.IdleTimeout (2 minutes for a keep-alive connection between
+// requests). Without them, clients that send slowly or keep connections
+// idle hold a connection and a goroutine each for as long as they like.
+// Serve logs the ones it set. A server that truly wants no limit sets its
+// field negative (net/http's "no limit"); a negative Config field leaves
+// every server's zero alone.
+//
 // # Stopping
 //
 // On the first SIGTERM or SIGINT (or [App.Stop], or a cancelled context):
@@ -81,6 +93,7 @@
 // the startup time), "graceful: shutdown started" (with the signal or
 // reason), "graceful: not ready", "graceful: draining" (with the number of
 // requests in flight), "graceful: drained" and "graceful: stopped" (with
-// durations), and warnings for a gate not passed yet, a drain timeout or an
-// exhausted stop budget.
+// durations), "graceful: server timeouts defaulted" (which timeouts Serve
+// set on a server), and warnings for a gate not passed yet, a drain timeout
+// or an exhausted stop budget.
 package graceful

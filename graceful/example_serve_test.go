@@ -19,7 +19,7 @@ func ExampleRun() {
 			fmt.Fprintln(w, "hello")
 		})
 		app.ReadinessCheck("always", func(context.Context) error { return nil })
-		return app.Serve(&http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+		return app.Serve(&http.Server{Addr: ":8080", Handler: mux}) // with graceful's timeouts
 	}, &graceful.Config{ShutdownDelay: 5 * time.Second})
 }
 

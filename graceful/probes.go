@@ -49,7 +49,9 @@ func (r *runner) startProbes() error {
 	if r.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", r.cfg.Metrics)
 	}
-	p := &probeServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	r.cfg.applyTimeouts(srv)
+	p := &probeServer{srv: srv, ln: ln}
 	go func() { _ = p.srv.Serve(ln) }()
 	r.mu.Lock()
 	r.probeSrv = p

@@ -37,6 +37,7 @@ func (r *runner) serve(srv *http.Server) error {
 	if err != nil {
 		return fmt.Errorf("graceful: Serve: listen on %s: %w (is another process using the port? set a different address)", addr, err)
 	}
+	applied := r.cfg.applyTimeouts(srv)
 	s := &server{srv: srv, ln: ln}
 	s.reqCtx, s.cancelReqs = context.WithCancel(context.Background())
 	inner := srv.Handler
@@ -63,7 +64,31 @@ func (r *runner) serve(srv *http.Server) error {
 		r.startServer(s)
 	}
 	r.cfg.Logger.Info("graceful: listening", "addr", s.addr())
+	if len(applied) > 0 {
+		r.cfg.Logger.Info("graceful: server timeouts defaulted", append([]any{"addr", s.addr()}, applied...)...)
+	}
 	return nil
+}
+
+// applyTimeouts gives srv each configured timeout it left at zero, and
+// returns those it set as log attributes.
+func (c *Config) applyTimeouts(srv *http.Server) []any {
+	var applied []any
+	for _, t := range []struct {
+		key  string
+		v    *time.Duration
+		dflt time.Duration
+	}{
+		{"read_header_timeout", &srv.ReadHeaderTimeout, c.ReadHeaderTimeout},
+		{"read_timeout", &srv.ReadTimeout, c.ReadTimeout},
+		{"idle_timeout", &srv.IdleTimeout, c.IdleTimeout},
+	} {
+		if *t.v == 0 && t.dflt > 0 {
+			*t.v = t.dflt
+			applied = append(applied, t.key, t.dflt.String())
+		}
+	}
+	return applied
 }
 
 func (s *server) addr() string { return s.ln.Addr().String() }
