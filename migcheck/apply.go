@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4"
+	"github.com/jackc/pgx/v5"
 )
 
 // Plan is what Apply is about to do, given to Config.BeforeApply.
@@ -30,6 +30,8 @@ type Applied struct {
 	SHA256   string
 	Duration time.Duration
 	Attempts int
+
+	baseline bool // recorded by Baseline, not applied
 }
 
 // Result is what Apply did.
@@ -125,24 +127,20 @@ func (m *Migrator) set(name string) *loadedSet {
 	return nil
 }
 
-func (m *Migrator) applySet(ctx context.Context, conn querier, s *loadedSet, sp SetPlan, res *Result) error {
-	e, err := m.newEngine(s)
+func (m *Migrator) applySet(ctx context.Context, conn *pgx.Conn, s *loadedSet, sp SetPlan, res *Result) error {
+	e, err := m.newEngine(ctx, conn, s)
 	if err != nil {
 		return fmt.Errorf("migcheck: set %q: setting up golang-migrate: %w", s.Name, err)
 	}
 	defer e.close()
 	prev := sp.From
-	for _, mig := range sp.Migrations {
-		start := time.Now()
-		attempts, err := m.runOne(ctx, e, s, mig, prev)
+	for i := range sp.Migrations {
+		mig := &sp.Migrations[i]
+		a, err := m.runOne(ctx, e, s, mig, prev)
 		if err != nil {
 			return err
 		}
-		a := Applied{Set: s.Name, Version: mig.Version, File: mig.File, SHA256: mig.SHA256, Duration: time.Since(start), Attempts: attempts}
-		if err := m.record(ctx, conn, a); err != nil {
-			return fmt.Errorf("migcheck: set %q migration %d was applied but not recorded in the ledger (run seatbelt migrate baseline to record it): %w", s.Name, mig.Version, err)
-		}
-		m.cfg.Logger.Info("migcheck: applied migration", "set", s.Name, "version", mig.Version, "file", mig.File, "duration", a.Duration, "attempts", attempts)
+		m.cfg.Logger.Info("migcheck: applied migration", "set", s.Name, "version", mig.Version, "file", mig.File, "duration", a.Duration, "attempts", a.Attempts)
 		res.Applied = append(res.Applied, a)
 		if m.cfg.OnApplied != nil {
 			m.cfg.OnApplied(ctx, a)
@@ -153,44 +151,43 @@ func (m *Migrator) applySet(ctx context.Context, conn querier, s *loadedSet, sp 
 }
 
 // runOne applies one migration, retrying it after lock_timeout when the file
-// ran as one transaction (so the failure undid it).
-func (m *Migrator) runOne(ctx context.Context, e *engine, s *loadedSet, mig Migration, prev int64) (int, error) {
+// ran as one transaction (so the failure undid it and left the version as it
+// was).
+func (m *Migrator) runOne(ctx context.Context, e *engine, s *loadedSet, mig *Migration, prev int64) (Applied, error) {
 	tx := transactional(mig.content)
 	backoff := m.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return attempt - 1, fmt.Errorf("migcheck: set %q: stopped before migration %d: %w", s.Name, mig.Version, err)
+			return Applied{}, fmt.Errorf("migcheck: set %q: stopped before migration %d: %w", s.Name, mig.Version, err)
 		}
-		err := m.migrate(ctx, e, mig.Version)
+		a, err := e.run(ctx, mig, attempt)
 		if err == nil {
-			return attempt, nil
+			return a, nil
 		}
 		pe := e.drv.lastErr
 		lockTimeout := pe != nil && pe.Code == "55P03"
 		if lockTimeout && tx && attempt <= m.cfg.LockRetries {
-			// The failed file was rolled back; golang-migrate marked the
-			// version dirty before running it, so put the old version back.
-			if ferr := e.m.Force(int(prev)); ferr != nil {
-				return attempt, fmt.Errorf("migcheck: set %q: resetting version %d after lock_timeout: %w", s.Name, prev, ferr)
-			}
 			m.cfg.Logger.Warn("migcheck: migration hit lock_timeout; retrying", "set", s.Name, "version", mig.Version, "attempt", attempt, "backoff", backoff)
 			if err := m.cfg.Sleep(ctx, backoff); err != nil {
-				return attempt, fmt.Errorf("migcheck: set %q: waiting to retry migration %d: %w", s.Name, mig.Version, err)
+				return Applied{}, fmt.Errorf("migcheck: set %q: waiting to retry migration %d: %w", s.Name, mig.Version, err)
 			}
 			backoff *= 2
 			continue
 		}
 		me := &MigrationError{Set: s.Name, Table: s.table(), Version: mig.Version, File: mig.File, Previous: prev,
-			Transactional: tx, Attempts: attempt, Recovery: m.cfg.RecoveryCommand(s.Name, prev), Err: err}
+			Transactional: tx, Attempts: attempt, Err: err}
+		if tx {
+			me.Recovery = "fix the file, then " + m.cfg.Hint(OpApply, s.Name, 0)
+		} else {
+			me.Recovery = m.cfg.Hint(OpForce, s.Name, prev)
+		}
 		if pe != nil {
 			me.Err = pe
-			if pe.Code == "57014" && ctx.Err() != nil {
-				me.Err = fmt.Errorf("%w: cancelled because %w", pe, ctx.Err())
-			}
 			me.Line, me.Column = position(e.drv.lastSQL, pe.Position)
-		} else if errors.Is(err, migrate.ErrNoChange) {
-			me.Err = fmt.Errorf("golang-migrate found nothing to do at version %d", mig.Version)
 		}
-		return attempt, me
+		if ctx.Err() != nil && !errors.Is(me.Err, ctx.Err()) {
+			me.Err = fmt.Errorf("%w: cancelled because %w", me.Err, ctx.Err())
+		}
+		return Applied{}, me
 	}
 }

@@ -193,9 +193,12 @@ func indexSet() migcheck.Set {
 }
 
 // The control for the test above: a session waiting in a blocking
-// pg_advisory_lock when the index build starts stalls it until the waiter
-// gives up, which is what polling avoids.
-func TestBlockingLockWaiterStallsCreateIndexConcurrently(t *testing.T) {
+// pg_advisory_lock when the index build starts is a transaction the build
+// must wait for, while it waits for the lock the build's session holds.
+// PostgreSQL sees the cycle and ends one of the two with a deadlock error,
+// so a runner that waited that way would fail itself or the other runner;
+// polling avoids it.
+func TestBlockingLockWaiterDeadlocksWithCreateIndexConcurrently(t *testing.T) {
 	t.Parallel()
 	db, _ := emptyDB(t)
 	exec(t, db, "CREATE TABLE items (id int, v int); INSERT INTO items SELECT g, g FROM generate_series(1, 1000) g")
@@ -207,23 +210,23 @@ func TestBlockingLockWaiterStallsCreateIndexConcurrently(t *testing.T) {
 		first <- err
 	}()
 	waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep(0.5)%'")
-	blockCtx, unblock := context.WithCancel(ctx)
 	blocked := make(chan error, 1)
 	go func() {
-		_, err := db.Exec(blockCtx, "SELECT pg_advisory_lock($1)", migcheck.LockKey)
+		conn, err := db.Acquire(ctx)
+		if err == nil {
+			defer conn.Release()
+			_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migcheck.LockKey)
+			conn.Exec(context.Background(), "SELECT pg_advisory_unlock_all()")
+		}
 		blocked <- err
 	}()
-	select {
-	case err := <-first:
-		t.Fatalf("index build finished (%v) while a blocking waiter was queued; expected it to stall", err)
-	case <-time.After(3 * time.Second):
+	errFirst, errBlocked := <-first, <-blocked
+	deadlock := func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && pe.Code == "40P01"
 	}
-	unblock()
-	if err := <-blocked; err == nil {
-		t.Fatal("blocking waiter got the lock while the runner held it")
-	}
-	if err := <-first; err != nil {
-		t.Fatalf("index build after the waiter left: %v", err)
+	if !deadlock(errFirst) && !deadlock(errBlocked) {
+		t.Fatalf("runner: %v; blocking waiter: %v; want a deadlock error for one of them", errFirst, errBlocked)
 	}
 }
 
@@ -312,7 +315,7 @@ func TestLockTimeoutRetry(t *testing.T) {
 	})
 }
 
-func TestFailureLeavesDirtyWithRecoveryCommand(t *testing.T) {
+func TestFailedTransactionalFileLeavesTheSetClean(t *testing.T) {
 	t.Parallel()
 	db, _ := emptyDB(t)
 	broken := migcheck.Set{Name: "app", FS: files(
@@ -320,8 +323,8 @@ func TestFailureLeavesDirtyWithRecoveryCommand(t *testing.T) {
 		"0002_bad.up.sql", "ALTER TABLE t ADD COLUMN a int;\n\nUPDATE t SET nope = 1;\n",
 		"0003_later.up.sql", "CREATE TABLE later (id int);")}
 	cfg := quietConfig()
-	cfg.RecoveryCommand = func(set string, v int64) string {
-		return "seatbelt migrate force --set " + set + "=./migrations --version " + itoa(v)
+	cfg.Hint = func(op migcheck.Op, set string, v int64) string {
+		return "run " + string(op) + " " + set + " " + itoa(v)
 	}
 	m := newMigrator(t, db, cfg, broken)
 	_, err := m.Apply(context.Background())
@@ -333,35 +336,161 @@ func TestFailureLeavesDirtyWithRecoveryCommand(t *testing.T) {
 	if me.Set != "app" || me.Version != 2 || me.File != "0002_bad.up.sql" || me.Line != 3 || me.Column != 14 || !me.Transactional || me.Previous != 1 {
 		t.Fatalf("error fields %+v", me)
 	}
-	for _, want := range []string{`set "app" migration 2 (0002_bad.up.sql) failed at line 3, column 14`, "dirty at version 2",
-		"seatbelt migrate force --set app=./migrations --version 1", `column "nope"`} {
+	for _, want := range []string{`set "app" migration 2 (0002_bad.up.sql) failed at line 3, column 14`, "none of it was applied and the set is still at version 1",
+		"fix the file, then run apply app 0", `column "nope"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
+	if strings.Contains(msg, "dirty") {
+		t.Errorf("message speaks of a dirty set:\n%s", msg)
+	}
 	rep, _ := m.Verify(context.Background())
-	if k := kinds(rep); len(k[migcheck.KindDirty]) != 1 || k[migcheck.KindDirty][0].Version != 2 {
-		t.Fatalf("verify after failure: %+v", rep.Problems)
+	if st := rep.Sets[0]; st.Dirty || st.Applied != 1 {
+		t.Fatalf("set after failure %+v; want clean at 1", st)
 	}
 	var cols int
 	db.QueryRow(context.Background(), "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'a'").Scan(&cols)
 	if cols != 0 {
 		t.Fatal("the failed file was partly applied")
 	}
-	// Apply refuses to run on a dirty database.
-	if _, err := m.Apply(context.Background()); !errors.Is(err, migcheck.ErrRefused) || !errors.Is(err, migcheck.ErrDirty) {
-		t.Fatalf("apply on dirty: %v", err)
-	}
-	// The recovery the message gives, then a fixed file, gets it through.
-	if err := m.Force(context.Background(), "app", me.Previous); err != nil {
-		t.Fatal(err)
-	}
+	// The recovery the message gives (a fixed file, apply again) gets it through.
 	fixed := broken
 	fixed.FS = files("0001_t.up.sql", "CREATE TABLE t (id int);", "0002_bad.up.sql", "ALTER TABLE t ADD COLUMN a int;",
 		"0003_later.up.sql", "CREATE TABLE later (id int);")
 	res, err := newMigrator(t, db, cfg, fixed).Apply(context.Background())
 	if err != nil || len(res.Applied) != 2 {
 		t.Fatalf("after recovery: %+v %v", res, err)
+	}
+}
+
+// A file that cannot run in one transaction runs statement by statement;
+// when one fails the set stays dirty and Verify says which statements ran,
+// and the fix it prints, followed as written, runs nothing twice.
+func TestNonTransactionalFailureTellsWhatRan(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	cfg := quietConfig()
+	cfg.Hint = func(op migcheck.Op, set string, v int64) string { return string(op) + " " + set + " " + itoa(v) }
+	idx := "CREATE INDEX CONCURRENTLY t_a ON t (a);\n-- the second one\nCREATE INDEX CONCURRENTLY t_b ON t (b);\nUPDATE t SET nope = 1;\nCREATE INDEX CONCURRENTLY t_d ON t (a, b);\n"
+	set := migcheck.Set{Name: "app", FS: files(
+		"0001_t.up.sql", "CREATE TABLE t (a int, b int);",
+		"0002_idx.up.sql", idx)}
+	m := newMigrator(t, db, cfg, set)
+	_, err := m.Apply(context.Background())
+	var me *migcheck.MigrationError
+	if !errors.As(err, &me) || me.Transactional || me.Version != 2 || me.Line != 4 || me.Column != 14 {
+		t.Fatalf("error %v (%+v); want a non-transactional failure of version 2 at line 4", err, me)
+	}
+	if !strings.Contains(err.Error(), "dirty at version 2") || !strings.Contains(err.Error(), "force app 1") {
+		t.Errorf("message:\n%s", err)
+	}
+	var n int
+	db.QueryRow(context.Background(), "SELECT count(*) FROM pg_indexes WHERE tablename = 't'").Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d indexes on t; want the 2 before the failed statement", n)
+	}
+	p := only(t, verify(t, db, cfg, set), migcheck.KindDirty, migcheck.SeverityError)
+	for _, want := range []string{"statement(s) 1-2 of 4 are known to have run", "1: CREATE INDEX CONCURRENTLY t_a ON t (a)",
+		"2: CREATE INDEX CONCURRENTLY t_b ON t (b)", "statement 3 (UPDATE t SET nope = 1) may have run", "statement(s) 4-4 did not run"} {
+		if !strings.Contains(p.Message, want) {
+			t.Errorf("verify message lacks %q:\n%s", want, p.Message)
+		}
+	}
+	for _, want := range []string{"then force app 2", "undo statements 1-3", "then force app 1 and apply app 0"} {
+		if !strings.Contains(p.Fix, want) {
+			t.Errorf("verify fix lacks %q:\n%s", want, p.Fix)
+		}
+	}
+	// Follow "complete it": run what did not run, then force to 2.
+	exec(t, db, "CREATE INDEX CONCURRENTLY t_d ON t (a, b)")
+	if err := m.Force(context.Background(), "app", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := verify(t, db, cfg, set); r.Sets[0].Dirty || r.Sets[0].Applied != 2 {
+		t.Fatalf("after force: %+v", r.Sets[0])
+	}
+	res, err := m.Apply(context.Background())
+	if err != nil || len(res.Applied) != 0 {
+		t.Fatalf("apply after recovery: %+v %v", res, err)
+	}
+	db.QueryRow(context.Background(), "SELECT count(*) FROM pg_indexes WHERE tablename = 't'").Scan(&n)
+	if n != 3 {
+		t.Fatalf("%d indexes on t; want 3", n)
+	}
+}
+
+// Several CONCURRENTLY statements in one file each run on their own.
+func TestNonTransactionalFileWithSeveralStatements(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	set := migcheck.Set{Name: "app", FS: files(
+		"0001_t.up.sql", "CREATE TABLE t (a int, b int);",
+		"0002_idx.up.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n")}
+	m := newMigrator(t, db, nil, set)
+	res, err := m.Apply(context.Background())
+	if err != nil || len(res.Applied) != 2 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	var n int
+	db.QueryRow(context.Background(), "SELECT count(*) FROM pg_indexes WHERE tablename = 't'").Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d indexes; want 2", n)
+	}
+	if r := verify(t, db, nil, set); len(r.Problems) != 0 {
+		t.Fatalf("problems %+v", r.Problems)
+	}
+}
+
+func TestForceRefusesAVersionWithoutAFile(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	m := newMigrator(t, db, nil, appSet())
+	if _, err := m.Apply(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Force(context.Background(), "app", 20, nil)
+	if !errors.Is(err, migcheck.ErrNoSuchVersion) || !strings.Contains(err.Error(), "its versions: 1, 2") {
+		t.Fatalf("force 20: %v; want ErrNoSuchVersion listing the set's versions", err)
+	}
+	if r := verify(t, db, nil, appSet()); r.Sets[0].Applied != 2 {
+		t.Fatalf("a refused force changed the version: %+v", r.Sets[0])
+	}
+	if err := m.Force(context.Background(), "app", 20, &migcheck.ForceOpts{AllowMissing: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r := verify(t, db, nil, appSet()); r.Sets[0].Applied != 20 {
+		t.Fatalf("after an allowed force: %+v", r.Sets[0])
+	}
+	if err := m.Force(context.Background(), "app", -1, nil); err != nil {
+		t.Fatalf("force -1 (no version): %v", err)
+	}
+}
+
+func TestHistoryOfANeverMigratedDatabaseIsEmpty(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	hist, err := newMigrator(t, db, nil, appSet()).History(context.Background())
+	if err != nil || len(hist) != 0 {
+		t.Fatalf("history %+v, %v; want none and no error", hist, err)
+	}
+}
+
+// The library's own messages name its operations, not a command line that a
+// service embedding it does not have.
+func TestDefaultHintsNameTheOperation(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	cfg := quietConfig()
+	r := verify(t, db, cfg, appSet())
+	p := only(t, r, migcheck.KindNoVersionTable, migcheck.SeverityError)
+	if strings.Contains(p.Fix, "seatbelt") || !strings.Contains(p.Fix, "Migrator.Apply") {
+		t.Fatalf("fix %q; want the library operation", p.Fix)
+	}
+	exec(t, db, "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (2, true)")
+	p = kinds(verify(t, db, cfg, appSet()))[migcheck.KindDirty][0]
+	if strings.Contains(p.Fix, "seatbelt") || !strings.Contains(p.Fix, `Migrator.Force(ctx, "app", 1, nil)`) {
+		t.Fatalf("fix %q; want the library operation", p.Fix)
 	}
 }
 
@@ -399,24 +528,33 @@ func TestLockWaitLimit(t *testing.T) {
 func itoa(v int64) string { return strconvFormat(v) }
 
 // golang-migrate runs a file without a context; Apply cancels the running
-// statement when its context ends, leaving the usual dirty state and message.
+// statement when its context ends, and the file's transaction is rolled back
+// with its version.
 func TestApplyContextCancelsRunningMigration(t *testing.T) {
 	t.Parallel()
 	db, _ := emptyDB(t)
 	set := migcheck.Set{Name: "app", FS: files("0001_t.up.sql", "CREATE TABLE t (id int);", "0002_slow.up.sql", "SELECT pg_sleep(60);")}
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
+	var cancelled time.Time
+	go func() {
+		waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'SELECT pg_sleep(60)%'")
+		cancelled = time.Now()
+		cancel()
+	}()
 	_, err := newMigrator(t, db, nil, set).Apply(ctx)
 	var me *migcheck.MigrationError
-	if !errors.As(err, &me) || me.Version != 2 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v; want a MigrationError for version 2 caused by the deadline", err)
+	if !errors.As(err, &me) || me.Version != 2 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v; want a MigrationError for version 2 caused by the cancel", err)
 	}
-	if el := time.Since(start); el > 10*time.Second {
-		t.Fatalf("Apply returned after %v", el)
+	if el := time.Since(cancelled); el > 10*time.Second {
+		t.Fatalf("Apply returned %v after its context ended", el)
 	}
+	// The runner's session ends with Apply; its backend exits just after.
+	waitFor(t, db, "SELECT 1 - count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '"+migcheck.AppNamePrefix+"%'")
 	r := verify(t, db, nil, set)
-	if k := kinds(r); len(k[migcheck.KindDirty]) != 1 {
-		t.Fatalf("problems %+v; want dirty", r.Problems)
+	if st := r.Sets[0]; st.Dirty || st.Applied != 1 {
+		t.Fatalf("set %+v; want clean at version 1", st)
 	}
+	only(t, r, migcheck.KindPending, migcheck.SeverityError)
 }

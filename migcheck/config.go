@@ -48,10 +48,12 @@ type Config struct {
 	// OnApplied runs after each migration is applied and recorded. Defaults
 	// to nil.
 	OnApplied func(ctx context.Context, applied Applied)
-	// RecoveryCommand returns the command a failure message tells the
-	// operator to run to mark set at version clean. Defaults to
-	// "seatbelt migrate force --set <set>=<dir> <version>".
-	RecoveryCommand func(set string, version int64) string
+	// Hint says how the operator runs op, in the messages that tell them to
+	// (after a failed migration, for pending or unrecorded versions). set
+	// and version are the set and the version op concerns, where it has
+	// them. A CLI returns its own command line here. Defaults to the
+	// library call, such as "Migrator.Force(ctx, \"app\", 3)".
+	Hint func(op Op, set string, version int64) string
 	// Host is recorded as who applied a migration. Defaults to os.Hostname.
 	Host string
 	// BuildVersion is recorded beside Host. Defaults to the main module's
@@ -95,10 +97,8 @@ func (c *Config) withDefaults() (Config, error) {
 	} else if o.LockRetries < 0 {
 		o.LockRetries = 0
 	}
-	if o.RecoveryCommand == nil {
-		o.RecoveryCommand = func(set string, version int64) string {
-			return fmt.Sprintf("seatbelt migrate force --set %s=<dir> --version %d", set, version)
-		}
+	if o.Hint == nil {
+		o.Hint = defaultHint
 	}
 	if o.Host == "" {
 		o.Host, _ = os.Hostname()
@@ -113,6 +113,26 @@ func (c *Config) withDefaults() (Config, error) {
 		o.Sleep = sleep
 	}
 	return o, nil
+}
+
+// Op is an operation of a [Migrator] that a message tells the operator to
+// run; see Config.Hint.
+type Op string
+
+const (
+	OpApply    Op = "apply"    // [Migrator.Apply]
+	OpForce    Op = "force"    // [Migrator.Force] to version
+	OpBaseline Op = "baseline" // [Migrator.Baseline]
+)
+
+func defaultHint(op Op, set string, version int64) string {
+	switch op {
+	case OpForce:
+		return fmt.Sprintf("Migrator.Force(ctx, %q, %d, nil)", set, version)
+	case OpBaseline:
+		return "Migrator.Baseline"
+	}
+	return "Migrator.Apply"
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -19,17 +19,41 @@
 // # Apply
 //
 // [Migrator.Apply] (or [Apply] with the default [Config]) is the CI or
-// init-job step. It waits for another runner by polling
-// pg_try_advisory_lock on [LockKey], refuses to run on a dirty database or
-// edited, missing or out-of-order files ([ErrRefused]), calls
-// Config.BeforeApply (take a backup), then runs each pending migration with
-// golang-migrate in sessions that carry lock_timeout and statement_timeout.
-// A migration that fails on lock_timeout (SQLSTATE 55P03) and ran in one
-// transaction is run again with backoff. Each applied migration is written
-// to the ledger table: set, version, file, SHA-256, when, host, build,
-// duration. A failure returns a [*MigrationError] naming the set, version,
-// file, line and column, saying the database is dirty, and giving the
-// command that recovers ([Migrator.Force]).
+// init-job step. It opens a session of its own (application_name starting
+// with [AppNamePrefix]), waits for another runner by polling
+// pg_try_advisory_lock on [LockKey] in it, refuses to run on a dirty
+// database or edited, missing or out-of-order files ([ErrRefused]), calls
+// Config.BeforeApply (take a backup), then has golang-migrate run each
+// pending migration in that same session, with lock_timeout and
+// statement_timeout set by SET.
+//
+// What a kill -9 of the runner leaves behind:
+//
+//   - The session that holds the lock runs the migration. PostgreSQL goes on
+//     with a statement whose client died until the statement ends, and that
+//     backend still holds the lock: another runner waits for it, and Verify
+//     reports it ([KindMigrating], [Report.Runner]) with its pid and how to
+//     end it (pg_terminate_backend).
+//   - A file that runs in one transaction commits together with its version
+//     and its ledger row: it is applied and recorded, or none of it is. Such
+//     a file never leaves the set dirty; when it fails, the set stays at the
+//     version before it, and a failure on lock_timeout (SQLSTATE 55P03) is
+//     run again with backoff.
+//   - A file that cannot run in one transaction (CONCURRENTLY, COMMIT,
+//     VACUUM, ALTER SYSTEM, CREATE DATABASE) runs one statement at a time
+//     ([SplitStatements]), marks the set dirty first, and records each
+//     statement as it completes. If it stops part-way the set stays dirty,
+//     and Verify says which statements are known to have run and which one
+//     may have run in part, and gives a fix that, followed as written, runs
+//     no statement twice.
+//
+// Each applied migration is written to the ledger table: set, version,
+// file, SHA-256, when, host, build, duration. A failure returns a
+// [*MigrationError] naming the set, version, file, line and column and
+// saying what to do. Messages name the operation to run next
+// ([Migrator.Force], [Migrator.Apply], [Migrator.Baseline]); a CLI puts its
+// own command lines there with Config.Hint. [Migrator.Force] refuses a
+// version the set has no file for unless [ForceOpts].AllowMissing.
 //
 // # Verify
 //

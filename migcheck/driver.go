@@ -1,133 +1,256 @@
 package migcheck
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// engine is golang-migrate set up for one set: its own *sql.DB whose
-// sessions carry lock_timeout and statement_timeout, and a driver whose
-// Lock is a no-op because Apply already holds LockKey.
+// engine is golang-migrate set up for one set. golang-migrate reads the
+// files and decides what runs in which order; sessionDriver, its database
+// driver, runs them on the runner's own session, the one that holds
+// [LockKey]. Two things follow that golang-migrate's own drivers cannot give:
+//
+//   - a server backend that outlives a killed runner still holds the lock,
+//     so no other runner starts the same migration beside it;
+//   - a transactional file commits in one transaction with its version and
+//     its ledger row: it is applied and recorded, or neither, and the
+//     version table is never left dirty by it.
 type engine struct {
-	m       *migrate.Migrate
-	drv     *lockFreeDriver
-	db      *sql.DB
-	appName string // unique, so a cancel finds exactly these sessions
+	m   *migrate.Migrate
+	drv *sessionDriver
 }
 
-func (mg *Migrator) newEngine(s *loadedSet) (*engine, error) {
-	cc := mg.db.Config().ConnConfig.Copy()
-	if cc.RuntimeParams == nil {
-		cc.RuntimeParams = map[string]string{}
-	}
-	cc.RuntimeParams["lock_timeout"] = ms(mg.cfg.LockTimeout)
-	cc.RuntimeParams["statement_timeout"] = ms(mg.cfg.StatementTimeout)
-	appName := "seatbelt-migcheck-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	cc.RuntimeParams["application_name"] = appName
-	db := stdlib.OpenDB(*cc)
-	inner, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: s.table()})
-	if err != nil {
-		db.Close()
+func (mg *Migrator) newEngine(ctx context.Context, conn *pgx.Conn, s *loadedSet) (*engine, error) {
+	drv := &sessionDriver{mg: mg, conn: conn, set: s, ctx: ctx}
+	if err := drv.ensureVersionTable(); err != nil {
 		return nil, err
 	}
-	drv := &lockFreeDriver{Driver: inner}
 	src, err := iofs.New(s.FS, ".")
 	if err != nil {
-		drv.Close()
 		return nil, err
 	}
-	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
+	m, err := migrate.NewWithInstance("iofs", src, "seatbelt", drv)
 	if err != nil {
 		src.Close()
-		drv.Close()
 		return nil, err
 	}
-	return &engine{m: m, drv: drv, db: db, appName: appName}, nil
-}
-
-// migrate runs golang-migrate up to version. golang-migrate takes no
-// context, so when ctx ends first the running statement is cancelled from
-// another session, which fails the migration like any other error.
-func (mg *Migrator) migrate(ctx context.Context, e *engine, version int64) error {
-	done := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			c, err := pgx.ConnectConfig(cctx, mg.db.Config().ConnConfig.Copy())
-			if err != nil {
-				mg.cfg.Logger.Error("migcheck: could not connect to cancel the running migration", "err", err)
-				return
-			}
-			defer c.Close(cctx)
-			_, err = c.Exec(cctx, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", e.appName)
-			if err != nil {
-				mg.cfg.Logger.Error("migcheck: could not cancel the running migration", "err", err)
-			}
-		}
-	}()
-	err := e.m.Migrate(uint(version))
-	close(done)
-	<-watcher
-	return err
+	return &engine{m: m, drv: drv}, nil
 }
 
 func (e *engine) close() {
-	e.m.Close() // closes the source and the driver, which closes db
+	e.m.Close() // closes the source; the driver leaves the session to its owner
 }
 
-func ms(d time.Duration) string {
-	if d <= 0 {
-		return "0"
+// run applies mig, which must be the set's next version, and returns what was
+// recorded. golang-migrate takes no context, so the driver carries ctx; pgx
+// cancels the running statement when it ends.
+func (e *engine) run(ctx context.Context, mig *Migration, attempt int) (Applied, error) {
+	d := e.drv
+	d.ctx, d.cur, d.attempt, d.applied, d.lastSQL, d.lastErr = ctx, mig, attempt, nil, nil, nil
+	defer func() { d.cur, d.ctx = nil, context.Background() }()
+	err := e.m.Migrate(uint(mig.Version))
+	if d.tx != nil { // Run failed or golang-migrate stopped in between
+		d.rollback()
 	}
-	return strconv.FormatInt(int64(d.Round(time.Millisecond)/time.Millisecond), 10)
+	if err != nil {
+		return Applied{}, err
+	}
+	if d.applied == nil {
+		return Applied{}, fmt.Errorf("golang-migrate found nothing to do at version %d", mig.Version)
+	}
+	return *d.applied, nil
 }
 
-// lockFreeDriver keeps the last migration's text and PostgreSQL error, which
-// golang-migrate's error type does not unwrap to.
-type lockFreeDriver struct {
-	database.Driver
+// sessionDriver is a golang-migrate database driver over one pgx session.
+// Lock and Unlock do nothing because the session already holds LockKey.
+type sessionDriver struct {
+	mg   *Migrator
+	conn *pgx.Conn
+	set  *loadedSet
+	ctx  context.Context
+
+	cur     *Migration // the migration being applied, nil for Force
+	attempt int
+	start   time.Time
+	tx      pgx.Tx // open while a transactional file runs
+	applied *Applied
+
 	lastSQL []byte
 	lastErr *pgconn.PgError
 }
 
-func (d *lockFreeDriver) Lock() error   { return nil }
-func (d *lockFreeDriver) Unlock() error { return nil }
+var _ database.Driver = (*sessionDriver)(nil)
 
-func (d *lockFreeDriver) Run(r io.Reader) error {
+func (d *sessionDriver) Open(string) (database.Driver, error) {
+	return nil, errors.New("migcheck: the session driver is not opened by URL")
+}
+
+func (d *sessionDriver) Close() error  { return nil }
+func (d *sessionDriver) Lock() error   { return nil }
+func (d *sessionDriver) Unlock() error { return nil }
+func (d *sessionDriver) Drop() error {
+	return errors.New("migcheck: dropping the database is not supported")
+}
+
+func (d *sessionDriver) table() string { return quoteIdent(d.set.table()) }
+
+// ensureVersionTable creates golang-migrate's version table, in the shape
+// its postgres drivers use, so plain golang-migrate can read it.
+func (d *sessionDriver) ensureVersionTable() error {
+	_, err := d.conn.Exec(d.ctx, `CREATE TABLE IF NOT EXISTS `+d.table()+` (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("creating version table %s: %w", d.set.table(), err)
+	}
+	return nil
+}
+
+func (d *sessionDriver) Version() (version int, dirty bool, err error) {
+	var v int64
+	err = d.conn.QueryRow(d.ctx, `SELECT version, dirty FROM `+d.table()+` LIMIT 1`).Scan(&v, &dirty)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return database.NilVersion, false, nil
+	}
+	return int(v), dirty, err
+}
+
+// SetVersion is called with dirty=true before a file runs and with
+// dirty=false after it ran. A transactional file runs between the two in one
+// transaction that also writes the clean version and the ledger row; a file
+// that cannot run in a transaction (CONCURRENTLY, COMMIT) leaves the set
+// dirty until it finished, and each of its statements is recorded as it
+// completes, so Verify can tell what ran.
+func (d *sessionDriver) SetVersion(version int, dirty bool) error {
+	ctx := d.ctx
+	mig := d.cur
+	if mig == nil || int64(version) != mig.Version { // Force
+		return pgx.BeginFunc(ctx, d.conn, func(tx pgx.Tx) error { return d.writeVersion(tx, version, dirty) })
+	}
+	if dirty {
+		d.start = time.Now()
+		if transactional(mig.content) {
+			tx, err := d.conn.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			d.tx = tx
+			return nil
+		}
+		return pgx.BeginFunc(ctx, d.conn, func(tx pgx.Tx) error {
+			if err := d.writeVersion(tx, version, true); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `DELETE FROM `+quoteIdent(d.mg.stepsTable())+` WHERE set_name = $1 AND version = $2`, d.set.Name, mig.Version)
+			return err
+		})
+	}
+	a := Applied{Set: d.set.Name, Version: mig.Version, File: mig.File, SHA256: mig.SHA256, Duration: time.Since(d.start), Attempts: d.attempt}
+	finish := func(tx pgx.Tx) error {
+		if err := d.writeVersion(tx, version, false); err != nil {
+			return err
+		}
+		return d.mg.record(ctx, tx, a)
+	}
+	if d.tx != nil {
+		tx := d.tx
+		d.tx = nil
+		if err := finish(tx); err != nil {
+			tx.Rollback(context.Background())
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+	} else if err := pgx.BeginFunc(ctx, d.conn, finish); err != nil {
+		return fmt.Errorf("migcheck: set %q migration %d ran but marking it applied failed, so the set stays dirty at it: %w", d.set.Name, mig.Version, err)
+	}
+	d.applied = &a
+	return nil
+}
+
+// writeVersion stores the version as golang-migrate's postgres drivers do:
+// one row, or none for "no version".
+func (d *sessionDriver) writeVersion(tx pgx.Tx, version int, dirty bool) error {
+	if _, err := tx.Exec(d.ctx, `TRUNCATE `+d.table()); err != nil {
+		return err
+	}
+	if version >= 0 || (version == database.NilVersion && dirty) {
+		_, err := tx.Exec(d.ctx, `INSERT INTO `+d.table()+` (version, dirty) VALUES ($1::bigint, $2::boolean)`, int64(version), dirty)
+		return err
+	}
+	return nil
+}
+
+func (d *sessionDriver) Run(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	d.lastSQL, d.lastErr = b, nil
-	err = d.Driver.Run(bytes.NewReader(b))
-	var de database.Error
-	if errors.As(err, &de) {
-		var pe *pgconn.PgError
-		if errors.As(de.OrigErr, &pe) {
-			d.lastErr = pe
+	if d.tx != nil {
+		// No arguments: pgx sends the file as one simple-protocol query,
+		// so a multi-statement file runs as written.
+		_, err = d.tx.Exec(d.ctx, string(b))
+		if err != nil {
+			d.rollback()
 		}
+	} else {
+		err = d.runSteps(b)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		d.lastErr = pe
 	}
 	return err
+}
+
+// runSteps runs a file that cannot be one transaction statement by
+// statement, outside any transaction, recording each one that completes.
+func (d *sessionDriver) runSteps(file []byte) error {
+	stmts := SplitStatements(string(file))
+	offset := 0
+	for i, st := range stmts {
+		d.lastSQL = []byte(st.SQL)
+		offset = st.Offset
+		if _, err := d.conn.Exec(d.ctx, st.SQL); err != nil {
+			if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Position > 0 {
+				// Position counts characters of the statement; make it
+				// count from the start of the file.
+				pe.Position += int32(len([]rune(string(file[:offset]))))
+			}
+			d.lastSQL = file
+			return err
+		}
+		_, err := d.conn.Exec(d.ctx, `INSERT INTO `+quoteIdent(d.mg.stepsTable())+` (set_name, version, sha256, statement, statements, sql)
+			VALUES ($1::text, $2::bigint, $3::text, $4::int, $5::int, $6::text)`,
+			d.set.Name, d.cur.Version, d.cur.SHA256, i+1, len(stmts), st.SQL)
+		if err != nil {
+			d.lastSQL = file
+			return fmt.Errorf("statement %d of %d ran, but recording it failed: %w", i+1, len(stmts), err)
+		}
+	}
+	d.lastSQL = file
+	return nil
+}
+
+func (d *sessionDriver) rollback() {
+	if d.tx == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.tx.Rollback(ctx)
+	d.tx = nil
 }
 
 // position turns PostgreSQL's 1-based character offset into line and column.
@@ -150,9 +273,9 @@ func position(sql []byte, pos int32) (line, col int) {
 	return line, col
 }
 
-var nonTransactional = regexp.MustCompile(`(?i)\b(concurrently|commit)\b`)
+var nonTransactional = regexp.MustCompile(`(?i)\b(concurrently|commit|vacuum)\b|\balter\s+system\b|\bcreate\s+database\b`)
 
-// transactional reports whether golang-migrate runs the file as one implicit
-// transaction (a multi-statement simple query without transaction control),
-// so a failure undoes all of it and a retry is safe.
+// transactional reports whether the file runs as one transaction, so a
+// failure undoes all of it and a retry is safe. A file with CONCURRENTLY,
+// COMMIT, VACUUM, ALTER SYSTEM or CREATE DATABASE cannot.
 func transactional(sql []byte) bool { return !nonTransactional.Match(sql) }

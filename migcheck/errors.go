@@ -26,6 +26,9 @@ var (
 	// ErrRefused means Apply found problems (dirty, edited or missing files,
 	// out-of-order files) and changed nothing. The error lists them.
 	ErrRefused = errors.New("migcheck: refusing to apply migrations")
+	// ErrNoSuchVersion means Force was given a version the set has no file
+	// for.
+	ErrNoSuchVersion = errors.New("migcheck: no such migration version")
 )
 
 // Errors for each kind of problem Verify reports. A [*VerifyError] matches
@@ -82,8 +85,10 @@ func (e *VerifyError) Unwrap() []error {
 	return out
 }
 
-// MigrationError is returned by Apply when a migration fails. The database
-// is left dirty at Version; Error() says how to recover.
+// MigrationError is returned by Apply when a migration fails. A file that
+// ran in one transaction was rolled back with its version: the set is still
+// at Previous and clean. Any other file leaves the set dirty at Version.
+// Error() says how to recover.
 type MigrationError struct {
 	Set     string
 	Table   string
@@ -96,12 +101,12 @@ type MigrationError struct {
 	// none.
 	Previous int64
 	// Transactional is true when the file ran as one transaction (no
-	// CONCURRENTLY, no COMMIT), so its failure undid all of it.
+	// CONCURRENTLY, COMMIT, VACUUM, ...), so its failure undid all of it.
 	Transactional bool
 	// Attempts is how many times it ran (more than one after lock_timeout
 	// retries).
 	Attempts int
-	// Recovery is the command that marks the database clean again.
+	// Recovery is what to do next, from Config.Hint.
 	Recovery string
 	Err      error
 }
@@ -116,13 +121,14 @@ func (e *MigrationError) Error() string {
 		fmt.Fprintf(&b, " after %d attempts", e.Attempts)
 	}
 	fmt.Fprintf(&b, ": %v\n", e.Err)
-	fmt.Fprintf(&b, "The database is now dirty at version %d (table %q); nothing after it ran.\n", e.Version, e.Table)
 	if e.Transactional {
-		fmt.Fprintf(&b, "The file ran in one transaction, so none of it was applied. Fix the file, then run:\n")
-	} else {
-		fmt.Fprintf(&b, "The file does not run in one transaction (CONCURRENTLY or COMMIT): parts of it may be applied.\n"+
-			"Undo them by hand (for an index: DROP INDEX CONCURRENTLY IF EXISTS ...), fix the file, then run:\n")
+		fmt.Fprintf(&b, "The file ran in one transaction with its version, so none of it was applied and the set is still at version %d.\n", e.Previous)
+		fmt.Fprintf(&b, "To go on: %s.", e.Recovery)
+		return b.String()
 	}
+	fmt.Fprintf(&b, "The set is now dirty at version %d (table %q); nothing after it ran.\n", e.Version, e.Table)
+	fmt.Fprintf(&b, "The file does not run in one transaction (CONCURRENTLY, COMMIT, ...): the statements before the failed one were applied.\n"+
+		"Verify lists which ones. Undo them by hand (for an index: DROP INDEX CONCURRENTLY IF EXISTS ...), fix the file, then mark the set clean at %d:\n", e.Previous)
 	fmt.Fprintf(&b, "  %s\n", e.Recovery)
 	b.WriteString("and apply again.")
 	return b.String()

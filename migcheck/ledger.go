@@ -34,6 +34,20 @@ func (m *Migrator) ensureLedger(ctx context.Context, q querier) error {
 	if err == nil {
 		_, err = q.Exec(ctx, `CREATE INDEX IF NOT EXISTS `+quoteIdent(m.cfg.LedgerTable+"_set_version")+` ON `+t+` (set_name, version, id)`)
 	}
+	if err == nil {
+		// The statements of a file that cannot run in one transaction,
+		// each written as it completes, so a dirty set tells what ran.
+		_, err = q.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+quoteIdent(m.stepsTable())+` (
+	set_name   text NOT NULL,
+	version    bigint NOT NULL,
+	sha256     text NOT NULL,
+	statement  int NOT NULL,
+	statements int NOT NULL,
+	sql        text NOT NULL,
+	done_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+	PRIMARY KEY (set_name, version, statement)
+)`)
+	}
 	if err != nil {
 		return fmt.Errorf("migcheck: creating ledger table %s (the migration role needs CREATE on the schema): %w", m.cfg.LedgerTable, err)
 	}
@@ -42,10 +56,16 @@ func (m *Migrator) ensureLedger(ctx context.Context, q querier) error {
 
 func (m *Migrator) record(ctx context.Context, q querier, a Applied) error {
 	_, err := q.Exec(ctx, `INSERT INTO `+quoteIdent(m.cfg.LedgerTable)+
-		` (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.Set, a.Version, a.File, a.SHA256, m.cfg.Host, m.cfg.BuildVersion, float64(a.Duration)/float64(time.Millisecond))
-	return err
+		` (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms, baseline)
+		VALUES ($1::text, $2::bigint, $3::text, $4::text, $5::text, $6::text, $7::double precision, $8::boolean)`,
+		a.Set, a.Version, a.File, a.SHA256, m.cfg.Host, m.cfg.BuildVersion, float64(a.Duration)/float64(time.Millisecond), a.baseline)
+	if err != nil {
+		return fmt.Errorf("migcheck: recording set %q version %d in the ledger: %w", a.Set, a.Version, err)
+	}
+	return nil
 }
+
+func (m *Migrator) stepsTable() string { return m.cfg.LedgerTable + "_steps" }
 
 // LedgerEntry is one row of the ledger.
 type LedgerEntry struct {
@@ -61,14 +81,22 @@ type LedgerEntry struct {
 	Baseline bool
 }
 
-// History returns the ledger of the Migrator's sets, oldest first.
+// History returns the ledger of the Migrator's sets, oldest first. It is
+// empty, not an error, when nothing was ever applied.
 func (m *Migrator) History(ctx context.Context) ([]LedgerEntry, error) {
 	names := make([]string, len(m.sets))
 	for i, s := range m.sets {
 		names[i] = s.Name
 	}
+	var exists bool
+	if err := m.db.QueryRow(ctx, `SELECT to_regclass($1::text) IS NOT NULL`, quoteIdent(m.cfg.LedgerTable)).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migcheck: looking up ledger %s: %w", m.cfg.LedgerTable, err)
+	}
+	if !exists {
+		return nil, nil
+	}
 	rows, err := m.db.Query(ctx, `SELECT set_name, version, file, sha256, applied_at, applied_by_host, applied_by_build, duration_ms, baseline
-		FROM `+quoteIdent(m.cfg.LedgerTable)+` WHERE set_name = ANY($1) ORDER BY id`, names)
+		FROM `+quoteIdent(m.cfg.LedgerTable)+` WHERE set_name = ANY($1::text[]) ORDER BY id`, names)
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: reading ledger %s: %w", m.cfg.LedgerTable, err)
 	}
@@ -109,46 +137,12 @@ func (m *Migrator) Baseline(ctx context.Context) (recorded []Applied, err error)
 		s := m.set(p.Set)
 		for _, v := range p.Versions {
 			mig := s.byVersion[v]
-			a := Applied{Set: s.Name, Version: v, File: mig.File, SHA256: mig.SHA256}
-			if _, err := conn.Exec(ctx, `INSERT INTO `+quoteIdent(m.cfg.LedgerTable)+
-				` (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms, baseline) VALUES ($1, $2, $3, $4, $5, $6, 0, true)`,
-				a.Set, a.Version, a.File, a.SHA256, m.cfg.Host, m.cfg.BuildVersion); err != nil {
-				return recorded, fmt.Errorf("migcheck: recording baseline of set %q version %d: %w", s.Name, v, err)
+			a := Applied{Set: s.Name, Version: v, File: mig.File, SHA256: mig.SHA256, baseline: true}
+			if err := m.record(ctx, conn, a); err != nil {
+				return recorded, err
 			}
 			recorded = append(recorded, a)
 		}
 	}
 	return recorded, nil
-}
-
-// Force sets the version of a set and clears its dirty flag without running
-// anything, as golang-migrate's force does; -1 means no version. Use it after
-// a failed migration was undone or completed by hand. It holds the lock.
-func (m *Migrator) Force(ctx context.Context, set string, version int64) (err error) {
-	s := m.set(set)
-	if s == nil {
-		return fmt.Errorf("%w: no set named %q", ErrBadSet, set)
-	}
-	if version < -1 {
-		return fmt.Errorf("migcheck: force: version %d is below -1 (no version)", version)
-	}
-	conn, _, err := m.acquireLock(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if rerr := releaseLock(conn); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	e, err := m.newEngine(s)
-	if err != nil {
-		return fmt.Errorf("migcheck: set %q: setting up golang-migrate: %w", s.Name, err)
-	}
-	defer e.close()
-	if err := e.m.Force(int(version)); err != nil {
-		return fmt.Errorf("migcheck: set %q: force %d: %w", s.Name, version, err)
-	}
-	m.cfg.Logger.Info("migcheck: forced version", "set", s.Name, "version", version)
-	return nil
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // LockKey is the session advisory lock Apply holds while it runs, in the
@@ -16,76 +20,154 @@ import (
 // for, while that index build holds the lock it waits on (golang-migrate
 // issue #960). Between polls the waiting session is idle, so the index build
 // goes on. The value spells "Seatbelt" in ASCII.
+//
+// The session that holds the lock is the one that runs the migrations. If
+// the runner is killed, PostgreSQL goes on with the statement it was running
+// until the statement ends; that backend still holds the lock, so no other
+// runner starts beside it.
 const LockKey int64 = 0x5365617462656c74
 
-// lockHeldSQL is true when a session holds one of the bigint advisory locks
-// $1 in this database; any role may read pg_locks, so Verify uses it to tell
-// "dirty" from "running".
-const lockHeldSQL = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-	AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objsubid = 1
-	AND ((classid::bigint << 32) | objid::bigint) = ANY($1::bigint[]))`
+// AppNamePrefix starts the application_name of every runner session, so
+// pg_stat_activity shows which backends are migrations, including one whose
+// runner has died.
+const AppNamePrefix = "seatbelt-migcheck"
 
-// acquireLock takes LockKey on a connection of the pool, polling until it
-// gets it, ctx ends or LockWait passes. The caller must call release.
-func (m *Migrator) acquireLock(ctx context.Context) (conn *pgxpool.Conn, waited time.Duration, err error) {
-	conn, err = m.db.Acquire(ctx)
+// Runner is a session that is running migrations, as pg_stat_activity shows
+// it.
+type Runner struct {
+	PID         int       `json:"pid"`
+	Application string    `json:"application"`
+	Client      string    `json:"client"`
+	State       string    `json:"state"`
+	Since       time.Time `json:"since"` // when the running statement started
+	Query       string    `json:"query,omitempty"`
+}
+
+func (r *Runner) String() string {
+	s := fmt.Sprintf("pid %d (application %q, from %s", r.PID, r.Application, r.Client)
+	if r.State == "active" && r.Query != "" {
+		q := strings.Join(strings.Fields(r.Query), " ")
+		if len(q) > 60 {
+			q = q[:57] + "..."
+		}
+		s += fmt.Sprintf(", running %q for %v", q, time.Since(r.Since).Round(time.Second))
+	}
+	return s + ")"
+}
+
+// hint says what to do about a runner that may have died.
+func (r *Runner) hint() string {
+	return fmt.Sprintf("wait for it to finish; if its runner was killed, PostgreSQL still finishes the running statement "+
+		"(a migration in one transaction is then rolled back, and nothing of it stays); to end it now: SELECT pg_terminate_backend(%d)", r.PID)
+}
+
+// runnerSQL finds the session running migrations: one holding one of the
+// advisory locks $1 (migcheck's, or plain golang-migrate's) or named like a
+// runner. Any role may read pg_locks and pg_stat_activity.
+const runnerSQL = `SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), coalesce(a.state, ''),
+	coalesce(a.query_start, a.backend_start, now()), coalesce(a.query, '')
+	FROM pg_stat_activity a
+	WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND (a.application_name LIKE '` + AppNamePrefix + `%'
+		OR a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND ((l.classid::bigint << 32) | l.objid::bigint) = ANY($1::bigint[])))
+	ORDER BY a.backend_start LIMIT 1`
+
+func scanRunner(row pgx.Row) (*Runner, error) {
+	var r Runner
+	err := row.Scan(&r.PID, &r.Application, &r.Client, &r.State, &r.Since, &r.Query)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("migcheck: connecting to take the migration lock: %w", err)
+		return nil, err
+	}
+	return &r, nil
+}
+
+// runnerSession opens the session Apply, Baseline and Force run in, named
+// for pg_stat_activity. Closing it releases the lock.
+func (m *Migrator) runnerSession(ctx context.Context) (*pgx.Conn, error) {
+	cc := m.db.Config().ConnConfig.Copy()
+	// When ctx ends, ask the server to cancel the running statement rather
+	// than only dropping the connection: a dropped client does not stop a
+	// statement, which would go on holding the lock (and its locks) until it
+	// ends by itself.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 5 * time.Second}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("migcheck: connecting to take the migration lock: %w", err)
+	}
+	host := m.cfg.Host
+	if len(host) > 24 {
+		host = host[:24]
+	}
+	// SET rather than startup parameters: a pooler in front of the server
+	// may refuse unknown startup parameters.
+	_, err = conn.Exec(ctx, fmt.Sprintf("SET application_name = %s; SET lock_timeout = %s; SET statement_timeout = %s",
+		quoteLiteral(fmt.Sprintf("%s %s:%d", AppNamePrefix, host, os.Getpid())), quoteLiteral(ms(m.cfg.LockTimeout)), quoteLiteral(ms(m.cfg.StatementTimeout))))
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("migcheck: setting up the migration session: %w", err)
+	}
+	return conn, nil
+}
+
+// acquireLock opens the runner session and takes LockKey on it, polling
+// until it gets it, ctx ends or LockWait passes. The caller must call
+// releaseLock.
+func (m *Migrator) acquireLock(ctx context.Context) (conn *pgx.Conn, waited time.Duration, err error) {
+	conn, err = m.runnerSession(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	start := time.Now()
 	deadline := start.Add(m.cfg.LockWait)
 	logged := false
 	for {
 		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", LockKey).Scan(&got); err != nil {
-			conn.Release()
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1::bigint)", LockKey).Scan(&got); err != nil {
+			releaseLock(conn)
 			return nil, 0, fmt.Errorf("migcheck: taking the migration lock: %w", err)
 		}
 		if got {
 			return conn, time.Since(start), nil
 		}
-		holder := m.lockHolder(ctx, conn)
+		holder, _ := scanRunner(conn.QueryRow(ctx, runnerSQL, []int64{LockKey}))
+		who := "another session"
+		what := "wait for that runner to finish, or end it with SELECT pg_terminate_backend(pid) if it is stuck"
+		if holder != nil {
+			who, what = holder.String(), holder.hint()
+		}
 		if !logged {
-			m.cfg.Logger.Info("migcheck: another runner holds the migration lock; waiting", "holder", holder, "lock_wait", m.cfg.LockWait)
+			m.cfg.Logger.Info("migcheck: another runner holds the migration lock; waiting", "holder", who, "lock_wait", m.cfg.LockWait)
 			logged = true
 		}
 		if !time.Now().Add(m.cfg.LockPoll).Before(deadline) {
-			conn.Release()
-			return nil, 0, fmt.Errorf("%w after %v: held by %s; wait for that runner to finish, or end it with SELECT pg_terminate_backend(pid) if it is stuck", ErrLockTimeout, m.cfg.LockWait, holder)
+			releaseLock(conn)
+			return nil, 0, fmt.Errorf("%w after %v: held by %s; %s", ErrLockTimeout, m.cfg.LockWait, who, what)
 		}
 		if err := m.cfg.Sleep(ctx, m.cfg.LockPoll); err != nil {
-			conn.Release()
-			return nil, 0, fmt.Errorf("migcheck: waiting for the migration lock (held by %s): %w", holder, err)
+			releaseLock(conn)
+			return nil, 0, fmt.Errorf("migcheck: waiting for the migration lock (held by %s): %w", who, err)
 		}
 	}
 }
 
-func (m *Migrator) lockHolder(ctx context.Context, conn *pgxpool.Conn) string {
-	var pid int
-	var app, addr string
-	err := conn.QueryRow(ctx, `SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local')
-		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1`, LockKey).Scan(&pid, &app, &addr)
-	if err != nil {
-		return "another session"
-	}
-	return fmt.Sprintf("pid %d (application %q, from %s)", pid, app, addr)
-}
-
-func releaseLock(conn *pgxpool.Conn) error {
+// releaseLock ends the runner session, which releases the lock with it.
+func releaseLock(conn *pgx.Conn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var ok bool
-	err := conn.QueryRow(ctx, "SELECT pg_advisory_unlock($1)", LockKey).Scan(&ok)
-	if err != nil || !ok {
-		// The session may still hold the lock: closing it is the only way
-		// to be sure the next runner is not kept waiting.
-		_ = conn.Conn().Close(ctx)
-		if err == nil {
-			err = errors.New("migcheck: the migration lock was not held at release")
-		}
+	return conn.Close(ctx)
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "0"
 	}
-	conn.Release()
-	return err
+	return fmt.Sprintf("%dms", d.Round(time.Millisecond)/time.Millisecond)
 }

@@ -115,6 +115,10 @@ type Report struct {
 	Problems []Problem   `json:"problems"`
 	// Migrating is true when a runner held the migration lock.
 	Migrating bool `json:"migrating"`
+	// Runner is the session running migrations when Migrating, as
+	// pg_stat_activity showed it. It may be a backend whose runner was
+	// killed: PostgreSQL finishes the running statement first.
+	Runner *Runner `json:"runner,omitempty"`
 }
 
 // Err returns a [*VerifyError] with the problems of severity error, or nil.
@@ -144,6 +148,14 @@ type ledgerRow struct {
 	file, sha string
 }
 
+// step is a statement of a non-transactional file known to have completed.
+type step struct {
+	sha       string
+	statement int
+	of        int
+	sql       string
+}
+
 func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Report, error) {
 	names := make([]string, 0, len(m.sets)+1)
 	for _, s := range m.sets {
@@ -151,9 +163,14 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 	}
 	names = append(names, quoteIdent(m.cfg.LedgerTable))
 	var exists []bool
+	// A role that may read the version tables but not the steps (granted
+	// before they existed) still verifies; a dirty set is then described
+	// without them.
+	var stepsExist bool
 	var dbName, schema string
 	err := q.QueryRow(ctx, `SELECT current_database(), current_schema(),
-		array(SELECT to_regclass(t) IS NOT NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i)`, names).Scan(&dbName, &schema, &exists)
+		array(SELECT to_regclass(t) IS NOT NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
+		CASE WHEN to_regclass($2::text) IS NULL THEN false ELSE has_table_privilege($2::text, 'SELECT') END`, names, quoteIdent(m.stepsTable())).Scan(&dbName, &schema, &exists, &stepsExist)
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: verify: looking up version tables: %w", err)
 	}
@@ -195,6 +212,27 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 			return err
 		})
 	}
+	steps := map[string]map[int64][]step{}
+	if stepsExist {
+		setNames := make([]string, len(m.sets))
+		for i, s := range m.sets {
+			setNames[i] = s.Name
+		}
+		b.Queue(`SELECT set_name, version, sha256, statement, statements, sql FROM `+quoteIdent(m.stepsTable())+
+			` WHERE set_name = ANY($1::text[]) ORDER BY set_name, version, statement`, setNames).Query(func(rows pgx.Rows) error {
+			var set string
+			var v int64
+			var st step
+			_, err := pgx.ForEachRow(rows, []any{&set, &v, &st.sha, &st.statement, &st.of, &st.sql}, func() error {
+				if steps[set] == nil {
+					steps[set] = map[int64][]step{}
+				}
+				steps[set][v] = append(steps[set][v], st)
+				return nil
+			})
+			return err
+		})
+	}
 	type index struct{ name, table string }
 	var invalid []index
 	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname)
@@ -209,16 +247,20 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 		})
 		return err
 	})
-	b.Queue(lockHeldSQL, m.runnerLocks(dbName, schema)).QueryRow(func(r pgx.Row) error { return r.Scan(&rep.Migrating) })
+	b.Queue(runnerSQL, m.runnerLocks(dbName, schema)).QueryRow(func(r pgx.Row) (err error) {
+		rep.Runner, err = scanRunner(r)
+		return err
+	})
 	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("migcheck: verify: reading migration state: %w", err)
 	}
 	if holdingLock {
-		rep.Migrating = false // the lock is ours: nothing else is running
+		rep.Runner = nil // the lock is ours: nothing else is running
 	}
+	rep.Migrating = rep.Runner != nil
 
 	for i := range m.sets {
-		m.checkSet(&m.sets[i], &rep.Sets[i], ledger[m.sets[i].Name], rep)
+		m.checkSet(&m.sets[i], &rep.Sets[i], ledger[m.sets[i].Name], steps[m.sets[i].Name], rep)
 	}
 	for _, ix := range invalid {
 		p := Problem{Kind: KindInvalidIndex, Severity: SeverityError, Index: ix.name,
@@ -234,7 +276,7 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 	return rep, nil
 }
 
-func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledgerRow, rep *Report) {
+func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledgerRow, steps map[int64][]step, rep *Report) {
 	add := func(p Problem) {
 		p.Set = s.Name
 		rep.Problems = append(rep.Problems, p)
@@ -247,26 +289,23 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 	if !st.TableExists {
 		add(Problem{Kind: KindNoVersionTable, Severity: SeverityError, Versions: st.Pending,
 			Message: fmt.Sprintf("set %q: version table %q does not exist: no migration of this set was ever applied (%d pending)", s.Name, s.table(), len(st.Pending)),
-			Fix:     "run the migrations: seatbelt migrate up"})
+			Fix:     "run the migrations: " + m.cfg.Hint(OpApply, s.Name, 0)})
 		return
 	}
 	newest := s.newest()
-	if st.Dirty {
-		mig := s.byVersion[st.Applied]
+	migrating := rep.Runner != nil && (st.Dirty || len(st.Pending) > 0)
+	if migrating {
 		file := ""
-		if mig != nil {
+		if mig := s.byVersion[st.Applied]; mig != nil && st.Dirty {
 			file = mig.File
+		} else if len(st.Pending) > 0 {
+			file = s.byVersion[st.Pending[0]].File
 		}
-		if rep.Migrating {
-			add(Problem{Kind: KindMigrating, Severity: SeverityError, Version: st.Applied, File: file,
-				Message: fmt.Sprintf("set %q: migration %d is being applied right now", s.Name, st.Applied),
-				Fix:     "wait for the migration job to finish"})
-		} else {
-			add(Problem{Kind: KindDirty, Severity: SeverityError, Version: st.Applied, File: file,
-				Message: fmt.Sprintf("set %q is dirty at version %d (%s): that migration failed part-way and nothing after it ran", s.Name, st.Applied, file),
-				Fix: fmt.Sprintf("undo or complete version %d by hand, then: %s (or --version %d if it is complete), and apply again",
-					st.Applied, m.cfg.RecoveryCommand(s.Name, s.versionBefore(st.Applied)), st.Applied)})
-		}
+		add(Problem{Kind: KindMigrating, Severity: SeverityError, Version: st.Applied, File: file, Versions: st.Pending,
+			Message: fmt.Sprintf("set %q: migrations are being applied right now by %s; the set is at version %d", s.Name, rep.Runner, st.Applied),
+			Fix:     rep.Runner.hint()})
+	} else if st.Dirty {
+		add(m.dirtyProblem(s, st.Applied, steps[st.Applied]))
 	}
 	if st.Applied > newest {
 		sev := SeverityInfo
@@ -276,10 +315,10 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 		add(Problem{Kind: KindAhead, Severity: sev, Version: st.Applied,
 			Message: fmt.Sprintf("set %q: database is at version %d, newer than this binary's newest %d (expected while a rollout replaces this version)", s.Name, st.Applied, newest)})
 	}
-	if len(st.Pending) > 0 && !st.Dirty {
+	if len(st.Pending) > 0 && !st.Dirty && !migrating {
 		add(Problem{Kind: KindPending, Severity: SeverityError, Versions: st.Pending, Version: st.Pending[0], File: s.byVersion[st.Pending[0]].File,
 			Message: fmt.Sprintf("set %q: %d migration(s) not applied, database at %d, binary expects %d", s.Name, len(st.Pending), st.Applied, newest),
-			Fix:     "run the migrations: seatbelt migrate up"})
+			Fix:     "run the migrations: " + m.cfg.Hint(OpApply, s.Name, 0)})
 	}
 	if st.Applied >= 0 && st.Applied <= newest && s.byVersion[st.Applied] == nil {
 		if _, inLedger := ledger[st.Applied]; !inLedger {
@@ -330,8 +369,75 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 	if len(unrecorded) > 0 {
 		add(Problem{Kind: KindUnrecorded, Severity: SeverityWarning, Versions: unrecorded,
 			Message: fmt.Sprintf("set %q: %d applied version(s) have no ledger entry (%s), so their content cannot be checked; applied by plain golang-migrate?", s.Name, len(unrecorded), versionList(unrecorded)),
-			Fix:     "record the current files as applied: seatbelt migrate baseline"})
+			Fix:     "record the current files as applied: " + m.cfg.Hint(OpBaseline, s.Name, 0)})
 	}
+}
+
+// dirtyProblem describes a set left dirty at version v: by a file that does
+// not run in one transaction, or by plain golang-migrate. The fix it gives,
+// followed as written, applies no statement twice: what is known to have
+// run is either completed or undone before the set is marked clean.
+func (m *Migrator) dirtyProblem(s *loadedSet, v int64, done []step) Problem {
+	mig := s.byVersion[v]
+	p := Problem{Kind: KindDirty, Severity: SeverityError, Version: v}
+	if mig == nil {
+		p.Message = fmt.Sprintf("set %q is dirty at version %d, which this binary has no file for: that migration failed part-way and nothing after it ran", s.Name, v)
+		p.Fix = fmt.Sprintf("undo or complete version %d by hand, then mark the set clean: %s (or at %d if it is complete)",
+			v, m.cfg.Hint(OpForce, s.Name, s.versionBefore(v)), v)
+		return p
+	}
+	p.File = mig.File
+	prev := s.versionBefore(v)
+	stmts := SplitStatements(string(mig.content))
+	known := 0
+	for _, d := range done {
+		if d.sha != mig.SHA256 || d.statement != known+1 {
+			break
+		}
+		known++
+	}
+	p.Message = fmt.Sprintf("set %q is dirty at version %d (%s): the migration failed or was stopped part-way and nothing after it ran", s.Name, v, mig.File)
+	if len(done) == 0 && transactional(mig.content) {
+		// Not from this package: Apply runs such a file in one transaction.
+		p.Fix = fmt.Sprintf("check what of %s is in the database; undo it by hand, then %s and %s; or complete it by hand, then %s",
+			mig.File, m.cfg.Hint(OpForce, s.Name, prev), m.cfg.Hint(OpApply, s.Name, 0), m.cfg.Hint(OpForce, s.Name, v))
+		return p
+	}
+	if known >= len(stmts) {
+		p.Message += fmt.Sprintf("; all %d statement(s) of the file completed, only marking it applied did not", len(stmts))
+		p.Fix = fmt.Sprintf("mark it applied: %s", m.cfg.Hint(OpForce, s.Name, v))
+		return p
+	}
+	if known == 0 {
+		p.Message += fmt.Sprintf("; none of its %d statement(s) is known to have completed", len(stmts))
+	} else {
+		p.Message += fmt.Sprintf("; statement(s) 1-%d of %d are known to have run: %s", known, len(stmts), stmtList(stmts[:known], 1))
+	}
+	next := stmts[known]
+	p.Message += fmt.Sprintf("; statement %d (%s) may have run in part or in whole", known+1, shorten(next.SQL))
+	if known+1 < len(stmts) {
+		p.Message += fmt.Sprintf(", statement(s) %d-%d did not run", known+2, len(stmts))
+	}
+	p.Fix = fmt.Sprintf("either complete it: check statement %d, run by hand what of statements %d-%d did not run, then %s; "+
+		"or undo it: undo statements 1-%d (an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index: DROP INDEX CONCURRENTLY it), then %s and %s",
+		known+1, known+1, len(stmts), m.cfg.Hint(OpForce, s.Name, v), known+1, m.cfg.Hint(OpForce, s.Name, prev), m.cfg.Hint(OpApply, s.Name, 0))
+	return p
+}
+
+func stmtList(stmts []Statement, first int) string {
+	parts := make([]string, len(stmts))
+	for i, st := range stmts {
+		parts[i] = fmt.Sprintf("%d: %s", first+i, shorten(st.SQL))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func shorten(sql string) string {
+	s := strings.Join(strings.Fields(sql), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
 }
 
 // runnerLocks are the advisory locks a runner holds: migcheck's, and the one

@@ -59,7 +59,7 @@ func TestVerifyProblems(t *testing.T) {
 		t.Parallel()
 		db, _ := emptyDB(t)
 		p := only(t, verify(t, db, nil, appSet()), migcheck.KindNoVersionTable, migcheck.SeverityError)
-		if len(p.Versions) != 2 || !strings.Contains(p.Fix, "seatbelt migrate up") {
+		if len(p.Versions) != 2 || !strings.Contains(p.Fix, "Migrator.Apply") {
 			t.Fatalf("%+v", p)
 		}
 	})
@@ -78,7 +78,7 @@ func TestVerifyProblems(t *testing.T) {
 		db := appliedDB(t)
 		exec(t, db, "UPDATE schema_migrations SET dirty = true")
 		p := only(t, verify(t, db, nil, appSet()), migcheck.KindDirty, migcheck.SeverityError)
-		if p.Version != 2 || p.File != "0002_orders.up.sql" || !strings.Contains(p.Fix, "--version 1") {
+		if p.Version != 2 || p.File != "0002_orders.up.sql" || !strings.Contains(p.Fix, `Force(ctx, "app", 1, nil)`) {
 			t.Fatalf("%+v", p)
 		}
 	})
@@ -166,7 +166,7 @@ func TestVerifyProblems(t *testing.T) {
 		m := newMigrator(t, db, nil, appSet())
 		r, _ := m.Verify(ctx)
 		p := only(t, r, migcheck.KindUnrecorded, migcheck.SeverityWarning)
-		if len(p.Versions) != 2 || r.Err() != nil || !strings.Contains(p.Fix, "seatbelt migrate baseline") {
+		if len(p.Versions) != 2 || r.Err() != nil || !strings.Contains(p.Fix, "Migrator.Baseline") {
 			t.Fatalf("%+v err %v", p, r.Err())
 		}
 		rec, err := m.Baseline(ctx)

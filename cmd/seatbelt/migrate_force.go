@@ -5,17 +5,22 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
 func newMigrateForceCmd() *cobra.Command {
 	var o migrateOptions
 	var version int64
+	var allowMissing bool
 	cmd := &cobra.Command{
 		Use:   "force (--dir path | --set name=path) --version N",
 		Short: "Set a set's version and clear its dirty flag, running nothing",
 		Long: `After a failed migration, once its changes are undone (or completed) by hand:
 mark the set clean at the version before it (or at it). --version -1 means no
-version. Runs nothing; holds the migration lock while it writes.`,
+version. A version the set has no file for is refused (a typo would make
+"migrate up" skip every migration below it) unless --allow-missing. Runs
+nothing; holds the migration lock while it writes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("version") {
@@ -30,7 +35,7 @@ version. Runs nothing; holds the migration lock while it writes.`,
 			if len(sets) != 1 {
 				return fmt.Errorf("force changes one set: pass one --dir or --set, not %d", len(sets))
 			}
-			if err := m.Force(cmd.Context(), sets[0].Name, version); err != nil {
+			if err := m.Force(cmd.Context(), sets[0].Name, version, &migcheck.ForceOpts{AllowMissing: allowMissing}); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -43,5 +48,6 @@ version. Runs nothing; holds the migration lock while it writes.`,
 	}
 	o.register(cmd)
 	cmd.Flags().Int64Var(&version, "version", 0, "the version to record (-1 for none)")
+	cmd.Flags().BoolVar(&allowMissing, "allow-missing", false, "record a version that has no file in the set")
 	return cmd
 }

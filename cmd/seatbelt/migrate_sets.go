@@ -135,8 +135,18 @@ func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migc
 		cfg = &migcheck.Config{}
 	}
 	cfg.LockWait = o.lockWait
-	cfg.RecoveryCommand = func(set string, version int64) string {
-		return fmt.Sprintf("seatbelt migrate force %s --version %d", flags[set], version)
+	all := make([]string, len(sets))
+	for i, st := range sets {
+		all[i] = flags[st.Name]
+	}
+	cfg.Hint = func(op migcheck.Op, set string, version int64) string {
+		switch op {
+		case migcheck.OpForce:
+			return fmt.Sprintf("seatbelt migrate force %s --version %d", flags[set], version)
+		case migcheck.OpBaseline:
+			return "seatbelt migrate baseline " + strings.Join(all, " ")
+		}
+		return "seatbelt migrate up " + strings.Join(all, " ")
 	}
 	m, err := migcheck.New(pool, cfg, sets...)
 	if err != nil {

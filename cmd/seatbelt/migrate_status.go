@@ -53,6 +53,9 @@ problems.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%v\t%d\n", s.Set, s.Table, applied, s.Expected, s.Dirty, len(s.Pending))
 			}
 			tw.Flush()
+			if history && len(hist) == 0 {
+				fmt.Fprintln(out, "\nno history yet: no migration was applied to this database by seatbelt (the ledger is empty)")
+			}
 			if len(hist) > 0 {
 				fmt.Fprintln(out)
 				tw = tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)

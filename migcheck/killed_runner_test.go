@@ -1,0 +1,137 @@
+package migcheck_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+// childEnv makes the test binary a migration runner (see TestMain): it
+// applies the set named by childSetEnv to the database at this URL.
+const (
+	childEnv    = "MIGCHECK_TEST_CHILD_URL"
+	childSetEnv = "MIGCHECK_TEST_CHILD_SET"
+)
+
+var childSets = map[string]migcheck.Set{
+	// A transactional file that is still running when its runner dies.
+	"tx": {Name: "app", FS: files(
+		"0001_r.up.sql", "CREATE TABLE r (n int);",
+		"0002_slow.up.sql", "INSERT INTO r VALUES (1);\nSELECT pg_sleep(3);\n")},
+	// A file that cannot run in one transaction, killed at its second statement.
+	"steps": {Name: "app", FS: files(
+		"0001_r.up.sql", "CREATE TABLE r (n int);",
+		"0002_idx.up.sql", "CREATE INDEX CONCURRENTLY r_n ON r (n);\nSELECT pg_sleep(3);\nCREATE INDEX CONCURRENTLY r_n2 ON r (n, n);\n")},
+}
+
+func runChild() int {
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, os.Getenv(childEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer db.Close()
+	m, err := migcheck.New(db, quietConfig(), childSets[os.Getenv(childSetEnv)])
+	if err == nil {
+		_, err = m.Apply(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// startAndKillRunner runs a migration runner in a child process, waits until
+// its session runs a statement starting with running, and kills the child
+// with SIGKILL. Its server backend goes on with the statement.
+func startAndKillRunner(t *testing.T, db *pgxpool.Pool, set, running string) {
+	t.Helper()
+	cmd := osexec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+db.Config().ConnString(), childSetEnv+"="+set)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, db, fmt.Sprintf(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'
+		AND application_name LIKE '%s%%' AND query LIKE '%s%%'`, migcheck.AppNamePrefix, running))
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("runner ended with %v before it was killed: %s", err, stderr.String())
+	}
+}
+
+// A runner killed with SIGKILL while a migration runs leaves a backend that
+// goes on running it. Verify reports that backend with what to do, a new
+// runner waits for it instead of running the migration beside it, and the
+// migration is applied exactly once.
+func TestKilledRunnerAppliesNothingTwice(t *testing.T) {
+	t.Parallel()
+	t.Run("TransactionalFile", func(t *testing.T) {
+		t.Parallel()
+		db, _ := emptyDB(t)
+		set := childSets["tx"]
+		startAndKillRunner(t, db, "tx", "INSERT INTO r")
+
+		r := verify(t, db, nil, set)
+		p := only(t, r, migcheck.KindMigrating, migcheck.SeverityError)
+		if r.Runner == nil || r.Runner.PID == 0 || !strings.HasPrefix(r.Runner.Application, migcheck.AppNamePrefix) {
+			t.Fatalf("runner %+v; want the orphaned backend", r.Runner)
+		}
+		if !strings.Contains(p.Message, fmt.Sprintf("pid %d", r.Runner.PID)) || !strings.Contains(p.Fix, fmt.Sprintf("pg_terminate_backend(%d)", r.Runner.PID)) {
+			t.Errorf("problem %+v; want the pid and how to end it", p)
+		}
+
+		cfg := quietConfig()
+		cfg.LockWait = time.Minute
+		res, err := newMigrator(t, db, cfg, set).Apply(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.LockWait < 100*time.Millisecond || len(res.Applied) != 1 || res.Applied[0].Version != 2 {
+			t.Fatalf("apply %+v; want it to wait for the orphaned backend, then apply version 2", res)
+		}
+		var rows, recorded int
+		db.QueryRow(context.Background(), "SELECT count(*) FROM r").Scan(&rows)
+		db.QueryRow(context.Background(), "SELECT count(*) FROM seatbelt_migration_ledger WHERE version = 2").Scan(&recorded)
+		if rows != 1 || recorded != 1 {
+			t.Fatalf("r has %d rows and the ledger %d entries for version 2; want 1 and 1", rows, recorded)
+		}
+		if r := verify(t, db, nil, set); len(r.Problems) != 0 {
+			t.Fatalf("problems %+v", r.Problems)
+		}
+	})
+	t.Run("FileOutsideATransaction", func(t *testing.T) {
+		t.Parallel()
+		db, _ := emptyDB(t)
+		set := childSets["steps"]
+		startAndKillRunner(t, db, "steps", "SELECT pg_sleep")
+		// Wait for the orphaned backend to end.
+		waitFor(t, db, fmt.Sprintf(`SELECT 1 - count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%s%%'`, migcheck.AppNamePrefix))
+
+		p := only(t, verify(t, db, nil, set), migcheck.KindDirty, migcheck.SeverityError)
+		for _, want := range []string{"statement(s) 1-1 of 3 are known to have run: 1: CREATE INDEX CONCURRENTLY r_n ON r (n)",
+			"statement 2 (SELECT pg_sleep(3)) may have run", "statement(s) 3-3 did not run"} {
+			if !strings.Contains(p.Message, want) {
+				t.Errorf("message lacks %q:\n%s", want, p.Message)
+			}
+		}
+		if _, err := newMigrator(t, db, nil, set).Apply(context.Background()); err == nil || !strings.Contains(err.Error(), "dirty") {
+			t.Fatalf("apply on the dirty set: %v; want a refusal", err)
+		}
+	})
+}
