@@ -9,29 +9,37 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
+	"github.com/seatbelt-go/seatbelt/tracing"
 )
 
 type testBundle struct {
-	url    string
-	db     *pgxpool.Pool
-	log    *eventlog.Store
-	worker *jobs.Client
+	url     string
+	handler http.Handler // the API, traced, as url serves it
+	db      *pgxpool.Pool
+	log     *eventlog.Store
+	worker  *jobs.Client
+	logs    *logBuffer // what the API logged, as JSON lines
 }
 
-// setup serves the API on a migrated database of the test's own. The job
-// worker and the summary consumer run only when a test starts them.
+// setup serves the API on a migrated database of the test's own, traced as
+// main does. The job worker and the summary consumer run only when a test
+// starts them.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	db := migtest.New(t, allSets()...)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	logger := slog.New(tracing.NewLogHandler(slog.NewJSONHandler(logs, nil)))
 	log, err := eventlog.New(db, &eventlog.Config{Writer: "test-build", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -44,13 +52,49 @@ func setup(t *testing.T) *testBundle {
 	if err := worker.Register(importJobKind(log)); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(routes(db, log, worker, deleters, "test-build"))
+	tp := sdktrace.NewTracerProvider()
+	handler := tracing.Middleware(routes(db, log, worker, deleters, "test-build", logger), &tracing.HTTPOpts{TracerProvider: tp})
+	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		_ = worker.Stop(context.Background())
 		log.Close()
+		_ = tp.Shutdown(context.Background())
 	})
-	return &testBundle{url: srv.URL, db: db, log: log, worker: worker}
+	return &testBundle{url: srv.URL, handler: handler, db: db, log: log, worker: worker, logs: logs}
+}
+
+// logBuffer is an io.Writer safe for the server's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// records are the JSON log records logged with msg.
+func (l *logBuffer) records(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if len(line) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // call sends a JSON request and decodes the JSON answer into a map.

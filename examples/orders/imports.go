@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -188,6 +189,7 @@ type importsAPI struct {
 	db       *pgxpool.Pool
 	jobs     *jobs.Client
 	deleters map[string]jobs.Deleter
+	logger   *slog.Logger
 }
 
 func (a *importsAPI) register(mux *http.ServeMux) {
@@ -198,18 +200,21 @@ func (a *importsAPI) register(mux *http.ServeMux) {
 }
 
 func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
 	var args importArgs
-	if err := decodeJSON(r, &args); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decodeJSON(w, r, &args) {
 		return
 	}
 	if err := args.validate(); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := a.jobs.Enqueue(r.Context(), importKind, args, &jobs.EnqueueOpts{UniqueKey: r.Header.Get("Idempotency-Key")})
+	res, err := a.jobs.Enqueue(r.Context(), importKind, args, &jobs.EnqueueOpts{UniqueKey: key})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 		return
 	}
 	w.Header().Set("Location", fmt.Sprintf("/imports/%d", res.ID))
@@ -258,17 +263,17 @@ func (a *importsAPI) get(w http.ResponseWriter, r *http.Request) {
 	}
 	job, err := jobs.Get(r.Context(), a.db, id)
 	if err != nil {
-		writeJobError(w, id, err)
+		a.writeJobError(w, r, id, err)
 		return
 	}
 	hist, err := jobs.History(r.Context(), a.db, id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 		return
 	}
 	ents, err := jobs.Entities(r.Context(), a.db, id)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 		return
 	}
 	v := importView{ID: job.ID, State: job.State, Stage: job.Stage, Attempt: job.Attempt, Args: job.Args,
@@ -292,7 +297,7 @@ func (a *importsAPI) cleanup(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := jobs.Cleanup(r.Context(), a.db, id, &jobs.CleanupOpts{Deleters: a.deleters, DryRun: r.URL.Query().Has("dry_run")})
 	if err != nil {
-		writeJobError(w, id, err)
+		a.writeJobError(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -308,20 +313,17 @@ func (a *importsAPI) restart(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		FromFirst bool `json:"from_first"`
 	}
-	if r.ContentLength != 0 {
-		if err := decodeJSON(r, &req); err != nil {
-			writeError(w, http.StatusBadRequest, err)
-			return
-		}
+	if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
+		return
 	}
 	if err := jobs.Restart(r.Context(), a.db, id, &jobs.RestartOpts{FromFirst: req.FromFirst}); err != nil {
-		writeJobError(w, id, err)
+		a.writeJobError(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "restarted": true})
 }
 
-func writeJobError(w http.ResponseWriter, id int64, err error) {
+func (a *importsAPI) writeJobError(w http.ResponseWriter, r *http.Request, id int64, err error) {
 	var se *jobs.StateError
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
@@ -329,6 +331,6 @@ func writeJobError(w http.ResponseWriter, id int64, err error) {
 	case errors.As(err, &se):
 		writeError(w, http.StatusConflict, err)
 	default:
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 	}
 }

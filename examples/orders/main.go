@@ -15,6 +15,10 @@
 //	DRAIN_TIMEOUT   how long requests in flight may take on stop, default 15s
 //	VERSION         the build it reports and stamps on its records, default the -X main.buildVersion stamp, else "dev"
 //	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)
+//
+// Requests send JSON (Content-Type application/json, or none) of at most
+// 1 MiB. A 500 carries no cause, only the trace id under which it was
+// logged.
 package main
 
 import (

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +21,8 @@ import (
 // ordersAPI serves orders as versioned records: every change appends a new
 // version, so any version can be read back and a bad change reverted.
 type ordersAPI struct {
-	log *eventlog.Store
+	events *eventlog.Store
+	logger *slog.Logger
 }
 
 // orderView is what the API returns for one version of an order.
@@ -57,20 +59,22 @@ func view(rec *eventlog.Record) (orderView, error) {
 // create appends version 1 of a new order. With an Idempotency-Key header a
 // retried request returns the first result instead of a second order.
 func (a *ordersAPI) create(w http.ResponseWriter, r *http.Request) {
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
 	var o Order
-	if err := decodeJSON(r, &o); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decodeJSON(w, r, &o) {
 		return
 	}
 	if err := o.normalize(); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
 	id := newOrderID(key)
 	res, err := a.appendOrder(r.Context(), id, &o, key, eventlog.NoStream, "create")
 	if err != nil {
-		a.writeAppendError(w, err)
+		a.writeAppendError(w, r, err)
 		return
 	}
 	code := http.StatusCreated
@@ -89,12 +93,42 @@ func (a *ordersAPI) appendOrder(ctx context.Context, id string, o *Order, record
 	if err != nil {
 		return nil, err
 	}
-	return a.log.Append(ctx, orderStream(id), []eventlog.NewRecord{{ID: recordID, Data: data}},
+	return a.events.Append(ctx, orderStream(id), []eventlog.NewRecord{{ID: recordID, Data: data}},
 		&eventlog.AppendOpts{Expected: expected, Reason: reason})
 }
 
+// idempotencyKey is the request's Idempotency-Key, "" if none, or false
+// after answering 400.
+func idempotencyKey(w http.ResponseWriter, r *http.Request) (string, bool) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < ' ' || c > '~' }) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("Idempotency-Key: want at most 255 printable ASCII characters, such as a UUID; got %q", key))
+		return "", false
+	}
+	return key, true
+}
+
+// orderID is the request's {id}, or false after answering 400. Ids are made
+// by the service; checking their shape also keeps text PostgreSQL cannot
+// store (NUL, invalid UTF-8) away from it.
+func orderID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	valid := func(c rune) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	if id == "" || len(id) > 100 || strings.ContainsFunc(id, func(c rune) bool { return !valid(c) }) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("order id: want up to 100 letters, digits, '-', '_' or '.', such as o-4f0c1e; got %q", id))
+		return "", false
+	}
+	return id, true
+}
+
 func (a *ordersAPI) get(w http.ResponseWriter, r *http.Request) {
-	stream := orderStream(r.PathValue("id"))
+	id, ok := orderID(w, r)
+	if !ok {
+		return
+	}
+	stream := orderStream(id)
 	q := r.URL.Query()
 	var rec *eventlog.Record
 	var err error
@@ -108,24 +142,24 @@ func (a *ordersAPI) get(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("version: want a positive integer, got %q", q.Get("version")))
 			return
 		}
-		rec, err = a.log.Version(r.Context(), stream, n)
+		rec, err = a.events.Version(r.Context(), stream, n)
 	case q.Has("as_of"):
 		t, perr := time.Parse(time.RFC3339Nano, q.Get("as_of"))
 		if perr != nil {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("as_of: want an RFC 3339 time such as 2026-11-25T04:00:00Z, got %q", q.Get("as_of")))
 			return
 		}
-		rec, err = a.log.AsOf(r.Context(), stream, t)
+		rec, err = a.events.AsOf(r.Context(), stream, t)
 	default:
-		rec, err = a.log.Latest(r.Context(), stream)
+		rec, err = a.events.Latest(r.Context(), stream)
 	}
 	if err != nil {
-		a.writeReadError(w, stream, err)
+		a.writeReadError(w, r, stream, err)
 		return
 	}
 	v, err := view(rec)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Version, 10)))
@@ -133,7 +167,11 @@ func (a *ordersAPI) get(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *ordersAPI) versions(w http.ResponseWriter, r *http.Request) {
-	stream := orderStream(r.PathValue("id"))
+	id, ok := orderID(w, r)
+	if !ok {
+		return
+	}
+	stream := orderStream(id)
 	q := r.URL.Query()
 	opts := &eventlog.HistoryOpts{NewestFirst: q.Get("order") == "newest"}
 	if s := q.Get("after"); s != "" {
@@ -152,13 +190,13 @@ func (a *ordersAPI) versions(w http.ResponseWriter, r *http.Request) {
 		}
 		opts.Limit = n
 	}
-	page, err := a.log.History(r.Context(), stream, opts)
+	page, err := a.events.History(r.Context(), stream, opts)
 	if err != nil {
-		a.writeReadError(w, stream, err)
+		a.writeReadError(w, r, stream, err)
 		return
 	}
 	if len(page.Records) == 0 && opts.After == 0 {
-		a.writeReadError(w, stream, eventlog.ErrNotFound)
+		a.writeReadError(w, r, stream, eventlog.ErrNotFound)
 		return
 	}
 	out := struct {
@@ -168,7 +206,7 @@ func (a *ordersAPI) versions(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range page.Records {
 		v, err := view(rec)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
+			serverError(w, r, a.logger, err)
 			return
 		}
 		out.Versions = append(out.Versions, v)
@@ -179,7 +217,10 @@ func (a *ordersAPI) versions(w http.ResponseWriter, r *http.Request) {
 // update appends a new version only if the client saw the current one
 // (If-Match: <version>), so two editors cannot overwrite each other.
 func (a *ordersAPI) update(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := orderID(w, r)
+	if !ok {
+		return
+	}
 	ifMatch := strings.Trim(r.Header.Get("If-Match"), `"`)
 	if ifMatch == "" {
 		writeError(w, http.StatusPreconditionRequired, errors.New("If-Match: required; send the version you read (the ETag of GET /orders/{id})"))
@@ -190,18 +231,21 @@ func (a *ordersAPI) update(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("If-Match: want a version number, got %q", r.Header.Get("If-Match")))
 		return
 	}
+	key, ok := idempotencyKey(w, r)
+	if !ok {
+		return
+	}
 	var o Order
-	if err := decodeJSON(r, &o); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decodeJSON(w, r, &o) {
 		return
 	}
 	if err := o.normalize(); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := a.appendOrder(r.Context(), id, &o, r.Header.Get("Idempotency-Key"), eventlog.Exactly(expected), "update")
+	res, err := a.appendOrder(r.Context(), id, &o, key, eventlog.Exactly(expected), "update")
 	if err != nil {
-		a.writeAppendError(w, err)
+		a.writeAppendError(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
@@ -216,10 +260,13 @@ type revertRequest struct {
 }
 
 func (a *ordersAPI) revert(w http.ResponseWriter, r *http.Request) {
-	stream := orderStream(r.PathValue("id"))
+	id, ok := orderID(w, r)
+	if !ok {
+		return
+	}
+	stream := orderStream(id)
 	var req revertRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	if !decodeJSON(w, r, &req) {
 		return
 	}
 	if req.ToVersion < 1 {
@@ -234,20 +281,20 @@ func (a *ordersAPI) revert(w http.ResponseWriter, r *http.Request) {
 	if req.Expected > 0 {
 		opts.Expected = eventlog.Exactly(req.Expected)
 	}
-	res, err := a.log.Revert(r.Context(), stream, req.ToVersion, opts)
+	res, err := a.events.Revert(r.Context(), stream, req.ToVersion, opts)
 	if err != nil {
 		if errors.Is(err, eventlog.ErrNotFound) {
 			writeError(w, http.StatusNotFound, fmt.Errorf("order %s has no version %d", stream.ID, req.ToVersion))
 			return
 		}
-		a.writeAppendError(w, err)
+		a.writeAppendError(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
 	writeJSON(w, http.StatusOK, map[string]int64{"version": res.Version, "from_version": res.From, "to_version": res.To})
 }
 
-func (a *ordersAPI) writeAppendError(w http.ResponseWriter, err error) {
+func (a *ordersAPI) writeAppendError(w http.ResponseWriter, r *http.Request, err error) {
 	var vc *eventlog.VersionConflictError
 	switch {
 	case errors.As(err, &vc) && vc.Expected == eventlog.NoStream:
@@ -257,22 +304,17 @@ func (a *ordersAPI) writeAppendError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, fmt.Errorf("order %s is at version %d, not %s: read it again and reapply your change", vc.Stream.ID, vc.Actual, vc.Expected))
 	case errors.Is(err, eventlog.ErrRecordIDReused):
 		writeError(w, http.StatusUnprocessableEntity, errors.New("Idempotency-Key: already used for a different request; use a new key"))
-	case errors.Is(err, eventlog.ErrBadStream):
-		writeError(w, http.StatusBadRequest, err)
 	default:
-		writeError(w, http.StatusInternalServerError, err)
+		serverError(w, r, a.logger, err)
 	}
 }
 
-func (a *ordersAPI) writeReadError(w http.ResponseWriter, stream eventlog.Stream, err error) {
-	switch {
-	case errors.Is(err, eventlog.ErrNotFound):
+func (a *ordersAPI) writeReadError(w http.ResponseWriter, r *http.Request, stream eventlog.Stream, err error) {
+	if errors.Is(err, eventlog.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("order %s: not found", stream.ID))
-	case errors.Is(err, eventlog.ErrBadStream):
-		writeError(w, http.StatusBadRequest, err)
-	default:
-		writeError(w, http.StatusInternalServerError, err)
+		return
 	}
+	serverError(w, r, a.logger, err)
 }
 
 // newOrderID derives the id from the idempotency key, so a retry names the

@@ -81,7 +81,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err != nil {
 		return err
 	}
-	mux := routes(db, log, worker, deleters, env.Version)
+	mux := routes(db, log, worker, deleters, env.Version, logger)
 	return app.Serve(&http.Server{
 		Addr:              env.HTTPAddr,
 		Handler:           tracing.Middleware(httpMetrics.Middleware(mux), nil),
@@ -89,12 +89,12 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	})
 }
 
-// routes is the service's API.
-func routes(db *pgxpool.Pool, log *eventlog.Store, worker *jobs.Client, deleters map[string]jobs.Deleter, version string) *http.ServeMux {
+// routes is the service's API. logger records the causes of 500s.
+func routes(db *pgxpool.Pool, log *eventlog.Store, worker *jobs.Client, deleters map[string]jobs.Deleter, version string, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
-	(&ordersAPI{log: log}).register(mux)
-	(&importsAPI{db: db, jobs: worker, deleters: deleters}).register(mux)
-	mux.HandleFunc("GET /customers/{customer}/summary", customerSummaryHandler(db))
+	(&ordersAPI{events: log, logger: logger}).register(mux)
+	(&importsAPI{db: db, jobs: worker, deleters: deleters, logger: logger}).register(mux)
+	mux.HandleFunc("GET /customers/{customer}/summary", customerSummaryHandler(db, logger))
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": version, "writer": log.Writer()})
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -67,16 +68,20 @@ type customerSummary struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-func customerSummaryHandler(db *pgxpool.Pool) http.HandlerFunc {
+func customerSummaryHandler(db *pgxpool.Pool, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := customerSummary{Customer: r.PathValue("customer")}
+		if err := checkText("customer", s.Customer); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
 		err := db.QueryRow(r.Context(), `SELECT orders, total_cents, updated_at FROM customer_summaries WHERE customer = $1`, s.Customer).
 			Scan(&s.Orders, &s.TotalCents, &s.UpdatedAt)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			writeError(w, http.StatusNotFound, fmt.Errorf("customer %s: no orders summarized yet", s.Customer))
 		case err != nil:
-			writeError(w, http.StatusInternalServerError, err)
+			serverError(w, r, logger, err)
 		default:
 			writeJSON(w, http.StatusOK, s)
 		}
