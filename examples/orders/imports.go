@@ -199,6 +199,10 @@ func (a *importsAPI) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /imports/{id}/restart", a.restart)
 }
 
+// create enqueues an import. An Idempotency-Key is unique among the
+// imports not yet finished: a retry while the first is queued or running
+// gets its id (duplicate: true); the same key with other arguments is
+// refused.
 func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
 	key, ok := idempotencyKey(w, r)
 	if !ok {
@@ -216,6 +220,18 @@ func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		serverError(w, r, a.logger, err)
 		return
+	}
+	if res.Duplicate {
+		first, err := jobs.Get(r.Context(), a.db, res.ID)
+		if err != nil {
+			serverError(w, r, a.logger, err)
+			return
+		}
+		var firstArgs importArgs
+		if json.Unmarshal(first.Args, &firstArgs) != nil || first.Kind != importKind || firstArgs != args {
+			writeError(w, http.StatusUnprocessableEntity, fmt.Errorf("Idempotency-Key: import %d, still live, was started with this key and other arguments; send a new key with a new request", res.ID))
+			return
+		}
 	}
 	w.Header().Set("Location", fmt.Sprintf("/imports/%d", res.ID))
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": res.ID, "duplicate": res.Duplicate})

@@ -17,8 +17,10 @@
 //	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)
 //
 // Requests send JSON (Content-Type application/json, or none) of at most
-// 1 MiB. A 500 carries no cause, only the trace id under which it was
-// logged.
+// 1 MiB. An Idempotency-Key on POST /orders or PUT /orders/{id} makes a retry
+// safe: the same request again gets the first answer, another request with
+// the same key gets 422 (on POST /imports, while the first import runs). A
+// 500 carries no cause, only the trace id under which it was logged.
 package main
 
 import (

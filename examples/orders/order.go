@@ -12,7 +12,8 @@ type Order struct {
 	Items      []Item `json:"items"`
 	Status     string `json:"status"`
 	TotalCents int64  `json:"total_cents"`
-	// ImportID is the bulk import that created the order, if any.
+	// ImportID is the bulk import that created the order, if any. Only the
+	// import sets it: see fromClient.
 	ImportID string `json:"import_id,omitempty"`
 }
 
@@ -24,6 +25,18 @@ type Item struct {
 }
 
 var statuses = map[string]bool{"new": true, "paid": true, "shipped": true, "cancelled": true}
+
+// fromClient checks and normalizes an order sent by a client. importID is
+// the import of the version it replaces, kept whatever the client sends; a
+// client may send it back unchanged (as read), but not set or change it.
+func (o *Order) fromClient(importID string) error {
+	var errs []error
+	if o.ImportID != "" && o.ImportID != importID {
+		errs = append(errs, fmt.Errorf("import_id: set only by the import that created an order; leave it out (got %q)", o.ImportID))
+	}
+	o.ImportID = importID
+	return errors.Join(append(errs, o.normalize())...)
+}
 
 // normalize fills defaults, computes the total and returns every problem
 // found, so a client fixes its request in one round trip.

@@ -56,8 +56,9 @@ func view(rec *eventlog.Record) (orderView, error) {
 	return v, nil
 }
 
-// create appends version 1 of a new order. With an Idempotency-Key header a
-// retried request returns the first result instead of a second order.
+// create appends version 1 of a new order. With an Idempotency-Key header
+// the order's id comes from the key, so a retry names the same order and
+// gets the first answer again (see save).
 func (a *ordersAPI) create(w http.ResponseWriter, r *http.Request) {
 	key, ok := idempotencyKey(w, r)
 	if !ok {
@@ -67,35 +68,100 @@ func (a *ordersAPI) create(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &o) {
 		return
 	}
-	if err := o.normalize(); err != nil {
+	if err := o.fromClient(""); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	id := newOrderID(key)
-	res, err := a.appendOrder(r.Context(), id, &o, key, eventlog.NoStream, "create")
+	a.save(w, r, newOrderID(key), &o, key, eventlog.NoStream, "create")
+}
+
+// requestMeta is the metadata of a record written under an Idempotency-Key.
+type requestMeta struct {
+	RequestSHA256 string `json:"request_sha256"`
+}
+
+var errKeyReused = errors.New("Idempotency-Key: already used for a different request (another body, method, order or If-Match); send a new key with a new request, the same key only with a retry of the same request")
+
+// save appends o as the next version of order id and answers with the
+// version as stored.
+//
+// With an Idempotency-Key the record's id is made from the key and its
+// metadata holds a hash of the request, so the key, the request it
+// answered and the answer (the record itself) are one row, committed at
+// once: a crash at any moment leaves all three or none, and the retry then
+// writes or replays. Record ids are unique, so of two requests with the
+// same key one writes and the other, waiting on the stream's lock or the
+// index, finds that record. Either way the key's record is compared with
+// this request: the same request gets the stored version again (200,
+// Idempotent-Replayed: true), another request gets 422 and nothing
+// changes.
+func (a *ordersAPI) save(w http.ResponseWriter, r *http.Request, id string, o *Order, key string, expected eventlog.ExpectedVersion, reason string) {
+	stream := orderStream(id)
+	data, err := json.Marshal(o)
+	if err != nil {
+		serverError(w, r, a.logger, err)
+		return
+	}
+	hash := requestHash(r, expected, data)
+	rec := eventlog.NewRecord{Data: data}
+	if key != "" {
+		rec.ID = keyRecordID(key)
+		rec.Metadata, _ = json.Marshal(requestMeta{RequestSHA256: hash})
+	}
+	res, err := a.appendOrder(r.Context(), stream, rec, expected, reason)
 	if err != nil {
 		a.writeAppendError(w, r, err)
 		return
 	}
-	code := http.StatusCreated
-	if res.Duplicate {
-		code = http.StatusOK
+	stored, err := a.events.Version(r.Context(), stream, res.Version)
+	if err != nil {
+		serverError(w, r, a.logger, err)
+		return
 	}
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
-	w.Header().Set("Location", "/orders/"+id)
-	writeJSON(w, code, orderView{ID: id, Version: res.Version, Order: &o})
+	if res.Duplicate {
+		var meta requestMeta
+		if json.Unmarshal(stored.Metadata, &meta) != nil || meta.RequestSHA256 != hash {
+			writeError(w, http.StatusUnprocessableEntity, errKeyReused)
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	v, err := view(stored)
+	if err != nil {
+		serverError(w, r, a.logger, err)
+		return
+	}
+	code := http.StatusOK
+	if v.Version == 1 {
+		w.Header().Set("Location", "/orders/"+id)
+		if !res.Duplicate {
+			code = http.StatusCreated
+		}
+	}
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v.Version, 10)))
+	writeJSON(w, code, v)
 }
 
-func (a *ordersAPI) appendOrder(ctx context.Context, id string, o *Order, recordID string, expected eventlog.ExpectedVersion, reason string) (_ *eventlog.AppendResult, err error) {
+func (a *ordersAPI) appendOrder(ctx context.Context, stream eventlog.Stream, rec eventlog.NewRecord, expected eventlog.ExpectedVersion, reason string) (_ *eventlog.AppendResult, err error) {
 	ctx, span := tracing.Start(ctx, "orders.append")
 	defer tracing.End(span, &err)
-	data, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	return a.events.Append(ctx, orderStream(id), []eventlog.NewRecord{{ID: recordID, Data: data}},
-		&eventlog.AppendOpts{Expected: expected, Reason: reason})
+	return a.events.Append(ctx, stream, []eventlog.NewRecord{rec}, &eventlog.AppendOpts{Expected: expected, Reason: reason})
 }
+
+// requestHash identifies what a request asks for: its method, its path, the
+// version it expects and the order as it will be stored, so that a retry
+// encoding the same order differently (spacing, field order, a default
+// left out) is still the same request.
+func requestHash(r *http.Request, expected eventlog.ExpectedVersion, data []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n%s\n", r.Method, r.URL.Path, expected)
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyRecordID is the record id of an Idempotency-Key. The prefix keeps
+// clients' keys apart from the ids other writers give their records.
+func keyRecordID(key string) string { return "idempotency-key:" + key }
 
 // idempotencyKey is the request's Idempotency-Key, "" if none, or false
 // after answering 400.
@@ -239,17 +305,28 @@ func (a *ordersAPI) update(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &o) {
 		return
 	}
-	if err := o.normalize(); err != nil {
+	// The new version keeps the import of the version the client read. When
+	// that version does not exist the append below refuses the If-Match.
+	importID := ""
+	switch prev, err := a.events.Version(r.Context(), orderStream(id), expected); {
+	case err == nil:
+		v, err := view(prev)
+		if err != nil {
+			serverError(w, r, a.logger, err)
+			return
+		}
+		if v.Order != nil {
+			importID = v.Order.ImportID
+		}
+	case !errors.Is(err, eventlog.ErrNotFound):
+		serverError(w, r, a.logger, err)
+		return
+	}
+	if err := o.fromClient(importID); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := a.appendOrder(r.Context(), id, &o, key, eventlog.Exactly(expected), "update")
-	if err != nil {
-		a.writeAppendError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(res.Version, 10)))
-	writeJSON(w, http.StatusOK, orderView{ID: id, Version: res.Version, Order: &o})
+	a.save(w, r, id, &o, key, eventlog.Exactly(expected), "update")
 }
 
 type revertRequest struct {
@@ -303,7 +380,7 @@ func (a *ordersAPI) writeAppendError(w http.ResponseWriter, r *http.Request, err
 		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(vc.Actual, 10)))
 		writeError(w, http.StatusConflict, fmt.Errorf("order %s is at version %d, not %s: read it again and reapply your change", vc.Stream.ID, vc.Actual, vc.Expected))
 	case errors.Is(err, eventlog.ErrRecordIDReused):
-		writeError(w, http.StatusUnprocessableEntity, errors.New("Idempotency-Key: already used for a different request; use a new key"))
+		writeError(w, http.StatusUnprocessableEntity, errKeyReused)
 	default:
 		serverError(w, r, a.logger, err)
 	}
