@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -597,47 +596,10 @@ func TestExtractorFindsMetricsAndLabels(t *testing.T) {
 
 func ptr(s string) *string { return &s }
 
-// --- promtool -------------------------------------------------------------------
-
-// promtool runs promtool with args in the prometheus folder. A missing
-// promtool fails the test: the rules would otherwise ship unchecked.
-func promtool(t *testing.T, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool is not installed: install it with `apt-get install prometheus` (Debian, Ubuntu) " +
-			"or put the promtool of a Prometheus release on PATH; .ci/run installs it")
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Dir = "prometheus"
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		t.Fatalf("promtool %s failed:\n%s", strings.Join(args, " "), out)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
-func TestAlertRulesPassPromtool(t *testing.T) {
-	t.Run("CheckRules", func(t *testing.T) {
-		out := promtool(t, "check", "rules", filepath.Base(alertsFile))
-		n := 0
-		for _, g := range readRules(t).Groups {
-			n += len(g.Rules)
-		}
-		if want := fmt.Sprintf("SUCCESS: %d rules found", n); !strings.Contains(out, want) {
-			t.Fatalf("promtool check rules: want %q in\n%s", want, out)
-		}
-	})
-	t.Run("TestRules", func(t *testing.T) {
-		if out := promtool(t, "test", "rules", filepath.Base(alertTestsFile)); !strings.Contains(out, "SUCCESS") {
-			t.Fatalf("promtool test rules:\n%s", out)
-		}
-	})
-}
+// promtool itself (check rules, test rules) runs in .ci/run and in the
+// template's CI workflow, not here: `go test ./...` needs only Go and
+// PostgreSQL. The Go tests above parse every expression with Prometheus' own
+// PromQL parser.
 
 // TestEveryAlertIsActionableAndTested checks what promtool does not: each
 // alert waits before firing, says how bad it is and what to do, and has a
