@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,7 +59,7 @@ func TestMigrateThenServeThenStopOnSIGTERM(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill() }()
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(stdout)
-	for len(addrs) < 3 && sc.Scan() {
+	for len(addrs) < 4 && sc.Scan() {
 		var rec map[string]any
 		if json.Unmarshal(sc.Bytes(), &rec) != nil {
 			t.Fatalf("log line is not JSON: %s", sc.Text())
@@ -68,12 +69,18 @@ func TestMigrateThenServeThenStopOnSIGTERM(t *testing.T) {
 			addrs["probe"] = rec["addr"].(string)
 		case "graceful: listening":
 			addrs["http"] = rec["addr"].(string)
+		case "graceful: server timeouts defaulted":
+			// The template leaves its server's timeouts to graceful.
+			addrs["timeouts"] = fmt.Sprint(rec["read_header_timeout"], " ", rec["read_timeout"], " ", rec["idle_timeout"])
 		case "graceful: ready":
 			addrs["ready"] = "yes"
 		}
 	}
-	if len(addrs) < 3 {
+	if len(addrs) < 4 {
 		t.Fatalf("service did not become ready; saw %v", addrs)
+	}
+	if addrs["timeouts"] != "10s 30s 2m0s" {
+		t.Fatalf("server timeouts defaulted to %q, want graceful's 10s 30s 2m0s", addrs["timeouts"])
 	}
 	go func() {
 		for sc.Scan() {

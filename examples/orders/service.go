@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,11 +81,8 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return err
 	}
 	mux := routes(db, log, worker, deleters, env.Version, logger)
-	return app.Serve(&http.Server{
-		Addr:              env.HTTPAddr,
-		Handler:           tracing.Middleware(httpMetrics.Middleware(mux), nil),
-		ReadHeaderTimeout: 5 * time.Second,
-	})
+	// graceful sets the server's read-header, read and idle timeouts.
+	return app.Serve(&http.Server{Addr: env.HTTPAddr, Handler: tracing.Middleware(httpMetrics.Middleware(mux), nil)})
 }
 
 // routes is the service's API. logger records the causes of 500s.
