@@ -131,7 +131,7 @@ func withDefaults(opts *Options) Options {
 		o.DefaultURL = DefaultURL
 	}
 	if o.BinDirs == nil {
-		o.BinDirs = systemBinDirs()
+		o.BinDirs = SystemBinDirs()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -152,14 +151,9 @@ func isExecutable(path string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// systemBinDirs lists Debian's and Ubuntu's versioned folders, newest first.
-func systemBinDirs() []string {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	return dirs
-}
+// SystemBinRoot holds Debian's and Ubuntu's versioned folders of PostgreSQL
+// programs, SystemBinRoot/VERSION/bin.
+const SystemBinRoot = "/usr/lib/postgresql"
 
-func versionOf(binDir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return v
-}
+// SystemBinDirs lists the folders of SystemBinRoot, newest first.
+func SystemBinDirs() []string { return BinDirs(SystemBinRoot) }
