@@ -23,9 +23,14 @@ func ExampleEnqueue() {
 	first, _ := jobs.Enqueue(ctx, db, "import", map[string]string{"file": "a.csv"}, &jobs.EnqueueOpts{UniqueKey: "a.csv", Priority: -1})
 	second, _ := jobs.Enqueue(ctx, db, "import", map[string]string{"file": "a.csv"}, &jobs.EnqueueOpts{UniqueKey: "a.csv"})
 	fmt.Println("same job:", first.ID == second.ID, "duplicate:", second.Duplicate)
+	list, _ = jobs.List(ctx, db, nil)
+	for _, j := range list {
+		fmt.Println(j.Kind, j.State, j.UniqueKey, j.Priority, string(j.Args))
+	}
 	// Output:
 	// after rollback: 0 jobs
 	// same job: true duplicate: true
+	// import available a.csv -1 {"file": "a.csv"}
 }
 
 // Cancel a job that has not started: it is cancelled at once, and its

@@ -80,7 +80,7 @@ func Get(ctx context.Context, q Querier, id int64) (*Job, error) {
 
 // ListOpts filters [List]; nil lists the newest 100 jobs of every state.
 type ListOpts struct {
-	// States keeps jobs in these states. Defaults to all.
+	// States keeps jobs in these states (see [States]). Defaults to all.
 	States []string
 	// Kind keeps jobs of this kind. Defaults to all.
 	Kind string
@@ -98,8 +98,8 @@ func List(ctx context.Context, q Querier, opts *ListOpts) ([]*Job, error) {
 		o.Limit = 100
 	}
 	rows, err := q.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
-WHERE (cardinality($1::text[]) = 0 OR state = ANY($1)) AND ($2 = '' OR kind = $2)
-ORDER BY id DESC LIMIT $3`, o.States, o.Kind, o.Limit)
+WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR state = ANY($1::text[])) AND ($2::text = '' OR kind = $2::text)
+ORDER BY id DESC LIMIT $3::int`, o.States, o.Kind, o.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
 	}

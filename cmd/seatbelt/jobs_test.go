@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -167,5 +168,102 @@ func TestJobsUsageErrors(t *testing.T) {
 	}
 	if out, code := runCLI(t, "jobs", "cleanup", "1", "--database-url=postgres://x", "--delete", "orders"); code != 2 || !strings.Contains(out, "table=column") {
 		t.Fatalf("bad --delete: exit %d\n%s", code, out)
+	}
+}
+
+// jobsDB is a migrated database of its own, its URL, and a started client
+// that runs kinds.
+func jobsDB(t *testing.T, schema string, kinds ...jobs.Kind) (*pgxpool.Pool, string) {
+	t.Helper()
+	url := migtest.NewURL(t, jobs.Migrations)
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if _, err := db.Exec(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	c, err := jobs.NewClient(db, &jobs.Config{LeaderInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if err := c.Register(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	return db, url
+}
+
+func waitJobState(t *testing.T, db *pgxpool.Pool, id int64, state string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, err := jobs.Get(context.Background(), db, id)
+		if err == nil && j.State == state {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d not %s: %+v %v", id, state, j, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestJobsList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, url := jobsDB(t, "")
+	imp, err := jobs.Enqueue(ctx, db, "import", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := jobs.Enqueue(ctx, db, "export", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Cancel(ctx, db, exp.ID); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := "--database-url=" + url
+	row := func(id int64, kind, state string) string { return fmt.Sprintf("%d  %s  %s", id, kind, state) }
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{nil, []string{row(exp.ID, "export", "cancelled"), row(imp.ID, "import", "available")}, nil},
+		{[]string{"--kind", "import"}, []string{row(imp.ID, "import", "available")}, []string{"export"}},
+		{[]string{"--state", "cancelled,failed"}, []string{row(exp.ID, "export", "cancelled")}, []string{"import"}},
+		{[]string{"--limit", "1"}, []string{row(exp.ID, "export", "cancelled")}, []string{"import"}},
+	} {
+		out, code := runCLI(t, append([]string{"jobs", "list", dbURL}, tc.args...)...)
+		got := strings.Join(strings.Fields(out), "  ")
+		if code != 0 {
+			t.Fatalf("list %v: exit %d\n%s", tc.args, code, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("list %v lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(got, n) {
+				t.Errorf("list %v shows %q:\n%s", tc.args, n, out)
+			}
+		}
+	}
+	out, code := runCLI(t, "jobs", "list", dbURL, "--json")
+	var list []jobs.Job
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 2 || list[0].ID != exp.ID {
+		t.Fatalf("list --json: exit %d, %v\n%s", code, err, out)
+	}
+	if out, code := runCLI(t, "jobs", "list", dbURL, "--state", "faild"); code != 2 || !strings.Contains(out, "want one of") {
+		t.Fatalf("unknown state: exit %d\n%s", code, out)
 	}
 }
