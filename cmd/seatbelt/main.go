@@ -6,18 +6,34 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 )
 
 func main() {
-	err := newRootCmd().Execute()
+	// slog's default handler, which the library packages log to, writes
+	// through package log.
+	log.SetOutput(redactWriter{os.Stderr})
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the CLI with args and returns its exit code. All it prints,
+// help, output, logs and the error, passes through [redact].
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(redactWriter{stdout})
+	root.SetErr(redactWriter{stderr})
+	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return
+		return 0
 	}
-	fmt.Fprintln(os.Stderr, "seatbelt:", err)
-	os.Exit(exitCode(err))
+	fmt.Fprintln(root.ErrOrStderr(), "seatbelt:", err)
+	return exitCode(err)
 }
 
 // exitError carries the exit code a command wants for its error.

@@ -11,19 +11,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// runCLI runs the CLI in-process and returns what it printed and its exit code.
+// runCLI runs the CLI in-process, as main does, and returns what it printed
+// and its exit code.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newRootCmd()
 	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
-		out.WriteString(err.Error())
-		return out.String(), exitCode(err)
-	}
-	return out.String(), 0
+	code := run(t.Context(), args, &out, &out)
+	return out.String(), code
 }
 
 func TestVersion(t *testing.T) {

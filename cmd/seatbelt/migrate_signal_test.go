@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -24,13 +23,7 @@ func TestHelperSeatbeltProcess(t *testing.T) {
 	if args == "" {
 		return // not a child process
 	}
-	cmd := newRootCmd()
-	cmd.SetArgs(strings.Split(args, "\x1f"))
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "seatbelt:", err)
-		os.Exit(exitCode(err))
-	}
-	os.Exit(0)
+	os.Exit(run(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
 }
 
 func TestMigrateUpStopsOnSIGTERM(t *testing.T) {
