@@ -25,10 +25,10 @@ type claimed struct {
 const claimSQL = `
 WITH picked AS (
 	SELECT id FROM seatbelt_jobs
-	WHERE state = 'available' AND run_at <= $1 AND kind = ANY($2::text[])
+	WHERE state = 'available' AND run_at <= $1::timestamptz AND kind = ANY($2::text[])
 	  AND (stage = '' OR kind || chr(31) || stage = ANY($3::text[]))
 	ORDER BY priority, run_at, id
-	LIMIT $4
+	LIMIT $4::int
 	FOR UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE seatbelt_jobs j SET
@@ -36,14 +36,14 @@ WITH picked AS (
 		stage = CASE WHEN j.stage = '' THEN (SELECT f.first FROM unnest($2::text[], $7::text[]) AS f(kind, first) WHERE f.kind = j.kind) ELSE j.stage END,
 		attempt = CASE WHEN j.stage = '' THEN 1 ELSE j.attempt + 1 END,
 		claim = j.claim + 1,
-		worker = $5,
-		lease_until = $6,
-		updated_at = $1
+		worker = $5::text,
+		lease_until = $6::timestamptz,
+		updated_at = $1::timestamptz
 	WHERE j.id = ANY(ARRAY(SELECT id FROM picked)) -- an index scan; a join would hash the whole table
 	RETURNING j.id, j.kind, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)
-	SELECT id, $1, 'started', stage, attempt, $5 FROM u
+	SELECT id, $1::timestamptz, 'started', stage, attempt, $5::text FROM u
 )
 SELECT * FROM u ORDER BY id`
 

@@ -35,7 +35,7 @@ func DeleteByColumn(column string) Deleter {
 		var typ string
 		err := tx.QueryRow(ctx, `
 SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-WHERE a.attrelid = $1::regclass AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`, rel, column).Scan(&typ)
+WHERE a.attrelid = $1::text::regclass AND a.attname = $2::text AND a.attnum > 0 AND NOT a.attisdropped`, rel, column).Scan(&typ)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("jobs: table %s has no column %q; fix the deleter registered for it", table, column)
 		}
@@ -96,7 +96,7 @@ func Cleanup(ctx context.Context, db DB, id int64, opts *CleanupOpts) (*CleanupR
 	res := &CleanupResult{Keys: map[string]int{}}
 	rows, err := db.Query(ctx, `
 SELECT table_name, sum(cardinality(keys))::int, count(*)::int FROM seatbelt_job_entities
-WHERE job_id = $1 AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name`, id)
+WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading ledger of job %d: %w", id, err)
 	}
@@ -133,8 +133,7 @@ WHERE job_id = $1 AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name
 		return res, nil
 	}
 	if res.Entries > 0 {
-		if _, err := db.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail) VALUES ($1, $2, 'cleanup_started', $3, $4)`,
-			id, time.Now(), j.Stage, map[string]any{"keys": res.Keys}); err != nil {
+		if err := addEvent(ctx, db, id, time.Now(), "cleanup_started", j.Stage, map[string]any{"keys": res.Keys}); err != nil {
 			return nil, fmt.Errorf("jobs: recording cleanup start of job %d: %w", id, err)
 		}
 	}
@@ -149,19 +148,18 @@ WHERE job_id = $1 AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name
 	}
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var state string
-		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id).Scan(&state); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state); err != nil {
 			return err
 		}
 		if err := cleanable(id, state); err != nil {
 			return err
 		}
 		now := time.Now()
-		if _, err := tx.Exec(ctx, "UPDATE seatbelt_jobs SET state = 'cleaned', updated_at = $2, finished_at = $2, cancel_requested = false WHERE id = $1", id, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE seatbelt_jobs SET state = 'cleaned', updated_at = $2::timestamptz, finished_at = $2::timestamptz, cancel_requested = false
+WHERE id = $1::bigint`, id, now); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, detail) VALUES ($1, $2, 'cleaned', $3)`,
-			id, now, map[string]any{"keys": res.Keys, "entries": res.Entries})
-		return err
+		return addEvent(ctx, tx, id, now, "cleaned", "", map[string]any{"keys": res.Keys, "entries": res.Entries})
 	})
 	if err != nil {
 		var se *StateError
@@ -187,7 +185,7 @@ func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts) (int, err
 	var n int
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var state string
-		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id).Scan(&state); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state); err != nil {
 			return err
 		}
 		if err := cleanable(id, state); err != nil {
@@ -195,7 +193,7 @@ func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts) (int, err
 		}
 		rows, err := tx.Query(ctx, `
 SELECT id, table_name, keys FROM seatbelt_job_entities
-WHERE job_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2`, id, o.BatchSize)
+WHERE job_id = $1::bigint AND deleted_at IS NULL ORDER BY id DESC LIMIT $2::int`, id, o.BatchSize)
 		if err != nil {
 			return err
 		}
@@ -237,7 +235,7 @@ WHERE job_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2`, id, o.Batch
 				return fmt.Errorf("jobs: deleting %d rows of %s for job %d: %w", len(keys), table, id, err)
 			}
 		}
-		_, err = tx.Exec(ctx, "UPDATE seatbelt_job_entities SET deleted_at = $2 WHERE id = ANY($1)", ids, time.Now())
+		_, err = tx.Exec(ctx, "UPDATE seatbelt_job_entities SET deleted_at = $2::timestamptz WHERE id = ANY($1::bigint[])", ids, time.Now())
 		return err
 	})
 	return n, err

@@ -28,16 +28,16 @@ WITH input AS (
 		worker = NULL,
 		lease_until = NULL,
 		last_error = NULL,
-		updated_at = $7,
+		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
 	WHERE j.id = ANY($1::bigint[]) AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-	SELECT id, $7, 'succeeded', stage, attempt, $8, result FROM u
+	SELECT id, $7::timestamptz, 'succeeded', stage, attempt, $8::text, result FROM u
 	UNION ALL
-	SELECT id, $7, 'cancelled', stage, attempt, $8, NULL FROM u WHERE state = 'cancelled'
+	SELECT id, $7::timestamptz, 'cancelled', stage, attempt, $8::text, NULL FROM u WHERE state = 'cancelled'
 )
 SELECT id, state FROM u`
 
@@ -191,15 +191,15 @@ func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st S
 	tag, err := c.db.Exec(ctx, `
 WITH u AS (
 	UPDATE seatbelt_jobs SET
-		state = CASE WHEN $4 THEN 'failed' WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
-		run_at = CASE WHEN $4 THEN run_at ELSE $5::timestamptz END,
-		last_error = $6, worker = NULL, lease_until = NULL, updated_at = $3,
-		finished_at = CASE WHEN $4 OR cancel_requested THEN $3::timestamptz END
-	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
+		state = CASE WHEN $4::boolean THEN 'failed' WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
+		run_at = CASE WHEN $4::boolean THEN run_at ELSE $5::timestamptz END,
+		last_error = $6::text, worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
+		finished_at = CASE WHEN $4::boolean OR cancel_requested THEN $3::timestamptz END
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
 	RETURNING id, state, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-SELECT id, $3, CASE state WHEN 'available' THEN 'retrying' ELSE state END, stage, attempt, $7,
+SELECT id, $3::timestamptz, CASE state WHEN 'available' THEN 'retrying' ELSE state END, stage, attempt, $7::text,
 	jsonb_strip_nulls(jsonb_build_object('error', $6::text, 'retry_at', CASE WHEN state = 'available' THEN $5::timestamptz END))
 FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 	switch {
@@ -220,12 +220,12 @@ func (c *Client) release(j claimed, log *slog.Logger) {
 	now := c.cfg.Now()
 	tag, err := c.db.Exec(context.Background(), `
 WITH u AS (
-	UPDATE seatbelt_jobs SET state = 'available', attempt = attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3
-	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
+	UPDATE seatbelt_jobs SET state = 'available', attempt = attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3::timestamptz
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
 	RETURNING id, stage, attempt
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-	SELECT id, $3, 'released', stage, attempt + 1, $4, '{"reason": "worker stopping"}' FROM u
+	SELECT id, $3::timestamptz, 'released', stage, attempt + 1, $4::text, '{"reason": "worker stopping"}'::jsonb FROM u
 )
 SELECT pg_notify('`+wakeChannel+`', '') FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
 	if err != nil {
@@ -241,12 +241,12 @@ func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logge
 	now := c.cfg.Now()
 	_, err := c.db.Exec(ctx, `
 WITH u AS (
-	UPDATE seatbelt_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, updated_at = $3, finished_at = $3
-	WHERE id = $1 AND claim = $2 AND worker IS NOT NULL
+	UPDATE seatbelt_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, updated_at = $3::timestamptz, finished_at = $3::timestamptz
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
 	RETURNING id, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)
-SELECT id, $3, 'cancelled', stage, attempt, $4 FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
+SELECT id, $3::timestamptz, 'cancelled', stage, attempt, $4::text FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
 	if err != nil {
 		log.Error("jobs: recording the cancel failed", "err", err)
 		return

@@ -72,6 +72,12 @@
 // seatbelt_jobs_retries_total, seatbelt_jobs_rescued_total and
 // seatbelt_jobs_queue_latency_seconds.
 //
+// Every statement gives its parameters in types whose text form is what
+// the column holds (JSON as a string cast to jsonb, never []byte) and
+// casts those whose type PostgreSQL cannot infer, so the package works in
+// each of pgx's query modes, default_query_exec_mode=exec and
+// simple_protocol included.
+//
 // Leases, run-at times, backoff and retention follow Config.Now, so tests
 // can move a fake clock; workers' clocks should agree (NTP), as they are
 // compared through the database. Leader election uses the database clock.

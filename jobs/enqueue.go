@@ -52,13 +52,13 @@ const liveStates = "('available', 'running', 'failed')"
 const enqueueSQL = `
 WITH j AS (
 	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
-	VALUES ($1, $2, 'available', $3, $4, NULLIF($5, ''), $6, $6)
+	VALUES ($1::text, $2::jsonb, 'available', $3::smallint, $4::timestamptz, NULLIF($5::text, ''), $6::timestamptz, $6::timestamptz)
 	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveStates + ` DO NOTHING
 	RETURNING id
 ), e AS (
-	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6, 'enqueued' FROM j
+	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6::timestamptz, 'enqueued' FROM j
 )
-SELECT id, CASE WHEN $7 THEN pg_notify('` + wakeChannel + `', '') END FROM j`
+SELECT id, CASE WHEN $7::boolean THEN pg_notify('` + wakeChannel + `', '') END FROM j`
 
 // Enqueue adds a job of the given kind with args encoded as JSON. Pass the
 // caller's pgx.Tx as q to make the job part of that transaction.
@@ -94,7 +94,7 @@ func enqueue(ctx context.Context, q Querier, now time.Time, kind string, args an
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
 		}
-		err = q.QueryRow(ctx, `SELECT id FROM seatbelt_jobs WHERE unique_key = $1 AND state IN `+liveStates, o.UniqueKey).Scan(&id)
+		err = q.QueryRow(ctx, `SELECT id FROM seatbelt_jobs WHERE unique_key = $1::text AND state IN `+liveStates, o.UniqueKey).Scan(&id)
 		if err == nil {
 			return EnqueueResult{ID: id, Duplicate: true}, nil
 		}
@@ -130,7 +130,7 @@ func enqueueMany(ctx context.Context, q Querier, now time.Time, params []Enqueue
 		if err != nil {
 			return 0, err
 		}
-		kinds[i], args[i], runAts[i] = p.Kind, string(raw), now
+		kinds[i], args[i], runAts[i] = p.Kind, raw, now
 		if p.Opts != nil {
 			keys[i], prios[i] = p.Opts.UniqueKey, p.Opts.Priority
 			if !p.Opts.RunAt.IsZero() {
@@ -142,12 +142,12 @@ func enqueueMany(ctx context.Context, q Querier, now time.Time, params []Enqueue
 	err := q.QueryRow(ctx, `
 WITH j AS (
 	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
-	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6, $6
+	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6::timestamptz, $6::timestamptz
 	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[]) AS t(k, a, p, r, u)
 	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN `+liveStates+` DO NOTHING
 	RETURNING id
 ), e AS (
-	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6, 'enqueued' FROM j
+	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6::timestamptz, 'enqueued' FROM j
 )
 SELECT count(*), pg_notify('`+wakeChannel+`', '') FROM j`, kinds, args, prios, runAts, keys, now).Scan(&inserted, nil)
 	if err != nil {
@@ -156,16 +156,22 @@ SELECT count(*), pg_notify('`+wakeChannel+`', '') FROM j`, kinds, args, prios, r
 	return inserted, nil
 }
 
-func encodeArgs(args any) ([]byte, error) {
+// encodeArgs returns args as JSON text. It is sent as a string with an
+// explicit ::jsonb: a []byte would go as bytea in pgx's exec and simple
+// protocol modes, which PostgreSQL refuses as JSON.
+func encodeArgs(args any) (string, error) {
 	if args == nil {
-		return []byte("{}"), nil
+		return "{}", nil
 	}
 	if raw, ok := args.(json.RawMessage); ok {
-		return raw, nil
+		if !json.Valid(raw) {
+			return "", fmt.Errorf("jobs: args given as json.RawMessage are not valid JSON: %.40q", raw)
+		}
+		return string(raw), nil
 	}
 	raw, err := json.Marshal(args)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: encoding args as JSON: %w", err)
+		return "", fmt.Errorf("jobs: encoding args as JSON: %w", err)
 	}
-	return raw, nil
+	return string(raw), nil
 }

@@ -68,7 +68,7 @@ func scanJob(row pgx.Row) (*Job, error) {
 
 // Get returns one job.
 func Get(ctx context.Context, q Querier, id int64) (*Job, error) {
-	j, err := scanJob(q.QueryRow(ctx, "SELECT "+jobColumns+" FROM seatbelt_jobs WHERE id = $1", id))
+	j, err := scanJob(q.QueryRow(ctx, "SELECT "+jobColumns+" FROM seatbelt_jobs WHERE id = $1::bigint", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: id %d", ErrNotFound, id)
 	}
@@ -117,7 +117,7 @@ ORDER BY id DESC LIMIT $3::int`, o.States, o.Kind, o.Limit)
 
 // History returns a job's events, oldest first.
 func History(ctx context.Context, q Querier, id int64) ([]Event, error) {
-	rows, err := q.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1 ORDER BY id`, id)
+	rows, err := q.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1::bigint ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading history of job %d: %w", id, err)
 	}
@@ -131,7 +131,7 @@ func History(ctx context.Context, q Querier, id int64) ([]Event, error) {
 // Entities returns a job's ledger, oldest first, including entries
 // already cleaned up (DeletedAt set).
 func Entities(ctx context.Context, q Querier, id int64) ([]Entity, error) {
-	rows, err := q.Query(ctx, `SELECT id, stage, attempt, table_name, keys, created_at, deleted_at FROM seatbelt_job_entities WHERE job_id = $1 ORDER BY id`, id)
+	rows, err := q.Query(ctx, `SELECT id, stage, attempt, table_name, keys, created_at, deleted_at FROM seatbelt_job_entities WHERE job_id = $1::bigint ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading ledger of job %d: %w", id, err)
 	}
@@ -154,7 +154,7 @@ UPDATE seatbelt_jobs SET
 	state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
 	cancel_requested = true, updated_at = $2::timestamptz,
 	finished_at = CASE WHEN state = 'running' THEN NULL ELSE $2::timestamptz END
-WHERE id = $1 AND state IN ('available', 'running', 'failed')
+WHERE id = $1::bigint AND state IN ('available', 'running', 'failed')
 RETURNING state`, id, now).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
 			j, gerr := Get(ctx, tx, id)
@@ -172,11 +172,11 @@ RETURNING state`, id, now).Scan(&state)
 		}
 		_, err = tx.Exec(ctx, `
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt)
-SELECT id, $2, $3, stage, attempt FROM seatbelt_jobs WHERE id = $1`, id, now, event)
+SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id = $1::bigint`, id, now, event)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", cancelChannel, fmt.Sprint(id))
+		_, err = tx.Exec(ctx, "SELECT pg_notify('"+cancelChannel+"', $1::text)", fmt.Sprint(id))
 		return err
 	})
 	if err != nil {
@@ -187,6 +187,24 @@ SELECT id, $2, $3, stage, attempt FROM seatbelt_jobs WHERE id = $1`, id, now, ev
 		return "", fmt.Errorf("jobs: cancelling job %d: %w", id, err)
 	}
 	return state, nil
+}
+
+// addEvent appends an event to a job's history. detail, when not nil, is
+// stored as JSON; it goes as text with ::jsonb, which every pgx query mode
+// sends the same way (a map or []byte would not).
+func addEvent(ctx context.Context, q Querier, id int64, at time.Time, event, stage string, detail any) error {
+	var text *string
+	if detail != nil {
+		raw, err := json.Marshal(detail)
+		if err != nil {
+			return fmt.Errorf("jobs: encoding the detail of a %s event: %w", event, err)
+		}
+		s := string(raw)
+		text = &s
+	}
+	_, err := q.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail)
+VALUES ($1::bigint, $2::timestamptz, $3::text, $4::text, $5::jsonb)`, id, at, event, stage, text)
+	return err
 }
 
 // TxBeginner is a *pgxpool.Pool or a *pgx.Conn.

@@ -16,7 +16,7 @@ import (
 func (c *Client) leaderLoop(ctx context.Context) {
 	defer func() {
 		if c.leader.Load() {
-			_, _ = c.db.Exec(context.Background(), "DELETE FROM seatbelt_jobs_leader WHERE name = 'default' AND leader = $1", c.cfg.WorkerID)
+			_, _ = c.db.Exec(context.Background(), "DELETE FROM seatbelt_jobs_leader WHERE name = 'default' AND leader = $1::text", c.cfg.WorkerID)
 		}
 		c.leader.Store(false)
 		c.m.clearGauges()
@@ -63,9 +63,9 @@ func (c *Client) elect(ctx context.Context) (bool, error) {
 	ttl := 3 * c.cfg.LeaderInterval
 	var leader string
 	err := c.db.QueryRow(ctx, `
-INSERT INTO seatbelt_jobs_leader AS l (name, leader, expires_at) VALUES ('default', $1, now() + make_interval(secs => $2))
-ON CONFLICT (name) DO UPDATE SET leader = $1, expires_at = now() + make_interval(secs => $2)
-	WHERE l.leader = $1 OR l.expires_at < now()
+INSERT INTO seatbelt_jobs_leader AS l (name, leader, expires_at) VALUES ('default', $1::text, now() + make_interval(secs => $2::float8))
+ON CONFLICT (name) DO UPDATE SET leader = $1::text, expires_at = now() + make_interval(secs => $2::float8)
+	WHERE l.leader = $1::text OR l.expires_at < now()
 RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -106,20 +106,20 @@ func rescue(ctx context.Context, q Querier, now time.Time) (int, error) {
 	err := q.QueryRow(ctx, `
 WITH old AS (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
-	WHERE state = 'running' AND lease_until < $1
+	WHERE state = 'running' AND lease_until < $1::timestamptz
 	ORDER BY lease_until LIMIT 1000
 	FOR UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
-		worker = NULL, lease_until = NULL, updated_at = $1,
+		worker = NULL, lease_until = NULL, updated_at = $1::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $1::timestamptz END
 	FROM old WHERE j.id = old.id
 	RETURNING j.id, j.state, old.worker, old.stage, old.attempt
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-	SELECT id, $1, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'rescued' END, stage, attempt, coalesce(worker, ''),
-		'{"reason": "lease expired"}' FROM u
+	SELECT id, $1::timestamptz, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'rescued' END, stage, attempt, coalesce(worker, ''),
+		'{"reason": "lease expired"}'::jsonb FROM u
 )
 SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now).Scan(&n, nil)
 	return n, err
@@ -130,7 +130,7 @@ func (c *Client) retain(ctx context.Context, q Querier) error {
 WITH gone AS (
 	DELETE FROM seatbelt_jobs WHERE id IN (
 		SELECT id FROM seatbelt_jobs
-		WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1
+		WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz
 		LIMIT 1000
 	)
 	RETURNING id

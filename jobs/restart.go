@@ -33,7 +33,7 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 	}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var state, stage, key string
-		err := tx.QueryRow(ctx, "SELECT state, stage, coalesce(unique_key, '') FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id).Scan(&state, &stage, &key)
+		err := tx.QueryRow(ctx, "SELECT state, stage, coalesce(unique_key, '') FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage, &key)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: id %d", ErrNotFound, id)
 		}
@@ -48,7 +48,7 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 		}
 		if o.FromFirst {
 			var left int
-			if err := tx.QueryRow(ctx, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1 AND deleted_at IS NULL", id).Scan(&left); err != nil {
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1::bigint AND deleted_at IS NULL", id).Scan(&left); err != nil {
 				return err
 			}
 			if left > 0 {
@@ -58,11 +58,11 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 		now := time.Now()
 		_, err = tx.Exec(ctx, `
 UPDATE seatbelt_jobs SET state = 'available',
-	stage = CASE WHEN $2 THEN '' ELSE stage END,
-	results = CASE WHEN $2 THEN '{}'::jsonb ELSE results - stage END,
-	attempt = 0, run_at = $3, cancel_requested = false, last_error = NULL, worker = NULL, lease_until = NULL,
-	finished_at = NULL, updated_at = $3
-WHERE id = $1`, id, o.FromFirst, now)
+	stage = CASE WHEN $2::boolean THEN '' ELSE stage END,
+	results = CASE WHEN $2::boolean THEN '{}'::jsonb ELSE results - stage END,
+	attempt = 0, run_at = $3::timestamptz, cancel_requested = false, last_error = NULL, worker = NULL, lease_until = NULL,
+	finished_at = NULL, updated_at = $3::timestamptz
+WHERE id = $1::bigint`, id, o.FromFirst, now)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 			return &DuplicateError{ID: id, UniqueKey: key}
@@ -70,11 +70,10 @@ WHERE id = $1`, id, o.FromFirst, now)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail) VALUES ($1, $2, 'restarted', $3, $4)`,
-			id, now, stage, map[string]any{"from": from, "previous_state": state}); err != nil {
+		if err := addEvent(ctx, tx, id, now, "restarted", stage, map[string]any{"from": from, "previous_state": state}); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", wakeChannel)
+		_, err = tx.Exec(ctx, "SELECT pg_notify('"+wakeChannel+"', '')")
 		return err
 	})
 	var se *StateError
