@@ -369,7 +369,7 @@ func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Po
 		}
 		dropDB()
 	}
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	cfg, err := poolConfig(ctx, dbURL)
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -290,7 +290,7 @@ func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, ur
 		return 0, fmt.Errorf("--database-url: %w", err)
 	}
 	defer drop()
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	cfg, err := poolConfig(ctx, dbURL)
 	if err != nil {
 		return 0, err
 	}
@@ -491,7 +491,7 @@ func seatbeltReclaim(ctx context.Context, db *pgxpool.Pool, dbURL string, o benc
 // benchJobsChild is the worker process seatbeltReclaim kills: its only
 // stage prints "blocking" and waits for ever.
 func benchJobsChild(ctx context.Context, o benchJobsOptions) error {
-	db, err := pgxpool.New(ctx, o.databaseURL)
+	db, err := openPool(ctx, "--database-url", o.databaseURL)
 	if err != nil {
 		return err
 	}

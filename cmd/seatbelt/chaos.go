@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -209,9 +208,9 @@ func openChaosStore(ctx context.Context, state, name string) (chaos.Store, func(
 	if !strings.HasPrefix(state, "postgres://") && !strings.HasPrefix(state, "postgresql://") {
 		return &chaos.FileStore{Path: state}, func() {}, nil
 	}
-	pool, err := pgxpool.New(ctx, state)
+	pool, err := openPool(ctx, "--state", state)
 	if err != nil {
-		return nil, nil, fmt.Errorf("chaos: --state: %w", err)
+		return nil, nil, fmt.Errorf("chaos: %w", err)
 	}
 	store, err := chaos.NewPGStore(ctx, pool, name)
 	if err != nil {

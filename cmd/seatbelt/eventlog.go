@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,16 +34,9 @@ conflict, no such version), 2 usage or connection errors.`,
 	cmd.PersistentFlags().StringVar(&dbURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
 	cmd.PersistentFlags().StringVar(&as, "writer", "", `the writer stored on the records this command appends (default "seatbelt-cli/<build>")`)
 	open := func(ctx context.Context) (*pgxpool.Pool, *eventlog.Store, error) {
-		if dbURL == "" {
-			return nil, nil, errors.New("no database: pass --database-url or set DATABASE_URL")
-		}
-		pool, err := pgxpool.New(ctx, dbURL)
+		pool, err := openPool(ctx, "--database-url", dbURL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connecting: %w", err)
-		}
-		if err := pool.Ping(ctx); err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("connecting: %w", err)
+			return nil, nil, err
 		}
 		w := as
 		if w == "" {

@@ -28,10 +28,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(redactWriter{stdout})
 	root.SetErr(redactWriter{stderr})
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
+	err = explain(cmd, err)
 	fmt.Fprintln(root.ErrOrStderr(), "seatbelt:", err)
 	return exitCode(err)
 }

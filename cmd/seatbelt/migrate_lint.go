@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/seatbelt-go/seatbelt/migcheck"
@@ -94,18 +94,15 @@ func runLint(ctx context.Context, out io.Writer, o lintOptions, files []string) 
 		return errors.New("nothing to lint: give --dir, --set or .sql files")
 	}
 	cfg := lint.Config{Strict: o.strict, RunnerSetsLockTimeout: o.runnerLock, MultiStatement: o.multiStmt, Disable: o.disable}
-	var conn *pgx.Conn
+	var conn *pgxpool.Pool
 	if o.databaseURL != "" && len(sets) > 0 {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		conn, err = pgx.Connect(cctx, o.databaseURL)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("connecting to --database-url: %w; check the URL, or leave it out to lint every migration", err)
+		if conn, err = openPool(ctx, "--database-url", o.databaseURL); err != nil {
+			return fmt.Errorf("%w; or leave --database-url out to lint every migration", err)
 		}
-		defer conn.Close(context.Background())
+		defer conn.Close()
 	}
 	total := &lint.Result{}
 	var setErrs []error
@@ -166,7 +163,7 @@ func lintSets(o lintOptions) ([]lintSet, error) {
 
 // appliedVersion reads golang-migrate's version table (one row: version,
 // dirty). A missing or empty table means nothing is applied yet.
-func appliedVersion(ctx context.Context, conn *pgx.Conn, table string) (lint.Applied, error) {
+func appliedVersion(ctx context.Context, conn *pgxpool.Pool, table string) (lint.Applied, error) {
 	ident := pgx.Identifier(strings.Split(table, ".")).Sanitize()
 	applied := lint.Applied{Known: true, Version: lint.NoVersion}
 	err := conn.QueryRow(ctx, "SELECT version, dirty FROM "+ident+" LIMIT 1").Scan(&applied.Version, &applied.Dirty)

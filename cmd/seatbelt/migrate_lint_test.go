@@ -185,7 +185,7 @@ func TestMigrateLintDatabaseURL(t *testing.T) {
 	u, _ := url.Parse(dbURL)
 	u.Path = "/no_such_database_for_lint"
 	out, code = runCLI(t, "migrate", "lint", "--database-url", u.String(), "--dir", ordersSet)
-	if code != 2 || !strings.Contains(out, "connecting to --database-url") {
+	if code != 2 || !strings.Contains(out, "cannot connect to the database") || !strings.Contains(out, "leave --database-url out") {
 		t.Errorf("unreachable database: exit %d\n%s", code, out)
 	}
 }

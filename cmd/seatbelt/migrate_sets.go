@@ -118,18 +118,9 @@ func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migc
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.databaseURL == "" {
-		return nil, nil, errors.New("no database: pass --database-url or set DATABASE_URL")
-	}
-	pool, err := pgxpool.New(ctx, o.databaseURL)
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
+	pool, err := openPool(ctx, "--database-url", o.databaseURL)
 	if err != nil {
-		if pool != nil {
-			pool.Close()
-		}
-		return nil, nil, fmt.Errorf("cannot connect to the database: %w; check --database-url (or $DATABASE_URL) and that the server is up", err)
+		return nil, nil, err
 	}
 	if cfg == nil {
 		cfg = &migcheck.Config{}

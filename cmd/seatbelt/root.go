@@ -9,12 +9,18 @@ import (
 )
 
 func newRootCmd() *cobra.Command {
+	var conn connectFlags
 	root := &cobra.Command{
 		Use:           "seatbelt",
 		Short:         "Make a 4 AM deploy boring: migrations, chaos deploys, fingerprints, benchmarks, demo",
 		SilenceUsage:  true, // a failed migration is not a usage mistake
 		SilenceErrors: true, // main prints the error once, with the exit code it implies
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetContext(conn.withSettings(cmdContext(cmd), cmd))
+			return nil
+		},
 	}
+	conn.register(root.PersistentFlags())
 	root.AddCommand(
 		newVersionCmd(),
 		newDemoCmd(),

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Every command that opens the database goes through [openPool] (or
+// [poolConfig]), so two settings hold for all of them: a connection attempt
+// gives up after --connect-timeout, and the sessions of the read-only
+// commands get statement_timeout = --read-timeout. The root command puts
+// the running command's settings in its context.
+
+const (
+	defaultConnectTimeout = 10 * time.Second
+	defaultReadTimeout    = 30 * time.Second
+)
+
+// readOnlyCommands only read the database: a lock or a stuck server must not
+// hold them for ever, so their sessions get a statement timeout.
+var readOnlyCommands = map[string]bool{
+	"seatbelt migrate verify":   true,
+	"seatbelt migrate status":   true,
+	"seatbelt migrate lint":     true,
+	"seatbelt jobs list":        true,
+	"seatbelt jobs show":        true,
+	"seatbelt eventlog history": true,
+}
+
+// connectFlags are the root's connection flags.
+type connectFlags struct {
+	connectTimeout time.Duration
+	readTimeout    time.Duration
+}
+
+func (f *connectFlags) register(fs *pflag.FlagSet) {
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", defaultConnectTimeout,
+		"give up connecting to the database after this long (0 waits for ever); when given, it wins over a connect_timeout in the URL")
+	fs.DurationVar(&f.readTimeout, "read-timeout", defaultReadTimeout,
+		"statement_timeout of the read-only commands (migrate verify, status and lint, jobs list and show, eventlog history)")
+}
+
+// connectSettings are what [poolConfig] applies.
+type connectSettings struct {
+	connectTimeout time.Duration
+	// connectTimeoutSet: --connect-timeout was given, so it wins over a
+	// connect_timeout in the URL (which wins over the default).
+	connectTimeoutSet bool
+	// statementTimeout is set for read-only commands; 0 means none.
+	statementTimeout time.Duration
+}
+
+type connectKey struct{}
+
+// withSettings returns ctx carrying the settings of cmd, the running command.
+func (f *connectFlags) withSettings(ctx context.Context, cmd *cobra.Command) context.Context {
+	s := connectSettings{connectTimeout: f.connectTimeout, connectTimeoutSet: cmd.Flags().Changed("connect-timeout")}
+	if readOnlyCommands[cmd.CommandPath()] {
+		s.statementTimeout = f.readTimeout
+	}
+	return context.WithValue(ctx, connectKey{}, s)
+}
+
+func settingsOf(ctx context.Context) connectSettings {
+	if s, ok := ctx.Value(connectKey{}).(connectSettings); ok {
+		return s
+	}
+	return connectSettings{connectTimeout: defaultConnectTimeout}
+}
+
+// poolConfig parses url and applies the running command's settings.
+func poolConfig(ctx context.Context, url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	s := settingsOf(ctx)
+	if s.connectTimeoutSet || cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = s.connectTimeout
+	}
+	if st := s.statementTimeout; st > 0 {
+		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			// SET, not a startup parameter: PgBouncer refuses startup
+			// parameters it does not know.
+			_, err := conn.Exec(ctx, "SET statement_timeout = "+strconv.FormatInt(st.Milliseconds(), 10))
+			return err
+		}
+	}
+	return cfg, nil
+}
+
+// openPool opens a pool on url, which flag names, with the running command's
+// settings, and checks within the connect timeout that the server answers.
+func openPool(ctx context.Context, flag, url string) (*pgxpool.Pool, error) {
+	if url == "" {
+		return nil, fmt.Errorf("no database: pass %s or set DATABASE_URL", flag)
+	}
+	cfg, err := poolConfig(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; write it as postgres://user:password@host:5432/database", flag, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, connectError(ctx, flag, cfg, err)
+	}
+	pctx := ctx
+	if t := cfg.ConnConfig.ConnectTimeout; t > 0 {
+		// Ping also waits for the SET of a read-only command, so it has a
+		// bound of its own: a little longer than the connection attempt's,
+		// so that pgx's error, which says what the server did not answer,
+		// is the one reported.
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(ctx, t+time.Second)
+		defer cancel()
+	}
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, connectError(ctx, flag, cfg, err)
+	}
+	return pool, nil
+}
+
+func connectError(ctx context.Context, flag string, cfg *pgxpool.Config, err error) error {
+	where := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	t := cfg.ConnConfig.ConnectTimeout
+	if ctx.Err() == nil && t > 0 && (pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded)) {
+		return fmt.Errorf("cannot connect to the database at %s: no answer within %v (--connect-timeout): %w\n"+
+			"check that %s names a PostgreSQL or PgBouncer port and that the server is not stuck; pass --connect-timeout 1m to wait longer",
+			where, t, err, flag)
+	}
+	if flag == "--database-url" {
+		flag += " (or $DATABASE_URL)"
+	}
+	return fmt.Errorf("cannot connect to the database at %s: %w\ncheck %s and that the server is up", where, err, flag)
+}
+
+// explain adds the next step to an error whose message alone does not say
+// it. cmd is the command that returned err.
+func explain(cmd *cobra.Command, err error) error {
+	var pe *pgconn.PgError
+	if cmd != nil && readOnlyCommands[cmd.CommandPath()] && errors.As(err, &pe) && pe.Code == "57014" { // query_canceled
+		t, _ := cmd.Flags().GetDuration("read-timeout")
+		return fmt.Errorf("%w\nthe server did not answer a read within --read-timeout (%v): a lock may block it (look for sessions waiting in pg_stat_activity) or the server is overloaded; rerun with --read-timeout 5m to wait longer", err, t)
+	}
+	return err
+}
