@@ -9,17 +9,22 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 )
 
 // buildVersion is the version stamped at build time
 // (go build -ldflags "-X main.buildVersion=v1.2.3"); VERSION overrides it.
 var buildVersion = "dev"
 
+// localURL is the database used when DATABASE_URL is unset: a PostgreSQL
+// installed on the machine, as a package manager sets it up.
+const localURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
 // env is the service's configuration, read from the environment only here.
 type env struct {
-	DatabaseURL   string
+	DatabaseURL string
+	// LocalDatabase is true when DATABASE_URL was unset and DatabaseURL is
+	// localURL.
+	LocalDatabase bool
 	HTTPAddr      string
 	ProbeAddr     string
 	ShutdownDelay time.Duration
@@ -29,10 +34,11 @@ type env struct {
 
 func loadEnv(getenv func(string) string) (env, error) {
 	e := env{
-		DatabaseURL: getenv("DATABASE_URL"),
-		HTTPAddr:    or(getenv("HTTP_ADDR"), ":8080"),
-		ProbeAddr:   or(getenv("PROBE_ADDR"), ":8081"),
-		Version:     or(getenv("VERSION"), buildVersion),
+		DatabaseURL:   or(getenv("DATABASE_URL"), localURL),
+		LocalDatabase: getenv("DATABASE_URL") == "",
+		HTTPAddr:      or(getenv("HTTP_ADDR"), ":8080"),
+		ProbeAddr:     or(getenv("PROBE_ADDR"), ":8081"),
+		Version:       or(getenv("VERSION"), buildVersion),
 	}
 	var errs []error
 	duration := func(name string, dst *time.Duration) {
@@ -65,29 +71,32 @@ func or(v, def string) string {
 	return v
 }
 
-// connect opens a pool on DATABASE_URL or, when it is unset, on a local
-// server (a throwaway one if none answers), so a first run on a laptop needs
-// no set-up. The returned func closes the pool and any throwaway server.
-func connect(ctx context.Context, e env, logger *slog.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, func(), error) {
-	url, stopLocal := e.DatabaseURL, func() {}
-	if url == "" {
-		srv, err := pglocal.Find(ctx, &pglocal.Options{EnvVar: "DATABASE_URL", Logger: logger})
-		if err != nil {
-			return nil, nil, fmt.Errorf("orders: DATABASE_URL is not set and %w", err)
-		}
-		logger.Info("orders: DATABASE_URL not set, using a local server", "source", string(srv.Source))
-		url, stopLocal = srv.URL, func() { _ = srv.Close() }
+// connect opens a pool on DATABASE_URL or, when it is unset, on localURL,
+// so a first run on a laptop needs no set-up. The local server must answer
+// at once: a missing DATABASE_URL is then reported, not a readiness check
+// that never passes. A configured server is connected to lazily, so a pod
+// starts while the database restarts.
+func connect(ctx context.Context, e env, logger *slog.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
+	url := e.DatabaseURL
+	if e.LocalDatabase {
+		logger.Info("orders: DATABASE_URL not set, using the local server", "url", url)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		stopLocal()
-		return nil, nil, fmt.Errorf("orders: DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("orders: DATABASE_URL: %w", err)
 	}
 	cfg.ConnConfig.Tracer = tracer
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		stopLocal()
-		return nil, nil, fmt.Errorf("orders: database: %w", err)
+		return nil, fmt.Errorf("orders: database: %w", err)
 	}
-	return db, func() { db.Close(); stopLocal() }, nil
+	if e.LocalDatabase {
+		pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := db.Ping(pingCtx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("orders: DATABASE_URL is not set and no server answers at %s: %w; set DATABASE_URL to the service's PostgreSQL", url, err)
+		}
+	}
+	return db, nil
 }

@@ -8,7 +8,7 @@
 //
 // Environment:
 //
-//	DATABASE_URL    PostgreSQL; when unset, the local one (or a throwaway) is found
+//	DATABASE_URL    PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 //	HTTP_ADDR       the API, default :8080
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s
@@ -69,12 +69,12 @@ func command(args []string, env env, logger *slog.Logger) int {
 		return 2
 	}
 	ctx := context.Background()
-	db, closeDB, err := connect(ctx, env, logger, nil)
+	db, err := connect(ctx, env, logger, nil)
 	if err != nil {
 		logger.Error("orders: migrate", "error", err)
 		return 2
 	}
-	defer closeDB()
+	defer db.Close()
 	if err := migrate(ctx, db, env.Version, logger); err != nil {
 		logger.Error("orders: migrate failed", "error", err)
 		return 1

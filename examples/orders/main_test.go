@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,7 +22,14 @@ import (
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// migtest finds its server at TEST_DATABASE_URL, else 127.0.0.1:5432;
+	// the service's own DATABASE_URL serves when only that is set.
+	if os.Getenv("TEST_DATABASE_URL") == "" && os.Getenv("DATABASE_URL") != "" {
+		os.Setenv("TEST_DATABASE_URL", os.Getenv("DATABASE_URL"))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // buildOrders compiles the service once per test, as a deploy would.
 func buildOrders(t *testing.T) string {
@@ -177,12 +187,35 @@ func TestLoadEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.HTTPAddr != ":8080" || e.ProbeAddr != ":8081" || e.Version != "dev" ||
-		e.ShutdownDelay >= 0 || e.DrainTimeout != 20*time.Second {
+		e.ShutdownDelay >= 0 || e.DrainTimeout != 20*time.Second ||
+		e.DatabaseURL != localURL || !e.LocalDatabase {
 		t.Fatalf("got %+v", e)
+	}
+	vars = map[string]string{"DATABASE_URL": "postgres://db.internal/orders"}
+	if e, err = loadEnv(func(k string) string { return vars[k] }); err != nil || e.DatabaseURL != vars["DATABASE_URL"] || e.LocalDatabase {
+		t.Fatalf("DATABASE_URL set: got %+v, %v", e, err)
 	}
 	vars = map[string]string{"DRAIN_TIMEOUT": "-3s", "SHUTDOWN_DELAY": "x"}
 	_, err = loadEnv(func(k string) string { return vars[k] })
 	if err == nil || !strings.Contains(err.Error(), "DRAIN_TIMEOUT") || !strings.Contains(err.Error(), "SHUTDOWN_DELAY") {
 		t.Fatalf("want both variables named, got %v", err)
 	}
+}
+
+// Without DATABASE_URL the local server must answer at start; a configured
+// server is connected to lazily, so a pod starts while its database is down.
+func TestConnectReportsAMissingLocalServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nobody := "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"
+	_, err := connect(ctx, env{DatabaseURL: nobody, LocalDatabase: true}, quiet, nil)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL is not set and no server answers at "+nobody) {
+		t.Fatalf("got %v, want an error naming DATABASE_URL and the URL tried", err)
+	}
+	db, err := connect(ctx, env{DatabaseURL: nobody}, quiet, nil)
+	if err != nil {
+		t.Fatalf("configured server: %v, want a pool that connects later", err)
+	}
+	db.Close()
 }

@@ -104,11 +104,11 @@ func openDB(ctx context.Context, app *graceful.App, env env, reg *prometheus.Reg
 	if err != nil {
 		return nil, err
 	}
-	db, closeDB, err := connect(ctx, env, logger, tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries}))
+	db, err := connect(ctx, env, logger, tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries}))
 	if err != nil {
 		return nil, err
 	}
-	app.OnStop("database", func(context.Context) error { closeDB(); return nil })
+	app.OnStop("database", func(context.Context) error { db.Close(); return nil })
 	if err := metrics.RegisterPool(db, metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
 		return nil, err
 	}

@@ -1,9 +1,17 @@
 package deploy
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// migtest finds its server at TEST_DATABASE_URL, else 127.0.0.1:5432;
+	// the service's own DATABASE_URL serves when only that is set.
+	if os.Getenv("TEST_DATABASE_URL") == "" && os.Getenv("DATABASE_URL") != "" {
+		os.Setenv("TEST_DATABASE_URL", os.Getenv("DATABASE_URL"))
+	}
+	goleak.VerifyTestMain(m)
+}
