@@ -33,9 +33,6 @@ const orderTable = "order"
 type importArgs struct {
 	Customer string `json:"customer"`
 	Orders   int    `json:"orders"`
-	// FailAt names a stage that fails on every attempt: a drill for the
-	// cleanup-and-restart path. Restart ignores it from then on.
-	FailAt string `json:"fail_at,omitempty"`
 }
 
 func (a *importArgs) validate() error {
@@ -46,22 +43,10 @@ func (a *importArgs) validate() error {
 	if a.Orders < 1 || a.Orders > 5000 {
 		errs = append(errs, fmt.Errorf("orders: want 1 to 5000, got %d", a.Orders))
 	}
-	if a.FailAt != "" && !validStage(a.FailAt) {
-		errs = append(errs, fmt.Errorf("fail_at: %q is not a stage of %s", a.FailAt, importKind))
-	}
 	return errors.Join(errs...)
 }
 
 func stageName(i int) string { return fmt.Sprintf("create-%d", i+1) }
-
-func validStage(name string) bool {
-	for i := range importBatches {
-		if stageName(i) == name {
-			return true
-		}
-	}
-	return name == "finish"
-}
 
 // importOrderID names the n-th order of import job; a rerun of the stage
 // after cleanup appends a new version to the same stream.
@@ -85,45 +70,14 @@ func importJobKind(log *eventlog.Store) jobs.Kind {
 		if err := r.Args(&args); err != nil {
 			return err
 		}
-		if err := drill(r, args); err != nil {
-			return err
-		}
 		return r.SetResult(map[string]int{"orders": args.Orders})
 	}})
 	return k
 }
 
-func drill(r *jobs.StageRun, args importArgs) error {
-	if args.FailAt != r.Stage() {
-		return nil
-	}
-	// A restarted job has a "restarted" event; the drill fires only before.
-	restarted, err := jobRestarted(r)
-	if err != nil || restarted {
-		return err
-	}
-	return fmt.Errorf("drill: stage %s fails as the import's fail_at asked", r.Stage())
-}
-
-func jobRestarted(r *jobs.StageRun) (bool, error) {
-	hist, err := jobs.History(context.Background(), r.DB(), r.JobID())
-	if err != nil {
-		return false, err
-	}
-	for _, e := range hist {
-		if e.Event == "restarted" {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 func createBatch(ctx context.Context, r *jobs.StageRun, log *eventlog.Store, i int) error {
 	var args importArgs
 	if err := r.Args(&args); err != nil {
-		return err
-	}
-	if err := drill(r, args); err != nil {
 		return err
 	}
 	tx, err := r.Tx(ctx)

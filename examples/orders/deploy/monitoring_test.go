@@ -505,10 +505,29 @@ func (s ordersService) exercise(t *testing.T) {
 	if code, m := s.call(t, "GET", "/orders/missing", ""); code != http.StatusNotFound {
 		t.Fatalf("GET a missing order: %d %v, want 404", code, m)
 	}
-	for _, imp := range []string{`{"customer":"c-2","orders":25}`, `{"customer":"c-3","orders":5,"fail_at":"create-1"}`} {
+	s.refuseOrdersOf(t, "c-3")
+	for _, imp := range []string{`{"customer":"c-2","orders":25}`, `{"customer":"c-3","orders":5}`} {
 		if code, m := s.call(t, "POST", "/imports", imp); code != http.StatusAccepted {
 			t.Fatalf("POST /imports %s: %d %v, want 202", imp, code, m)
 		}
+	}
+}
+
+// refuseOrdersOf makes the database refuse new orders of customer, so an
+// import of theirs fails its first stage on every attempt, the way a stage
+// with a bug would.
+func (s ordersService) refuseOrdersOf(t *testing.T, customer string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	literal := "'" + strings.ReplaceAll(customer, "'", "''") + "'" // DDL takes no parameters
+	if _, err := conn.Exec(ctx, `ALTER TABLE eventlog_records ADD CONSTRAINT monitoring_test_refused
+		CHECK (data->>'customer' IS DISTINCT FROM `+literal+`) NOT VALID`); err != nil {
+		t.Fatalf("refusing the orders of %s: %v", customer, err)
 	}
 }
 
