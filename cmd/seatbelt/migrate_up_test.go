@@ -135,15 +135,15 @@ func TestMigrateUpBackup(t *testing.T) {
 	}
 }
 
-// Not parallel: it changes PATH, pgDumpDirs and DATABASE_URL.
+// Not parallel: it changes PATH, pgBinRoot and DATABASE_URL.
 func TestMigrateUpWithoutPgDumpAndDefaultURL(t *testing.T) {
 	url := migtest.NewURL(t)
 	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("DATABASE_URL", url)
-	saved := pgDumpDirs
-	pgDumpDirs = func() []string { return nil }
-	defer func() { pgDumpDirs = saved }()
+	saved := pgBinRoot
+	pgBinRoot = t.TempDir()
+	defer func() { pgBinRoot = saved }()
 	out, code := runCLI(t, "migrate", "up", "--dir", dir, "--backup-dir", t.TempDir())
 	if code != 2 || !strings.Contains(out, "pg_dump not found") || !strings.Contains(out, "apt-get install postgresql-client") {
 		t.Fatalf("exit %d\n%s", code, out)
