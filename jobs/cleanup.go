@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,39 +18,11 @@ type DB interface {
 	TxBeginner
 }
 
-// Deleter deletes the rows of table whose keys a job recorded, inside the
-// cleanup's transaction. Deleting a key that no longer exists must not be
-// an error: cleanup may run twice, and TrackNow records keys before their
-// rows exist.
-type Deleter func(ctx context.Context, tx pgx.Tx, table string, keys []string) error
-
-// DeleteByColumn is the plain deleter: DELETE FROM table WHERE column =
-// ANY(keys), with both identifiers quoted and the keys cast to the
-// column's type (so its index is used). table may be schema-qualified
-// ("billing.invoices").
-func DeleteByColumn(column string) Deleter {
-	return func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
-		rel := pgx.Identifier(strings.Split(table, ".")).Sanitize()
-		var typ string
-		err := tx.QueryRow(ctx, `
-SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-WHERE a.attrelid = $1::text::regclass AND a.attname = $2::text AND a.attnum > 0 AND NOT a.attisdropped`, rel, column).Scan(&typ)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("jobs: table %s has no column %q; fix the deleter registered for it", table, column)
-		}
-		if err != nil {
-			return fmt.Errorf("jobs: looking up %s.%s: %w", table, column, err)
-		}
-		_, err = tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ANY($1::text[]::%s[])", rel, pgx.Identifier{column}.Sanitize(), typ), keys)
-		return err
-	}
-}
-
 // CleanupOpts tunes [Cleanup].
 type CleanupOpts struct {
 	// Deleters maps each table the job recorded to its deleter. A table
-	// without one stops the cleanup before anything is deleted. Required
-	// when the job recorded entities.
+	// without one, or whose deleter refuses it, stops the cleanup before
+	// anything is deleted. Required when the job recorded entities.
 	Deleters map[string]Deleter
 	// DryRun reports what would be deleted and changes nothing. Defaults
 	// to false.
@@ -64,8 +35,15 @@ type CleanupOpts struct {
 
 // CleanupResult says what Cleanup deleted (or, with DryRun, would delete).
 type CleanupResult struct {
-	// Keys counts deleted keys by table.
+	// Keys counts the recorded keys this call deleted (with DryRun, would
+	// delete), by table.
 	Keys map[string]int
+	// Rows counts the rows this call deleted, by table, as the deleters
+	// reported them with [CountDeleted]; a table whose deleter reported
+	// nothing is absent. A key whose row was already gone, or recorded by
+	// TrackNow before a row was made, deletes nothing, so Rows can be
+	// below Keys. Empty with DryRun.
+	Rows map[string]int64
 	// Entries is how many ledger entries were processed.
 	Entries int
 	// AlreadyClean is true when the job was cleaned before and nothing
@@ -75,9 +53,16 @@ type CleanupResult struct {
 
 // Cleanup deletes every entity the job recorded, newest first, through the
 // registered deleters, then marks the job cleaned. The job must not be
-// available or running (cancel it first). With DryRun it returns the counts
-// even when a table has no deleter (with the error). It is idempotent and resumable:
-// each batch's deletes and its ledger marks commit together.
+// available or running (cancel it first). Before deleting anything it
+// checks that every table has a deleter and that each deleter accepts its
+// table (see [Deleter]); with DryRun it returns the counts even when that
+// check fails (with the error).
+//
+// It is idempotent and resumable: each batch's deletes and its ledger
+// marks commit together, so an interrupted cleanup (a crash, a lost
+// connection, kill -9) leaves the job in its state with part of its
+// entities deleted and marked so; running Cleanup again finishes it.
+// Until then the job cannot be restarted (see [Restart]).
 func Cleanup(ctx context.Context, db DB, id int64, opts *CleanupOpts) (*CleanupResult, error) {
 	var o CleanupOpts
 	if opts != nil {
@@ -93,14 +78,14 @@ func Cleanup(ctx context.Context, db DB, id int64, opts *CleanupOpts) (*CleanupR
 	if err := cleanable(j.ID, j.State); err != nil {
 		return nil, err
 	}
-	res := &CleanupResult{Keys: map[string]int{}}
+	res := &CleanupResult{Keys: map[string]int{}, Rows: map[string]int64{}}
 	rows, err := db.Query(ctx, `
 SELECT table_name, sum(cardinality(keys))::int, count(*)::int FROM seatbelt_job_entities
 WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY table_name`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading ledger of job %d: %w", id, err)
 	}
-	var missing []string
+	var tables, missing []string
 	for rows.Next() {
 		var table string
 		var keys, entries int
@@ -112,33 +97,32 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY ta
 		res.Entries += entries
 		if o.Deleters[table] == nil {
 			missing = append(missing, table)
+		} else {
+			tables = append(tables, table)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(missing) > 0 {
-		err := &UnregisteredTableError{ID: id, Tables: missing}
+	res.AlreadyClean = res.Entries == 0 && j.State == "cleaned"
+	refused := func(err error) (*CleanupResult, error) {
 		if o.DryRun {
 			return res, err // what would be deleted, and why it cannot be yet
 		}
 		return nil, err
 	}
-	if o.DryRun {
+	if len(missing) > 0 {
+		return refused(&UnregisteredTableError{ID: id, Tables: missing})
+	}
+	if err := checkDeleters(ctx, db, o.Deleters, tables); err != nil {
+		return refused(fmt.Errorf("jobs: nothing of job %d was deleted: %w", id, err))
+	}
+	if o.DryRun || res.AlreadyClean {
 		return res, nil
 	}
-	if res.Entries == 0 && j.State == "cleaned" {
-		res.AlreadyClean = true
-		return res, nil
-	}
-	if res.Entries > 0 {
-		if err := addEvent(ctx, db, id, time.Now(), "cleanup_started", j.Stage, map[string]any{"keys": res.Keys}); err != nil {
-			return nil, fmt.Errorf("jobs: recording cleanup start of job %d: %w", id, err)
-		}
-	}
-	for {
-		n, err := cleanupBatch(ctx, db, id, o)
+	for first := true; ; first = false {
+		n, err := cleanupBatch(ctx, db, id, o, res, first)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +143,7 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY ta
 WHERE id = $1::bigint`, id, now); err != nil {
 			return err
 		}
-		return addEvent(ctx, tx, id, now, "cleaned", "", map[string]any{"keys": res.Keys, "entries": res.Entries})
+		return addEvent(ctx, tx, id, now, "cleaned", "", map[string]any{"keys": res.Keys, "rows": res.Rows, "entries": res.Entries})
 	})
 	if err != nil {
 		var se *StateError
@@ -180,12 +164,16 @@ func cleanable(id int64, state string) error {
 
 // cleanupBatch deletes the newest BatchSize undeleted ledger entries of the
 // job, table by table in newest-first order, and marks them deleted, in
-// one transaction.
-func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts) (int, error) {
+// one transaction; the first batch also records the "cleanup_started"
+// event, so the history shows a cleanup begun exactly when something was
+// deleted. Once the batch commits, the rows the deleters reported are
+// added to res.Rows.
+func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts, res *CleanupResult, first bool) (int, error) {
 	var n int
+	counts := map[string]*deleted{}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		var state string
-		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state); err != nil {
+		var state, stage string
+		if err := tx.QueryRow(ctx, "SELECT state, stage FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage); err != nil {
 			return err
 		}
 		if err := cleanable(id, state); err != nil {
@@ -211,6 +199,11 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL ORDER BY id DESC LIMIT $2::int`
 			return err
 		}
 		n = len(entries)
+		if first && n > 0 {
+			if err := addEvent(ctx, tx, id, time.Now(), "cleanup_started", stage, map[string]any{"keys": res.Keys}); err != nil {
+				return err
+			}
+		}
 		ids := make([]int64, 0, n)
 		// Consecutive entries of one table become one delete, keeping the
 		// newest-first order across tables (children before parents).
@@ -227,18 +220,29 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL ORDER BY id DESC LIMIT $2::int`
 			if del == nil {
 				return &UnregisteredTableError{ID: id, Tables: []string{table}}
 			}
-			if err := del(ctx, tx, table, keys); err != nil {
+			if counts[table] == nil {
+				counts[table] = &deleted{}
+			}
+			if err := del(context.WithValue(ctx, deletedKey{}, counts[table]), tx, table, keys); err != nil {
 				var pgErr *pgconn.PgError
 				if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-					return fmt.Errorf("jobs: deleting %d rows of %s for job %d: %w (another row still refers to them; record the referring rows too, or delete them in this table's Deleter)", len(keys), table, id, err)
+					return fmt.Errorf("jobs: deleting %d keys of %s for job %d: %w (another row still refers to them; record the referring rows too, or delete them in this table's Deleter)", len(keys), table, id, err)
 				}
-				return fmt.Errorf("jobs: deleting %d rows of %s for job %d: %w", len(keys), table, id, err)
+				return fmt.Errorf("jobs: deleting %d keys of %s for job %d: %w", len(keys), table, id, err)
 			}
 		}
 		_, err = tx.Exec(ctx, "UPDATE seatbelt_job_entities SET deleted_at = $2::timestamptz WHERE id = ANY($1::bigint[])", ids, time.Now())
 		return err
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	for table, d := range counts {
+		if d.reported {
+			res.Rows[table] += d.rows
+		}
+	}
+	return n, nil
 }
 
 // Cleanup runs [Cleanup] with the client's Config.Deleters (opts.Deleters,

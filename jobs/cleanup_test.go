@@ -180,7 +180,9 @@ func TestCleanup(t *testing.T) {
 		waitState(t, b.db, id, "failed", 10*time.Second)
 		calls := 0
 		crashy := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
-			calls++
+			if len(keys) > 0 { // not the check before the cleanup
+				calls++
+			}
 			if calls == 3 {
 				return errors.New("connection reset")
 			}
@@ -201,12 +203,66 @@ func TestCleanup(t *testing.T) {
 		if n := count(t, b.db, "SELECT count(*) FROM widgets WHERE job_id = $1", id); n != 9 {
 			t.Fatalf("%d widgets left, want 9 (the failed batch rolled back)", n)
 		}
+		// Half cleaned: the job keeps its state and may not run again
+		// until the cleanup is finished.
+		if s := jobState(t, b.db, id).State; s != "failed" {
+			t.Fatalf("state after the interrupted cleanup: %s", s)
+		}
+		var se *jobs.StateError
+		if err := jobs.Restart(context.Background(), b.db, id, nil); !errors.As(err, &se) || !strings.Contains(err.Error(), "run the cleanup again") {
+			t.Fatalf("restart from the failed stage of a half-cleaned job: %v", err)
+		}
+		if err := jobs.Restart(context.Background(), b.db, id, &jobs.RestartOpts{FromFirst: true}); !errors.As(err, &se) {
+			t.Fatalf("restart from the first stage of a half-cleaned job: %v", err)
+		}
 		res, err := jobs.Cleanup(context.Background(), b.db, id, &jobs.CleanupOpts{Deleters: deleters})
 		if err != nil || res.Keys["widgets"] != 9 || res.Keys["gadgets"] != 3 || res.Keys["stage_done"] != 2 {
 			t.Fatalf("resumed cleanup %+v %v", res, err)
 		}
 		if n := count(t, b.db, "SELECT (SELECT count(*) FROM widgets WHERE job_id = $1) + (SELECT count(*) FROM gadgets WHERE job_id = $1)", id); n != 0 {
 			t.Fatalf("%d left", n)
+		}
+		if err := jobs.Restart(context.Background(), b.db, id, &jobs.RestartOpts{FromFirst: true}); err != nil {
+			t.Fatalf("restart after the cleanup was finished: %v", err)
+		}
+	})
+
+	t.Run("RowsAreWhatTheDeletesDeleted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := context.Background()
+		var fixed sync.Map
+		startClient(t, b.db, testConfig("w"), ledgerKind(&fixed))
+		id := enqueue(t, b.db, "ledger", map[string]string{"FailAt": "c"}, nil)
+		waitState(t, b.db, id, "failed", 10*time.Second)
+		// Someone already deleted one of the six widgets by hand.
+		if _, err := b.db.Exec(ctx, "DELETE FROM widgets WHERE id = (SELECT min(id) FROM widgets WHERE job_id = $1)", id); err != nil {
+			t.Fatal(err)
+		}
+		silent := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+			_, err := tx.Exec(ctx, "DELETE FROM stage_done WHERE id = ANY($1::bigint[])", keys)
+			return err
+		}
+		counting := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+			tag, err := tx.Exec(ctx, "DELETE FROM gadgets WHERE id::text = ANY($1::text[])", keys)
+			jobs.CountDeleted(ctx, tag.RowsAffected())
+			return err
+		}
+		res, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{BatchSize: 2, Deleters: map[string]jobs.Deleter{
+			"widgets": jobs.DeleteByColumn("id"), "stage_done": silent, "gadgets": counting,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Keys["widgets"] != 6 || res.Rows["widgets"] != 5 || res.Keys["gadgets"] != 3 || res.Rows["gadgets"] != 3 {
+			t.Fatalf("keys %v, rows %v; want 6 widget keys and 5 rows, 3 gadgets", res.Keys, res.Rows)
+		}
+		if _, ok := res.Rows["stage_done"]; ok || res.Keys["stage_done"] != 2 {
+			t.Fatalf("a deleter that counts nothing has rows %v", res.Rows)
+		}
+		var detail string
+		if err := b.db.QueryRow(ctx, "SELECT detail->>'rows' FROM seatbelt_job_events WHERE job_id = $1 AND event = 'cleaned'", id).Scan(&detail); err != nil || detail != `{"gadgets": 3, "widgets": 5}` {
+			t.Fatalf("cleaned event rows %s %v", detail, err)
 		}
 	})
 

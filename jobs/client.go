@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,8 +126,24 @@ func (c *Client) EnqueueMany(ctx context.Context, params []EnqueueParams) (int, 
 
 // Start begins claiming and running stages, renewing leases, listening for
 // wake-ups and cancels, and competing for leadership. ctx bounds only the
-// start-up (connecting the listener); use Stop to end the client.
+// start-up (checking Config.Deleters, connecting the listener); use Stop
+// to end the client.
+//
+// First it calls each of Config.Deleters with no keys (see [Deleter]), so
+// a deleter that cannot work on its table, such as a [DeleteByColumn] on
+// a column that is not unique, fails the start with every such table
+// named rather than a cleanup later.
 func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.state != clientNew {
+		c.mu.Unlock()
+		return ErrAlreadyStarted
+	}
+	c.mu.Unlock()
+	tables := slices.Sorted(maps.Keys(c.cfg.Deleters))
+	if err := checkDeleters(ctx, c.db, c.cfg.Deleters, tables); err != nil {
+		return fmt.Errorf("jobs: Config.Deleters: %w", err)
+	}
 	c.mu.Lock()
 	if c.state != clientNew {
 		c.mu.Unlock()

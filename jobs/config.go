@@ -59,8 +59,10 @@ type Config struct {
 	// Failed jobs are kept until an operator acts. Defaults to 7 days.
 	Retention time.Duration
 	// Deleters maps a table name (as given to Track) to the function that
-	// deletes its entities during Cleanup. Defaults to none: every table a
-	// job records must be registered before that job can be cleaned up.
+	// deletes its entities during Cleanup. Start checks each against its
+	// table (see [Deleter]) and fails if one refuses. Defaults to none:
+	// every table a job records must be registered before that job can be
+	// cleaned up.
 	Deleters map[string]Deleter
 	// Logger receives the client's logs. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -100,6 +102,11 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxWorkers < 0 || o.FetchBatch < 0 || o.MaxAttempts < 0 {
 		return o, fmt.Errorf("%w: Config.MaxWorkers, FetchBatch and MaxAttempts must not be negative; use 0 for the default", ErrBadConfig)
+	}
+	for table, d := range o.Deleters {
+		if d == nil {
+			return o, fmt.Errorf("%w: Config.Deleters[%q] is nil; give it a Deleter such as jobs.DeleteByColumn(\"id\"), or leave the table out", ErrBadConfig, table)
+		}
 	}
 	if o.WorkerID == "" {
 		host, _ := os.Hostname()

@@ -20,6 +20,7 @@ func TestConfigAndRegistrationErrorsNameTheField(t *testing.T) {
 		{jobs.Config{Lease: -time.Second}, "Config.Lease"},
 		{jobs.Config{Lease: time.Second, HeartbeatInterval: 2 * time.Second}, "Config.HeartbeatInterval"},
 		{jobs.Config{MaxWorkers: -1}, "Config.MaxWorkers"},
+		{jobs.Config{Deleters: map[string]jobs.Deleter{"orders": nil}}, `Config.Deleters["orders"] is nil`},
 	} {
 		_, err := jobs.NewClient(b.db, &tc.cfg)
 		if !errors.Is(err, jobs.ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {

@@ -55,11 +55,29 @@
 //
 // [List], [Get], [History] and [Entities] read; [Cancel] cancels (a running
 // stage's context is cancelled within a second, through LISTEN/NOTIFY);
+// [Restart] runs the job again from the failed stage or, after a cleanup,
+// from the first, keeping the history. The CLI wraps them: seatbelt jobs
+// list | show | cancel | cleanup | restart.
+//
+// # Cleanup
+//
 // [Cleanup] deletes every recorded entity newest first through a [Deleter]
-// per table ([DeleteByColumn] for the plain case), is idempotent and
-// resumes after an interruption; [Restart] runs the job again from the
-// failed stage or, after a cleanup, from the first, keeping the history.
-// The CLI wraps them: seatbelt jobs list | show | cancel | cleanup | restart.
+// per table and reports the rows the deletes deleted
+// ([CleanupResult].Rows, counted with [CountDeleted]). [DeleteByColumn] is
+// the plain deleter; its column must be unique (a primary key or a unique
+// index of its own), or rows other jobs wrote with the same value would go
+// too. The table is the name given to [StageRun.Track]: "invoices",
+// schema-qualified "billing.invoices", and a name that itself contains a
+// dot in double quotes, as in SQL: billing."audit.2024".
+//
+// Every deleter is checked before anything is deleted (see [Deleter]), by
+// Cleanup for the tables it cleans and by [Client.Start] for
+// Config.Deleters, so a missing table or a column that is not unique is
+// reported with the fix rather than found halfway. Each batch's deletes
+// and its ledger marks commit together: a cleanup interrupted at any point
+// (kill -9 included) leaves the job in its state with part of its entities
+// deleted, and running it again finishes it. Until then [Restart] refuses
+// the job, since part of what its stages created is gone.
 //
 // # Tables and observability
 //

@@ -58,6 +58,20 @@ func (e *UnregisteredTableError) Error() string {
 		e.ID, strings.Join(e.Tables, ", "))
 }
 
+// TableError is a deleter's refusal of its table: the name does not
+// parse, the table or the column does not exist, or the column is not
+// unique (see [DeleteByColumn]). Nothing was deleted.
+type TableError struct {
+	Table  string
+	Column string
+	// Problem says what is wrong and what to do.
+	Problem string
+}
+
+func (e *TableError) Error() string {
+	return fmt.Sprintf("jobs: cannot delete the recorded rows of table %s by column %q: %s", e.Table, e.Column, e.Problem)
+}
+
 // DuplicateError is returned by Restart when another live job holds the
 // job's unique key.
 type DuplicateError struct {

@@ -143,7 +143,7 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 		t.Fatalf("dry run: %+v %v", dry, err)
 	}
 	res, err := c.Cleanup(ctx, failed, nil)
-	if err != nil || res.Keys["widgets"] != 3 || res.Keys["gadgets"] != 2 || res.Keys["stage_done"] != 1 {
+	if err != nil || res.Rows["widgets"] != 3 || res.Rows["gadgets"] != 2 || res.Rows["stage_done"] != 1 {
 		t.Fatalf("cleanup: %+v %v", res, err)
 	}
 	ents, err := jobs.Entities(ctx, db, failed)

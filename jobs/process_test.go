@@ -4,18 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
@@ -58,8 +61,12 @@ func procKind(worker string, block string, blockFor time.Duration, out io.Writer
 }
 
 // childMain is the worker process: it runs procKind until SIGTERM and logs
-// JSON lines to stdout.
-func childMain(string) {
+// JSON lines to stdout; or, in the scenario "cleanup", cleanupChild.
+func childMain(scenario string) {
+	if scenario == "cleanup" {
+		cleanupChild()
+		return
+	}
 	out := &lockedWriter{w: os.Stdout}
 	logger := slog.New(slog.NewJSONHandler(out, nil))
 	blockFor, _ := time.ParseDuration(os.Getenv("BLOCK_FOR"))
@@ -86,6 +93,33 @@ func childMain(string) {
 	<-sig
 	_ = c.Stop(ctx)
 	db.Close()
+}
+
+// cleanupChild cleans up job JOB_ID one ledger entry per transaction; the
+// third delete, once its DELETE ran, prints "blocking" and waits to be
+// killed inside its transaction.
+func cleanupChild() {
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		fmt.Printf(`{"msg":"connect: %v"}`+"\n", err)
+		os.Exit(3)
+	}
+	id, _ := strconv.ParseInt(os.Getenv("JOB_ID"), 10, 64)
+	calls := 0
+	del := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+		if err := jobs.DeleteByColumn("id")(ctx, tx, table, keys); err != nil || len(keys) == 0 {
+			return err
+		}
+		if calls++; calls == 3 {
+			fmt.Printf(`{"msg":"blocking","table":%q}`+"\n", table)
+			time.Sleep(time.Hour)
+		}
+		return nil
+	}
+	_, err = jobs.Cleanup(ctx, db, id, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"widgets": del, "gadgets": del, "stage_done": del}})
+	fmt.Printf(`{"msg":"cleanup returned: %v"}`+"\n", err)
+	os.Exit(3)
 }
 
 type lockedWriter struct {
@@ -230,6 +264,58 @@ func TestProcess(t *testing.T) {
 		if string(j.Results["s1"]) != `{"worker": "child"}` || string(j.Results["s2"]) != `{"worker": "parent"}` {
 			t.Fatalf("results %s", j.Results)
 		}
+	})
+
+	t.Run("KillDashNineMidCleanupLeavesCommittedBatchesAndBlocksRestartUntilFinished", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := context.Background()
+		var fixed sync.Map
+		startClient(t, b.db, testConfig("w"), ledgerKind(&fixed))
+		id := enqueue(t, b.db, "ledger", map[string]string{"FailAt": "d"}, nil)
+		waitState(t, b.db, id, "failed", 10*time.Second)
+		ch := startChild(t, b.url, childEnv+"=cleanup", fmt.Sprintf("JOB_ID=%d", id))
+		if line := ch.waitLine(t, "blocking", 30*time.Second); line["table"] != "widgets" {
+			t.Fatalf("blocked in %v, want the third entry (c's widgets)", line)
+		}
+		if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-ch.done
+		_ = ch.cmd.Wait()
+
+		// Two batches committed (d's gadget, c's stage_done row); the third
+		// died with its transaction, DELETE and all.
+		left := func(table string) int {
+			return count(t, b.db, "SELECT count(*) FROM "+table+" WHERE job_id = $1", id)
+		}
+		if g, s, w := left("gadgets"), left("stage_done"), left("widgets"); g != 3 || s != 2 || w != 9 {
+			t.Fatalf("after kill: %d gadgets, %d stage_done, %d widgets; want 3, 2, 9", g, s, w)
+		}
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1 AND deleted_at IS NOT NULL", id); n != 2 {
+			t.Fatalf("%d ledger entries marked deleted, want 2", n)
+		}
+		hist := events(t, b.db, id)
+		if j := jobState(t, b.db, id); j.State != "failed" || hist[len(hist)-1] != "cleanup_started d 0" {
+			t.Fatalf("after kill: state %s, history %q", j.State, hist)
+		}
+		var se *jobs.StateError
+		if err := jobs.Restart(ctx, b.db, id, nil); !errors.As(err, &se) {
+			t.Fatalf("restart of a half-cleaned job: %v", err)
+		}
+
+		res, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{Deleters: deleters})
+		if err != nil || res.Rows["widgets"] != 9 || res.Rows["gadgets"] != 3 || res.Rows["stage_done"] != 2 {
+			t.Fatalf("finishing cleanup: %+v %v", res, err)
+		}
+		if n := left("gadgets") + left("stage_done") + left("widgets"); n != 0 {
+			t.Fatalf("%d rows left", n)
+		}
+		fixed.Store(id, true)
+		if err := jobs.Restart(ctx, b.db, id, &jobs.RestartOpts{FromFirst: true}); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, b.db, id, "succeeded", 10*time.Second)
 	})
 
 	t.Run("PausedWorkerPastItsLeaseHasItsLateCompletionRejected", func(t *testing.T) {

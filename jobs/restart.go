@@ -21,7 +21,10 @@ type RestartOpts struct {
 
 // Restart makes a failed, cancelled or cleaned job available again,
 // keeping its history and adding a "restarted" event. A succeeded or
-// cleaned job can only be restarted from the first stage.
+// cleaned job can only be restarted from the first stage, and a job whose
+// cleanup began and did not finish (interrupted, or still running) cannot
+// be restarted until the cleanup is run to its end: part of what its
+// stages created would be missing.
 func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 	var o RestartOpts
 	if opts != nil {
@@ -45,6 +48,15 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 			return &StateError{ID: id, State: state, Op: "restart", Hint: "it has not finished; cancel it first if it must start over"}
 		case !o.FromFirst && (state == "cleaned" || state == "succeeded"):
 			return &StateError{ID: id, State: state, Op: "restart from the failed stage", Hint: "restart it from the first stage instead (--from-first)"}
+		}
+		var last string
+		err = tx.QueryRow(ctx, `SELECT event FROM seatbelt_job_events
+WHERE job_id = $1::bigint AND event IN ('cleanup_started', 'cleaned', 'restarted') ORDER BY id DESC LIMIT 1`, id).Scan(&last)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if last == "cleanup_started" {
+			return &StateError{ID: id, State: state, Op: "restart", Hint: fmt.Sprintf("its cleanup began and has not finished, so part of what it created is gone; run the cleanup again to finish it (seatbelt jobs cleanup %d), then restart it from the first stage", id)}
 		}
 		if o.FromFirst {
 			var left int
