@@ -81,7 +81,8 @@ func jobsRefused(err error) error {
 	var se *jobs.StateError
 	var ue *jobs.UnregisteredTableError
 	var de *jobs.DuplicateError
-	if errors.As(err, &se) || errors.As(err, &ue) || errors.As(err, &de) || errors.Is(err, jobs.ErrNotFound) || errors.Is(err, jobs.ErrNotCleaned) {
+	var te *jobs.TableError
+	if errors.As(err, &se) || errors.As(err, &ue) || errors.As(err, &de) || errors.As(err, &te) || errors.Is(err, jobs.ErrNotFound) || errors.Is(err, jobs.ErrNotCleaned) {
 		return problems(err)
 	}
 	return err
@@ -242,6 +243,23 @@ func writeJob(out io.Writer, j *jobs.Job, hist []jobs.Event, ents []jobs.Entity)
 	for _, t := range tables {
 		fmt.Fprintf(out, "  %s: %d recorded, %d cleaned up\n", t, live[t], deleted[t])
 	}
+	if cleanupUnfinished(hist) {
+		fmt.Fprintf(out, "\ncleanup unfinished: part of what the job created is deleted; run seatbelt jobs cleanup %d again to finish it before restarting\n", j.ID)
+	}
+}
+
+// cleanupUnfinished reports whether the job's last cleanup began and did
+// not end (interrupted, or running now).
+func cleanupUnfinished(hist []jobs.Event) bool {
+	for i := len(hist) - 1; i >= 0; i-- {
+		switch hist[i].Event {
+		case "cleanup_started":
+			return true
+		case "cleaned", "restarted":
+			return false
+		}
+	}
+	return false
 }
 
 func newJobsCancelCmd(open openDB) *cobra.Command {
@@ -272,9 +290,16 @@ func newJobsCleanupCmd(open openDB) *cobra.Command {
 		Short: "Delete every entity a job recorded, newest first, then mark it cleaned",
 		Long: `Delete every row the job recorded in its ledger, newest first, with
 DELETE FROM table WHERE column = ANY(keys) for each --delete table=column.
-A recorded table without --delete stops the cleanup before anything is
-deleted. Safe to run again: it resumes where an interrupted run stopped, and
-on a cleaned job it does nothing.`,
+The column must have a primary key or a unique index of its own, so that no
+row another job wrote with the same value goes too. A recorded table without
+--delete, or whose column is not unique, stops the cleanup before anything
+is deleted.
+
+A schema-qualified table is written as it was recorded: billing.invoices.
+A name that contains a dot goes in double quotes: --delete '"audit.2024"=id'.
+
+Safe to run again: it resumes where an interrupted run stopped (the job
+cannot be restarted until it has), and on a cleaned job it does nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := jobID(args[0])
@@ -298,7 +323,7 @@ on a cleaned job it does nothing.`,
 			out := cmd.OutOrStdout()
 			if res != nil {
 				if asJSON {
-					if jerr := writeJSON(out, map[string]any{"job": id, "dry_run": dryRun, "keys": res.Keys, "entries": res.Entries, "already_clean": res.AlreadyClean}); jerr != nil {
+					if jerr := writeJSON(out, map[string]any{"job": id, "dry_run": dryRun, "keys": res.Keys, "rows": res.Rows, "entries": res.Entries, "already_clean": res.AlreadyClean}); jerr != nil {
 						return jerr
 					}
 				} else {
@@ -315,14 +340,13 @@ on a cleaned job it does nothing.`,
 	return cmd
 }
 
+// writeCleanup reports rows as the deletes counted them, beside the keys
+// the ledger held: a key whose row was already gone (or never made) deletes
+// nothing, and the operator should see that rather than the key count.
 func writeCleanup(out io.Writer, id int64, res *jobs.CleanupResult, dryRun bool) {
 	if res.AlreadyClean {
 		fmt.Fprintf(out, "job %d: already cleaned up; nothing to do\n", id)
 		return
-	}
-	verb := "deleted"
-	if dryRun {
-		verb = "would delete"
 	}
 	tables := make([]string, 0, len(res.Keys))
 	for t := range res.Keys {
@@ -330,11 +354,30 @@ func writeCleanup(out io.Writer, id int64, res *jobs.CleanupResult, dryRun bool)
 	}
 	sort.Strings(tables)
 	for _, t := range tables {
-		fmt.Fprintf(out, "%s %d rows of %s\n", verb, res.Keys[t], t)
+		keys := plural(res.Keys[t], "recorded key", "recorded keys")
+		rows, counted := res.Rows[t]
+		switch {
+		case dryRun:
+			fmt.Fprintf(out, "would delete the rows of %s in %s\n", keys, t)
+		case !counted:
+			fmt.Fprintf(out, "deleted the rows of %s in %s (its deleter did not count them)\n", keys, t)
+		case rows < int64(res.Keys[t]):
+			fmt.Fprintf(out, "deleted %s of %s (%s; the others had no row left: already deleted, or never created)\n", plural(int(rows), "row", "rows"), t, keys)
+		default:
+			fmt.Fprintf(out, "deleted %s of %s (%s)\n", plural(int(rows), "row", "rows"), t, keys)
+		}
 	}
 	if !dryRun {
-		fmt.Fprintf(out, "job %d: cleaned (%d ledger entries)\n", id, res.Entries)
+		fmt.Fprintf(out, "job %d: cleaned (%s)\n", id, plural(res.Entries, "ledger entry", "ledger entries"))
 	}
+}
+
+// plural is "1 key" or "3 keys".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func newJobsRestartCmd(open openDB) *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
@@ -110,12 +111,16 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "no deleter") || lines() != 3 {
 		t.Fatalf("cleanup without deleter: exit %d, %d lines left\n%s", code, lines(), out)
 	}
+	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=job", "--dry-run")
+	if code != 1 || !strings.Contains(out, "unique index") || lines() != 3 {
+		t.Fatalf("dry run by a column that is not unique: exit %d\n%s", code, out)
+	}
 	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id", "--dry-run")
-	if code != 0 || !strings.Contains(out, "would delete 3 rows of order lines") || lines() != 3 {
+	if code != 0 || !strings.Contains(out, "would delete the rows of 3 recorded keys in order lines") || lines() != 3 {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
 	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id")
-	if code != 0 || !strings.Contains(out, "deleted 3 rows of order lines") || lines() != 0 {
+	if code != 0 || !strings.Contains(out, "deleted 3 rows of order lines (3 recorded keys)") || lines() != 0 {
 		t.Fatalf("cleanup: exit %d, %d lines left\n%s", code, lines(), out)
 	}
 	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id")
@@ -265,5 +270,95 @@ func TestJobsList(t *testing.T) {
 	}
 	if out, code := runCLI(t, "jobs", "list", dbURL, "--state", "faild"); code != 2 || !strings.Contains(out, "want one of") {
 		t.Fatalf("unknown state: exit %d\n%s", code, out)
+	}
+}
+
+// TestJobsCleanupReportsRowsDeleted: the rows a cleanup deleted are what the
+// DELETEs counted, not the recorded keys (one invoice was deleted by hand, one
+// by an interrupted cleanup); a column that is not unique is refused; a
+// schema-qualified table works; an unfinished cleanup shows in show and
+// blocks restart.
+func TestJobsCleanupReportsRowsDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	kind := jobs.Kind{Name: "bill", Stages: []jobs.Stage{
+		{Name: "invoice", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			tx, err := r.Tx(ctx)
+			if err != nil {
+				return err
+			}
+			for range 3 {
+				var id int64
+				if err := tx.QueryRow(ctx, "INSERT INTO billing.invoices (customer) VALUES ('acme') RETURNING id").Scan(&id); err != nil {
+					return err
+				}
+				if err := r.Track(ctx, "billing.invoices", id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{Name: "send", MaxAttempts: 1, Run: func(ctx context.Context, r *jobs.StageRun) error {
+			return errors.New("mail server refused")
+		}},
+	}}
+	db, url := jobsDB(t, `CREATE SCHEMA billing;
+CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, customer text NOT NULL);
+INSERT INTO billing.invoices (customer) VALUES ('acme');`, kind)
+	res, err := jobs.Enqueue(ctx, db, "bill", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJobState(t, db, res.ID, "failed")
+	id, dbURL := fmt.Sprint(res.ID), "--database-url="+url
+	invoices := func() int {
+		var n int
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM billing.invoices").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	out, code := runCLI(t, "jobs", "cleanup", id, dbURL, "--delete", "billing.invoices=customer")
+	if code != 1 || !strings.Contains(out, `billing.invoices by column "customer"`) || !strings.Contains(out, "CREATE UNIQUE INDEX") || invoices() != 4 {
+		t.Fatalf("cleanup by a column that is not unique: exit %d, %d invoices\n%s", code, invoices(), out)
+	}
+
+	// The oldest invoice was deleted by hand; a cleanup deleted the newest
+	// and died on the next.
+	if _, err := db.Exec(ctx, "DELETE FROM billing.invoices WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	dying := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+		if len(keys) > 0 {
+			if calls++; calls == 2 {
+				return errors.New("connection reset")
+			}
+		}
+		return jobs.DeleteByColumn("id")(ctx, tx, table, keys)
+	}
+	if _, err := jobs.Cleanup(ctx, db, res.ID, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"billing.invoices": dying}}); err == nil {
+		t.Fatal("the dying cleanup succeeded")
+	}
+	out, code = runCLI(t, "jobs", "show", id, dbURL)
+	if code != 0 || !strings.Contains(out, "billing.invoices: 2 recorded, 1 cleaned up") || !strings.Contains(out, "cleanup unfinished") {
+		t.Fatalf("show of a half-cleaned job: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "restart", id, dbURL)
+	if code != 1 || !strings.Contains(out, "run the cleanup again") {
+		t.Fatalf("restart of a half-cleaned job: exit %d\n%s", code, out)
+	}
+
+	out, code = runCLI(t, "jobs", "cleanup", id, dbURL, "--delete", "billing.invoices=id")
+	if code != 0 || !strings.Contains(out, "deleted 1 row of billing.invoices (2 recorded keys; the others had no row left") || invoices() != 1 {
+		t.Fatalf("cleanup: exit %d, %d invoices left\n%s", code, invoices(), out)
+	}
+	out, code = runCLI(t, "jobs", "show", id, dbURL, "--json")
+	if code != 0 || !strings.Contains(out, `"rows": {`) || !strings.Contains(out, `"billing.invoices": 1`) {
+		t.Fatalf("show --json after cleanup: exit %d\n%s", code, out)
+	}
+	if out, code = runCLI(t, "jobs", "restart", id, dbURL, "--from-first"); code != 0 {
+		t.Fatalf("restart: exit %d\n%s", code, out)
 	}
 }
