@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	// the service's own DATABASE_URL serves when only that is set.
 	if os.Getenv("TEST_DATABASE_URL") == "" && os.Getenv("DATABASE_URL") != "" {
 		os.Setenv("TEST_DATABASE_URL", os.Getenv("DATABASE_URL"))
+		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL is unset: the tests use the server at DATABASE_URL")
 	}
 	goleak.VerifyTestMain(m)
 }
