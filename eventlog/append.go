@@ -192,6 +192,8 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 		ids[i], data[i], meta[i] = r.ID, string(r.Data), string(r.Metadata)
 		if ids[i] == "" {
 			ids[i] = randomID()
+		} else if err := checkName("ID", r.ID, MaxRecordIDLen, "MaxRecordIDLen"); err != nil {
+			return nil, fmt.Errorf("%w: record %d of %s: %v", ErrBadRecord, i, stream, err)
 		}
 		if meta[i] == "" {
 			meta[i] = "{}"

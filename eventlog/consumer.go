@@ -69,7 +69,8 @@ type Consumer struct {
 // the active instance of a consumer ("evlc").
 const consumerLockClass = 0x65766c63
 
-// NewConsumer returns a consumer named name; Run starts it.
+// NewConsumer returns a consumer named name (at most [MaxConsumerNameLen]
+// bytes); Run starts it.
 func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consumer, error) {
 	var c ConsumerConfig
 	if cfg != nil {
@@ -77,6 +78,9 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 	}
 	if name == "" {
 		return nil, fmt.Errorf("%w: the consumer name is empty", ErrBadConfig)
+	}
+	if err := checkName("the consumer name", name, MaxConsumerNameLen, "MaxConsumerNameLen"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("%w: consumer %q has no handler", ErrBadConfig, name)

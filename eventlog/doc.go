@@ -13,7 +13,9 @@
 //
 // # Writing
 //
-// A [Stream] is one entity, named by type and id ("order/42"). Each
+// A [Stream] is one entity, named by type and id ("order/42"); names
+// longer than [MaxStreamTypeLen] or [MaxStreamIDLen] bytes, or that
+// PostgreSQL text cannot hold, are refused with [ErrBadStream]. Each
 // [Store.Append] adds the next versions, gapless from 1, with JSON data,
 // JSON metadata and the time. [AppendOpts].Expected says what the stream
 // must be at: [AnyVersion], [NoStream] or [Exactly](n). A mismatch writes

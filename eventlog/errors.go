@@ -11,9 +11,13 @@ var (
 	// ErrNotFound is returned by reads when the stream or version does not
 	// exist.
 	ErrNotFound = errors.New("eventlog: not found")
-	// ErrBadStream is returned for an empty stream type or id.
+	// ErrBadStream is returned for a stream type or id that is empty, over
+	// its limit ([MaxStreamTypeLen], [MaxStreamIDLen]), or not text
+	// PostgreSQL can store (a NUL byte, invalid UTF-8). The message says
+	// which.
 	ErrBadStream = errors.New("eventlog: bad stream")
-	// ErrBadRecord is returned for a record without valid JSON data.
+	// ErrBadRecord is returned for a record without valid JSON data, or
+	// with an ID over [MaxRecordIDLen] bytes or not storable as text.
 	ErrBadRecord = errors.New("eventlog: bad record")
 	// ErrRecordIDReused is returned when a record id is already stored for
 	// a different stream or a different batch: a retry must resend the same

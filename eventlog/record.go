@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Stream names one entity: its type and its id, written "order/42".
+// Stream names one entity: its type and its id, written "order/42". Both
+// are UTF-8 text without NUL bytes, the type at most [MaxStreamTypeLen]
+// bytes and the id at most [MaxStreamIDLen].
 type Stream struct {
 	Type string
 	ID   string
@@ -16,20 +18,20 @@ type Stream struct {
 // String returns "type/id".
 func (s Stream) String() string { return s.Type + "/" + s.ID }
 
-// ParseStream parses "type/id"; the id may itself contain slashes.
+// ParseStream parses "type/id"; the id may itself contain slashes. It
+// refuses what an append would ([ErrBadStream]): a missing part, a part
+// over its limit ([MaxStreamTypeLen], [MaxStreamIDLen]), a NUL byte or
+// invalid UTF-8.
 func ParseStream(s string) (Stream, error) {
 	typ, id, ok := strings.Cut(s, "/")
 	if !ok || typ == "" || id == "" {
-		return Stream{}, fmt.Errorf("%w: %q is not type/id, e.g. order/42", ErrBadStream, s)
+		return Stream{}, fmt.Errorf("%w: %s is not type/id, e.g. order/42", ErrBadStream, shorten(s))
 	}
-	return Stream{Type: typ, ID: id}, nil
-}
-
-func (s Stream) check() error {
-	if s.Type == "" || s.ID == "" {
-		return fmt.Errorf("%w: Stream.Type and Stream.ID must both be set (got %q)", ErrBadStream, s.String())
+	st := Stream{Type: typ, ID: id}
+	if err := st.check(); err != nil {
+		return Stream{}, err
 	}
-	return nil
+	return st, nil
 }
 
 // ExpectedVersion is what an append requires the stream's current version
@@ -91,8 +93,8 @@ func (e ExpectedVersion) sqlValue() int64 {
 // NewRecord is one version to append.
 type NewRecord struct {
 	// ID makes the append idempotent: appending a record whose ID is already
-	// stored writes nothing and returns the first append's result. Defaults
-	// to a new UUIDv7 (no idempotency).
+	// stored writes nothing and returns the first append's result. At most
+	// [MaxRecordIDLen] bytes. Defaults to a new UUIDv7 (no idempotency).
 	ID string
 	// Data is the entity's new state (or the event), as JSON. Required.
 	Data json.RawMessage
