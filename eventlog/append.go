@@ -57,6 +57,11 @@ func streamLockKeyOf(typ, id string) string {
 
 var lockStreamSQL = `SELECT pg_advisory_xact_lock(` + streamLockKey + `)`
 
+// The append statements insert a stream's versions in order, each dated
+// greatest(clock_timestamp(), the previous version's time): the check
+// after every INSERT (migrations/0004_check_inserts.up.sql) refuses
+// anything else.
+
 const appendSQL = `
 WITH head AS (
 	SELECT version, recorded_at FROM eventlog_records

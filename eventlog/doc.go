@@ -53,18 +53,28 @@
 // Records that shared a commit share an xid; consumers still see them in
 // position order.
 //
-// The table rejects UPDATE, DELETE and TRUNCATE with a trigger: history
-// cannot be rewritten, only added to.
+// The database holds these rules for every writer, not only this package.
+// Triggers reject UPDATE, DELETE and TRUNCATE: history cannot be
+// rewritten, only added to. After each INSERT statement a trigger checks
+// the rows it added, in one query, and fails the statement with
+// check_violation if a version leaves a gap, a recorded_at is not the
+// database clock's during the insert (or is earlier than the previous
+// version's), or an xid is not the inserting transaction's; a taken
+// version is refused by the unique (stream, version) index. So a script
+// cannot skip versions, date a record with its own clock or slip past
+// consumers; leaving recorded_at and xid to their defaults always passes.
+// Several versions of one stream in one multi-row INSERT work when
+// inserted in version order.
 //
 // # Reading and repair
 //
 // [Store.Latest], [Store.Version], [Store.AsOf] (the newest version whose
 // Time is at or before t) and [Store.History] (paged, oldest or newest
 // first). A record's Time is the database clock when it was inserted, never
-// earlier than the previous version's, so as-of reads are monotonic per
-// stream. (PostgreSQL does not expose a transaction's commit time unless
-// track_commit_timestamp is on, so Time is the insert time inside the
-// writing transaction.)
+// earlier than the previous version's (the INSERT check holds every writer
+// to this), so as-of reads are monotonic per stream. (PostgreSQL does not
+// expose a transaction's commit time unless track_commit_timestamp is on,
+// so Time is the insert time inside the writing transaction.)
 //
 // [Store.Revert] appends a new version equal to an old one, its metadata
 // gaining {"eventlog_revert": {"to_version", "from_version"}} and its
