@@ -79,3 +79,31 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A run that could not fit its deploys in the time fails, and the table
+// says which row is short.
+func TestReportMarksDeploysNotPerformed(t *testing.T) {
+	t.Parallel()
+	rep := &Report{}
+	rep.fill(newLoad("http://unused", 1, rand.New(rand.NewPCG(1, 1))), &operator{deploys: 2, kills: 1}, Config{Deploys: 3, Kills: 1})
+	var out strings.Builder
+	rep.WriteTable(&out)
+	if rep.OK {
+		t.Error("OK with 2 of 3 deploys")
+	}
+	if line := lineWith(out.String(), "rolling deploys"); !strings.Contains(line, "2 of 3") || !strings.Contains(line, "FAIL") {
+		t.Errorf("deploys row %q, want 2 of 3 marked FAIL", line)
+	}
+	if line := lineWith(out.String(), "replicas killed"); !strings.Contains(line, "1 of 1") || strings.Contains(line, "FAIL") {
+		t.Errorf("kills row %q, want 1 of 1 ok", line)
+	}
+}
+
+func lineWith(s, prefix string) string {
+	for line := range strings.Lines(s) {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
+}
