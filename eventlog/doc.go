@@ -10,6 +10,13 @@
 //
 //	migcheck.Apply(ctx, pool, app.Migrations, eventlog.Migrations)
 //	store, err := eventlog.New(pool, &eventlog.Config{Writer: os.Getenv("VERSION")})
+//	app.StartupGate("event log", store.Check)
+//
+// [Store.Check] (and [Store.Verify], which lists the problems) checks what
+// migcheck cannot: that the guard triggers described below are still
+// there, enabled and unaltered. A table owner can drop, disable or replace
+// them without an error anywhere; Check names each such change and the SQL
+// that undoes it.
 //
 // # Writing
 //

@@ -29,6 +29,10 @@ var (
 	// ErrConsumerRunning is returned by [Consumer.Run] when it is already
 	// running.
 	ErrConsumerRunning = errors.New("eventlog: consumer already running")
+	// ErrSchema matches every [*SchemaError]: the database does not
+	// enforce the log's rules (a guard trigger is missing, disabled or
+	// altered).
+	ErrSchema = errors.New("eventlog: schema does not enforce the log's rules")
 )
 
 // VersionConflictError is returned when an append's expected version does
