@@ -73,13 +73,18 @@ func TestConsumerProcessKilledBetweenHandlingAndCheckpoint(t *testing.T) {
 	first.waitFor(t, fmt.Sprintf("hanging %d", pos[2]), 30*time.Second)
 	first.kill(t)
 
-	if got := effectsBy(t, tb); fmt.Sprint(got) != fmt.Sprint(map[string][]int64{"first": pos[:2]}) {
-		t.Fatalf("effects after the kill: %v, want first: %v", got, pos[:2])
+	// What committed is the batches before the one with p2: p0 and p1, or
+	// only p0 when the fence (other transactions on the server) held p1
+	// back from the first batch.
+	got := effectsBy(t, tb)
+	k := len(got["first"])
+	if len(got) != 1 || k < 1 || k > 2 || fmt.Sprint(got["first"]) != fmt.Sprint(pos[:k]) {
+		t.Fatalf("effects after the kill: %v, want first: %v or %v", got, pos[:1], pos[:2])
 	}
 	second := startConsumerProcess(t, tb.url, "second")
 	second.waitFor(t, fmt.Sprintf("handled %d", pos[2]), 30*time.Second) // redelivered
-	got := waitEffects(t, tb, 5, 30*time.Second)
-	if fmt.Sprint(got["first"]) != fmt.Sprint(pos[:2]) || fmt.Sprint(got["second"]) != fmt.Sprint(pos[2:]) {
+	got = waitEffects(t, tb, 5, 30*time.Second)
+	if fmt.Sprint(got["first"]) != fmt.Sprint(pos[:k]) || fmt.Sprint(got["second"]) != fmt.Sprint(pos[k:]) {
 		t.Fatalf("effects %v", got)
 	}
 	sts, err := s.Consumers(ctx)
