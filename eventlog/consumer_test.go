@@ -160,13 +160,15 @@ func TestConsumerSoak(t *testing.T) {
 		mu        sync.Mutex
 		committed []string
 		rolled    atomic.Int64
+		enough    atomic.Bool // 500 records committed
 	)
-	deadline := time.Now().Add(3 * time.Second)
+	// 3 seconds, or longer on a busy machine until the soak is big enough.
+	deadline, limit := time.Now().Add(3*time.Second), time.Now().Add(30*time.Second)
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; time.Now().Before(deadline) || (!enough.Load() && time.Now().Before(limit)); i++ {
 				tx, err := tb.pool.Begin(ctx)
 				if err != nil {
 					t.Error(err)
@@ -198,6 +200,7 @@ func TestConsumerSoak(t *testing.T) {
 				}
 				mu.Lock()
 				committed = append(committed, ids...)
+				enough.Store(len(committed) >= 500)
 				mu.Unlock()
 			}
 		})
