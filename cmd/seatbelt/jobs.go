@@ -39,20 +39,7 @@ Exit codes: 0 done, 1 refused (wrong state, unknown job, a table with no
 deleter), 2 usage or connection errors.`,
 	}
 	cmd.PersistentFlags().StringVar(&dbURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
-	open := func(ctx context.Context) (*pgxpool.Pool, error) {
-		if dbURL == "" {
-			return nil, errors.New("no database: pass --database-url or set DATABASE_URL")
-		}
-		pool, err := pgxpool.New(ctx, dbURL)
-		if err != nil {
-			return nil, fmt.Errorf("connecting: %w", err)
-		}
-		if err := pool.Ping(ctx); err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("connecting: %w", err)
-		}
-		return pool, nil
-	}
+	open := func(ctx context.Context) (*pgxpool.Pool, error) { return openPool(ctx, "--database-url", dbURL) }
 	cmd.AddCommand(newJobsListCmd(open), newJobsShowCmd(open), newJobsCancelCmd(open), newJobsCleanupCmd(open), newJobsRestartCmd(open))
 	return cmd
 }

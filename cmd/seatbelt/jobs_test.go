@@ -362,3 +362,43 @@ INSERT INTO billing.invoices (customer) VALUES ('acme');`, kind)
 		t.Fatalf("restart: exit %d\n%s", code, out)
 	}
 }
+
+// TestJobsTimeouts: every jobs subcommand gives up on a server that never
+// answers after --connect-timeout, and list and show wait behind a lock for
+// --read-timeout, not for ever.
+func TestJobsTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"list"}, {"show", "1"}, {"cancel", "1"}, {"cleanup", "1"}, {"restart", "1"}} {
+		t.Run("ConnectTimeout/"+args[0], func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"jobs"}, args...)
+			out, code, took := runCLIWithin(t, 30*time.Second, append(args, "--database-url", silentServer(t), "--connect-timeout", "1s")...)
+			if code != 2 || took > 8*time.Second || !strings.Contains(out, "no answer within 1s (--connect-timeout)") {
+				t.Fatalf("%v: exit %d after %v; want 2 within about a second\n%s", args, code, took, out)
+			}
+		})
+	}
+	t.Run("ReadTimeout", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		db, url := jobsDB(t, "")
+		res, err := jobs.Enqueue(ctx, db, "import", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(ctx, "LOCK TABLE seatbelt_jobs IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"jobs", "list"}, {"jobs", "show", fmt.Sprint(res.ID)}} {
+			out, code, took := runCLIWithin(t, 30*time.Second, append(args, "--database-url", url, "--read-timeout", "1s")...)
+			if code != 2 || took > 10*time.Second || !strings.Contains(out, "within --read-timeout (1s)") {
+				t.Fatalf("%v: exit %d after %v; want 2 after about a second\n%s", args, code, took, out)
+			}
+		}
+	})
+}
