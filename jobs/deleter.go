@@ -151,6 +151,9 @@ func CountDeleted(ctx context.Context, rows int64) {
 // savepoint of one transaction that is rolled back, and returns every
 // refusal.
 func checkDeleters(ctx context.Context, db TxBeginner, deleters map[string]Deleter, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: checking the deleters: %w", err)
