@@ -51,6 +51,7 @@ type Client struct {
 	stopCompleter chan struct{}
 	compDone      chan struct{}
 	leader        atomic.Bool
+	releases      releaseQueue
 }
 
 const (

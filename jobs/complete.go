@@ -215,28 +215,6 @@ FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 	}
 }
 
-// release gives an interrupted stage back without using an attempt.
-func (c *Client) release(j claimed, log *slog.Logger) {
-	now := c.cfg.Now()
-	tag, err := c.db.Exec(context.Background(), `
-WITH u AS (
-	UPDATE seatbelt_jobs SET state = 'available', attempt = attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3::timestamptz
-	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
-	RETURNING id, stage, attempt
-), e AS (
-	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-	SELECT id, $3::timestamptz, 'released', stage, attempt + 1, $4::text, '{"reason": "worker stopping"}'::jsonb FROM u
-)
-SELECT pg_notify('`+wakeChannel+`', '') FROM u`, j.id, j.claim, now, c.cfg.WorkerID)
-	if err != nil {
-		log.Error("jobs: releasing the stage failed; it will run again after its lease", "err", err)
-		return
-	}
-	if tag.RowsAffected() > 0 {
-		log.Info("jobs: stage released for another worker")
-	}
-}
-
 func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logger) {
 	now := c.cfg.Now()
 	_, err := c.db.Exec(ctx, `
