@@ -60,6 +60,11 @@ func TestVerifyFindsWeakenedGuards(t *testing.T) {
 			[]string{"function eventlog_check_insert()"}, "was replaced", false},
 		{"NoUniqueVersions", `ALTER TABLE eventlog_records DROP CONSTRAINT eventlog_records_stream_version`,
 			[]string{"constraint eventlog_records_stream_version"}, "two writers can store the same version", false},
+		{"MigrationNotApplied", `DROP TRIGGER eventlog_records_check_insert ON eventlog_records; DROP FUNCTION eventlog_check_insert();
+			UPDATE eventlog_schema_migrations SET version = 3`,
+			[]string{"eventlog migrations"}, "applied up to version 3; later ones in this build create trigger eventlog_records_check_insert", false},
+		{"TriggerAndFunctionDropped", `DROP TRIGGER eventlog_records_check_insert ON eventlog_records; DROP FUNCTION eventlog_check_insert()`,
+			[]string{"function eventlog_check_insert()", "trigger eventlog_records_check_insert"}, "is missing", false},
 		{"NoTable", `ALTER TABLE eventlog_records RENAME TO eventlog_records_gone`,
 			[]string{"table eventlog_records"}, "does not exist", false},
 	} {
