@@ -45,6 +45,9 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return err
 	}
 	app.OnStop("event log", func(context.Context) error { log.Close(); return nil })
+	// Not ready while the database's own guards on the event log (its
+	// triggers) are missing, disabled or altered.
+	app.StartupGate("event log", log.Check)
 	summaries, err := log.NewConsumer(summaryConsumer, summarize, nil)
 	if err != nil {
 		return err
