@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +106,7 @@ func backup(ctx context.Context, pool *pgxpool.Pool, databaseURL, dir string) (s
 		name = cfg.Database
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-%s.dump", name, time.Now().UTC().Format("20060102T150405Z")))
-	cmd := exec.CommandContext(ctx, pgDump, "-Fc", "-f", path, "--dbname", databaseURL)
+	cmd := exec.CommandContext(ctx, pgDump, "-Fc", "-f", path, "--dbname", libpqConnString(databaseURL))
 	cmd.Env = os.Environ()
 	if t := settingsOf(ctx).connectTimeout; t > 0 {
 		// libpq's unit is whole seconds; a connect_timeout in the URL wins.
@@ -118,6 +119,38 @@ func backup(ctx context.Context, pool *pgxpool.Pool, databaseURL, dir string) (s
 		return "", fmt.Errorf("pg_dump %s failed, nothing was applied: %v: %s", pgDump, err, stderr.String())
 	}
 	return path, nil
+}
+
+// pgxOnlyParams are connection-string settings that pgx and pgxpool read
+// and libpq refuses ("invalid URI query parameter"): a service behind
+// PgBouncer sets default_query_exec_mode, and pg_dump must still run.
+var pgxOnlyParams = map[string]bool{
+	"default_query_exec_mode": true, "statement_cache_capacity": true, "description_cache_capacity": true,
+	"pool_max_conns": true, "pool_min_conns": true, "pool_min_idle_conns": true, "pool_max_conn_lifetime": true,
+	"pool_max_conn_idle_time": true, "pool_health_check_period": true, "pool_max_conn_lifetime_jitter": true,
+}
+
+// libpqConnString drops pgxOnlyParams from a URL or keyword/value
+// connection string, leaving the rest as written.
+func libpqConnString(conn string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		for k := range q {
+			if pgxOnlyParams[k] {
+				q.Del(k)
+			}
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	var kept []string
+	for _, f := range strings.Fields(conn) {
+		if k, _, ok := strings.Cut(f, "="); ok && pgxOnlyParams[k] {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return strings.Join(kept, " ")
 }
 
 // limitedBuffer keeps the first 4 KiB written to it.
