@@ -7,6 +7,11 @@ import (
 )
 
 func TestBenchEventlogSmall(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this whole-system run (and
+		// its peer's SQL) is covered by the full run.
+		t.Skip("a whole-system bench run; go test without -short runs it")
+	}
 	out, code := runCLI(t, "bench", "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
