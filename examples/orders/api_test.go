@@ -314,8 +314,8 @@ func TestFailedImportIsCleanedUpAndRestarted(t *testing.T) {
 		t.Fatal("a dry run changed orders")
 	}
 	code, m, _ = b.call(t, "POST", "/imports/"+id+"/cleanup", "")
-	if code != 200 || m["deleted"].(map[string]any)[orderTable] != 40.0 {
-		t.Fatalf("cleanup: %d %v", code, m)
+	if code != 200 || m["deleted"].(map[string]any)[orderTable] != 40.0 || m["rows"].(map[string]any)[orderTable] != 40.0 {
+		t.Fatalf("cleanup: %d %v; want 40 keys and 40 orders removed", code, m)
 	}
 	if live, versions := b.liveImportOrders(t, id); live != 0 || versions != 80 {
 		t.Fatalf("after cleanup %d live orders in %d versions, want 0 in 80 (history kept)", live, versions)

@@ -123,6 +123,7 @@ func deleteOrders(log *eventlog.Store) jobs.Deleter {
 				&eventlog.AppendOpts{Actor: "cleanup", Reason: "import cleanup"}); err != nil {
 				return err
 			}
+			jobs.CountDeleted(ctx, 1) // an order "deleted" by a tombstone version
 		}
 		return nil
 	}
@@ -271,7 +272,7 @@ func (a *importsAPI) cleanup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"deleted": res.Keys, "entries": res.Entries, "already_clean": res.AlreadyClean, "dry_run": r.URL.Query().Has("dry_run"),
+		"deleted": res.Keys, "rows": res.Rows, "entries": res.Entries, "already_clean": res.AlreadyClean, "dry_run": r.URL.Query().Has("dry_run"),
 	})
 }
 
