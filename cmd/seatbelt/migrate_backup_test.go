@@ -108,7 +108,7 @@ func TestLibpqConnStringDropsPgxOnlySettings(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"postgres://u:p@h:5432/db?sslmode=disable&default_query_exec_mode=exec&pool_max_conns=4": "postgres://u:p@h:5432/db?sslmode=disable",
-		"host=h dbname=db default_query_exec_mode=simple_protocol sslmode=disable":                "host=h dbname=db sslmode=disable",
+		"host=h dbname=db default_query_exec_mode=simple_protocol sslmode=disable":               "host=h dbname=db sslmode=disable",
 		"postgres://h/db": "postgres://h/db",
 	} {
 		if got := libpqConnString(in); got != want {
