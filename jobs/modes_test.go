@@ -58,7 +58,10 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 	logs := &recordingHandler{}
 	cfg := testConfig("modes")
 	cfg.Logger = slog.New(logs)
-	cfg.Lease = 600 * time.Millisecond // renewed every 200 ms: the 300 ms stage sees a heartbeat
+	// Renewed every 500 ms: the 700 ms stage sees a heartbeat, and a
+	// heartbeat late by a second on a loaded machine does not lose a lease
+	// (a lost lease would fail a MaxAttempts 1 stage for the wrong reason).
+	cfg.Lease = 1500 * time.Millisecond
 	cfg.Deleters = deleters
 	var fixed sync.Map
 	blocking := make(chan int64, 2)
@@ -69,7 +72,7 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 				if r.Attempt() == 1 {
 					return errors.New("first attempt fails")
 				}
-				time.Sleep(300 * time.Millisecond)
+				time.Sleep(700 * time.Millisecond)
 				var a struct{ N int }
 				if err := r.Args(&a); err != nil {
 					return err

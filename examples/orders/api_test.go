@@ -114,24 +114,12 @@ func (l *logBuffer) records(t *testing.T, msg string) []map[string]any {
 // call sends a JSON request and decodes the JSON answer into a map.
 func (b *testBundle) call(t *testing.T, method, path, body string, header ...string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, b.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw, h := b.send(t, method, path, []byte(body), int64(len(body)), header...)
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
 		t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)
 	}
-	return resp.StatusCode, m, resp.Header
+	return code, m, h
 }
 
 const order1 = `{"customer":"c-1","items":[{"sku":"a","qty":2,"price_cents":150}]}`

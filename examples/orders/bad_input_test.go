@@ -19,7 +19,7 @@ import (
 
 // send is call with a body that may be any bytes, sent with the given
 // Content-Length (or chunked when -1), returning the raw answer.
-func (b *testBundle) send(t *testing.T, method, path string, body []byte, length int64, header ...string) (int, string) {
+func (b *testBundle) send(t *testing.T, method, path string, body []byte, length int64, header ...string) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, b.url+path, strings.NewReader(string(body)))
 	if err != nil {
@@ -38,7 +38,7 @@ func (b *testBundle) send(t *testing.T, method, path string, body []byte, length
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
+	return resp.StatusCode, string(raw), resp.Header
 }
 
 // databaseText is what a PostgreSQL or pgx error looks like in an answer.
@@ -80,7 +80,7 @@ func TestBadInputGetsAReason(t *testing.T) {
 		{"JSONWithCharset", "POST", "/orders", []byte(order1), []string{"Content-Type", "application/json; charset=UTF-8"}, 201, ""},
 		{"NoContentType", "POST", "/orders", []byte(order1), nil, 201, ""},
 	} {
-		code, raw := b.send(t, tc.method, tc.path, tc.body, int64(len(tc.body)), tc.header...)
+		code, raw, _ := b.send(t, tc.method, tc.path, tc.body, int64(len(tc.body)), tc.header...)
 		var m map[string]any
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			t.Errorf("%s: answer is not JSON: %d %s", tc.name, code, raw)
@@ -92,7 +92,7 @@ func TestBadInputGetsAReason(t *testing.T) {
 		}
 	}
 	// Without a Content-Length the limit holds as the body is read.
-	if code, raw := b.send(t, "POST", "/orders", big, -1); code != 413 {
+	if code, raw, _ := b.send(t, "POST", "/orders", big, -1); code != 413 {
 		t.Errorf("chunked body over the limit: %d %s, want 413", code, raw)
 	}
 }
