@@ -17,6 +17,11 @@ import (
 // that tried to commit would violate it and show up as a retry. The
 // anti-join proves every stage of every job committed.
 func TestTenThousandJobsAcrossManyWorkers(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short; this load run's statements
+		// are the ones TestQueryExecModes runs in every mode.
+		t.Skip("a load run of 10,000 jobs; go test without -short runs it")
+	}
 	t.Parallel()
 	const n = 10000
 	b := setup(t)
