@@ -14,7 +14,7 @@ import (
 )
 
 // The whole-system figures, beside a raw INSERT baseline, come from
-// `seatbelt bench eventlog`; these measure one piece at a time.
+// `go run ./internal/bench eventlog`; these measure one piece at a time.
 
 func BenchmarkAppendOne(b *testing.B) {
 	tb := newDB(b)

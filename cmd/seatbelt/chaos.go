@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/chaos"
 )
 
 // scheduleFlags are the schedule options shared by "chaos" and "chaos plan".

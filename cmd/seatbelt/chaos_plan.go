@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/chaos"
 )
 
 // planJSON is the --json output of "chaos plan".

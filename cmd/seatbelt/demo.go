@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seatbelt-go/seatbelt/internal/demo"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/demo"
 )
 
 func newDemoCmd() *cobra.Command {

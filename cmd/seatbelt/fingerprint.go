@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seatbelt-go/seatbelt/internal/fingerprint"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/fingerprint"
 )
 
 // compareJSON is the --json output of --compare.

@@ -44,7 +44,7 @@ func TestFingerprintCLI(t *testing.T) {
 		t.Fatalf("exit %d, report %+v", code, r)
 	}
 
-	if out, code := runCLI(t, "fingerprint", "-C", "../..", "./internal/chaos"); code != 2 || !strings.Contains(out, "no main package") {
+	if out, code := runCLI(t, "fingerprint", "-C", "../..", "./cmd/seatbelt/internal/chaos"); code != 2 || !strings.Contains(out, "no main package") {
 		t.Fatalf("library package: exit %d, %q", code, out)
 	}
 }

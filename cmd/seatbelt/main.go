@@ -1,6 +1,6 @@
 // Command seatbelt is the CLI for CI and operators: it applies and checks
-// migrations, schedules chaos deploys, fingerprints builds, runs benchmarks
-// and runs the demo. Run "seatbelt help" for the list.
+// migrations, schedules chaos deploys, fingerprints builds and runs the
+// demo. Run "seatbelt help" for the list.
 //
 // Exit codes: 0 success, 1 problems found, 2 usage or connection errors.
 package main

@@ -58,7 +58,7 @@ func TestNoPasswordIsPrinted(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://app:s3cret@db.internal:5432/prod")
 	for _, path := range []string{
 		"migrate verify", "migrate up", "migrate status", "migrate lint", "migrate baseline", "migrate force",
-		"jobs list", "jobs show", "jobs cleanup", "eventlog history", "eventlog revert-writer", "bench jobs", "bench eventlog", "demo",
+		"jobs list", "jobs show", "jobs cleanup", "eventlog history", "eventlog revert-writer", "demo",
 	} {
 		out, code := runCLI(t, append(strings.Fields(path), "--help")...)
 		if code != 0 || strings.Contains(out, "s3cret") || strings.Contains(out, "db.internal") || !strings.Contains(out, "$DATABASE_URL") {
@@ -66,9 +66,9 @@ func TestNoPasswordIsPrinted(t *testing.T) {
 		}
 	}
 	// pglocal quotes a URL it cannot use, password and all.
-	out, code := runCLI(t, "bench", "jobs", "--database-url", "mysql://app:s3cret@db.internal/prod")
+	out, code := runCLI(t, "demo", "--database-url", "mysql://app:s3cret@db.internal/prod")
 	if code != 2 || strings.Contains(out, "s3cret") || !strings.Contains(out, "mysql://app:xxxxx@db.internal/prod") {
-		t.Errorf("bench with a bad URL: exit %d, want the URL with its password masked:\n%s", code, out)
+		t.Errorf("demo with a bad URL: exit %d, want the URL with its password masked:\n%s", code, out)
 	}
 	var logged bytes.Buffer
 	slog.New(slog.NewTextHandler(redactWriter{&logged}, nil)).Info("connecting", "url", "postgres://app:s3cret@db.internal/prod")

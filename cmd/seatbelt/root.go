@@ -12,7 +12,7 @@ func newRootCmd() *cobra.Command {
 	var conn connectFlags
 	root := &cobra.Command{
 		Use:           "seatbelt",
-		Short:         "Make a 4 AM deploy boring: migrations, chaos deploys, fingerprints, benchmarks, demo",
+		Short:         "Make a 4 AM deploy boring: migrations, chaos deploys, fingerprints, demo",
 		SilenceUsage:  true, // a failed migration is not a usage mistake
 		SilenceErrors: true, // main prints the error once, with the exit code it implies
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -25,7 +25,6 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newDemoCmd(),
 		newMigrateCmd(),
-		newBenchCmd(),
 		newJobsCmd(),
 		newChaosCmd(),
 		newFingerprintCmd(),

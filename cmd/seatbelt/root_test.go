@@ -17,7 +17,6 @@ func TestMistypedSubcommand(t *testing.T) {
 		{[]string{"migrate", "verfy"}, "verfy", "seatbelt migrate", "verify"},
 		{[]string{"jobs", "lst"}, "lst", "seatbelt jobs", "list"},
 		{[]string{"eventlog", "histroy", "order/1"}, "histroy", "seatbelt eventlog", "history"},
-		{[]string{"bench", "job"}, "job", "seatbelt bench", "jobs"},
 		{[]string{"chaos", "pln"}, "pln", "seatbelt chaos", "plan"},
 		{[]string{"migrte"}, "migrte", "seatbelt", "migrate"},
 		{[]string{"migrate", "verfy", "--dir", "migrations", "--database-url", "postgres://x@127.0.0.1:1/x"}, "verfy", "seatbelt migrate", "verify"},
@@ -36,7 +35,7 @@ func TestMistypedSubcommand(t *testing.T) {
 
 func TestCommandGroupAloneShowsHelp(t *testing.T) {
 	t.Parallel()
-	for _, group := range []string{"migrate", "jobs", "eventlog", "bench"} {
+	for _, group := range []string{"migrate", "jobs", "eventlog"} {
 		out, code := runCLI(t, group)
 		if code != 0 || !strings.Contains(out, "Available Commands:") {
 			t.Errorf("%s: exit %d\n%s", group, code, out)

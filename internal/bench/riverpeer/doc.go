@@ -1,5 +1,5 @@
 // Package riverpeer runs River (github.com/riverqueue/river), the reference
-// Go/PostgreSQL job queue, as the peer of `seatbelt bench jobs`: the same
+// Go/PostgreSQL job queue, as the peer of `go run ./internal/bench jobs`: the same
 // burn-down and latency measurements as the seatbelt side, on a database of
 // its own, with River tuned as its own benchmark tunes it (2,000 workers, a
 // 2 ms fetch cooldown, a 20 ms poll interval).

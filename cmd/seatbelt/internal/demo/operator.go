@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seatbelt-go/seatbelt/internal/rollout"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rollout"
 )
 
 // window is a span of time during which a deploy or a kill was under way.

@@ -57,10 +57,10 @@ Goals: single >= 0.8 x baseline, batched >= 50,000 records/s, consumer >=
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch database is
 dropped at the end. With --json the last line is one JSON object.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.writers < 1 || o.batch < 1 || o.duration <= 0 || o.latencyRate < 1 {
-				return errors.New("--writers, --batch, --duration and --latency-rate must be positive")
+				return usageError{errors.New("--writers, --batch, --duration and --latency-rate must be positive")}
 			}
 			return runBenchEventlog(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
@@ -281,7 +281,7 @@ func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error
 		return "NO"
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "seatbelt bench eventlog: %s, %d writers, %.0fs per phase\n", r.Machine, r.Writers, r.PhaseSeconds)
+	fmt.Fprintf(tw, "bench eventlog: %s, %d writers, %.0fs per phase\n", r.Machine, r.Writers, r.PhaseSeconds)
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")
 	fmt.Fprintf(tw, "raw INSERT baseline\t%.0f rows/s\t\t\n", r.BaselinePerSec)
 	fmt.Fprintf(tw, "single-record appends\t%.0f records/s (%.2f x baseline)\t>= 0.8 x baseline\t%s\n", r.EventsPerSec, r.Ratio, met(r.Ratio >= 0.8))
@@ -369,7 +369,7 @@ func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Po
 		}
 		dropDB()
 	}
-	cfg, err := poolConfig(ctx, dbURL)
+	cfg, err := poolConfig(dbURL)
 	if err != nil {
 		drop()
 		return nil, nil, err

@@ -12,7 +12,7 @@ func TestBenchEventlogSmall(t *testing.T) {
 		// its peer's SQL) is covered by the full run.
 		t.Skip("a whole-system bench run; go test without -short runs it")
 	}
-	out, code := runCLI(t, "bench", "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200")
+	out, code := runBench(t, "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -29,7 +29,7 @@ func TestBenchEventlogSmall(t *testing.T) {
 	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") {
 		t.Fatalf("no table:\n%s", out)
 	}
-	if out, code := runCLI(t, "bench", "eventlog", "--writers", "0"); code != 2 || !strings.Contains(out, "--writers") {
+	if out, code := runBench(t, "eventlog", "--writers", "0"); code != 2 || !strings.Contains(out, "--writers") {
 		t.Fatalf("bad flags: exit %d\n%s", code, out)
 	}
 }

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/seatbelt-go/seatbelt/internal/fingerprint"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/fingerprint"
 )
 
 // Fingerprint the example service; CI saves the result and compares the
 // next run's with it.
 func ExampleCompute() {
-	res, err := fingerprint.Compute(context.Background(), []string{"./examples/orders"}, &fingerprint.Options{Dir: "../.."})
+	res, err := fingerprint.Compute(context.Background(), []string{"./examples/orders"}, &fingerprint.Options{Dir: "../../../.."})
 	if err != nil {
 		panic(err)
 	}

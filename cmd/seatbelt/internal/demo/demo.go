@@ -34,8 +34,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rollout"
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
-	"github.com/seatbelt-go/seatbelt/internal/rollout"
 )
 
 // Config tunes a run. Zero fields mean the defaults.
@@ -57,8 +57,9 @@ type Config struct {
 	DatabaseURL string
 	// Keep leaves the demo database in place. Defaults to false.
 	Keep bool
-	// ModuleDir is the seatbelt module's root, where the example is built.
-	// Defaults to the go command's answer for the current folder.
+	// ModuleDir is the seatbelt repository's root, whose examples/orders is
+	// built. Defaults to the folder of the github.com/seatbelt-go/seatbelt
+	// module as the go command resolves it here (go.work or a replace).
 	ModuleDir string
 	// Seed makes the moments of deploys and kills and the load mix
 	// repeatable. Defaults to a random seed.
@@ -239,17 +240,19 @@ func redact(raw string) string {
 // would.
 func build(ctx context.Context, moduleDir, out, version string) error {
 	if moduleDir == "" {
-		gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+		dir, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/seatbelt-go/seatbelt").Output()
 		if err != nil {
-			return fmt.Errorf("demo: go env GOMOD: %w (is the go command installed?)", err)
+			return fmt.Errorf("demo: go list -m github.com/seatbelt-go/seatbelt: %w (run the demo from the seatbelt repository: go run ./cmd/seatbelt demo)", err)
 		}
-		moduleDir = filepath.Dir(strings.TrimSpace(string(gomod)))
+		moduleDir = strings.TrimSpace(string(dir))
 	}
 	if _, err := os.Stat(filepath.Join(moduleDir, "examples", "orders", "main.go")); err != nil {
 		return fmt.Errorf("demo: the orders example is not in %s; run the demo from the seatbelt repository (go run ./cmd/seatbelt demo)", moduleDir)
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "-ldflags", "-X main.buildVersion="+version, "./examples/orders")
-	cmd.Dir = moduleDir
+	// The example is a module of its own; built in its folder, it uses its
+	// go.mod, which points at this checkout of the library.
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "-ldflags", "-X main.buildVersion="+version, ".")
+	cmd.Dir = filepath.Join(moduleDir, "examples", "orders")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("demo: go build ./examples/orders: %w\n%s", err, b)
 	}

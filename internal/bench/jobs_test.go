@@ -22,7 +22,7 @@ func TestBenchJobsSmall(t *testing.T) {
 		// its peer's SQL) is covered by the full run.
 		t.Skip("a whole-system bench run; go test without -short runs it")
 	}
-	out, code := runCLI(t, "bench", "jobs", "--json", "--jobs", "300", "--staged-jobs", "30", "--stages", "3",
+	out, code := runBench(t, "jobs", "--json", "--jobs", "300", "--staged-jobs", "30", "--stages", "3",
 		"--latency-samples", "10", "--tracked-jobs", "20", "--lease", "1s", "--rounds", "1")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
@@ -43,10 +43,10 @@ func TestBenchJobsSmall(t *testing.T) {
 }
 
 func TestBenchJobsRejectsBadFlags(t *testing.T) {
-	if out, code := runCLI(t, "bench", "jobs", "--peer", "sidekiq"); code != 2 || !strings.Contains(out, "--peer") {
+	if out, code := runBench(t, "jobs", "--peer", "sidekiq"); code != 2 || !strings.Contains(out, "--peer") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	if out, code := runCLI(t, "bench", "jobs", "--jobs", "0"); code != 2 || !strings.Contains(out, "positive") {
+	if out, code := runBench(t, "jobs", "--jobs", "0"); code != 2 || !strings.Contains(out, "positive") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/chaos"
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 )
 

@@ -68,16 +68,16 @@ func newBenchJobsCmd() *cobra.Command {
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch databases are
 dropped at the end. With --json the last line is one JSON object.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.childWorker {
 				return benchJobsChild(cmd.Context(), o)
 			}
 			if o.peer != "river" && o.peer != "none" {
-				return fmt.Errorf("--peer %q: want river or none", o.peer)
+				return usageError{fmt.Errorf("--peer %q: want river or none", o.peer)}
 			}
 			if o.jobs < 1 || o.stagedJobs < 1 || o.stages < 1 || o.latencySamples < 1 || o.trackedJobs < 1 || o.workers < 1 || o.rounds < 1 || o.lease < 100*time.Millisecond {
-				return errors.New("--jobs, --staged-jobs, --stages, --latency-samples, --tracked-jobs --workers and --rounds must be positive, --lease at least 100ms")
+				return usageError{errors.New("--jobs, --staged-jobs, --stages, --latency-samples, --tracked-jobs --workers and --rounds must be positive, --lease at least 100ms")}
 			}
 			return runBenchJobs(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
@@ -243,7 +243,7 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 }
 
 func writeBenchJobs(out io.Writer, o benchJobsOptions, r benchJobsResult) {
-	fmt.Fprintf(out, "seatbelt bench jobs (%s)\n\n", r.Machine)
+	fmt.Fprintf(out, "bench jobs (%s)\n\n", r.Machine)
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	peer := "-"
 	verdict := func(ok bool) string {
@@ -290,7 +290,7 @@ func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, ur
 		return 0, fmt.Errorf("--database-url: %w", err)
 	}
 	defer drop()
-	cfg, err := poolConfig(ctx, dbURL)
+	cfg, err := poolConfig(dbURL)
 	if err != nil {
 		return 0, err
 	}
@@ -430,7 +430,7 @@ func seatbeltReclaim(ctx context.Context, db *pgxpool.Pool, dbURL string, o benc
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "bench", "jobs", "--child-worker", "--database-url", dbURL, "--lease", o.lease.String())
+	cmd := exec.CommandContext(ctx, exe, "jobs", "--child-worker", "--database-url", dbURL, "--lease", o.lease.String())
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -491,7 +491,11 @@ func seatbeltReclaim(ctx context.Context, db *pgxpool.Pool, dbURL string, o benc
 // benchJobsChild is the worker process seatbeltReclaim kills: its only
 // stage prints "blocking" and waits for ever.
 func benchJobsChild(ctx context.Context, o benchJobsOptions) error {
-	db, err := openPool(ctx, "--database-url", o.databaseURL)
+	pcfg, err := poolConfig(o.databaseURL)
+	if err != nil {
+		return err
+	}
+	db, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return err
 	}

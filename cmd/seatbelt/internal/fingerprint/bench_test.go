@@ -10,7 +10,7 @@ import (
 func BenchmarkCompute(b *testing.B) {
 	for _, pkg := range []string{"./examples/orders", "./cmd/seatbelt"} {
 		b.Run(pkg[2:], func(b *testing.B) {
-			opts := &Options{Dir: "../.."}
+			opts := &Options{Dir: "../../../.."}
 			if _, err := Compute(b.Context(), []string{pkg}, opts); err != nil {
 				b.Fatal(err)
 			}

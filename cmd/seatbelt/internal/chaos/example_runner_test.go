@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/chaos"
 )
 
 // jumpClock jumps straight to the moment the runner waits for, so the

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seatbelt-go/seatbelt/internal/chaos"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/chaos"
 )
 
 // A team previews the moments a runner with seed 7 will act on in its first

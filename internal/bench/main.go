@@ -1,0 +1,83 @@
+// Command bench measures seatbelt's packages on this machine, each beside a
+// baseline or a peer in the same run: "bench jobs" beside River, "bench
+// eventlog" beside raw INSERT transactions. It is a module of its own so
+// that River and the other peers stay out of the library's and the CLI's
+// dependencies:
+//
+//	go run ./internal/bench jobs
+//	go run ./internal/bench eventlog --duration 8s
+//
+// Each prints a table, or with --json one JSON object as its last line.
+// Exit codes: 0 success, 2 bad flags or an unreachable server, 1 a failed run.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "bench",
+		Short:         "Measure seatbelt's packages on this machine, beside a baseline or a peer",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd())
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		var u usageError
+		if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError marks a mistake in the command line (exit 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// poolConfig parses url with a 10 s connect timeout unless the URL sets one.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--database-url: %w; write it as postgres://user:password@host:5432/database", err)}
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	return cfg, nil
+}
+
+// noArgs refuses positional arguments as a usage mistake.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q; see %s --help", cmd.CommandPath(), args, cmd.CommandPath())}
+	}
+	return nil
+}
