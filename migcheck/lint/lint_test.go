@@ -135,9 +135,12 @@ func TestConfig(t *testing.T) {
 	})
 	t.Run("DisableUnknownRule", func(t *testing.T) {
 		t.Parallel()
-		_, err := lint.Files(fstest.MapFS{}, nil, &lint.Config{Disable: []string{"no-such-rule"}})
-		if !errors.Is(err, lint.ErrUnknownRule) || !strings.Contains(err.Error(), "Config.Disable") {
-			t.Errorf("err = %v", err)
+		_, err := lint.Files(fstest.MapFS{}, nil, &lint.Config{Disable: []string{"no-such-rule", lint.DropTable, "other"}})
+		if !errors.Is(err, lint.ErrUnknownRule) || !errors.Is(err, lint.ErrInvalidConfig) {
+			t.Errorf("err = %v; want ErrUnknownRule and ErrInvalidConfig", err)
+		}
+		if want := `lint: invalid config: Config.Disable names unknown rule "no-such-rule", "other"; see lint.Rules()`; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("err = %v; want it to start %q", err, want)
 		}
 		_, err = lint.Dir(fstest.MapFS{}, &lint.Config{Disable: []string{"no-such-rule"}})
 		if !errors.Is(err, lint.ErrUnknownRule) {
