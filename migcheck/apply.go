@@ -168,7 +168,7 @@ func (m *Migrator) runOne(ctx context.Context, e *engine, s *loadedSet, mig *Mig
 		lockTimeout := pe != nil && pe.Code == "55P03"
 		if lockTimeout && tx && attempt <= m.cfg.LockRetries {
 			m.cfg.Logger.Warn("migcheck: migration hit lock_timeout; retrying", "set", s.Name, "version", mig.Version, "attempt", attempt, "backoff", backoff)
-			if err := m.cfg.Sleep(ctx, backoff); err != nil {
+			if err := m.clock.Sleep(ctx, backoff); err != nil {
 				return Applied{}, fmt.Errorf("migcheck: set %q: waiting to retry migration %d: %w", s.Name, mig.Version, err)
 			}
 			backoff *= 2

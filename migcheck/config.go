@@ -2,6 +2,7 @@ package migcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,26 +10,30 @@ import (
 	"time"
 )
 
-// Config tunes a [Migrator]. The zero value (or nil) gives the defaults.
+// Config tunes a [Migrator]. The zero value (or nil) gives the defaults: a
+// zero duration means its default, and a negative one is refused with
+// [ErrInvalidConfig].
 type Config struct {
 	// LedgerTable is the table migcheck records each applied migration in
 	// (set, version, file, checksum, when, by whom, how long). Defaults to
 	// "seatbelt_migration_ledger".
 	LedgerTable string
-	// LockWait bounds how long Apply waits for another runner to finish.
-	// Defaults to 10 minutes.
+	// LockWait bounds how long Apply, Baseline and Force wait for another
+	// runner to finish. Defaults to 10 minutes.
 	LockWait time.Duration
 	// LockPoll is how often Apply retries pg_try_advisory_lock while
 	// waiting. Defaults to 500 milliseconds.
 	LockPoll time.Duration
 	// LockTimeout is the lock_timeout of migration sessions: a migration
 	// waiting longer than this for a table lock fails with SQLSTATE 55P03
-	// instead of queueing every query behind it. Defaults to 5 seconds.
+	// instead of queueing every query behind it. It is rounded up to whole
+	// milliseconds. Defaults to 5 seconds.
 	LockTimeout time.Duration
-	// StatementTimeout is the statement_timeout of migration sessions. The
-	// context given to Apply also stops a running migration (its statement
-	// is cancelled from another session). Defaults to 0 (none), since
-	// building an index may take hours.
+	// StatementTimeout is the statement_timeout of migration sessions,
+	// rounded up to whole milliseconds. The context given to Apply also
+	// stops a running migration (its statement is cancelled from another
+	// session). Defaults to none (zero), since building an index may take
+	// hours.
 	StatementTimeout time.Duration
 	// LockRetries is how many times a migration that failed on lock_timeout
 	// is run again (only files that run in one transaction). Negative means
@@ -62,11 +67,10 @@ type Config struct {
 	// Logger receives one line per applied migration and lock waits.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
-	// Sleep waits d or until ctx is done; tests may replace it. Defaults to
-	// a timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
+// withDefaults returns a copy of c with the defaults filled in, or an error
+// wrapping ErrInvalidConfig that names every field it cannot use.
 func (c *Config) withDefaults() (Config, error) {
 	var o Config
 	if c != nil {
@@ -75,6 +79,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.LedgerTable == "" {
 		o.LedgerTable = "seatbelt_migration_ledger"
 	}
+	var errs []error
 	for _, d := range []struct {
 		name string
 		v    *time.Duration
@@ -83,14 +88,20 @@ func (c *Config) withDefaults() (Config, error) {
 		{"LockWait", &o.LockWait, 10 * time.Minute},
 		{"LockPoll", &o.LockPoll, 500 * time.Millisecond},
 		{"LockTimeout", &o.LockTimeout, 5 * time.Second},
+		{"StatementTimeout", &o.StatementTimeout, 0},
 		{"RetryBackoff", &o.RetryBackoff, 2 * time.Second},
 	} {
-		if *d.v < 0 {
-			return o, fmt.Errorf("migcheck: Config.%s is negative (%v); use a positive duration or 0 for the default", d.name, *d.v)
-		}
-		if *d.v == 0 {
+		switch {
+		case *d.v < 0 && d.def == 0:
+			errs = append(errs, fmt.Errorf("field Config.%s is %v; use a positive duration, or 0 for none (the default)", d.name, *d.v))
+		case *d.v < 0:
+			errs = append(errs, fmt.Errorf("field Config.%s is %v; use a positive duration, or 0 for the default %v", d.name, *d.v, d.def))
+		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if o.LockRetries == 0 {
 		o.LockRetries = 3
@@ -108,9 +119,6 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
-	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
 	}
 	return o, nil
 }
@@ -133,17 +141,6 @@ func defaultHint(op Op, set string, version int64) string {
 		return "Migrator.Baseline"
 	}
 	return "Migrator.Apply"
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func buildVersion() string {

@@ -55,6 +55,11 @@
 // own command lines there with Config.Hint. [Migrator.Force] refuses a
 // version the set has no file for unless [ForceOpts].AllowMissing.
 //
+// A zero field of [Config] takes the default its comment gives (10 minutes
+// of LockWait, a 5-second lock_timeout, no statement_timeout, ...). A field
+// [New] cannot use, such as a negative duration, is an error wrapping
+// [ErrInvalidConfig] that names every such field.
+//
 // # Verify
 //
 // [Migrator.Verify] is the startup check. It only reads, takes no lock and

@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// ErrInvalidConfig is wrapped by every error about a [Config] or an argument
+// of [New] that cannot be used. The message names the field and says what to
+// give instead.
+var ErrInvalidConfig = errors.New("migcheck: invalid config")
+
 // Errors about the migration files themselves.
 var (
 	// ErrBadSet means a Set cannot be used: no name, no files, or two sets

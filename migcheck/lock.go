@@ -123,7 +123,7 @@ func (m *Migrator) acquireLock(ctx context.Context) (conn *pgx.Conn, waited time
 	if err != nil {
 		return nil, 0, err
 	}
-	start := time.Now()
+	start := m.clock.Now()
 	deadline := start.Add(m.cfg.LockWait)
 	logged := false
 	for {
@@ -133,7 +133,7 @@ func (m *Migrator) acquireLock(ctx context.Context) (conn *pgx.Conn, waited time
 			return nil, 0, fmt.Errorf("migcheck: taking the migration lock: %w", err)
 		}
 		if got {
-			return conn, time.Since(start), nil
+			return conn, m.clock.Now().Sub(start), nil
 		}
 		holder, _ := scanRunner(conn.QueryRow(ctx, runnerSQL, []int64{LockKey}))
 		who := "another session"
@@ -145,11 +145,11 @@ func (m *Migrator) acquireLock(ctx context.Context) (conn *pgx.Conn, waited time
 			m.cfg.Logger.Info("migcheck: another runner holds the migration lock; waiting", "holder", who, "lock_wait", m.cfg.LockWait)
 			logged = true
 		}
-		if !time.Now().Add(m.cfg.LockPoll).Before(deadline) {
+		if !m.clock.Now().Add(m.cfg.LockPoll).Before(deadline) {
 			releaseLock(conn)
 			return nil, 0, fmt.Errorf("%w after %v: held by %s; %s", ErrLockTimeout, m.cfg.LockWait, who, what)
 		}
-		if err := m.cfg.Sleep(ctx, m.cfg.LockPoll); err != nil {
+		if err := m.clock.Sleep(ctx, m.cfg.LockPoll); err != nil {
 			releaseLock(conn)
 			return nil, 0, fmt.Errorf("migcheck: waiting for the migration lock (held by %s): %w", who, err)
 		}
@@ -165,9 +165,11 @@ func releaseLock(conn *pgx.Conn) error {
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
+// ms is d as a setting in whole milliseconds, rounded up: a positive
+// duration must not turn into 0, which PostgreSQL reads as no timeout.
 func ms(d time.Duration) string {
 	if d <= 0 {
 		return "0"
 	}
-	return fmt.Sprintf("%dms", d.Round(time.Millisecond)/time.Millisecond)
+	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond)
 }

@@ -6,16 +6,26 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// querier is what both a pool and a single connection offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 // Migrator applies and verifies a fixed list of sets against one database.
 // Its files are read and checked once, in [New]. It is safe for concurrent
 // use.
 type Migrator struct {
-	db   *pgxpool.Pool
-	cfg  Config
-	sets []loadedSet
+	db    *pgxpool.Pool
+	cfg   Config
+	sets  []loadedSet
+	clock clock
 }
 
 type loadedSet struct {
@@ -32,10 +42,11 @@ func (s *loadedSet) newest() int64 {
 }
 
 // New reads and checks the sets' files and returns a Migrator for db. All
-// file problems of all sets are returned together.
+// file problems of all sets are returned together. A nil db or a field of
+// cfg it cannot use is an error wrapping [ErrInvalidConfig].
 func New(db *pgxpool.Pool, cfg *Config, sets ...Set) (*Migrator, error) {
 	if db == nil {
-		return nil, fmt.Errorf("%w: db is nil; pass a *pgxpool.Pool", ErrBadSet)
+		return nil, fmt.Errorf("%w: db is nil; pass a *pgxpool.Pool", ErrInvalidConfig)
 	}
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -44,7 +55,7 @@ func New(db *pgxpool.Pool, cfg *Config, sets ...Set) (*Migrator, error) {
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("%w: no sets given; pass at least one migcheck.Set", ErrBadSet)
 	}
-	m := &Migrator{db: db, cfg: c}
+	m := &Migrator{db: db, cfg: c, clock: realClock{}}
 	var errs []error
 	names, tables := map[string]bool{}, map[string]string{}
 	for _, s := range sets {

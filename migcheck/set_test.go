@@ -120,10 +120,10 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 	t.Parallel()
 	db, _ := emptyDB(t)
 	_, err := migcheck.New(db, &migcheck.Config{LockPoll: -1}, appSet())
-	if err == nil || !strings.Contains(err.Error(), "Config.LockPoll") {
+	if !errors.Is(err, migcheck.ErrInvalidConfig) || !strings.Contains(err.Error(), "Config.LockPoll") {
 		t.Fatalf("error %v", err)
 	}
-	if _, err := migcheck.New(nil, nil, appSet()); !errors.Is(err, migcheck.ErrBadSet) {
+	if _, err := migcheck.New(nil, nil, appSet()); !errors.Is(err, migcheck.ErrInvalidConfig) {
 		t.Fatalf("nil db: %v", err)
 	}
 	if _, err := migcheck.New(db, nil); !errors.Is(err, migcheck.ErrBadSet) {

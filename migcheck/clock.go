@@ -1,0 +1,30 @@
+package migcheck
+
+import (
+	"context"
+	"time"
+)
+
+// clock is the time a Migrator waits on: polling for the migration lock,
+// measuring LockWait, and backing off before a lock_timeout retry. Tests
+// replace it (export_test.go) so that ten minutes of waiting take none.
+type clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done, and returns ctx.Err() then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
