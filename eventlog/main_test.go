@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestMain(m *testing.M) {
@@ -13,5 +15,5 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(childMain(mode))
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(migtest.Closing(m))
 }

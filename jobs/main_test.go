@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestMain(m *testing.M) {
@@ -14,5 +16,5 @@ func TestMain(m *testing.M) {
 		childMain(scenario)
 		return
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(migtest.Closing(m))
 }

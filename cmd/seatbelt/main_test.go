@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(migtest.Closing(m)) }
 
 // runCLI runs the CLI in-process, as main does, and returns what it printed
 // and its exit code.

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Setenv("TEST_DATABASE_URL", os.Getenv("DATABASE_URL"))
 		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL is unset: the tests use the server at DATABASE_URL")
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(migtest.Closing(m))
 }
 
 // buildOrders compiles the service once per test, as a deploy would.

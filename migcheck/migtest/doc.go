@@ -31,7 +31,14 @@
 // its URL logged, so the data can be inspected with psql.
 //
 // The server is the one internal/pglocal finds: TEST_DATABASE_URL, else
-// the local default, else a throwaway cluster.
+// the local default, else a throwaway cluster that migtest starts from the
+// installed PostgreSQL binaries. [Close] stops that cluster; run it after the
+// tests from TestMain, with [Closing] beside goleak's check:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(migtest.Closing(m)) }
+//
+// Without it a throwaway cluster outlives the test binary. Close leaves a
+// server it did not start as it is.
 //
 // Templates of migrations that no longer exist stay on the server; remove
 // them with DROP DATABASE after ALTER DATABASE ... IS_TEMPLATE false, or

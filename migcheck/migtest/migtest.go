@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
@@ -69,32 +68,15 @@ type database struct {
 	refilled  chan struct{}
 }
 
-var (
-	mu        sync.Mutex
-	server    *pglocal.Server
-	templates = map[string]*template{}
-)
-
 func get(ctx context.Context, sets []migcheck.Set) (*database, error) {
 	hash, err := contentHash(sets)
 	if err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	if server == nil {
-		// The server is kept for the life of the process: a throwaway
-		// cluster started here is removed by pglocal when the process exits.
-		if server, err = pglocal.Find(ctx, nil); err != nil {
-			mu.Unlock()
-			return nil, err
-		}
+	tpl, err := templateFor(ctx, hash, sets)
+	if err != nil {
+		return nil, err
 	}
-	tpl := templates[hash]
-	if tpl == nil {
-		tpl = &template{hash: hash, server: server.URL, sets: sets}
-		templates[hash] = tpl
-	}
-	mu.Unlock()
 	if err := tpl.ensure(ctx); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestMain(m *testing.M) {
@@ -15,5 +17,5 @@ func TestMain(m *testing.M) {
 		os.Setenv("TEST_DATABASE_URL", os.Getenv("DATABASE_URL"))
 		fmt.Fprintln(os.Stderr, "TEST_DATABASE_URL is unset: the tests use the server at DATABASE_URL")
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(migtest.Closing(m))
 }
