@@ -49,7 +49,10 @@ func (a *App) OnStop(name string, fn func(ctx context.Context) error) {
 	a.r.onStop(name, 0, fn)
 }
 
-// OnStopTimeout is [App.OnStop] with a timeout of the hook's own.
+// OnStopTimeout is [App.OnStop] with a timeout of the hook's own; zero means
+// Config.HookTimeout. A negative timeout is a mistake in the code: the hook
+// is kept, with Config.HookTimeout, and the service stops at once with an
+// error that matches [ErrInvalidConfig].
 func (a *App) OnStopTimeout(name string, timeout time.Duration, fn func(ctx context.Context) error) {
 	a.r.onStop(name, timeout, fn)
 }

@@ -11,7 +11,10 @@ import (
 )
 
 // Config tunes [Run]. A nil *Config and zero fields mean the defaults, which
-// fit Kubernetes' default terminationGracePeriodSeconds of 30.
+// fit Kubernetes' default terminationGracePeriodSeconds of 30. A duration
+// field is zero for its default or positive; the fields whose doc says so
+// also take [None], and [Run] refuses any other negative value with
+// [ErrInvalidConfig].
 type Config struct {
 	// ProbeAddr is where /livez, /readyz, /startupz (and /metrics, when
 	// Metrics is set) are served. Set it to "-" to serve no probes.
@@ -24,8 +27,8 @@ type Config struct {
 
 	// ShutdownDelay is how long the service keeps accepting and serving new
 	// requests after readiness dropped, so that endpoints and load balancers
-	// take the pod out of rotation before it stops listening. Set a negative
-	// value for no delay (when a preStop hook already waits, or in tests).
+	// take the pod out of rotation before it stops listening. Set [None] for
+	// no delay (when a preStop hook already waits, or in tests).
 	// Defaults to 5 seconds.
 	ShutdownDelay time.Duration
 
@@ -60,19 +63,19 @@ type Config struct {
 	// idle, holds a connection and a goroutine for as long as it likes, and
 	// enough such clients exhaust the process. A server's own non-zero value
 	// wins; net/http reads a negative one as "no limit", which is how a
-	// server asks for none. A negative value here applies no limit to any
-	// server. Serve logs the ones it applied.
+	// server asks for none. [None] here leaves every server's zero alone, so
+	// no server gets that limit. Serve logs the ones it applied.
 
 	// ReadHeaderTimeout bounds how long a client may take to send a
-	// request's headers. Defaults to 10 seconds.
+	// request's headers. Set [None] for no limit. Defaults to 10 seconds.
 	ReadHeaderTimeout time.Duration
 
 	// ReadTimeout bounds how long a client may take to send a whole request,
 	// headers and body; a handler still reading the body then gets an
 	// i/o timeout. It does not limit how long the handler runs or
 	// writes (there is deliberately no WriteTimeout: DrainTimeout bounds
-	// handlers on stop). Raise it for large uploads over slow links.
-	// Defaults to 30 seconds.
+	// handlers on stop). Raise it for large uploads over slow links. Set
+	// [None] for no limit. Defaults to 30 seconds.
 	ReadTimeout time.Duration
 
 	// IdleTimeout bounds how long a keep-alive connection waits for its next
@@ -81,7 +84,7 @@ type Config struct {
 	// AWS ALB and ingress-nginx; about 600 for Google Cloud's, behind which
 	// raise it), so that they close idle connections first: a server
 	// closing a connection just as a proxy reuses it fails that request.
-	// Defaults to 2 minutes.
+	// Set [None] for no limit. Defaults to 2 minutes.
 	IdleTimeout time.Duration
 
 	// Signals start the stop sequence; a second one during it exits at once
@@ -116,6 +119,12 @@ const (
 	DefaultIdleTimeout       = 2 * time.Minute
 )
 
+// None asks a [Config] duration field whose doc offers it for none at all:
+// no shutdown delay, no server timeout. Zero cannot say this, because zero
+// always means the field's default. None is the only negative value a
+// Config accepts, and only in those fields.
+const None time.Duration = -1
+
 // ErrInvalidConfig is matched by every configuration error.
 var ErrInvalidConfig = errors.New("graceful: invalid config")
 
@@ -134,26 +143,30 @@ func (cfg *Config) withDefaults() (Config, error) {
 		name string
 		v    *time.Duration
 		def  time.Duration
-		neg  bool // a negative value means "none"
+		none string // what None means for the field; "" when it takes no None
 	}{
-		{"ShutdownDelay", &c.ShutdownDelay, DefaultShutdownDelay, true},
-		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout, false},
-		{"HookTimeout", &c.HookTimeout, DefaultHookTimeout, false},
-		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout, false},
-		{"StartupTimeout", &c.StartupTimeout, DefaultStartupTimeout, false},
-		{"CheckTimeout", &c.CheckTimeout, DefaultCheckTimeout, false},
-		{"ReadHeaderTimeout", &c.ReadHeaderTimeout, DefaultReadHeaderTimeout, true},
-		{"ReadTimeout", &c.ReadTimeout, DefaultReadTimeout, true},
-		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout, true},
+		{"ShutdownDelay", &c.ShutdownDelay, DefaultShutdownDelay, "no delay"},
+		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout, ""},
+		{"HookTimeout", &c.HookTimeout, DefaultHookTimeout, ""},
+		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout, ""},
+		{"StartupTimeout", &c.StartupTimeout, DefaultStartupTimeout, ""},
+		{"CheckTimeout", &c.CheckTimeout, DefaultCheckTimeout, ""},
+		{"ReadHeaderTimeout", &c.ReadHeaderTimeout, DefaultReadHeaderTimeout, "no limit"},
+		{"ReadTimeout", &c.ReadTimeout, DefaultReadTimeout, "no limit"},
+		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout, "no limit"},
 	}
 	for _, d := range durations {
 		switch {
 		case *d.v == 0:
 			*d.v = d.def
-		case *d.v < 0 && d.neg:
-			*d.v = 0
+		case *d.v == None && d.none != "":
+			*d.v = 0 // from here on, zero is "none": the runner acts only on positive values
+		case *d.v == None:
+			errs = append(errs, fmt.Errorf("field Config.%s is graceful.None, which it does not take; set a positive duration, or zero for the default %v", d.name, d.def))
+		case *d.v < 0 && d.none != "":
+			errs = append(errs, fmt.Errorf("field Config.%s is %v; set a positive duration, graceful.None for %s, or zero for the default %v", d.name, *d.v, d.none, d.def))
 		case *d.v < 0:
-			errs = append(errs, fmt.Errorf("field Config.%s is %v; it must be positive (or zero for the default %v)", d.name, *d.v, d.def))
+			errs = append(errs, fmt.Errorf("field Config.%s is %v; set a positive duration, or zero for the default %v", d.name, *d.v, d.def))
 		}
 	}
 	if sum := c.ShutdownDelay + c.DrainTimeout + c.HookTimeout; len(errs) == 0 && sum > c.StopTimeout {

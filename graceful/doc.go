@@ -45,8 +45,16 @@
 // requests). Without them, clients that send slowly or keep connections
 // idle hold a connection and a goroutine each for as long as they like.
 // Serve logs the ones it set. A server that truly wants no limit sets its
-// field negative (net/http's "no limit"); a negative Config field leaves
+// field negative (net/http's "no limit"); [None] in a Config field leaves
 // every server's zero alone.
+//
+// # Durations
+//
+// A zero Config duration always means its default. Where "none" makes sense
+// (ShutdownDelay and the three server timeouts) the field takes [None]; any
+// other negative value, and None in any other field, makes [Run] refuse the
+// config with an error matching [ErrInvalidConfig] that names the field and
+// what to set.
 //
 // # Stopping
 //
@@ -76,7 +84,7 @@
 //
 // ([Run] refuses a config that breaks the first inequality, naming the
 // fields). Either let ShutdownDelay do the waiting for endpoint propagation,
-// or use a preStop hook (sleep) and set ShutdownDelay negative; the grace
+// or use a preStop hook (sleep) and set ShutdownDelay to [None]; the grace
 // period counts from the start of preStop, so add the preStop pause to the
 // sum. Point the probes at the probe port:
 //

@@ -30,7 +30,7 @@ func ExampleRunContext() {
 			return nil
 		})
 		return nil
-	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: graceful.None, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	fmt.Println("exit code", graceful.ExitCode(err))
 	// Output:
 	// worker running

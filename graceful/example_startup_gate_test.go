@@ -29,7 +29,7 @@ func ExampleApp_StartupGate() {
 			return nil
 		})
 		return nil
-	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: graceful.None, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	fmt.Println("exit code", graceful.ExitCode(err))
 	// Output:
 	// worker started after 3 looks

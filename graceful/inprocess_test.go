@@ -75,7 +75,7 @@ func setup(t *testing.T, cfg *Config, main Main) *testBundle {
 		cfg = &Config{}
 	}
 	cfg.ProbeAddr = "127.0.0.1:0"
-	cfg.ShutdownDelay = -1
+	cfg.ShutdownDelay = None
 	cfg.Logger = slog.New(b.sink)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stop = cancel
@@ -254,7 +254,7 @@ func TestBackgroundLoopErrorStopsTheService(t *testing.T) {
 	err := RunContext(context.Background(), func(_ context.Context, app *App) error {
 		app.Go("consumer", func(context.Context) error { return errors.New("lost the lock") })
 		return nil
-	}, &Config{ProbeAddr: "-", ShutdownDelay: -1, Logger: slog.New(&logSink{})})
+	}, &Config{ProbeAddr: "-", ShutdownDelay: None, Logger: slog.New(&logSink{})})
 	if ExitCode(err) != 1 || !strings.Contains(err.Error(), `background loop "consumer": lost the lock`) {
 		t.Fatalf("got %v", err)
 	}

@@ -9,10 +9,14 @@ import (
 	"time"
 )
 
+// noShutdownDelay is the child's environment for a stop without the delay:
+// None spelled so that time.ParseDuration reads it back.
+var noShutdownDelay = "SHUTDOWN_DELAY=" + None.String()
+
 func TestStartupGatesHoldReadiness(t *testing.T) {
 	t.Parallel()
 	flag := filepath.Join(t.TempDir(), "migrated")
-	c := startChild(t, "serve", "GATE_FILE="+flag, "SHUTDOWN_DELAY=-1s")
+	c := startChild(t, "serve", "GATE_FILE="+flag, noShutdownDelay)
 
 	c.waitLog("graceful: startup gate not passed yet")
 	for _, probe := range []struct {
@@ -127,7 +131,7 @@ func TestSIGTERMDropsReadinessKeepsServingThenDrains(t *testing.T) {
 
 func TestLoopsStopBeforeHooksRunInReverse(t *testing.T) {
 	t.Parallel()
-	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "LOOP=1",
+	c := startChild(t, "serve", noShutdownDelay, "LOOP=1",
 		"HOOKS=first second third", "FAILING_HOOK=second")
 	c.waitLog("graceful: ready")
 	c.signal(syscall.SIGTERM)
@@ -147,7 +151,7 @@ func TestLoopsStopBeforeHooksRunInReverse(t *testing.T) {
 }
 
 func TestStopBudgetExitsAndNamesWhatWasRunning(t *testing.T) {
-	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "DRAIN_TIMEOUT=200ms",
+	c := startChild(t, "serve", noShutdownDelay, "DRAIN_TIMEOUT=200ms",
 		"HOOK_TIMEOUT=200ms", "STOP_TIMEOUT=1s", "STUBBORN_LOOP=1")
 	c.waitLog("graceful: ready")
 	sent := c.signal(syscall.SIGTERM)
@@ -167,7 +171,7 @@ func TestStopBudgetExitsAndNamesWhatWasRunning(t *testing.T) {
 
 func TestDrainDeadlineCancelsRequests(t *testing.T) {
 	t.Parallel()
-	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "DRAIN_TIMEOUT=300ms", "HOOK_TIMEOUT=200ms", "STOP_TIMEOUT=2s")
+	c := startChild(t, "serve", noShutdownDelay, "DRAIN_TIMEOUT=300ms", "HOOK_TIMEOUT=200ms", "STOP_TIMEOUT=2s")
 	c.waitLog("graceful: ready")
 	done := make(chan struct{})
 	go func() {
@@ -194,7 +198,7 @@ func TestDrainDeadlineCancelsRequests(t *testing.T) {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s", "HOOKS=slow", "DRAIN_TIMEOUT=1s", "SLOW_HOOK=20s", "HOOK_TIMEOUT=25s", "STOP_TIMEOUT=28s")
+			c := startChild(t, "serve", noShutdownDelay, "HOOKS=slow", "DRAIN_TIMEOUT=1s", "SLOW_HOOK=20s", "HOOK_TIMEOUT=25s", "STOP_TIMEOUT=28s")
 			c.waitLog("graceful: ready")
 			c.signal(syscall.SIGTERM)
 			c.waitLog("test: hook ran")
@@ -211,7 +215,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 }
 
 func TestIdleStopIsFast(t *testing.T) {
-	c := startChild(t, "serve", "SHUTDOWN_DELAY=-1s")
+	c := startChild(t, "serve", noShutdownDelay)
 	c.waitLog("graceful: ready")
 	sent := c.signal(syscall.SIGTERM)
 	if code := c.wait(2 * time.Second); code != 0 {

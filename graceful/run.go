@@ -299,6 +299,12 @@ func (r *runner) startLoop(l loop) {
 }
 
 func (r *runner) onStop(name string, timeout time.Duration, fn func(ctx context.Context) error) {
+	if timeout < 0 {
+		// Kept with the default timeout, so that what it closes is closed by
+		// the stop this error starts.
+		r.requestStop(fmt.Errorf("%w: OnStopTimeout(%q) got a timeout of %v; pass a positive timeout, or 0 for Config.HookTimeout", ErrInvalidConfig, name, timeout))
+		timeout = 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.hooks = append(r.hooks, hook{name, timeout, fn})

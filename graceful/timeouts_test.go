@@ -143,7 +143,7 @@ func keptAlive(t *testing.T, addr string) net.Conn {
 
 func TestTimeoutConfig(t *testing.T) {
 	t.Parallel()
-	c, err := (&Config{IdleTimeout: -1}).withDefaults()
+	c, err := (&Config{IdleTimeout: None}).withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}

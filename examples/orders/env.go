@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/graceful"
 )
 
 // buildVersion is the version stamped at build time
@@ -27,6 +29,8 @@ type env struct {
 	LocalDatabase bool
 	HTTPAddr      string
 	ProbeAddr     string
+	// ShutdownDelay and DrainTimeout go to graceful.Config: zero when unset,
+	// for graceful's defaults; SHUTDOWN_DELAY=0 is graceful.None.
 	ShutdownDelay time.Duration
 	DrainTimeout  time.Duration
 	Version       string
@@ -41,25 +45,31 @@ func loadEnv(getenv func(string) string) (env, error) {
 		Version:       or(getenv("VERSION"), buildVersion),
 	}
 	var errs []error
-	duration := func(name string, dst *time.Duration) {
+	// duration reads name; ok is false when it is unset (graceful's default
+	// then applies) or invalid.
+	duration := func(name string) (d time.Duration, ok bool) {
 		v := getenv(name)
 		if v == "" {
-			return // graceful's default
+			return 0, false
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 5s or 500ms", name, v))
-			return
+			return 0, false
 		}
-		if d == 0 {
-			d = -1 // graceful reads zero as "default" and negative as "none"
-		}
-		*dst = d
+		return d, true
 	}
-	duration("SHUTDOWN_DELAY", &e.ShutdownDelay)
-	duration("DRAIN_TIMEOUT", &e.DrainTimeout)
-	if e.DrainTimeout < 0 {
-		errs = append(errs, errors.New("DRAIN_TIMEOUT=0: requests need some time to drain; use at least 1s"))
+	if d, ok := duration("SHUTDOWN_DELAY"); ok {
+		e.ShutdownDelay = d
+		if d == 0 {
+			e.ShutdownDelay = graceful.None // a zero Config field would mean graceful's default
+		}
+	}
+	if d, ok := duration("DRAIN_TIMEOUT"); ok {
+		e.DrainTimeout = d
+		if d == 0 {
+			errs = append(errs, errors.New("DRAIN_TIMEOUT=0: requests need some time to drain; use at least 1s"))
+		}
 	}
 	return e, errors.Join(errs...)
 }

@@ -11,7 +11,7 @@
 //	DATABASE_URL    PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 //	HTTP_ADDR       the API, default :8080
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
-//	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s
+//	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s, 0 for none
 //	DRAIN_TIMEOUT   how long requests in flight may take on stop, default 15s
 //	VERSION         the build it reports and stamps on its records, default the -X main.buildVersion stamp, else "dev"
 //	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)

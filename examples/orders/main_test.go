@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/seatbelt-go/seatbelt/graceful"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -188,13 +189,18 @@ func TestLoadEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.HTTPAddr != ":8080" || e.ProbeAddr != ":8081" || e.Version != "dev" ||
-		e.ShutdownDelay >= 0 || e.DrainTimeout != 20*time.Second ||
+		e.ShutdownDelay != graceful.None || e.DrainTimeout != 20*time.Second ||
 		e.DatabaseURL != localURL || !e.LocalDatabase {
 		t.Fatalf("got %+v", e)
 	}
-	vars = map[string]string{"DATABASE_URL": "postgres://db.internal/orders"}
-	if e, err = loadEnv(func(k string) string { return vars[k] }); err != nil || e.DatabaseURL != vars["DATABASE_URL"] || e.LocalDatabase {
-		t.Fatalf("DATABASE_URL set: got %+v, %v", e, err)
+	vars = map[string]string{"DATABASE_URL": "postgres://db.internal/orders", "SHUTDOWN_DELAY": "2s"}
+	if e, err = loadEnv(func(k string) string { return vars[k] }); err != nil || e.DatabaseURL != vars["DATABASE_URL"] || e.LocalDatabase ||
+		e.ShutdownDelay != 2*time.Second || e.DrainTimeout != 0 {
+		t.Fatalf("DATABASE_URL and SHUTDOWN_DELAY set: got %+v, %v; want DRAIN_TIMEOUT unset left at zero for graceful's default", e, err)
+	}
+	vars = map[string]string{"DRAIN_TIMEOUT": "0"}
+	if _, err = loadEnv(func(k string) string { return vars[k] }); err == nil || !strings.Contains(err.Error(), "DRAIN_TIMEOUT=0: requests need some time to drain") {
+		t.Fatalf("DRAIN_TIMEOUT=0: got %v, want it refused", err)
 	}
 	vars = map[string]string{"DRAIN_TIMEOUT": "-3s", "SHUTDOWN_DELAY": "x"}
 	_, err = loadEnv(func(k string) string { return vars[k] })
