@@ -49,14 +49,14 @@ func BenchmarkMiddleware(b *testing.B) {
 		return promhttp.InstrumentHandlerDuration(duration, promhttp.InstrumentHandlerCounter(counter, newMux()))
 	}
 	ours := func() http.Handler {
-		m, err := NewHTTPServer(HTTPConfig{Registerer: prometheus.NewRegistry()})
+		m, err := NewHTTPServer(&HTTPConfig{Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			b.Fatal(err)
 		}
-		return tracing.Middleware(m.Middleware(newMux()), &tracing.HTTPOpts{TracerProvider: tp})
+		return tracing.Middleware(m.Middleware(newMux()), &tracing.HTTPConfig{TracerProvider: tp})
 	}
 	oursMetricsOnly := func() http.Handler {
-		m, err := NewHTTPServer(HTTPConfig{Registerer: prometheus.NewRegistry()})
+		m, err := NewHTTPServer(&HTTPConfig{Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		{"promhttp", promhttpHandler()},
 		{"otelhttp", otelhttp.NewHandler(newMux(), "http.server", otelhttp.WithTracerProvider(tp))},
 		{"seatbelt-metrics", oursMetricsOnly()},
-		{"seatbelt-tracing", tracing.Middleware(newMux(), &tracing.HTTPOpts{TracerProvider: tp})},
+		{"seatbelt-tracing", tracing.Middleware(newMux(), &tracing.HTTPConfig{TracerProvider: tp})},
 		{"seatbelt-metrics+tracing", ours()},
 	}
 	for _, c := range cases {

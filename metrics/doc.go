@@ -6,8 +6,10 @@
 //
 // [NewRegistry] returns a registry with the Go runtime, process and build-info
 // collectors; every constructor here takes it as its Registerer (they default
-// to prometheus.DefaultRegisterer). [Handler] serves it; graceful mounts it on
-// the probe port:
+// to prometheus.DefaultRegisterer). Their configs are pointers, nil for every
+// default, and a bad one is refused with an error matching
+// [ErrInvalidConfig]. [Handler] serves it; graceful mounts it on the probe
+// port:
 //
 //	reg := metrics.NewRegistry()
 //	lifecycle, _ := metrics.NewLifecycle(reg)
@@ -34,10 +36,10 @@
 // tracing.QueryObserver), so one pgx.ConnConfig.Tracer value makes both the
 // spans and the query-duration histogram:
 //
-//	queries, _ := metrics.NewQueryMetrics(metrics.QueryConfig{Registerer: reg})
-//	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries})
+//	queries, _ := metrics.NewQueryMetrics(&metrics.QueryConfig{Registerer: reg})
+//	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(&tracing.PgxConfig{Observer: queries})
 //	pool, _ := pgxpool.NewWithConfig(ctx, cfg)
-//	_ = metrics.RegisterPool(pool, metrics.PoolConfig{Registerer: reg, Name: "orders"})
+//	_ = metrics.RegisterPool(pool, &metrics.PoolConfig{Registerer: reg, Name: "orders"})
 //
 // # Metric names
 //

@@ -19,7 +19,7 @@ import (
 func ExampleRegisterPool() {
 	ctx := context.Background()
 	reg := metrics.NewRegistry()
-	queries, err := metrics.NewQueryMetrics(metrics.QueryConfig{Registerer: reg})
+	queries, err := metrics.NewQueryMetrics(&metrics.QueryConfig{Registerer: reg})
 	if err != nil {
 		return
 	}
@@ -27,13 +27,13 @@ func ExampleRegisterPool() {
 	if err != nil {
 		return
 	}
-	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries})
+	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(&tracing.PgxConfig{Observer: queries})
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return
 	}
 	defer pool.Close()
-	if err := metrics.RegisterPool(pool, metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
+	if err := metrics.RegisterPool(pool, &metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
 		return
 	}
 }
@@ -42,7 +42,7 @@ func ExampleRegisterPool() {
 // every database call.
 func ExampleQueryMetrics_ObserveQuery() {
 	reg := prometheus.NewRegistry()
-	q, err := metrics.NewQueryMetrics(metrics.QueryConfig{Registerer: reg})
+	q, err := metrics.NewQueryMetrics(&metrics.QueryConfig{Registerer: reg})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -14,7 +14,7 @@ import (
 // label "unmatched", so scanners cannot blow up the series count.
 func ExampleHTTPServer_Middleware() {
 	reg := prometheus.NewRegistry()
-	m, err := metrics.NewHTTPServer(metrics.HTTPConfig{Registerer: reg})
+	m, err := metrics.NewHTTPServer(&metrics.HTTPConfig{Registerer: reg})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -35,7 +35,7 @@ func ExampleHTTPServer_Middleware() {
 // Transport measures calls to other services by host, method and code.
 func ExampleHTTPClient_Transport() {
 	reg := prometheus.NewRegistry()
-	m, err := metrics.NewHTTPClient(metrics.HTTPConfig{Registerer: reg})
+	m, err := metrics.NewHTTPClient(&metrics.HTTPConfig{Registerer: reg})
 	if err != nil {
 		fmt.Println(err)
 		return

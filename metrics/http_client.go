@@ -39,12 +39,13 @@ func (c *clientCollector) Collect(ch chan<- prometheus.Metric) {
 	c.errors.Collect(ch)
 }
 
-// NewHTTPClient registers the client metrics on cfg.Registerer. Calling it
-// again with the same Registerer returns metrics sharing the same series.
-func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
-	buckets := cfg.Buckets
-	if len(buckets) == 0 {
-		buckets = DefaultHTTPBuckets
+// NewHTTPClient registers the client metrics on cfg.Registerer (cfg nil for
+// the defaults). Calling it again with the same Registerer returns metrics
+// sharing the same series.
+func NewHTTPClient(cfg *HTTPConfig) (*HTTPClient, error) {
+	resolved, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	c := &clientCollector{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,14 +55,14 @@ func NewHTTPClient(cfg HTTPConfig) (*HTTPClient, error) {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "http_client_request_duration_seconds",
 			Help:    "Time from sending an HTTP request to its response headers or failure, by host and method.",
-			Buckets: buckets,
+			Buckets: resolved.Buckets,
 		}, []string{"host", "method"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_client_errors_total",
 			Help: "HTTP requests that failed without a response (refused, reset, timed out, cancelled), by host and method.",
 		}, []string{"host", "method"}),
 	}
-	c, err := register(cfg.Registerer, c)
+	c, err = register(resolved.Registerer, c)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: registering HTTP client metrics (HTTPConfig.Registerer): %w", err)
 	}

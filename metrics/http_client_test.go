@@ -14,7 +14,7 @@ import (
 func TestHTTPClientTransport(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m, err := NewHTTPClient(HTTPConfig{Registerer: reg})
+	m, err := NewHTTPClient(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,14 +20,28 @@ var DefaultHTTPBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5,
 // instead of in a series of its own.
 const Unmatched = "unmatched"
 
-// HTTPConfig configures [NewHTTPServer] and [NewHTTPClient].
+// HTTPConfig configures [NewHTTPServer] and [NewHTTPClient]. A nil
+// *HTTPConfig means every default.
 type HTTPConfig struct {
 	// Registerer receives the collectors. Pass the registry from
 	// [NewRegistry]. Defaults to prometheus.DefaultRegisterer.
 	Registerer prometheus.Registerer
-	// Buckets are the duration histogram's upper bounds in seconds. Defaults
-	// to [DefaultHTTPBuckets].
+	// Buckets are the duration histogram's upper bounds in seconds, in
+	// increasing order. Defaults to [DefaultHTTPBuckets].
 	Buckets []float64
+}
+
+// withDefaults returns a copy of cfg with the defaults filled in, or an
+// error that names the field at fault.
+func (cfg *HTTPConfig) withDefaults() (HTTPConfig, error) {
+	var c HTTPConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	if len(c.Buckets) == 0 {
+		c.Buckets = DefaultHTTPBuckets
+	}
+	return c, checkBuckets("HTTPConfig.Buckets", c.Buckets, "DefaultHTTPBuckets")
 }
 
 // HTTPServer holds the RED metrics of an HTTP server:
@@ -57,12 +71,13 @@ func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	c.inFlight.Collect(ch)
 }
 
-// NewHTTPServer registers the server metrics on cfg.Registerer. Calling it
-// again with the same Registerer returns metrics sharing the same series.
-func NewHTTPServer(cfg HTTPConfig) (*HTTPServer, error) {
-	buckets := cfg.Buckets
-	if len(buckets) == 0 {
-		buckets = DefaultHTTPBuckets
+// NewHTTPServer registers the server metrics on cfg.Registerer (cfg nil for
+// the defaults). Calling it again with the same Registerer returns metrics
+// sharing the same series.
+func NewHTTPServer(cfg *HTTPConfig) (*HTTPServer, error) {
+	resolved, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	c := &serverCollector{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -72,14 +87,14 @@ func NewHTTPServer(cfg HTTPConfig) (*HTTPServer, error) {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "http_server_request_duration_seconds",
 			Help:    "Time from receiving an HTTP request to its handler returning, by method and route.",
-			Buckets: buckets,
+			Buckets: resolved.Buckets,
 		}, []string{"method", "route"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "http_server_requests_in_flight",
 			Help: "HTTP requests being served now.",
 		}),
 	}
-	c, err := register(cfg.Registerer, c)
+	c, err = register(resolved.Registerer, c)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: registering HTTP server metrics (HTTPConfig.Registerer): %w", err)
 	}

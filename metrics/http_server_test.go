@@ -33,7 +33,7 @@ func setupServer(t *testing.T, traced bool) *serverBundle {
 func setupServerOrder(t *testing.T, traced, metricsOutside bool) *serverBundle {
 	t.Helper()
 	b := &serverBundle{reg: NewRegistry(), release: make(chan struct{}), entered: make(chan struct{}, 1)}
-	m, err := NewHTTPServer(HTTPConfig{Registerer: b.reg})
+	m, err := NewHTTPServer(&HTTPConfig{Registerer: b.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +181,11 @@ func TestHTTPServerInFlight(t *testing.T) {
 func TestHTTPServerSharesSeriesWhenBuiltTwice(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	a, err := NewHTTPServer(HTTPConfig{Registerer: reg})
+	a, err := NewHTTPServer(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewHTTPServer(HTTPConfig{Registerer: reg})
+	b, err := NewHTTPServer(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatalf("second NewHTTPServer on one registry: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestHTTPServerSharesSeriesWhenBuiltTwice(t *testing.T) {
 func TestHTTPServerKeepsStreamingAndHijacking(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	m, err := NewHTTPServer(HTTPConfig{Registerer: reg})
+	m, err := NewHTTPServer(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

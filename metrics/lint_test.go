@@ -18,14 +18,14 @@ import (
 func everything(t *testing.T) *prometheus.Registry {
 	t.Helper()
 	reg := NewRegistry()
-	srv, err := NewHTTPServer(HTTPConfig{Registerer: reg})
+	srv, err := NewHTTPServer(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(http.ResponseWriter, *http.Request) {})
 	srv.Middleware(mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/orders/1", nil))
-	cl, err := NewHTTPClient(HTTPConfig{Registerer: reg})
+	cl, err := NewHTTPClient(&HTTPConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,12 +33,12 @@ func everything(t *testing.T) *prometheus.Registry {
 	_, _ = tr.RoundTrip(httptest.NewRequest("GET", "http://payments:8080/", nil))
 	tr = cl.Transport(roundTripFunc(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: 200}, nil }))
 	_, _ = tr.RoundTrip(httptest.NewRequest("GET", "http://payments:8080/", nil))
-	q, err := NewQueryMetrics(QueryConfig{Registerer: reg})
+	q, err := NewQueryMetrics(&QueryConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q.ObserveQuery(context.Background(), "SELECT", time.Millisecond, errors.New("x"))
-	if err := RegisterPool(newPool(t, 2), PoolConfig{Registerer: reg}); err != nil {
+	if err := RegisterPool(newPool(t, 2), &PoolConfig{Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
 	l, err := NewLifecycle(reg)

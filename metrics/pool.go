@@ -7,7 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// PoolConfig configures [RegisterPool].
+// PoolConfig configures [RegisterPool]. A nil *PoolConfig means every
+// default.
 type PoolConfig struct {
 	// Registerer receives the collector. Pass the registry from
 	// [NewRegistry]. Defaults to prometheus.DefaultRegisterer.
@@ -20,19 +21,23 @@ type PoolConfig struct {
 // RegisterPool registers a collector that reads pool.Stat() on every scrape,
 // so the figures are current and cost nothing between scrapes. Every series
 // carries the label pool=Name. Registering a second pool needs another Name.
-func RegisterPool(pool *pgxpool.Pool, cfg PoolConfig) error {
+// cfg may be nil for the defaults.
+func RegisterPool(pool *pgxpool.Pool, cfg *PoolConfig) error {
 	if pool == nil {
 		return fmt.Errorf("metrics: RegisterPool: pool is nil")
 	}
-	if cfg.Name == "" {
-		cfg.Name = "default"
+	var c PoolConfig
+	if cfg != nil {
+		c = *cfg
 	}
-	r := cfg.Registerer
-	if r == nil {
-		r = prometheus.DefaultRegisterer
+	if c.Name == "" {
+		c.Name = "default"
 	}
-	if err := r.Register(newPoolCollector(pool, cfg.Name)); err != nil {
-		return fmt.Errorf("metrics: registering pool %q (PoolConfig.Name must differ per pool): %w", cfg.Name, err)
+	if c.Registerer == nil {
+		c.Registerer = prometheus.DefaultRegisterer
+	}
+	if err := c.Registerer.Register(newPoolCollector(pool, c.Name)); err != nil {
+		return fmt.Errorf("metrics: registering pool %q (PoolConfig.Name must differ per pool): %w", c.Name, err)
 	}
 	return nil
 }

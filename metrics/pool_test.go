@@ -31,7 +31,7 @@ func TestPoolCollector(t *testing.T) {
 	ctx := context.Background()
 	pool := newPool(t, 2)
 	reg := prometheus.NewRegistry()
-	if err := RegisterPool(pool, PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
+	if err := RegisterPool(pool, &PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := pool.Acquire(ctx)
@@ -96,10 +96,10 @@ func TestPoolCollector(t *testing.T) {
 	}
 
 	// A second pool needs its own name; the same name is refused.
-	if err := RegisterPool(pool, PoolConfig{Registerer: reg, Name: "orders"}); err == nil {
+	if err := RegisterPool(pool, &PoolConfig{Registerer: reg, Name: "orders"}); err == nil {
 		t.Error("registering the same pool name twice succeeded")
 	}
-	if err := RegisterPool(pool, PoolConfig{Registerer: reg, Name: "replica"}); err != nil {
+	if err := RegisterPool(pool, &PoolConfig{Registerer: reg, Name: "replica"}); err != nil {
 		t.Errorf("second pool under another name: %v", err)
 	}
 }

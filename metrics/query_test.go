@@ -19,7 +19,7 @@ func TestQueryMetricsFromTracer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
-	qm, err := NewQueryMetrics(QueryConfig{Registerer: reg})
+	qm, err := NewQueryMetrics(&QueryConfig{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestQueryMetricsFromTracer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: qm})
+	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(&tracing.PgxConfig{Observer: qm})
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func BenchmarkPgxTracer(b *testing.B) {
 	defer conn.Close(ctx)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer func() { _ = tp.Shutdown(ctx) }()
-	tr := NewPgxTracer(PgxConfig{Observer: nopObserver{}})
+	tr := NewPgxTracer(&PgxConfig{TracerProvider: tp, Observer: nopObserver{}})
 	data := pgx.TraceQueryStartData{SQL: "SELECT id, note FROM orders WHERE id = $1", Args: []any{17}}
 
 	traced, parent := tp.Tracer("bench").Start(ctx, "request")

@@ -8,7 +8,7 @@
 // baggage propagators, and returns a shutdown func that flushes within its
 // context; register it as a stop hook so the last spans leave before exit:
 //
-//	shutdown, err := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", ServiceVersion: version})
+//	shutdown, err := tracing.Setup(ctx, &tracing.Config{ServiceName: "orders", ServiceVersion: version})
 //	if err != nil { ... }
 //	app.OnStop("flush traces", shutdown) // graceful.App: hooks are func(context.Context) error
 //
@@ -75,7 +75,16 @@
 // is one, so one value in pgx.ConnConfig.Tracer feeds both traces and the
 // query-duration histogram:
 //
-//	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: queryMetrics})
+//	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(&tracing.PgxConfig{Observer: queryMetrics})
+//
+// # Configuration
+//
+// Each constructor takes a pointer to its config ([Config], [HTTPConfig],
+// [PgxConfig]); nil means every default, and each field's doc ends with its
+// default. Everything that starts spans has a TracerProvider field that
+// defaults to otel.GetTracerProvider(), the provider [Setup] installs.
+// [Start] has no config: it follows the span in its context, so a request
+// traced by a provider of its own stays on it.
 //
 // # Logs
 //

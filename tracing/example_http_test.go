@@ -20,7 +20,7 @@ import (
 func ExampleMiddleware() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	opts := &tracing.HTTPOpts{TracerProvider: tp, Propagators: propagation.TraceContext{}}
+	opts := &tracing.HTTPConfig{TracerProvider: tp, Propagators: propagation.TraceContext{}}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {

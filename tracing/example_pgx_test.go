@@ -10,15 +10,16 @@ import (
 )
 
 // A pool traces its queries by setting one PgxTracer on its connection
-// config. The Observer (here nil) is where metrics.QueryMetrics plugs in, so
-// the same tracer also feeds the query-duration histogram.
+// config. A nil config takes every default; its Observer field is where
+// metrics.QueryMetrics plugs in, so the same tracer also feeds the
+// query-duration histogram.
 func ExampleNewPgxTracer() {
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(os.Getenv("DATABASE_URL"))
 	if err != nil {
 		return
 	}
-	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(tracing.PgxConfig{Observer: nil})
+	cfg.ConnConfig.Tracer = tracing.NewPgxTracer(nil)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return

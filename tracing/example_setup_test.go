@@ -30,7 +30,7 @@ func (printer) Shutdown(context.Context) error { return nil }
 // and friends choose where the spans go. Here a printing exporter shows them.
 func ExampleSetup() {
 	ctx := context.Background()
-	shutdown, err := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", ServiceVersion: "1.4.2", Exporter: printer{}})
+	shutdown, err := tracing.Setup(ctx, &tracing.Config{ServiceName: "orders", ServiceVersion: "1.4.2", Exporter: printer{}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -64,7 +64,7 @@ func placeOrder(ctx context.Context, sku string) (err error) {
 // returned error (or a panic) becomes the span's status.
 func ExampleStart() {
 	ctx := context.Background()
-	shutdown, _ := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", Exporter: printer{}})
+	shutdown, _ := tracing.Setup(ctx, &tracing.Config{ServiceName: "orders", Exporter: printer{}})
 
 	_ = placeOrder(ctx, "book")
 	_ = placeOrder(ctx, "sold-out")

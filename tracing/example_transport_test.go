@@ -24,7 +24,7 @@ func ExampleTransport() {
 
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	client := &http.Client{Transport: tracing.Transport(base, &tracing.HTTPOpts{
+	client := &http.Client{Transport: tracing.Transport(base, &tracing.HTTPConfig{
 		TracerProvider: tp, Propagators: propagation.TraceContext{},
 	})}
 	resp, err := client.Post(payments.URL+"/charge", "application/json", nil)

@@ -4,37 +4,46 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// HTTPOpts adjusts [Middleware] and [Transport]. A nil *HTTPOpts means the
-// defaults.
-type HTTPOpts struct {
-	// TracerProvider starts the spans. Defaults to the global provider that
-	// [Setup] installs.
+// HTTPConfig configures [Middleware] and [Transport]. A nil *HTTPConfig means
+// every default.
+type HTTPConfig struct {
+	// TracerProvider starts the spans. Defaults to otel.GetTracerProvider(),
+	// the global provider that [Setup] installs. Middleware looks it up on
+	// each request; Transport when it is built, which is still Setup's
+	// provider when built before Setup ran (OpenTelemetry's global provider
+	// forwards to the first one installed).
 	TracerProvider trace.TracerProvider
-	// Propagators read and write the trace context in headers. Defaults to the
-	// global propagators that [Setup] installs (W3C trace context and baggage).
+	// Propagators read and write the trace context in headers. Defaults to
+	// otel.GetTextMapPropagator(), the global propagators that [Setup]
+	// installs (W3C trace context and baggage).
 	Propagators propagation.TextMapPropagator
 	// Filter, when it returns false, leaves a request untraced (health probes,
 	// for example). Defaults to nil: every request is traced.
 	Filter func(*http.Request) bool
 }
 
-func (o *HTTPOpts) otelhttp() []otelhttp.Option {
-	if o == nil {
-		return nil
+// otelhttp turns cfg into otelhttp's options. otelhttp would start a
+// client span from the parent span's provider when given none; this
+// package's default is the global provider, whatever the parent.
+func (cfg *HTTPConfig) otelhttp() []otelhttp.Option {
+	var c HTTPConfig
+	if cfg != nil {
+		c = *cfg
 	}
-	var opts []otelhttp.Option
-	if o.TracerProvider != nil {
-		opts = append(opts, otelhttp.WithTracerProvider(o.TracerProvider))
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
-	if o.Propagators != nil {
-		opts = append(opts, otelhttp.WithPropagators(o.Propagators))
+	opts := []otelhttp.Option{otelhttp.WithTracerProvider(c.TracerProvider)}
+	if c.Propagators != nil {
+		opts = append(opts, otelhttp.WithPropagators(c.Propagators))
 	}
-	if o.Filter != nil {
-		opts = append(opts, otelhttp.WithFilter(o.Filter))
+	if c.Filter != nil {
+		opts = append(opts, otelhttp.WithFilter(c.Filter))
 	}
 	return opts
 }
@@ -57,22 +66,25 @@ func (o *HTTPOpts) otelhttp() []otelhttp.Option {
 // Wrap the ServeMux directly, or through middleware that passes the request
 // value on unchanged: the mux records the pattern on the request value it
 // receives. metrics.HTTPServer's middleware may sit on either side.
-func Middleware(next http.Handler, opts *HTTPOpts) http.Handler {
+//
+// cfg may be nil for the defaults.
+func Middleware(next http.Handler, cfg *HTTPConfig) http.Handler {
 	h := &serverHandler{next: next}
-	if opts != nil {
-		h.prop, h.filter = opts.Propagators, opts.Filter
-		if opts.TracerProvider != nil {
-			h.tracer = opts.TracerProvider.Tracer(ScopeName)
+	if cfg != nil {
+		h.prop, h.filter = cfg.Propagators, cfg.Filter
+		if cfg.TracerProvider != nil {
+			h.tracer = cfg.TracerProvider.Tracer(ScopeName)
 		}
 	}
 	return h
 }
 
 // Transport traces each request sent through base (http.DefaultTransport if
-// nil) with a client span, and sends the trace context in its headers.
-func Transport(base http.RoundTripper, opts *HTTPOpts) http.RoundTripper {
+// nil) with a client span, and sends the trace context in its headers. cfg
+// may be nil for the defaults.
+func Transport(base http.RoundTripper, cfg *HTTPConfig) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return otelhttp.NewTransport(base, opts.otelhttp()...)
+	return otelhttp.NewTransport(base, cfg.otelhttp()...)
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -24,26 +23,11 @@ type serverHandler struct {
 	filter func(*http.Request) bool
 }
 
-// globalTracer caches the global provider's tracer; Setup may replace the
-// provider at any time, so the cache is keyed by it.
-type tracerCache struct {
-	tp     trace.TracerProvider
-	tracer trace.Tracer
-}
-
-var globalTracer atomic.Pointer[tracerCache]
-
 func (h *serverHandler) tracerFor() trace.Tracer {
 	if h.tracer != nil {
 		return h.tracer
 	}
-	tp := otel.GetTracerProvider()
-	if c := globalTracer.Load(); c != nil && c.tp == tp {
-		return c.tracer
-	}
-	c := &tracerCache{tp: tp, tracer: tp.Tracer(ScopeName)}
-	globalTracer.Store(c)
-	return c.tracer
+	return globalTracer()
 }
 
 func (h *serverHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

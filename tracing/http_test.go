@@ -20,7 +20,7 @@ func TestMiddlewareAndTransport(t *testing.T) {
 	t.Parallel()
 	tp, rec := newRecorder(t)
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	opts := &HTTPOpts{TracerProvider: tp, Propagators: prop}
+	opts := &HTTPConfig{TracerProvider: tp, Propagators: prop}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +98,7 @@ func TestMiddlewareFilter(t *testing.T) {
 	tp, rec := newRecorder(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {})
-	h := Middleware(mux, &HTTPOpts{TracerProvider: tp, Filter: func(r *http.Request) bool { return r.URL.Path != "/livez" }})
+	h := Middleware(mux, &HTTPConfig{TracerProvider: tp, Filter: func(r *http.Request) bool { return r.URL.Path != "/livez" }})
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/livez", nil))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/other", nil))
 	if got := spanNames(rec.Ended()); len(got) != 1 || got[0] != "GET" {
@@ -123,7 +123,7 @@ func TestMiddlewareSpanDetails(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /explode", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
 	mux.HandleFunc("/any", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	h := Middleware(mux, &HTTPOpts{TracerProvider: tp, Propagators: propagation.TraceContext{}})
+	h := Middleware(mux, &HTTPConfig{TracerProvider: tp, Propagators: propagation.TraceContext{}})
 
 	t.Run("PanicIsErrorAndReraised", func(t *testing.T) {
 		defer func() {

@@ -27,10 +27,12 @@ type QueryObserver interface {
 	ObserveQuery(ctx context.Context, operation string, elapsed time.Duration, err error)
 }
 
-// PgxConfig configures a [PgxTracer].
+// PgxConfig configures a [PgxTracer]. A nil *PgxConfig means every default.
 type PgxConfig struct {
-	// TracerProvider starts the spans. Defaults to the provider of the parent
-	// span, so database spans always join the request's trace.
+	// TracerProvider starts the spans. Defaults to otel.GetTracerProvider(),
+	// the global provider that [Setup] installs, looked up on each call so
+	// that a provider installed after the tracer was built is used. The spans
+	// join the trace of the span in the query's context either way.
 	TracerProvider trace.TracerProvider
 	// IncludeArgs records the query arguments as db.query.parameter.<n>
 	// attributes. They may hold personal data: opt in with care. Defaults to
@@ -57,7 +59,8 @@ type PgxConfig struct {
 // the error status, error.type and db.response.status_code to its SQLSTATE;
 // [pgx.ErrNoRows] is not an error.
 type PgxTracer struct {
-	cfg PgxConfig
+	cfg    PgxConfig
+	tracer trace.Tracer // nil: the global provider's, looked up per call
 }
 
 var (
@@ -67,9 +70,16 @@ var (
 	_ pgx.ConnectTracer  = (*PgxTracer)(nil)
 )
 
-// NewPgxTracer returns a tracer configured by cfg.
-func NewPgxTracer(cfg PgxConfig) *PgxTracer {
-	return &PgxTracer{cfg: cfg}
+// NewPgxTracer returns a tracer configured by cfg (nil for the defaults).
+func NewPgxTracer(cfg *PgxConfig) *PgxTracer {
+	t := &PgxTracer{}
+	if cfg != nil {
+		t.cfg = *cfg
+	}
+	if t.cfg.TracerProvider != nil {
+		t.tracer = t.cfg.TracerProvider.Tracer(ScopeName)
+	}
+	return t
 }
 
 type callKey struct{}
@@ -90,7 +100,11 @@ func (t *PgxTracer) begin(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConf
 	if table != "" {
 		name += " " + table
 	}
-	ctx, c.span = tracerFrom(ctx, t.cfg.TracerProvider).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	tracer := t.tracer
+	if tracer == nil {
+		tracer = globalTracer()
+	}
+	ctx, c.span = tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
 	if c.span.IsRecording() {
 		if cfg == nil && conn != nil {
 			cfg = conn.Config() // a copy: only paid for recorded spans

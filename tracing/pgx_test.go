@@ -51,19 +51,20 @@ type pgxBundle struct {
 }
 
 // setupPgx connects to a fresh database with an orders table through a
-// tracer built from cfg (its Observer replaced by the bundle's).
+// tracer built from cfg, its Observer replaced by the bundle's and its
+// TracerProvider by the bundle's recorder.
 func setupPgx(t *testing.T, cfg PgxConfig) *pgxBundle {
 	t.Helper()
 	ctx := context.Background()
 	url := migtest.NewURL(t)
 	tp, rec := newRecorder(t)
 	b := &pgxBundle{rec: rec, tp: tp, obs: &observer{}, url: url}
-	cfg.Observer = b.obs
+	cfg.Observer, cfg.TracerProvider = b.obs, tp
 	connCfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	connCfg.Tracer = NewPgxTracer(cfg)
+	connCfg.Tracer = NewPgxTracer(&cfg)
 	b.dbName = connCfg.Database
 	b.conn, err = pgx.ConnectConfig(ctx, connCfg)
 	if err != nil {
@@ -226,7 +227,7 @@ func TestPgxTracerBatchCopyConnect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Tracer = NewPgxTracer(PgxConfig{Observer: b.obs})
+		cfg.Tracer = NewPgxTracer(&PgxConfig{TracerProvider: b.tp, Observer: b.obs})
 		conn2, err = pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -18,12 +18,12 @@ import (
 
 // ErrInvalidConfig is returned by [Setup] when the environment or the
 // [Config] cannot be turned into a tracer provider. The wrapped error names the
-// variable or field at fault.
-var ErrInvalidConfig = errors.New("tracing: invalid configuration")
+// variable or field at fault and what to set.
+var ErrInvalidConfig = errors.New("tracing: invalid config")
 
-// Config describes the service whose traces [Setup] exports. The OTEL_*
-// environment variables override it, so operators can change a deployed
-// service without a rebuild.
+// Config describes the service whose traces [Setup] exports. A nil *Config
+// means every default. The OTEL_* environment variables override it, so
+// operators can change a deployed service without a rebuild.
 type Config struct {
 	// ServiceName is the service.name resource attribute. OTEL_SERVICE_NAME
 	// and service.name in OTEL_RESOURCE_ATTRIBUTES take precedence. Defaults
@@ -42,7 +42,8 @@ type Config struct {
 }
 
 // Setup installs a global tracer provider and the W3C trace-context and
-// baggage propagators, configured from cfg and the standard environment:
+// baggage propagators, configured from cfg (nil for the defaults) and the
+// standard environment:
 //
 //   - OTEL_SDK_DISABLED=true: no provider is installed (spans are no-ops) and
 //     shutdown does nothing; the propagators are still installed so that a
@@ -58,22 +59,26 @@ type Config struct {
 // The returned shutdown flushes buffered spans and stops the exporter; it
 // returns ctx.Err() if ctx ends first, and is meant to be a graceful stop hook.
 // Calling it twice is harmless.
-func Setup(ctx context.Context, cfg Config) (shutdown func(context.Context) error, err error) {
+func Setup(ctx context.Context, cfg *Config) (shutdown func(context.Context) error, err error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 	if sdkDisabled() {
 		return func(context.Context) error { return nil }, nil
 	}
 
-	logger := cfg.Logger
+	logger := c.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	res, err := newResource(ctx, cfg)
+	res, err := newResource(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	exp := cfg.Exporter
+	exp := c.Exporter
 	if exp == nil {
 		exp, err = autoexport.NewSpanExporter(ctx)
 		if err != nil {

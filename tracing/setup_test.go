@@ -153,7 +153,7 @@ func TestSetupExportsFromEnvironmentOnly(t *testing.T) {
 			t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,service.name=overridden")
 
 			ctx := context.Background()
-			shutdown, err := Setup(ctx, Config{ServiceName: "orders-from-code", ServiceVersion: "1.2.3"})
+			shutdown, err := Setup(ctx, &Config{ServiceName: "orders-from-code", ServiceVersion: "1.2.3"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,7 +202,7 @@ func TestSetupShutdownHonoursContext(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
 
 	ctx := context.Background()
-	shutdown, err := Setup(ctx, Config{ServiceName: "stuck"})
+	shutdown, err := Setup(ctx, &Config{ServiceName: "stuck"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSetupDisabled(t *testing.T) {
 	t.Setenv("OTEL_SDK_DISABLED", "TRUE")
 	ctx := context.Background()
 	exp := tracetest.NewInMemoryExporter()
-	shutdown, err := Setup(ctx, Config{Exporter: exp})
+	shutdown, err := Setup(ctx, &Config{Exporter: exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestSetupSamplerFromEnvironment(t *testing.T) {
 	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "0")
 	ctx := context.Background()
 	exp := tracetest.NewInMemoryExporter()
-	shutdown, err := Setup(ctx, Config{Exporter: exp})
+	shutdown, err := Setup(ctx, &Config{Exporter: exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestSetupRejectsUnknownExporter(t *testing.T) {
 	clearOTELEnv(t)
 	restoreGlobals(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "carrier-pigeon")
-	_, err := Setup(context.Background(), Config{})
+	_, err := Setup(context.Background(), nil)
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Setup = %v, want ErrInvalidConfig", err)
 	}
@@ -297,7 +297,7 @@ func TestSetupRejectsUnknownExporter(t *testing.T) {
 func TestSetupConsoleAndNoneExporters(t *testing.T) {
 	if name := os.Getenv("TRACING_TEST_CHILD_EXPORTER"); name != "" {
 		ctx := context.Background()
-		shutdown, err := Setup(ctx, Config{ServiceName: "console-test"})
+		shutdown, err := Setup(ctx, &Config{ServiceName: "console-test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -27,7 +28,7 @@ func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (conte
 	if len(attrs) > 0 {
 		opts = []trace.SpanStartOption{trace.WithAttributes(attrs...)}
 	}
-	return tracerFrom(ctx, nil).Start(ctx, name, opts...)
+	return tracerFrom(ctx).Start(ctx, name, opts...)
 }
 
 // End ends span, recording *errp (when errp and *errp are not nil) as the
@@ -49,15 +50,33 @@ func End(span trace.Span, errp *error) {
 	span.End()
 }
 
-// tracerFrom picks the tracer for a new span: the configured provider, else
-// the parent span's provider, else the global one.
-func tracerFrom(ctx context.Context, tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() {
-			tp = parent.TracerProvider()
-		} else {
-			tp = otel.GetTracerProvider()
-		}
+// tracerFrom picks the tracer for a span [Start]s: the parent span's
+// provider, else the global one.
+func tracerFrom(ctx context.Context) trace.Tracer {
+	if parent := trace.SpanFromContext(ctx); parent.SpanContext().IsValid() {
+		return parent.TracerProvider().Tracer(ScopeName)
 	}
-	return tp.Tracer(ScopeName)
+	return globalTracer()
+}
+
+// tracerCache holds the global provider's tracer; Setup may replace the
+// provider at any time, so the cache is keyed by it.
+type tracerCache struct {
+	tp     trace.TracerProvider
+	tracer trace.Tracer
+}
+
+var globalCache atomic.Pointer[tracerCache]
+
+// globalTracer returns the tracer of otel.GetTracerProvider(), the default
+// of every TracerProvider field here, without asking the provider for it on
+// every request or query.
+func globalTracer() trace.Tracer {
+	tp := otel.GetTracerProvider()
+	if c := globalCache.Load(); c != nil && c.tp == tp {
+		return c.tracer
+	}
+	c := &tracerCache{tp: tp, tracer: tp.Tracer(ScopeName)}
+	globalCache.Store(c)
+	return c.tracer
 }

@@ -20,7 +20,7 @@ import (
 // serve wires the service on app. Every part registers how it stops, in the
 // order it was opened; graceful runs those hooks in reverse.
 func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Registry, logger *slog.Logger) error {
-	flush, err := tracing.Setup(ctx, tracing.Config{ServiceName: "orders", ServiceVersion: env.Version, Logger: logger})
+	flush, err := tracing.Setup(ctx, &tracing.Config{ServiceName: "orders", ServiceVersion: env.Version, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	})
 	app.OnStop("jobs", worker.Stop) // a stage still running at the deadline is released, not lost
 
-	httpMetrics, err := metrics.NewHTTPServer(metrics.HTTPConfig{Registerer: reg})
+	httpMetrics, err := metrics.NewHTTPServer(&metrics.HTTPConfig{Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -103,16 +103,16 @@ func routes(db *pgxpool.Pool, log *eventlog.Store, worker *jobs.Client, deleters
 // openDB connects with the pgx tracer (spans and query metrics in one) and
 // registers the pool collector and the pool's stop hook.
 func openDB(ctx context.Context, app *graceful.App, env env, reg *prometheus.Registry, logger *slog.Logger) (*pgxpool.Pool, error) {
-	queries, err := metrics.NewQueryMetrics(metrics.QueryConfig{Registerer: reg})
+	queries, err := metrics.NewQueryMetrics(&metrics.QueryConfig{Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
-	db, err := connect(ctx, env, logger, tracing.NewPgxTracer(tracing.PgxConfig{Observer: queries}))
+	db, err := connect(ctx, env, logger, tracing.NewPgxTracer(&tracing.PgxConfig{Observer: queries}))
 	if err != nil {
 		return nil, err
 	}
 	app.OnStop("database", func(context.Context) error { db.Close(); return nil })
-	if err := metrics.RegisterPool(db, metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
+	if err := metrics.RegisterPool(db, &metrics.PoolConfig{Registerer: reg, Name: "orders"}); err != nil {
 		return nil, err
 	}
 	return db, nil
