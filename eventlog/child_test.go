@@ -1,14 +1,10 @@
 package eventlog_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,23 +13,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 )
 
-// childEnv selects the consumer process mode of the test binary; the
-// database URL is in childDBEnv.
+// The consumer process reads the database URL from childDBEnv.
 const (
-	childEnv   = "EVENTLOG_TEST_CHILD"
 	childDBEnv = "EVENTLOG_TEST_DB"
 	hangAtEnv  = "EVENTLOG_TEST_HANG_AT"
 )
 
-// childMain runs consumer "projector" in this process. Its handler records
-// each record in table effects (position is its primary key, so a second
+// childMain is the scenario "consumer" with args [mode]: it runs consumer
+// "projector" in this process. Its handler records each record in table
+// effects as consumer mode (position is its primary key, so a second
 // effect for one record would fail the batch) and prints "handled <pos>".
 // With EVENTLOG_TEST_HANG_AT=<pos> it prints "hanging <pos>" after handling
 // that record and blocks before the checkpoint commits, waiting to be
 // killed.
-func childMain(mode string) int {
+func childMain(args []string) int {
+	mode := args[0]
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
 	if err != nil {
@@ -80,69 +77,9 @@ func childMain(mode string) int {
 	return 0
 }
 
-// childProc is a consumer process started by a test.
-type childProc struct {
-	cmd   *exec.Cmd
-	lines chan string
-	done  chan struct{}
-}
-
-func startConsumerProcess(t *testing.T, dbURL, mode string, env ...string) *childProc {
+// startConsumerProcess runs childMain as consumer mode in a process of its
+// own, on the database at dbURL.
+func startConsumerProcess(t *testing.T, dbURL, mode string, env ...string) *testchild.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode, childDBEnv+"="+dbURL, "GORACE=atexit_sleep_ms=0")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &childProc{cmd: cmd, lines: make(chan string, 10000), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		io.Copy(io.Discard, stdout)
-		cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// waitFor reads the child's lines until one starts with prefix.
-func (p *childProc) waitFor(t *testing.T, prefix string, within time.Duration) string {
-	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case l := <-p.lines:
-			if strings.HasPrefix(l, "error") {
-				t.Fatalf("child: %s", l)
-			}
-			if strings.HasPrefix(l, prefix) {
-				return l
-			}
-		case <-p.done:
-			t.Fatalf("child exited while waiting for %q", prefix)
-		case <-deadline:
-			t.Fatalf("child did not say %q within %v", prefix, within)
-		}
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *childProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
+	return testchild.Start(t, "consumer", []string{mode}, append(env, childDBEnv+"="+dbURL)...)
 }

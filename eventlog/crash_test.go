@@ -70,8 +70,8 @@ func TestConsumerProcessKilledBetweenHandlingAndCheckpoint(t *testing.T) {
 	// The child handles batches of 2: p0 and p1 commit, then it hangs
 	// after handling p2.
 	first := startConsumerProcess(t, tb.url, "first", fmt.Sprintf("%s=%d", hangAtEnv, pos[2]))
-	first.waitFor(t, fmt.Sprintf("hanging %d", pos[2]), 30*time.Second)
-	first.kill(t)
+	first.WaitPrefix(fmt.Sprintf("hanging %d", pos[2]), 30*time.Second)
+	first.Kill()
 
 	// What committed is the batches before the one with p2: p0 and p1, or
 	// only p0 when the fence (other transactions on the server) held p1
@@ -82,7 +82,7 @@ func TestConsumerProcessKilledBetweenHandlingAndCheckpoint(t *testing.T) {
 		t.Fatalf("effects after the kill: %v, want first: %v or %v", got, pos[:1], pos[:2])
 	}
 	second := startConsumerProcess(t, tb.url, "second")
-	second.waitFor(t, fmt.Sprintf("handled %d", pos[2]), 30*time.Second) // redelivered
+	second.WaitPrefix(fmt.Sprintf("handled %d", pos[2]), 30*time.Second) // redelivered
 	got = waitEffects(t, tb, 5, 30*time.Second)
 	if fmt.Sprint(got["first"]) != fmt.Sprint(pos[:k]) || fmt.Sprint(got["second"]) != fmt.Sprint(pos[k:]) {
 		t.Fatalf("effects %v", got)
@@ -105,7 +105,7 @@ func TestStandbyTakesOverFromAKilledProcess(t *testing.T) {
 	}
 	s := newStore(t, tb, "b")
 	active := startConsumerProcess(t, tb.url, "process")
-	active.waitFor(t, "active", 30*time.Second)
+	active.WaitPrefix("active", 30*time.Second)
 
 	became := make(chan time.Time, 1)
 	standby, err := s.NewConsumer("projector", func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
@@ -134,7 +134,7 @@ func TestStandbyTakesOverFromAKilledProcess(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	killed := time.Now()
-	active.kill(t)
+	active.Kill()
 	var at time.Time
 	select {
 	case at = <-became:

@@ -1,7 +1,6 @@
 package graceful
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,19 +9,18 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-const childEnv = "GRACEFUL_TEST_CHILD"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
+)
 
 // childMain is the service the lifecycle tests start as a real process. Its
 // behaviour is chosen by environment variables; it logs JSON to stdout,
-// which the parent reads to find its ports and to check the phases.
+// which the parent reads to find its ports and to check the phases. It
+// does not return: Run exits.
 func childMain(scenario string) {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	env := func(k string) time.Duration {
@@ -103,43 +101,15 @@ func childMain(scenario string) {
 
 // child is a running service process under test.
 type child struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	logs   []map[string]any
-	update chan struct{}
-	exited chan struct{}
-	code   int
-	probe  string // http://host:port of the probe server
-	app    string // http://host:port of the service
+	t     *testing.T
+	p     *testchild.Child
+	probe string // http://host:port of the probe server
+	app   string // http://host:port of the service
 }
 
 func startChild(t *testing.T, scenario string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	// The race detector sleeps a second at exit unless told not to, which
-	// would hide the exit timings under test.
-	base := append(os.Environ(), childEnv+"="+scenario, "GORACE=atexit_sleep_ms=0")
-	cmd.Env = append(base, env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{t: t, cmd: cmd, update: make(chan struct{}, 1), exited: make(chan struct{})}
-	go c.read(out)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.exited
-		if t.Failed() {
-			for _, l := range c.allLogs() {
-				t.Logf("child log: %v", l)
-			}
-		}
-	})
+	c := &child{t: t, p: testchild.Start(t, scenario, nil, env...)}
 	if scenario != "main-fails" {
 		c.probe = "http://" + c.waitLog("graceful: probes listening")["addr"].(string)
 		c.app = "http://" + c.waitLog("graceful: listening")["addr"].(string)
@@ -147,67 +117,28 @@ func startChild(t *testing.T, scenario string, env ...string) *child {
 	return c
 }
 
-func (c *child) read(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) != nil {
-			m = map[string]any{"msg": sc.Text()}
-		}
-		c.mu.Lock()
-		c.logs = append(c.logs, m)
-		c.mu.Unlock()
-		select {
-		case c.update <- struct{}{}:
-		default:
-		}
+// record is a line of the child's JSON log; another line is a record with
+// only msg.
+func record(line string) map[string]any {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil {
+		m = map[string]any{"msg": line}
 	}
-	err := c.cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		c.code = ee.ExitCode()
-	case err != nil:
-		c.code = -1
-	}
-	close(c.exited)
-}
-
-func (c *child) allLogs() []map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]map[string]any(nil), c.logs...)
+	return m
 }
 
 // waitLog returns the first log record with msg, waiting up to 10 s.
 func (c *child) waitLog(msg string) map[string]any {
 	c.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		for _, l := range c.allLogs() {
-			if l["msg"] == msg {
-				return l
-			}
-		}
-		select {
-		case <-c.update:
-		case <-c.exited:
-			for _, l := range c.allLogs() {
-				if l["msg"] == msg {
-					return l
-				}
-			}
-			c.t.Fatalf("child exited (code %d) without logging %q", c.code, msg)
-		case <-deadline:
-			c.t.Fatalf("child did not log %q within 10s", msg)
-		}
-	}
+	return record(c.p.WaitMatch(fmt.Sprintf("record with msg %q", msg),
+		func(l string) bool { return record(l)["msg"] == msg }, 10*time.Second))
 }
 
 // logIndex is the position of the first record with msg (and attr=val when
 // given), or -1.
 func (c *child) logIndex(msg string, attrVal ...string) int {
-	for i, l := range c.allLogs() {
+	for i, line := range c.p.Lines() {
+		l := record(line)
 		if l["msg"] != msg {
 			continue
 		}
@@ -221,22 +152,13 @@ func (c *child) logIndex(msg string, attrVal ...string) int {
 
 func (c *child) signal(sig syscall.Signal) time.Time {
 	c.t.Helper()
-	if err := c.cmd.Process.Signal(sig); err != nil {
-		c.t.Fatal(err)
-	}
-	return time.Now()
+	return c.p.Signal(sig)
 }
 
 // wait returns the exit code, failing the test if the child runs on past d.
 func (c *child) wait(d time.Duration) int {
 	c.t.Helper()
-	select {
-	case <-c.exited:
-		return c.code
-	case <-time.After(d):
-		c.t.Fatalf("child still running after %v", d)
-		return 0
-	}
+	return c.p.Wait(d)
 }
 
 // noKeepAlive makes every request open a new connection, which is what a

@@ -1,18 +1,19 @@
 package graceful
 
 import (
-	"os"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 )
 
 func TestMain(m *testing.M) {
 	// The lifecycle tests re-run this test binary as the service under test,
 	// so that real signals hit a real process.
-	if scenario := os.Getenv(childEnv); scenario != "" {
-		childMain(scenario)
-		return
-	}
+	testchild.Dispatch(map[string]testchild.Scenario{
+		"serve":      func([]string) int { childMain("serve"); return 0 },
+		"main-fails": func([]string) int { childMain("main-fails"); return 0 },
+	})
 	goleak.VerifyTestMain(m)
 }

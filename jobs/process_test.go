@@ -1,7 +1,6 @@
 package jobs_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +20,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/jobs"
 )
-
-const childEnv = "JOBS_TEST_CHILD"
 
 // procKind is the three-stage kind the process tests run. Every stage
 // writes an effect row (no constraint, so a second commit would show), a
@@ -60,13 +58,9 @@ func procKind(worker string, block string, blockFor time.Duration, out io.Writer
 	return jobs.Kind{Name: "proc", Stages: []jobs.Stage{stage("s1"), stage("s2"), stage("s3")}}
 }
 
-// childMain is the worker process: it runs procKind until SIGTERM and logs
-// JSON lines to stdout; or, in the scenario "cleanup", cleanupChild.
-func childMain(scenario string) {
-	if scenario == "cleanup" {
-		cleanupChild()
-		return
-	}
+// workerChild is the worker process: it runs procKind until SIGTERM and
+// logs JSON lines to stdout.
+func workerChild([]string) int {
 	out := &lockedWriter{w: os.Stdout}
 	logger := slog.New(slog.NewJSONHandler(out, nil))
 	blockFor, _ := time.ParseDuration(os.Getenv("BLOCK_FOR"))
@@ -93,12 +87,13 @@ func childMain(scenario string) {
 	<-sig
 	_ = c.Stop(ctx)
 	db.Close()
+	return 0
 }
 
 // cleanupChild cleans up job JOB_ID one ledger entry per transaction; the
 // third delete, once its DELETE ran, prints "blocking" and waits to be
 // killed inside its transaction.
-func cleanupChild() {
+func cleanupChild([]string) int {
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 	if err != nil {
@@ -119,7 +114,7 @@ func cleanupChild() {
 	}
 	_, err = jobs.Cleanup(ctx, db, id, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"widgets": del, "gadgets": del, "stage_done": del}})
 	fmt.Printf(`{"msg":"cleanup returned: %v"}`+"\n", err)
-	os.Exit(3)
+	return 3
 }
 
 type lockedWriter struct {
@@ -133,65 +128,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// child is a worker process started from this test binary.
-type child struct {
-	cmd   *exec.Cmd
-	lines chan map[string]any
-	done  chan struct{}
+// startChild runs scenario (see TestMain) in a process of its own, on the
+// database at url.
+func startChild(t *testing.T, scenario, url string, env ...string) *testchild.Child {
+	t.Helper()
+	return testchild.Start(t, scenario, nil, append(env, "DATABASE_URL="+url)...)
 }
 
-func startChild(t *testing.T, url string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=worker", "DATABASE_URL="+url, "GORACE=atexit_sleep_ms=0")
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, lines: make(chan map[string]any, 1000), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				select {
-				case c.lines <- m:
-				default:
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.done
-		_ = cmd.Wait()
-	})
-	return c
+// logMsg is the msg of a JSON log line, "" for another line.
+func logMsg(line string) string {
+	var m map[string]any
+	_ = json.Unmarshal([]byte(line), &m)
+	s, _ := m["msg"].(string)
+	return s
 }
 
 // waitLine waits for a log line whose msg contains msg.
-func (c *child) waitLine(t *testing.T, msg string, timeout time.Duration) map[string]any {
+func waitLine(t *testing.T, c *testchild.Child, msg string, timeout time.Duration) map[string]any {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case m := <-c.lines:
-			if testing.Verbose() {
-				t.Logf("child: %v", m)
-			}
-			if s, _ := m["msg"].(string); strings.Contains(s, msg) {
-				return m
-			}
-		case <-deadline:
-			t.Fatalf("child did not log %q within %s", msg, timeout)
-		}
-	}
+	line := c.WaitMatch(fmt.Sprintf("log line whose msg contains %q", msg),
+		func(l string) bool { return strings.Contains(logMsg(l), msg) }, timeout)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(line), &m)
+	return m
 }
 
 func TestProcess(t *testing.T) {
@@ -201,13 +160,9 @@ func TestProcess(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		id := enqueue(t, b.db, "proc", nil, nil)
-		ch := startChild(t, b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1h", "LEASE=1s")
-		ch.waitLine(t, "blocking", 30*time.Second)
-		if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-ch.done
-		_ = ch.cmd.Wait()
+		ch := startChild(t, "worker", b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1h", "LEASE=1s")
+		waitLine(t, ch, "blocking", 30*time.Second)
+		ch.Kill()
 		killed := time.Now()
 		if j := jobState(t, b.db, id); j.State != "running" || j.Stage != "s2" {
 			t.Fatalf("after kill: state %s stage %s", j.State, j.Stage)
@@ -274,15 +229,11 @@ func TestProcess(t *testing.T) {
 		startClient(t, b.db, testConfig("w"), ledgerKind(&fixed))
 		id := enqueue(t, b.db, "ledger", map[string]string{"FailAt": "d"}, nil)
 		waitState(t, b.db, id, "failed", 10*time.Second)
-		ch := startChild(t, b.url, childEnv+"=cleanup", fmt.Sprintf("JOB_ID=%d", id))
-		if line := ch.waitLine(t, "blocking", 30*time.Second); line["table"] != "widgets" {
+		ch := startChild(t, "cleanup", b.url, fmt.Sprintf("JOB_ID=%d", id))
+		if line := waitLine(t, ch, "blocking", 30*time.Second); line["table"] != "widgets" {
 			t.Fatalf("blocked in %v, want the third entry (c's widgets)", line)
 		}
-		if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-ch.done
-		_ = ch.cmd.Wait()
+		ch.Kill()
 
 		// Two batches committed (d's gadget, c's stage_done row); the third
 		// died with its transaction, DELETE and all.
@@ -322,19 +273,15 @@ func TestProcess(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		id := enqueue(t, b.db, "proc", nil, nil)
-		ch := startChild(t, b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1500ms", "LEASE=1s")
-		ch.waitLine(t, "blocking", 30*time.Second)
-		if err := ch.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
+		ch := startChild(t, "worker", b.url, "BLOCK_STAGE=s2", "BLOCK_FOR=1500ms", "LEASE=1s")
+		waitLine(t, ch, "blocking", 30*time.Second)
+		ch.Signal(syscall.SIGSTOP)
 		cfg := testConfig("parent")
 		cfg.Lease = time.Second
 		startClient(t, b.db, cfg, procKind("parent", "", 0, io.Discard))
 		waitState(t, b.db, id, "succeeded", 30*time.Second)
-		if err := ch.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
-		line := ch.waitLine(t, "late completion rejected", 30*time.Second)
+		ch.Signal(syscall.SIGCONT)
+		line := waitLine(t, ch, "late completion rejected", 30*time.Second)
 		if line["job"] != float64(id) || line["stage"] != "s2" {
 			t.Fatalf("rejection line %v", line)
 		}
@@ -349,9 +296,12 @@ func TestProcess(t *testing.T) {
 		if j.State != "succeeded" || string(j.Results["s2"]) != `{"worker": "parent"}` {
 			t.Fatalf("job %s results %s", j.State, j.Results)
 		}
-		if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
+		// The child's client stops on SIGTERM, not before.
+		lines := ch.Lines()
+		if i := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(logMsg(l), "client stopped") }); i >= 0 {
+			t.Fatalf("the child stopped before SIGTERM: %s", lines[i])
 		}
-		ch.waitLine(t, "client stopped", 30*time.Second)
+		ch.Signal(syscall.SIGTERM)
+		waitLine(t, ch, "client stopped", 30*time.Second)
 	})
 }

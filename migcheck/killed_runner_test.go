@@ -4,22 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	osexec "os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck"
-)
-
-// childEnv makes the test binary a migration runner (see TestMain): it
-// applies the set named by childSetEnv to the database at this URL.
-const (
-	childEnv    = "MIGCHECK_TEST_CHILD_URL"
-	childSetEnv = "MIGCHECK_TEST_CHILD_SET"
 )
 
 var childSets = map[string]migcheck.Set{
@@ -33,15 +25,17 @@ var childSets = map[string]migcheck.Set{
 		"0002_idx.up.sql", "CREATE INDEX CONCURRENTLY r_n ON r (n);\nSELECT pg_sleep(3);\nCREATE INDEX CONCURRENTLY r_n2 ON r (n, n);\n")},
 }
 
-func runChild() int {
+// runChild is the scenario "runner" with args [url, set]: a migration
+// runner that applies childSets[set] to the database at url.
+func runChild(args []string) int {
 	ctx := context.Background()
-	db, err := pgxpool.New(ctx, os.Getenv(childEnv))
+	db, err := pgxpool.New(ctx, args[0])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	defer db.Close()
-	m, err := migcheck.New(db, quietConfig(), childSets[os.Getenv(childSetEnv)])
+	m, err := migcheck.New(db, quietConfig(), childSets[args[1]])
 	if err == nil {
 		_, err = m.Apply(ctx)
 	}
@@ -57,22 +51,10 @@ func runChild() int {
 // with SIGKILL. Its server backend goes on with the statement.
 func startAndKillRunner(t *testing.T, db *pgxpool.Pool, set, running string) {
 	t.Helper()
-	cmd := osexec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+db.Config().ConnString(), childSetEnv+"="+set)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	runner := testchild.Start(t, "runner", []string{db.Config().ConnString(), set})
 	waitFor(t, db, fmt.Sprintf(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'
 		AND application_name LIKE '%s%%' AND query LIKE '%s%%'`, migcheck.AppNamePrefix, running))
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("runner ended with %v before it was killed: %s", err, stderr.String())
-	}
+	runner.Kill()
 }
 
 // A runner killed with SIGKILL while a migration runs leaves a backend that

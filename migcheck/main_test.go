@@ -1,17 +1,17 @@
 package migcheck_test
 
 import (
-	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
-	}
+	// The killed-runner tests re-run this test binary as a migration runner,
+	// so that SIGKILL hits a real process with its session open.
+	testchild.Dispatch(map[string]testchild.Scenario{"runner": runChild})
 	goleak.VerifyTestMain(migtest.Closing(m))
 }

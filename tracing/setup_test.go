@@ -3,12 +3,12 @@ package tracing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +21,11 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 )
 
 // received collects what an OTLP receiver was sent.
@@ -295,36 +298,46 @@ func TestSetupRejectsUnknownExporter(t *testing.T) {
 // TestSetupConsoleAndNoneExporters runs Setup in a child process, because the
 // console exporter writes to the process's standard output.
 func TestSetupConsoleAndNoneExporters(t *testing.T) {
-	if name := os.Getenv("TRACING_TEST_CHILD_EXPORTER"); name != "" {
-		ctx := context.Background()
-		shutdown, err := Setup(ctx, &Config{ServiceName: "console-test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, span := Start(ctx, "printed-span")
-		span.End()
-		if err := shutdown(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
 	for _, name := range []string{"console", "none"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSetupConsoleAndNoneExporters$")
-			cmd.Env = append(os.Environ(), "TRACING_TEST_CHILD_EXPORTER="+name, "OTEL_TRACES_EXPORTER="+name,
-				"OTEL_SDK_DISABLED=", "OTEL_SERVICE_NAME=")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("child: %v\n%s", err, out)
+			c := testchild.Start(t, "setup", nil, "OTEL_TRACES_EXPORTER="+name, "OTEL_SDK_DISABLED=", "OTEL_SERVICE_NAME=")
+			if code := c.Wait(30 * time.Second); code != 0 {
+				t.Fatalf("child exited with %d:\n%s", code, c.Output())
 			}
-			printed := strings.Contains(string(out), `"Name":"printed-span"`)
+			out := c.Output()
+			printed := strings.Contains(out, `"Name":"printed-span"`)
 			if printed != (name == "console") {
 				t.Fatalf("OTEL_TRACES_EXPORTER=%s printed the span: %v; output %q", name, printed, out)
 			}
-			if !strings.Contains(string(out), "PASS") {
-				t.Fatalf("child did not pass: %s", out)
+			if !strings.Contains(out, setupChildDone) {
+				t.Fatalf("child did not finish: %s", out)
 			}
 		})
 	}
+}
+
+const setupChildDone = "setup child: done"
+
+// setupChild is the scenario "setup": Setup from the environment, one span,
+// shutdown, and no goroutine left behind.
+func setupChild([]string) int {
+	ctx := context.Background()
+	shutdown, err := Setup(ctx, &Config{ServiceName: "console-test"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_, span := Start(ctx, "printed-span")
+	span.End()
+	if err := shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(setupChildDone)
+	return 0
 }
