@@ -2,16 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(migtest.Closing(m)) }
+func TestMain(m *testing.M) {
+	// The signal tests re-run this test binary as the CLI, so that SIGTERM
+	// hits a real seatbelt process.
+	testchild.Dispatch(map[string]testchild.Scenario{"cli": func(args []string) int {
+		return run(context.Background(), args, os.Stdout, os.Stderr)
+	}})
+	goleak.VerifyTestMain(migtest.Closing(m))
+}
 
 // runCLI runs the CLI in-process, as main does, and returns what it printed
 // and its exit code.

@@ -417,7 +417,16 @@ func seatbeltLatency(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions) 
 	return out, nil
 }
 
-const benchChildEnv = "SEATBELT_BENCH_JOBS_CHILD"
+// workerCommand runs this program with args: the worker process of the
+// reclaim measurement. The tests replace it, since there the running
+// executable is the test binary.
+var workerCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, exe, args...), nil
+}
 
 // seatbeltReclaim starts a worker process on a one-stage job that hangs,
 // kills it with SIGKILL once the stage runs, and returns the time until
@@ -426,12 +435,10 @@ func seatbeltReclaim(ctx context.Context, db *pgxpool.Pool, dbURL string, o benc
 	if _, err := jobs.Enqueue(ctx, db, "hang", nil, nil); err != nil {
 		return 0, err
 	}
-	exe, err := os.Executable()
+	cmd, err := workerCommand(ctx, "jobs", "--child-worker", "--database-url", dbURL, "--lease", o.lease.String())
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "jobs", "--child-worker", "--database-url", dbURL, "--lease", o.lease.String())
-	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return 0, err

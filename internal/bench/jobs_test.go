@@ -1,20 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 )
-
-// The reclaim measurement starts os.Executable() as a worker process; in
-// tests that is this test binary, which becomes the CLI here.
-func init() {
-	if os.Getenv(benchChildEnv) != "" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
-	}
-}
 
 func TestBenchJobsSmall(t *testing.T) {
 	if testing.Short() {

@@ -2,13 +2,28 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The reclaim measurement starts a worker process: here, this test
+	// binary run as the CLI.
+	testchild.Dispatch(map[string]testchild.Scenario{"bench": func(args []string) int {
+		return run(context.Background(), args, os.Stdout, os.Stderr)
+	}})
+	workerCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+		return testchild.Command(ctx, "bench", args...), nil
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // runBench runs the command in-process, as main does, and returns what it
 // printed and its exit code.

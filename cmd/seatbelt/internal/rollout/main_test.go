@@ -13,20 +13,17 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/seatbelt-go/seatbelt/graceful"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 )
-
-const childEnv = "ROLLOUT_TEST_REPLICA"
 
 func TestMain(m *testing.M) {
 	// The replicas are this test binary, run as a small graceful service.
-	if os.Getenv(childEnv) != "" {
-		replicaMain()
-		return
-	}
+	testchild.Dispatch(map[string]testchild.Scenario{"replica": replicaMain})
 	goleak.VerifyTestMain(m)
 }
 
-func replicaMain() {
+// replicaMain does not return: graceful.Run exits.
+func replicaMain([]string) int {
 	version := os.Getenv("VERSION")
 	graceful.Run(func(ctx context.Context, app *graceful.App) error {
 		if os.Getenv("NEVER_READY") != "" {
@@ -46,8 +43,9 @@ func replicaMain() {
 		StopTimeout:   4 * time.Second,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	return 0
 }
 
 func version(name string, env ...string) Version {
-	return Version{Name: name, Binary: os.Args[0], Env: append([]string{childEnv + "=1", "VERSION=" + name}, env...)}
+	return Version{Name: name, Binary: os.Args[0], Env: append([]string{testchild.Env("replica"), "VERSION=" + name}, env...)}
 }
