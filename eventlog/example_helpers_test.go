@@ -14,14 +14,7 @@ import (
 // fresh one with eventlog's tables, dropped by the returned func.
 func exampleDB() (*pgxpool.Pool, func()) {
 	ctx := context.Background()
-	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: quietLogger()})
-	if err != nil {
-		panic(err)
-	}
-	url, drop, err := pglocal.CreateDatabase(ctx, srv.URL, "eventlog_example")
-	if err != nil {
-		panic(err)
-	}
+	url, drop := pglocal.MustCreateDatabase("eventlog_example")
 	pool, err := pgxpool.New(ctx, url)
 	if err == nil {
 		_, err = migcheck.Apply(ctx, pool, eventlog.Migrations)
@@ -29,5 +22,5 @@ func exampleDB() (*pgxpool.Pool, func()) {
 	if err != nil {
 		panic(err)
 	}
-	return pool, func() { pool.Close(); drop(); _ = srv.Close() }
+	return pool, func() { pool.Close(); drop() }
 }

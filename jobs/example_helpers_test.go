@@ -2,13 +2,10 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
@@ -20,26 +17,8 @@ import (
 // examples (which cannot use testing.T); drop removes it.
 func exampleDB() (db *pgxpool.Pool, drop func()) {
 	ctx := context.Background()
-	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		panic(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "jobs_example_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		panic(err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		panic(err)
-	}
-	cfg, err := pgxpool.ParseConfig(srv.URL)
-	if err != nil {
-		panic(err)
-	}
-	cfg.ConnConfig.Database = name
-	db, err = pgxpool.NewWithConfig(ctx, cfg)
+	url, dropDB := pglocal.MustCreateDatabase("jobs_example")
+	db, err := pgxpool.New(ctx, url)
 	if err != nil {
 		panic(err)
 	}
@@ -52,9 +31,7 @@ func exampleDB() (db *pgxpool.Pool, drop func()) {
 	}
 	return db, func() {
 		db.Close()
-		_, _ = admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-		srv.Close()
+		dropDB()
 	}
 }
 

@@ -2,13 +2,10 @@ package migcheck_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
@@ -16,63 +13,20 @@ import (
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
-// createDB creates an empty database of its own; drop removes it.
-func createDB() (pool *pgxpool.Pool, drop func() error, err error) {
-	ctx := context.Background()
-	srv, err := pglocal.Find(ctx, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "migcheck_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	pcfg, err := pgxpool.ParseConfig(srv.URL)
-	if err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	pcfg.ConnConfig.Database = name
-	pool, err = pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		srv.Close()
-		return nil, nil, err
-	}
-	return pool, func() error {
-		pool.Close()
-		defer srv.Close()
-		c, err := pgx.Connect(context.Background(), srv.URL)
-		if err != nil {
-			return err
-		}
-		defer c.Close(context.Background())
-		_, err = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		return err
-	}, nil
-}
-
 // emptyDB gives the test an empty database of its own, dropped at the end.
 func emptyDB(t testing.TB) (*pgxpool.Pool, struct{}) {
 	t.Helper()
 	return migtest.New(t), struct{}{}
 }
 
-// exampleDB gives an example a database of its own.
+// exampleDB gives an example an empty database of its own.
 func exampleDB() (*pgxpool.Pool, func()) {
-	pool, drop, err := createDB()
+	url, drop := pglocal.MustCreateDatabase("migcheck")
+	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		panic(err)
 	}
-	return pool, func() { drop() }
+	return pool, func() { pool.Close(); drop() }
 }
 
 // files builds a set's FS from name -> SQL.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"github.com/jackc/pgx/v5"
@@ -12,8 +13,9 @@ import (
 
 // CreateDatabase creates an empty database named prefix_<random> on the
 // server adminURL points at, and returns its URL and a func that drops it
-// (closing any session still on it). The benchmarks and the demo use it for
-// their scratch databases.
+// (closing any session still on it). The benchmarks, the demo and the
+// runnable examples (through [MustCreateDatabase]) make their scratch
+// databases with it; tests take theirs from migcheck/migtest.
 func CreateDatabase(ctx context.Context, adminURL, prefix string) (string, func(), error) {
 	u, err := url.Parse(adminURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -40,4 +42,24 @@ func CreateDatabase(ctx context.Context, adminURL, prefix string) (string, func(
 	}
 	u.Path = "/" + name[0]
 	return u.String(), drop, nil
+}
+
+// MustCreateDatabase is [CreateDatabase] on the server [Find] finds, for
+// runnable examples, which have no *testing.T to fail: it panics instead of
+// returning an error. drop drops the database and lets go of the server.
+func MustCreateDatabase(prefix string) (dbURL string, drop func()) {
+	ctx := context.Background()
+	srv, err := Find(ctx, &Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	dbURL, dropDB, err := CreateDatabase(ctx, srv.URL, prefix)
+	if err != nil {
+		_ = srv.Close()
+		panic(err)
+	}
+	return dbURL, func() {
+		dropDB()
+		_ = srv.Close()
+	}
 }

@@ -3,6 +3,7 @@ package pglocal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -103,4 +104,24 @@ func TestCreateDatabase(t *testing.T) {
 	if _, _, err := CreateDatabase(ctx, "mysql://x", "p"); err == nil || !strings.Contains(err.Error(), "want a postgres:// URL") {
 		t.Fatalf("bad URL: %v", err)
 	}
+}
+
+func TestMustCreateDatabase(t *testing.T) {
+	ctx := context.Background()
+	url, drop := MustCreateDatabase("pglocal_test")
+	if err := Ping(ctx, url); err != nil {
+		drop()
+		t.Fatalf("new database does not answer: %v", err)
+	}
+	drop()
+	if err := Ping(ctx, url); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("database still there after drop: %v", err)
+	}
+	t.Setenv("TEST_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "TEST_DATABASE_URL is set but the server does not answer") {
+			t.Fatalf("without a server: recovered %v, want a panic saying why", r)
+		}
+	}()
+	MustCreateDatabase("pglocal_test")
 }

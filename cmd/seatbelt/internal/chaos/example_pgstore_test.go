@@ -15,7 +15,7 @@ import (
 // keeps the minimum interval.
 func ExampleNewPGStore() {
 	ctx := context.Background()
-	dbURL, drop := exampleDatabase(ctx)
+	dbURL, drop := pglocal.MustCreateDatabase("chaos_example")
 	defer drop()
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -41,17 +41,4 @@ func ExampleNewPGStore() {
 	// Output:
 	// 2026-06-01T23:15:00Z 1
 	// true
-}
-
-// exampleDatabase creates an empty database on the server pglocal finds.
-func exampleDatabase(ctx context.Context) (string, func()) {
-	srv, err := pglocal.Find(ctx, nil)
-	if err != nil {
-		panic(err)
-	}
-	url, drop, err := pglocal.CreateDatabase(ctx, srv.URL, "chaos_example")
-	if err != nil {
-		panic(err)
-	}
-	return url, func() { drop(); _ = srv.Close() }
 }
