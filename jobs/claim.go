@@ -64,7 +64,7 @@ func (c *Client) claim(ctx context.Context, n int) ([]claimed, error) {
 			return out, err
 		}
 		if k := c.kinds[j.kind]; k != nil && j.attempt == 1 && k.Stages[0].Name == j.stage {
-			c.m.queueLatency.WithLabelValues(j.kind).Observe(now.Sub(j.runAt).Seconds())
+			c.cfg.Observer.ObserveJobStart(ctx, JobStartData{JobID: j.id, Kind: j.kind, Stage: j.stage, Latency: now.Sub(j.runAt)})
 		}
 		out = append(out, j)
 	}

@@ -11,13 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// DB is what the administrative functions need: a *pgxpool.Pool or a
-// *pgx.Conn.
-type DB interface {
-	Querier
-	TxBeginner
-}
-
 // CleanupOpts tunes [Cleanup].
 type CleanupOpts struct {
 	// Deleters maps each table the job recorded to its deleter. A table
@@ -62,7 +55,9 @@ type CleanupResult struct {
 // marks commit together, so an interrupted cleanup (a crash, a lost
 // connection, kill -9) leaves the job in its state with part of its
 // entities deleted and marked so; running Cleanup again finishes it.
-// Until then the job cannot be restarted (see [Restart]).
+// Until then the job cannot be restarted (see [Restart]). Given the
+// caller's pgx.Tx, the batches are savepoints in it: nothing is deleted
+// unless that transaction commits.
 func Cleanup(ctx context.Context, db DB, id int64, opts *CleanupOpts) (*CleanupResult, error) {
 	var o CleanupOpts
 	if opts != nil {

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -20,15 +19,15 @@ import (
 // running stages, for them to return and be released.
 const releaseGrace = time.Second
 
-// Client runs the stages of the kinds registered with it and enqueues jobs.
-// Create it with [NewClient], register kinds, then Start it; Stop drains it.
-// A client that only enqueues or administers jobs need not be started.
+// Client runs the stages of the kinds registered with it. Create it with
+// [NewClient], register kinds, then Start it; Stop drains it. Enqueueing
+// and administering jobs need no client: [Enqueue], [List], [Cancel],
+// [Cleanup] and [Restart] take a database.
 type Client struct {
 	db     *pgxpool.Pool
 	cfg    Config
 	log    *slog.Logger
 	tracer trace.Tracer
-	m      *collector
 
 	mu      sync.Mutex
 	kinds   map[string]*kindReg
@@ -66,10 +65,13 @@ type active struct {
 	cancel context.CancelCauseFunc
 }
 
-// NewClient returns a client for db. cfg may be nil for all defaults.
+// NewClient returns a client for db. cfg may be nil for all defaults. It
+// takes a pool, not a [DB]: stages run concurrently, each on a connection
+// of its own, and the client opens its listening connection with the
+// pool's configuration.
 func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
 	if db == nil {
-		return nil, fmt.Errorf("%w: db is nil; pass a *pgxpool.Pool", ErrBadConfig)
+		return nil, fmt.Errorf("%w: the pool is nil; pass the *pgxpool.Pool the jobs tables are in", ErrInvalidConfig)
 	}
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -80,7 +82,6 @@ func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
 		cfg:           c,
 		log:           c.Logger.With("component", "jobs", "worker", c.WorkerID),
 		tracer:        c.TracerProvider.Tracer("github.com/seatbelt-go/seatbelt/jobs"),
-		m:             newCollector(),
 		kinds:         map[string]*kindReg{},
 		active:        map[int64]*active{},
 		stopped:       make(chan struct{}),
@@ -91,7 +92,9 @@ func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
 	}, nil
 }
 
-// Register adds a kind this client can run. Call it before Start.
+// Register adds a kind this client can run. Call it before Start. A kind
+// with a field set wrong is refused with [ErrInvalidConfig], naming the
+// field.
 func (c *Client) Register(k Kind) error {
 	reg, err := checkKind(k)
 	if err != nil {
@@ -100,29 +103,13 @@ func (c *Client) Register(k Kind) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != clientNew {
-		return fmt.Errorf("%w: Register(%q) after Start; register every kind before starting the client", ErrBadConfig, k.Name)
+		return fmt.Errorf("%w: Register(%q) after Start; register every kind before starting the client", ErrInvalidConfig, k.Name)
 	}
 	if _, dup := c.kinds[k.Name]; dup {
-		return fmt.Errorf("%w: kind %q registered twice", ErrUnknownKind, k.Name)
+		return fmt.Errorf("%w: kind %q registered twice; register each kind once", ErrInvalidConfig, k.Name)
 	}
 	c.kinds[k.Name] = reg
 	return nil
-}
-
-// Enqueue adds a job; see the package-level [Enqueue].
-func (c *Client) Enqueue(ctx context.Context, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
-	return enqueue(ctx, c.db, c.cfg.Now(), kind, args, opts)
-}
-
-// EnqueueTx adds a job inside the caller's transaction: it exists only if
-// tx commits.
-func (c *Client) EnqueueTx(ctx context.Context, tx pgx.Tx, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
-	return enqueue(ctx, tx, c.cfg.Now(), kind, args, opts)
-}
-
-// EnqueueMany adds many jobs with one statement; see [EnqueueMany].
-func (c *Client) EnqueueMany(ctx context.Context, params []EnqueueParams) (int, error) {
-	return enqueueMany(ctx, c.db, c.cfg.Now(), params)
 }
 
 // Start begins claiming and running stages, renewing leases, listening for

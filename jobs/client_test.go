@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -327,8 +324,10 @@ func TestClient(t *testing.T) {
 		if _, err := b.db.Exec(context.Background(), "UPDATE seatbelt_jobs SET state = 'failed', finished_at = $2 WHERE id = $1", failed, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "gauges", func() bool {
-			return gauge(t, c.Collector(), "succeeded") == 1 && gauge(t, c.Collector(), "failed") == 1
+		rec := cfg.Observer.(*recorder)
+		waitFor(t, 10*time.Second, "the counts by state", func() bool {
+			counts, leader := rec.states()
+			return leader && counts["succeeded"] == 1 && counts["failed"] == 1
 		})
 		clock.Advance(25 * time.Hour)
 		waitFor(t, 10*time.Second, "retention", func() bool {
@@ -344,41 +343,6 @@ func TestClient(t *testing.T) {
 			t.Fatal("the only client is not the leader")
 		}
 	})
-}
-
-// gauge reads seatbelt_jobs_jobs{state} from a collector.
-func gauge(t *testing.T, c prometheus.Collector, state string) float64 {
-	return metric(t, c, "seatbelt_jobs_jobs", "state", state)
-}
-
-// metric reads a gauge or counter from a collector: the series with the
-// label (if any) set to value, or -1 if there is none.
-func metric(t *testing.T, c prometheus.Collector, name, label, value string) float64 {
-	t.Helper()
-	ch := make(chan prometheus.Metric, 100)
-	var wg sync.WaitGroup
-	wg.Go(func() { c.Collect(ch); close(ch) })
-	var v float64 = -1
-	for m := range ch {
-		if !strings.Contains(m.Desc().String(), `"`+name+`"`) {
-			continue
-		}
-		var d dto.Metric
-		if err := m.Write(&d); err != nil {
-			t.Fatal(err)
-		}
-		match := label == ""
-		for _, l := range d.GetLabel() {
-			if l.GetName() == label && l.GetValue() == value {
-				match = true
-			}
-		}
-		if match {
-			v = d.GetGauge().GetValue() + d.GetCounter().GetValue()
-		}
-	}
-	wg.Wait()
-	return v
 }
 
 func TestSpanPerStage(t *testing.T) {

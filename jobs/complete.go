@@ -91,7 +91,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	return nil
 }
 
-func (c *Client) runComplete(ctx context.Context, q Querier, batch []*completion) (map[int64]string, error) {
+func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (map[int64]string, error) {
 	n := len(batch)
 	ids, claims, attempts := make([]int64, n), make([]int64, n), make([]int32, n)
 	stages, nexts, results := make([]string, n), make([]string, n), make([]*string, n)
@@ -103,7 +103,7 @@ func (c *Client) runComplete(ctx context.Context, q Querier, batch []*completion
 			results[i] = &s
 		}
 	}
-	rows, err := q.Query(ctx, completeSQL, ids, claims, stages, nexts, results, attempts, c.cfg.Now(), c.cfg.WorkerID)
+	rows, err := db.Query(ctx, completeSQL, ids, claims, stages, nexts, results, attempts, c.cfg.Now(), c.cfg.WorkerID)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
 	}
@@ -176,7 +176,10 @@ func (c *Client) completer() {
 	}
 }
 
-func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st Stage, stageErr error, log *slog.Logger) {
+// failStage records a failed attempt: the stage runs again after its
+// backoff, or the job fails after its last attempt. It reports whether the
+// stage was scheduled again.
+func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st Stage, stageErr error, log *slog.Logger) (retrying bool) {
 	final := j.attempt >= maxAttempts
 	backoff := st.Backoff
 	if backoff == nil {
@@ -210,9 +213,10 @@ FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 	case final:
 		log.Error("jobs: stage failed for good; clean up and restart the job", "err", msg)
 	default:
-		c.m.retries.WithLabelValues(j.kind, j.stage).Inc()
 		log.Warn("jobs: stage failed; will retry", "err", msg, "retry_in", retryAt.Sub(now).Round(time.Millisecond))
+		return true
 	}
+	return false
 }
 
 func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logger) {

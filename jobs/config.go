@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -14,7 +17,10 @@ import (
 
 var clientSeq atomic.Int64
 
-// Config tunes a [Client]. The zero value is ready to use.
+// Config tunes a [Client]. The zero value is ready to use: a zero field
+// means its default, given at the end of its comment. A negative duration
+// or count is refused by [NewClient] with [ErrInvalidConfig] (no field
+// takes a negative value to mean "none").
 type Config struct {
 	// WorkerID names this worker in the job history, in leases and in the
 	// leader election; it must be unique among running clients. Defaults
@@ -41,7 +47,8 @@ type Config struct {
 	// Defaults to Lease/3.
 	HeartbeatInterval time.Duration
 	// LeaderInterval is how often the leader rescues expired leases and
-	// updates the gauges, and how often the others try to become leader.
+	// counts the jobs by state for the Observer, and how often the others
+	// try to become leader.
 	// Defaults to 1 second.
 	LeaderInterval time.Duration
 	// StageTimeout bounds a stage that sets no Timeout of its own.
@@ -69,8 +76,15 @@ type Config struct {
 	// TracerProvider makes the span of each stage. Defaults to
 	// otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
-	// Now is the clock used for run-at times, leases, backoff and
-	// retention. Defaults to time.Now.
+	// Observer receives what the client does (stage outcomes, job starts,
+	// rescues, the leader's count of jobs by state), for metrics:
+	// jobsprom.NewCollector returns one that exports them to Prometheus.
+	// Defaults to none.
+	Observer Observer
+	// Now is the clock used for claims, leases, backoff, retention and the
+	// times the client writes. [Enqueue] takes no client and so uses the
+	// wall clock: a test whose clock lags it sets EnqueueOpts.RunAt from
+	// this clock, or its jobs are not due yet. Defaults to time.Now.
 	Now func() time.Time
 }
 
@@ -86,27 +100,51 @@ func DefaultBackoff(attempt int) time.Duration {
 	return min(time.Second<<(attempt-1), 10*time.Minute)
 }
 
+// withDefaults returns a copy of c with the defaults filled in, or an
+// error wrapping ErrInvalidConfig that names every field set wrong.
 func (c *Config) withDefaults() (Config, error) {
 	var o Config
 	if c != nil {
 		o = *c
 	}
-	for name, d := range map[string]time.Duration{
-		"FetchCooldown": o.FetchCooldown, "PollInterval": o.PollInterval, "Lease": o.Lease,
-		"HeartbeatInterval": o.HeartbeatInterval, "LeaderInterval": o.LeaderInterval,
-		"StageTimeout": o.StageTimeout, "Retention": o.Retention,
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  string
+	}{
+		{"FetchCooldown", &o.FetchCooldown, "5ms"},
+		{"PollInterval", &o.PollInterval, "1s"},
+		{"Lease", &o.Lease, "30s"},
+		{"HeartbeatInterval", &o.HeartbeatInterval, "Lease/3"},
+		{"LeaderInterval", &o.LeaderInterval, "1s"},
+		{"StageTimeout", &o.StageTimeout, "5m"},
+		{"Retention", &o.Retention, "7 days, 168h"},
 	} {
-		if d < 0 {
-			return o, fmt.Errorf("%w: Config.%s is negative (%s); use 0 for the default", ErrBadConfig, name, d)
+		if *f.v < 0 {
+			errs = append(errs, fmt.Errorf("field Config.%s is %s; set a positive duration, or 0 for the default (%s)", f.name, *f.v, f.def))
 		}
 	}
-	if o.MaxWorkers < 0 || o.FetchBatch < 0 || o.MaxAttempts < 0 {
-		return o, fmt.Errorf("%w: Config.MaxWorkers, FetchBatch and MaxAttempts must not be negative; use 0 for the default", ErrBadConfig)
-	}
-	for table, d := range o.Deleters {
-		if d == nil {
-			return o, fmt.Errorf("%w: Config.Deleters[%q] is nil; give it a Deleter such as jobs.DeleteByColumn(\"id\"), or leave the table out", ErrBadConfig, table)
+	for _, f := range []struct {
+		name string
+		v    int
+		def  string
+	}{
+		{"MaxWorkers", o.MaxWorkers, "100"},
+		{"FetchBatch", o.FetchBatch, "MaxWorkers"},
+		{"MaxAttempts", o.MaxAttempts, "5"},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("field Config.%s is %d; set a positive number, or 0 for the default (%s)", f.name, f.v, f.def))
 		}
+	}
+	for _, table := range slices.Sorted(maps.Keys(o.Deleters)) {
+		if o.Deleters[table] == nil {
+			errs = append(errs, fmt.Errorf("field Config.Deleters[%q] is nil; give it a Deleter such as jobs.DeleteByColumn(\"id\"), or leave the table out", table))
+		}
+	}
+	if len(errs) > 0 {
+		return o, fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}
 	if o.WorkerID == "" {
 		host, _ := os.Hostname()
@@ -131,7 +169,8 @@ func (c *Config) withDefaults() (Config, error) {
 		o.HeartbeatInterval = o.Lease / 3
 	}
 	if o.HeartbeatInterval >= o.Lease {
-		return o, fmt.Errorf("%w: Config.HeartbeatInterval (%s) must be shorter than Config.Lease (%s)", ErrBadConfig, o.HeartbeatInterval, o.Lease)
+		return o, fmt.Errorf("%w: Config.HeartbeatInterval (%s) is not shorter than Config.Lease (%s), so leases would expire between heartbeats; lower HeartbeatInterval, or set it to 0 for Lease/3",
+			ErrInvalidConfig, o.HeartbeatInterval, o.Lease)
 	}
 	if o.LeaderInterval == 0 {
 		o.LeaderInterval = time.Second
@@ -153,6 +192,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = otel.GetTracerProvider()
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -10,27 +10,47 @@ import (
 	"github.com/seatbelt-go/seatbelt/jobs"
 )
 
-func TestConfigAndRegistrationErrorsNameTheField(t *testing.T) {
+func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for _, tc := range []struct {
 		cfg  jobs.Config
 		want string
 	}{
-		{jobs.Config{Lease: -time.Second}, "Config.Lease"},
-		{jobs.Config{Lease: time.Second, HeartbeatInterval: 2 * time.Second}, "Config.HeartbeatInterval"},
-		{jobs.Config{MaxWorkers: -1}, "Config.MaxWorkers"},
-		{jobs.Config{Deleters: map[string]jobs.Deleter{"orders": nil}}, `Config.Deleters["orders"] is nil`},
+		{jobs.Config{FetchCooldown: -time.Second}, "field Config.FetchCooldown is -1s; set a positive duration, or 0 for the default (5ms)"},
+		{jobs.Config{PollInterval: -time.Second}, "field Config.PollInterval is -1s; set a positive duration, or 0 for the default (1s)"},
+		{jobs.Config{Lease: -time.Second}, "field Config.Lease is -1s; set a positive duration, or 0 for the default (30s)"},
+		{jobs.Config{HeartbeatInterval: -time.Second}, "field Config.HeartbeatInterval is -1s; set a positive duration, or 0 for the default (Lease/3)"},
+		{jobs.Config{LeaderInterval: -time.Second}, "field Config.LeaderInterval is -1s; set a positive duration, or 0 for the default (1s)"},
+		{jobs.Config{StageTimeout: -time.Second}, "field Config.StageTimeout is -1s; set a positive duration, or 0 for the default (5m)"},
+		{jobs.Config{Retention: -time.Hour}, "field Config.Retention is -1h0m0s; set a positive duration, or 0 for the default (7 days, 168h)"},
+		{jobs.Config{Lease: time.Second, HeartbeatInterval: 2 * time.Second}, "Config.HeartbeatInterval (2s) is not shorter than Config.Lease (1s), so leases would expire between heartbeats; lower HeartbeatInterval, or set it to 0 for Lease/3"},
+		{jobs.Config{MaxWorkers: -1}, "field Config.MaxWorkers is -1; set a positive number, or 0 for the default (100)"},
+		{jobs.Config{FetchBatch: -1}, "field Config.FetchBatch is -1; set a positive number, or 0 for the default (MaxWorkers)"},
+		{jobs.Config{MaxAttempts: -1}, "field Config.MaxAttempts is -1; set a positive number, or 0 for the default (5)"},
+		{jobs.Config{Deleters: map[string]jobs.Deleter{"orders": nil}}, `field Config.Deleters["orders"] is nil; give it a Deleter such as jobs.DeleteByColumn("id"), or leave the table out`},
 	} {
 		_, err := jobs.NewClient(b.db, &tc.cfg)
-		if !errors.Is(err, jobs.ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v", tc.cfg, err)
+		if !errors.Is(err, jobs.ErrInvalidConfig) || err.Error() != "jobs: invalid config: "+tc.want {
+			t.Errorf("%+v:\n got %v\nwant jobs: invalid config: %s", tc.cfg, err, tc.want)
 		}
 	}
-	if _, err := jobs.NewClient(nil, nil); !errors.Is(err, jobs.ErrBadConfig) {
+	// Every field set wrong is named at once.
+	_, err := jobs.NewClient(b.db, &jobs.Config{Lease: -time.Second, MaxWorkers: -2, Retention: -time.Minute})
+	for _, field := range []string{"Config.Lease", "Config.MaxWorkers", "Config.Retention"} {
+		if !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), field) {
+			t.Errorf("three fields wrong: %v does not name %s", err, field)
+		}
+	}
+	if _, err := jobs.NewClient(nil, nil); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), "pass the *pgxpool.Pool") {
 		t.Errorf("nil db: %v", err)
 	}
-	c, err := jobs.NewClient(b.db, nil)
+	if err := jobs.ErrInvalidConfig.Error(); err != "jobs: invalid config" {
+		t.Errorf("ErrInvalidConfig says %q", err)
+	}
+
+	// Zero durations are the defaults: a client so configured starts.
+	c, err := jobs.NewClient(b.db, &jobs.Config{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,20 +59,33 @@ func TestConfigAndRegistrationErrorsNameTheField(t *testing.T) {
 		kind jobs.Kind
 		want string
 	}{
-		{jobs.Kind{}, "Kind.Name"},
-		{jobs.Kind{Name: "k"}, "Kind.Stages"},
-		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Run: noop}}}, "Stages[0].Name"},
-		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a"}}}, "has no Run"},
-		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}, {Name: "a", Run: noop}}}, `two stages are named "a"`},
+		{jobs.Kind{}, "Kind.Name is empty; give the kind"},
+		{jobs.Kind{Name: "k"}, "Kind.Stages is empty; give it at least one stage"},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Run: noop}}}, "Stages[0].Name is empty; name every stage"},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a"}}}, "has no Run; give it"},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}, {Name: "a", Run: noop}}}, `two stages are named "a"; give each`},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop, Timeout: -time.Second}}}, "Stage.Timeout is -1s; set a positive duration, or 0 for Config.StageTimeout"},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop, MaxAttempts: -1}}}, "Stage.MaxAttempts is -1; set a positive number, or 0 for Config.MaxAttempts"},
 	} {
-		if err := c.Register(tc.kind); !errors.Is(err, jobs.ErrUnknownKind) || !strings.Contains(err.Error(), tc.want) {
+		if err := c.Register(tc.kind); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v", tc.kind, err)
 		}
 	}
 	if err := c.Register(jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Register(jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}}}); err == nil {
-		t.Error("a kind registered twice")
+	if err := c.Register(jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}}}); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("a kind registered twice: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("a client with every default: %v", err)
+	}
+	if err := c.Register(jobs.Kind{Name: "late", Stages: []jobs.Stage{{Name: "a", Run: noop}}}); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), "register every kind before starting") {
+		t.Errorf("Register after Start: %v", err)
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

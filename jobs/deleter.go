@@ -150,7 +150,7 @@ func CountDeleted(ctx context.Context, rows int64) {
 // checkDeleters calls the deleter of each table with no keys, each in a
 // savepoint of one transaction that is rolled back, and returns every
 // refusal.
-func checkDeleters(ctx context.Context, db TxBeginner, deleters map[string]Deleter, tables []string) error {
+func checkDeleters(ctx context.Context, db DB, deleters map[string]Deleter, tables []string) error {
 	if len(tables) == 0 {
 		return nil
 	}

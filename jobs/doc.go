@@ -21,12 +21,21 @@
 // records its entities first with [StageRun.TrackNow] (the opt-out mode),
 // then creates them, so cleanup never misses one.
 //
+// # The database
+//
+// Every function takes a [DB]: a *pgxpool.Pool, a *pgx.Conn or the
+// caller's pgx.Tx, whose commit then includes the function's writes (a
+// function that needs a transaction of its own takes a savepoint in it).
+// Only [NewClient] takes a pool, for its concurrent stages and its
+// listening connection.
+//
 // # Enqueue
 //
-// [Enqueue] (or [Client.Enqueue], [Client.EnqueueTx] inside the caller's
-// pgx.Tx, [EnqueueMany] for batches) adds a job with JSON args and
+// [Enqueue] ([EnqueueMany] for batches) adds a job with JSON args and
 // [EnqueueOpts]: a unique key (one live job per key, safe under concurrent
 // enqueues through a partial unique index), a priority and a run-at time.
+// It needs no client: pass the pool, or the caller's pgx.Tx so that the
+// job exists only if the caller's writes commit.
 //
 // # Workers
 //
@@ -40,7 +49,12 @@
 //
 // One client in the database is the leader (a lease row, so a paused leader
 // loses the role): it rescues expired leases, deletes finished jobs after
-// Config.Retention and reports the jobs-by-state gauge.
+// Config.Retention and counts the jobs by state for Config.Observer.
+//
+// Every field of [Config] left zero takes the default its comment gives;
+// [NewClient] refuses a negative duration or count, and [Client.Register]
+// a kind set wrong, with [ErrInvalidConfig] naming the field and what to
+// set.
 //
 // # Stopping
 //
@@ -85,10 +99,17 @@
 // seatbelt_job_entities (the ledger) and seatbelt_jobs_leader; apply it
 // with the service's own set through migcheck. Each stage runs in a span
 // "jobs.stage <kind>/<stage>" with jobs.job_id, jobs.kind, jobs.stage and
-// jobs.attempt (Config.TracerProvider). [Client.Collector] exports
+// jobs.attempt (Config.TracerProvider). Config.Observer, an [Observer],
+// receives stage outcomes, job starts, rescues and the leader's count of
+// jobs by state; the package jobsprom implements it and exports
 // seatbelt_jobs_jobs{state}, seatbelt_jobs_stage_duration_seconds,
 // seatbelt_jobs_retries_total, seatbelt_jobs_rescued_total and
-// seatbelt_jobs_queue_latency_seconds.
+// seatbelt_jobs_queue_latency_seconds, so that jobs itself does not link
+// the Prometheus client:
+//
+//	col := jobsprom.NewCollector()
+//	reg.MustRegister(col)
+//	client, err := jobs.NewClient(db, &jobs.Config{Observer: col})
 //
 // Every statement gives its parameters in types whose text form is what
 // the column holds (JSON as a string cast to jsonb, never []byte) and
@@ -96,7 +117,9 @@
 // each of pgx's query modes, default_query_exec_mode=exec and
 // simple_protocol included.
 //
-// Leases, run-at times, backoff and retention follow Config.Now, so tests
-// can move a fake clock; workers' clocks should agree (NTP), as they are
-// compared through the database. Leader election uses the database clock.
+// Leases, backoff and retention follow Config.Now, so tests can move a
+// fake clock; [Enqueue], which takes no client, stamps run-at times with
+// the wall clock, so such a test sets EnqueueOpts.RunAt from its clock.
+// Workers' clocks should agree (NTP), as they are compared through the
+// database. Leader election uses the database clock.
 package jobs

@@ -8,17 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
-
-// Querier is what Enqueue writes through: a *pgxpool.Pool, a *pgx.Conn or
-// the caller's pgx.Tx (then the job appears only if that transaction
-// commits).
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // EnqueueOpts are per-job options; nil means all defaults.
 type EnqueueOpts struct {
@@ -28,7 +18,9 @@ type EnqueueOpts struct {
 	UniqueKey string
 	// Priority orders available jobs; lower runs first. Defaults to 0.
 	Priority int16
-	// RunAt delays the job until that time. Defaults to now.
+	// RunAt delays the job until that time. Defaults to now, on the wall
+	// clock (time.Now): a test that runs its client on a fake clock
+	// (Config.Now) sets RunAt from that clock.
 	RunAt time.Time
 }
 
@@ -60,13 +52,13 @@ WITH j AS (
 )
 SELECT id, CASE WHEN $7::boolean THEN pg_notify('` + wakeChannel + `', '') END FROM j`
 
-// Enqueue adds a job of the given kind with args encoded as JSON. Pass the
-// caller's pgx.Tx as q to make the job part of that transaction.
-func Enqueue(ctx context.Context, q Querier, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
-	return enqueue(ctx, q, time.Now(), kind, args, opts)
-}
-
-func enqueue(ctx context.Context, q Querier, now time.Time, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+// Enqueue adds a job of the given kind with args encoded as JSON, and wakes
+// the workers when it is due. Pass the caller's pgx.Tx as db to make the
+// job part of that transaction: it exists, and the workers are woken, only
+// if the transaction commits. Enqueueing needs no [Client]; a worker of
+// the kind, in this process or another, runs the job.
+func Enqueue(ctx context.Context, db DB, kind string, args any, opts *EnqueueOpts) (EnqueueResult, error) {
+	now := time.Now()
 	if kind == "" {
 		return EnqueueResult{}, fmt.Errorf("%w: Enqueue: kind is empty", ErrUnknownKind)
 	}
@@ -87,14 +79,14 @@ func enqueue(ctx context.Context, q Querier, now time.Time, kind string, args an
 	// and SELECT and then finish (freeing the key); retry a few times.
 	for range 5 {
 		var id int64
-		err := q.QueryRow(ctx, enqueueSQL, kind, raw, o.Priority, runAt, o.UniqueKey, now, notify).Scan(&id, nil)
+		err := db.QueryRow(ctx, enqueueSQL, kind, raw, o.Priority, runAt, o.UniqueKey, now, notify).Scan(&id, nil)
 		if err == nil {
 			return EnqueueResult{ID: id}, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: %w", kind, err)
 		}
-		err = q.QueryRow(ctx, `SELECT id FROM seatbelt_jobs WHERE unique_key = $1::text AND state IN `+liveStates, o.UniqueKey).Scan(&id)
+		err = db.QueryRow(ctx, `SELECT id FROM seatbelt_jobs WHERE unique_key = $1::text AND state IN `+liveStates, o.UniqueKey).Scan(&id)
 		if err == nil {
 			return EnqueueResult{ID: id, Duplicate: true}, nil
 		}
@@ -113,12 +105,10 @@ type EnqueueParams struct {
 }
 
 // EnqueueMany inserts many jobs with one statement and returns how many
-// were inserted (jobs whose unique key is taken are skipped).
-func EnqueueMany(ctx context.Context, q Querier, jobs []EnqueueParams) (int, error) {
-	return enqueueMany(ctx, q, time.Now(), jobs)
-}
-
-func enqueueMany(ctx context.Context, q Querier, now time.Time, params []EnqueueParams) (int, error) {
+// were inserted (jobs whose unique key is taken are skipped). Like
+// [Enqueue], it takes a pool or the caller's pgx.Tx.
+func EnqueueMany(ctx context.Context, db DB, params []EnqueueParams) (int, error) {
+	now := time.Now()
 	n := len(params)
 	kinds, args, keys := make([]string, n), make([]string, n), make([]string, n)
 	prios, runAts := make([]int16, n), make([]time.Time, n)
@@ -139,7 +129,7 @@ func enqueueMany(ctx context.Context, q Querier, now time.Time, params []Enqueue
 		}
 	}
 	var inserted int
-	err := q.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 WITH j AS (
 	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
 	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6::timestamptz, $6::timestamptz

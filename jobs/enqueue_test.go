@@ -16,12 +16,11 @@ func TestEnqueue(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		ctx := context.Background()
-		c := newClient(t, b.db, testConfig("w"))
 		tx, err := b.db.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.EnqueueTx(ctx, tx, "import", map[string]int{"n": 1}, &jobs.EnqueueOpts{UniqueKey: "file-1"})
+		res, err := jobs.Enqueue(ctx, tx, "import", map[string]int{"n": 1}, &jobs.EnqueueOpts{UniqueKey: "file-1"})
 		if err != nil || res.ID == 0 {
 			t.Fatalf("enqueue in tx: %+v %v", res, err)
 		}
@@ -37,7 +36,7 @@ func TestEnqueue(t *testing.T) {
 		// The same in a committed transaction does leave the job, and its
 		// unique key is free because the rolled-back one never existed.
 		tx, _ = b.db.Begin(ctx)
-		res, err = c.EnqueueTx(ctx, tx, "import", nil, &jobs.EnqueueOpts{UniqueKey: "file-1"})
+		res, err = jobs.Enqueue(ctx, tx, "import", nil, &jobs.EnqueueOpts{UniqueKey: "file-1"})
 		if err != nil || res.Duplicate {
 			t.Fatalf("enqueue: %+v %v", res, err)
 		}
@@ -116,9 +115,11 @@ func TestEnqueue(t *testing.T) {
 		cfg.MaxWorkers = 1
 		c := newClient(t, b.db, cfg, kind)
 		ctx := context.Background()
-		later, _ := c.Enqueue(ctx, "k", map[string]string{"Name": "later"}, &jobs.EnqueueOpts{RunAt: clock.Now().Add(time.Hour)})
-		c.Enqueue(ctx, "k", map[string]string{"Name": "low"}, &jobs.EnqueueOpts{Priority: 5})
-		last, _ := c.Enqueue(ctx, "k", map[string]string{"Name": "high"}, &jobs.EnqueueOpts{Priority: -5})
+		// Enqueue stamps the wall clock, which runs ahead of the client's
+		// fake one: jobs due now take their run-at from the fake clock.
+		later, _ := jobs.Enqueue(ctx, b.db, "k", map[string]string{"Name": "later"}, &jobs.EnqueueOpts{RunAt: clock.Now().Add(time.Hour)})
+		jobs.Enqueue(ctx, b.db, "k", map[string]string{"Name": "low"}, &jobs.EnqueueOpts{Priority: 5, RunAt: clock.Now()})
+		last, _ := jobs.Enqueue(ctx, b.db, "k", map[string]string{"Name": "high"}, &jobs.EnqueueOpts{Priority: -5, RunAt: clock.Now()})
 		if err := c.Start(ctx); err != nil {
 			t.Fatal(err)
 		}

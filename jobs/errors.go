@@ -7,9 +7,10 @@ import (
 )
 
 var (
-	// ErrBadConfig is wrapped by every configuration error; the message
-	// names the field.
-	ErrBadConfig = errors.New("jobs: bad configuration")
+	// ErrInvalidConfig is wrapped by every configuration error of
+	// [NewClient] and [Client.Register]; the message names the field and
+	// says what to set.
+	ErrInvalidConfig = errors.New("jobs: invalid config")
 	// ErrNotFound means no job has the given id.
 	ErrNotFound = errors.New("jobs: job not found; list jobs with `seatbelt jobs list`")
 	// ErrLeaseLost means a worker's write was rejected because another
@@ -28,9 +29,8 @@ var (
 	ErrNotCleaned = errors.New("jobs: job still has recorded entities; clean it up first (seatbelt jobs cleanup ID), then restart")
 	// ErrAlreadyStarted is returned by Start on a running client.
 	ErrAlreadyStarted = errors.New("jobs: client already started")
-	// ErrUnknownKind is returned by Enqueue for a kind this client has not
-	// registered when Config.RequireKnownKinds is set, and by Register for
-	// an invalid kind.
+	// ErrUnknownKind is returned by [Enqueue] and [EnqueueMany] for a job
+	// with no kind.
 	ErrUnknownKind = errors.New("jobs: unknown kind")
 )
 

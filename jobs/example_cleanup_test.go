@@ -47,7 +47,7 @@ func ExampleCleanup() {
 	_ = client.Start(ctx)
 	defer client.Stop(ctx)
 
-	res, _ := client.Enqueue(ctx, "bill", nil, nil)
+	res, _ := jobs.Enqueue(ctx, db, "bill", nil, nil)
 	j := waitUntil(db, res.ID, "failed")
 	fmt.Println(j.State, j.Stage, j.LastError)
 

@@ -32,7 +32,7 @@ func ExampleClient_Stop() {
 			return err
 		}
 		app.OnStop("jobs", client.Stop)
-		if _, err := client.Enqueue(ctx, "greet", nil, nil); err != nil {
+		if _, err := jobs.Enqueue(ctx, db, "greet", nil, nil); err != nil {
 			return err
 		}
 		app.Go("until the job ran", func(ctx context.Context) error {

@@ -58,7 +58,7 @@ func Example() {
 	}
 	defer client.Stop(ctx)
 
-	res, err := client.Enqueue(ctx, "import-orders", map[string][]string{"Customers": {"ada", "grace"}}, &jobs.EnqueueOpts{UniqueKey: "orders-2026-03.csv"})
+	res, err := jobs.Enqueue(ctx, db, "import-orders", map[string][]string{"Customers": {"ada", "grace"}}, &jobs.EnqueueOpts{UniqueKey: "orders-2026-03.csv"})
 	if err != nil {
 		panic(err)
 	}

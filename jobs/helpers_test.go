@@ -67,6 +67,7 @@ func testConfig(id string) *jobs.Config {
 		PollInterval:   100 * time.Millisecond,
 		Backoff:        func(int) time.Duration { return 10 * time.Millisecond },
 		Logger:         quietLogger(),
+		Observer:       &recorder{},
 	}
 }
 

@@ -10,6 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// States lists every job state.
+var States = []string{"available", "running", "succeeded", "failed", "cancelled", "cleaned"}
+
 // Job is a job as stored.
 type Job struct {
 	ID    int64
@@ -67,8 +70,8 @@ func scanJob(row pgx.Row) (*Job, error) {
 }
 
 // Get returns one job.
-func Get(ctx context.Context, q Querier, id int64) (*Job, error) {
-	j, err := scanJob(q.QueryRow(ctx, "SELECT "+jobColumns+" FROM seatbelt_jobs WHERE id = $1::bigint", id))
+func Get(ctx context.Context, db DB, id int64) (*Job, error) {
+	j, err := scanJob(db.QueryRow(ctx, "SELECT "+jobColumns+" FROM seatbelt_jobs WHERE id = $1::bigint", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: id %d", ErrNotFound, id)
 	}
@@ -89,7 +92,7 @@ type ListOpts struct {
 }
 
 // List returns jobs, newest first.
-func List(ctx context.Context, q Querier, opts *ListOpts) ([]*Job, error) {
+func List(ctx context.Context, db DB, opts *ListOpts) ([]*Job, error) {
 	var o ListOpts
 	if opts != nil {
 		o = *opts
@@ -97,7 +100,7 @@ func List(ctx context.Context, q Querier, opts *ListOpts) ([]*Job, error) {
 	if o.Limit <= 0 {
 		o.Limit = 100
 	}
-	rows, err := q.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
+	rows, err := db.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
 WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR state = ANY($1::text[])) AND ($2::text = '' OR kind = $2::text)
 ORDER BY id DESC LIMIT $3::int`, o.States, o.Kind, o.Limit)
 	if err != nil {
@@ -116,8 +119,8 @@ ORDER BY id DESC LIMIT $3::int`, o.States, o.Kind, o.Limit)
 }
 
 // History returns a job's events, oldest first.
-func History(ctx context.Context, q Querier, id int64) ([]Event, error) {
-	rows, err := q.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1::bigint ORDER BY id`, id)
+func History(ctx context.Context, db DB, id int64) ([]Event, error) {
+	rows, err := db.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1::bigint ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading history of job %d: %w", id, err)
 	}
@@ -130,8 +133,8 @@ func History(ctx context.Context, q Querier, id int64) ([]Event, error) {
 
 // Entities returns a job's ledger, oldest first, including entries
 // already cleaned up (DeletedAt set).
-func Entities(ctx context.Context, q Querier, id int64) ([]Entity, error) {
-	rows, err := q.Query(ctx, `SELECT id, stage, attempt, table_name, keys, created_at, deleted_at FROM seatbelt_job_entities WHERE job_id = $1::bigint ORDER BY id`, id)
+func Entities(ctx context.Context, db DB, id int64) ([]Entity, error) {
+	rows, err := db.Query(ctx, `SELECT id, stage, attempt, table_name, keys, created_at, deleted_at FROM seatbelt_job_entities WHERE job_id = $1::bigint ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading ledger of job %d: %w", id, err)
 	}
@@ -144,9 +147,10 @@ func Entities(ctx context.Context, q Querier, id int64) ([]Entity, error) {
 
 // Cancel cancels a job. An available or failed job is cancelled at once; a
 // running one has its stage's context cancelled (through LISTEN/NOTIFY,
-// within a second) and becomes cancelled when the stage returns. Finished
-// jobs are left alone and reported with a [*StateError].
-func Cancel(ctx context.Context, db TxBeginner, id int64) (state string, err error) {
+// within a second of the commit: given the caller's pgx.Tx, when that
+// commits) and becomes cancelled when the stage returns. Finished jobs are
+// left alone and reported with a [*StateError].
+func Cancel(ctx context.Context, db DB, id int64) (state string, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		now := time.Now()
 		err := tx.QueryRow(ctx, `
@@ -192,7 +196,7 @@ SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id
 // addEvent appends an event to a job's history. detail, when not nil, is
 // stored as JSON; it goes as text with ::jsonb, which every pgx query mode
 // sends the same way (a map or []byte would not).
-func addEvent(ctx context.Context, q Querier, id int64, at time.Time, event, stage string, detail any) error {
+func addEvent(ctx context.Context, db DB, id int64, at time.Time, event, stage string, detail any) error {
 	var text *string
 	if detail != nil {
 		raw, err := json.Marshal(detail)
@@ -202,12 +206,7 @@ func addEvent(ctx context.Context, q Querier, id int64, at time.Time, event, sta
 		s := string(raw)
 		text = &s
 	}
-	_, err := q.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail)
+	_, err := db.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail)
 VALUES ($1::bigint, $2::timestamptz, $3::text, $4::text, $5::jsonb)`, id, at, event, stage, text)
 	return err
-}
-
-// TxBeginner is a *pgxpool.Pool or a *pgx.Conn.
-type TxBeginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
 }

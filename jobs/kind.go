@@ -26,10 +26,12 @@ type Stage struct {
 	// that must not hold a transaction records its entities with
 	// [StageRun.TrackNow] before creating them.
 	Run func(ctx context.Context, r *StageRun) error
-	// Timeout bounds one attempt. Defaults to Config.StageTimeout.
+	// Timeout bounds one attempt; a negative value is refused by
+	// Register. Defaults to Config.StageTimeout.
 	Timeout time.Duration
-	// MaxAttempts is how often the stage is tried before the job fails.
-	// Defaults to Config.MaxAttempts.
+	// MaxAttempts is how often the stage is tried before the job fails; a
+	// negative value is refused by Register. Defaults to
+	// Config.MaxAttempts.
 	MaxAttempts int
 	// Backoff returns the wait before retry number attempt. Defaults to
 	// Config.Backoff.
@@ -49,27 +51,32 @@ func (k *kindReg) next(stage string) string {
 	return ""
 }
 
+// checkKind validates a kind for Register; every error wraps
+// ErrInvalidConfig, names the field and says what to set.
 func checkKind(k Kind) (*kindReg, error) {
 	if k.Name == "" {
-		return nil, fmt.Errorf("%w: Kind.Name is empty", ErrUnknownKind)
+		return nil, fmt.Errorf("%w: Kind.Name is empty; give the kind the name its jobs are enqueued with", ErrInvalidConfig)
 	}
 	if len(k.Stages) == 0 {
-		return nil, fmt.Errorf("%w: kind %q: Kind.Stages is empty; give it at least one stage", ErrUnknownKind, k.Name)
+		return nil, fmt.Errorf("%w: kind %q: Kind.Stages is empty; give it at least one stage", ErrInvalidConfig, k.Name)
 	}
 	reg := &kindReg{Kind: k, index: map[string]int{}}
 	reg.Stages = append([]Stage(nil), k.Stages...)
 	for i, s := range reg.Stages {
 		if s.Name == "" {
-			return nil, fmt.Errorf("%w: kind %q: Stages[%d].Name is empty", ErrUnknownKind, k.Name, i)
+			return nil, fmt.Errorf("%w: kind %q: Stages[%d].Name is empty; name every stage", ErrInvalidConfig, k.Name, i)
 		}
 		if s.Run == nil {
-			return nil, fmt.Errorf("%w: kind %q: stage %q has no Run", ErrUnknownKind, k.Name, s.Name)
+			return nil, fmt.Errorf("%w: kind %q: stage %q has no Run; give it the function that does the stage's work", ErrInvalidConfig, k.Name, s.Name)
 		}
 		if _, dup := reg.index[s.Name]; dup {
-			return nil, fmt.Errorf("%w: kind %q: two stages are named %q", ErrUnknownKind, k.Name, s.Name)
+			return nil, fmt.Errorf("%w: kind %q: two stages are named %q; give each stage of a kind its own name", ErrInvalidConfig, k.Name, s.Name)
 		}
-		if s.Timeout < 0 || s.MaxAttempts < 0 {
-			return nil, fmt.Errorf("%w: kind %q: stage %q: Timeout and MaxAttempts must not be negative", ErrUnknownKind, k.Name, s.Name)
+		if s.Timeout < 0 {
+			return nil, fmt.Errorf("%w: kind %q: stage %q: Stage.Timeout is %s; set a positive duration, or 0 for Config.StageTimeout", ErrInvalidConfig, k.Name, s.Name, s.Timeout)
+		}
+		if s.MaxAttempts < 0 {
+			return nil, fmt.Errorf("%w: kind %q: stage %q: Stage.MaxAttempts is %d; set a positive number, or 0 for Config.MaxAttempts", ErrInvalidConfig, k.Name, s.Name, s.MaxAttempts)
 		}
 		reg.index[s.Name] = i
 	}

@@ -9,17 +9,17 @@ import (
 )
 
 // leaderLoop competes for leadership; the leader rescues expired leases,
-// deletes jobs past retention and updates the state gauges. Leadership is a
-// row renewed every LeaderInterval and lost when not renewed for three of
-// them (by the database's clock): a dead or paused leader is replaced
-// within about 3×LeaderInterval.
+// deletes jobs past retention and counts the jobs by state for the
+// Observer. Leadership is a row renewed every LeaderInterval and lost when
+// not renewed for three of them (by the database's clock): a dead or
+// paused leader is replaced within about 3×LeaderInterval.
 func (c *Client) leaderLoop(ctx context.Context) {
 	defer func() {
 		if c.leader.Load() {
 			_, _ = c.db.Exec(context.Background(), "DELETE FROM seatbelt_jobs_leader WHERE name = 'default' AND leader = $1::text", c.cfg.WorkerID)
+			c.cfg.Observer.ObserveStates(context.WithoutCancel(ctx), StatesData{})
 		}
 		c.leader.Store(false)
-		c.m.clearGauges()
 	}()
 	t := time.NewTimer(c.cfg.LeaderInterval)
 	defer t.Stop()
@@ -35,7 +35,7 @@ func (c *Client) leaderLoop(ctx context.Context) {
 			c.log.Info("jobs: became leader")
 		case !is && was:
 			c.log.Info("jobs: lost leadership")
-			c.m.clearGauges()
+			c.cfg.Observer.ObserveStates(ctx, StatesData{})
 		}
 		wait := c.cfg.LeaderInterval
 		if is {
@@ -82,13 +82,13 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	if n > 0 {
-		c.m.rescued.Add(float64(n))
+		c.cfg.Observer.ObserveRescue(ctx, RescueData{Stages: n})
 		c.log.Warn("jobs: rescued stages whose worker stopped renewing its lease", "stages", n)
 	}
 	if err := c.retain(ctx, c.db); err != nil {
 		return 0, err
 	}
-	if err := c.updateGauges(ctx, c.db); err != nil {
+	if err := c.countStates(ctx, c.db); err != nil {
 		return 0, err
 	}
 	var next *time.Time
@@ -101,9 +101,9 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 // rescue makes stages whose lease expired available again (the lost
 // attempt counts), or cancels them if a cancel was requested, and wakes the
 // workers.
-func rescue(ctx context.Context, q Querier, now time.Time) (int, error) {
+func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
 	var n int
-	err := q.QueryRow(ctx, `
+	err := db.QueryRow(ctx, `
 WITH old AS (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
 	WHERE state = 'running' AND lease_until < $1::timestamptz
@@ -125,8 +125,8 @@ SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') EN
 	return n, err
 }
 
-func (c *Client) retain(ctx context.Context, q Querier) error {
-	_, err := q.Exec(ctx, `
+func (c *Client) retain(ctx context.Context, db DB) error {
+	_, err := db.Exec(ctx, `
 WITH gone AS (
 	DELETE FROM seatbelt_jobs WHERE id IN (
 		SELECT id FROM seatbelt_jobs
@@ -139,24 +139,28 @@ DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.No
 	return err
 }
 
-func (c *Client) updateGauges(ctx context.Context, q Querier) error {
-	rows, err := q.Query(ctx, "SELECT state, count(*) FROM seatbelt_jobs GROUP BY state")
+// countStates reports the number of jobs in each state to the Observer.
+func (c *Client) countStates(ctx context.Context, db DB) error {
+	rows, err := db.Query(ctx, "SELECT state, count(*) FROM seatbelt_jobs GROUP BY state")
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	counts := map[string]float64{}
+	counts := make(map[string]int64, len(States))
+	for _, s := range States {
+		counts[s] = 0
+	}
 	for rows.Next() {
 		var state string
 		var n int64
 		if err := rows.Scan(&state, &n); err != nil {
 			return err
 		}
-		counts[state] = float64(n)
+		counts[state] = n
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	c.m.setStates(counts)
+	c.cfg.Observer.ObserveStates(ctx, StatesData{Leader: true, Counts: counts})
 	return nil
 }

@@ -94,19 +94,19 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 		}}}},
 	)
 
-	first, err := c.Enqueue(ctx, "args", map[string]int{"N": 20}, &jobs.EnqueueOpts{UniqueKey: "k"})
+	first, err := jobs.Enqueue(ctx, db, "args", map[string]int{"N": 20}, &jobs.EnqueueOpts{UniqueKey: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dup, err := c.Enqueue(ctx, "args", map[string]int{"N": 1}, &jobs.EnqueueOpts{UniqueKey: "k"})
+	dup, err := jobs.Enqueue(ctx, db, "args", map[string]int{"N": 1}, &jobs.EnqueueOpts{UniqueKey: "k"})
 	if err != nil || !dup.Duplicate || dup.ID != first.ID {
 		t.Fatalf("duplicate enqueue: %+v %v", dup, err)
 	}
-	raw, err := c.Enqueue(ctx, "args", json.RawMessage(`{"N": 5}`), &jobs.EnqueueOpts{Priority: -1})
+	raw, err := jobs.Enqueue(ctx, db, "args", json.RawMessage(`{"N": 5}`), &jobs.EnqueueOpts{Priority: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.EnqueueMany(ctx, []jobs.EnqueueParams{
+	if n, err := jobs.EnqueueMany(ctx, db, []jobs.EnqueueParams{
 		{Kind: "ledger", Args: map[string]string{"FailAt": "b"}},
 		{Kind: "block"}, {Kind: "block"},
 	}); err != nil || n != 3 {

@@ -183,9 +183,9 @@ func TestProcess(t *testing.T) {
 		}
 		cfg := testConfig("parent")
 		cfg.Lease = time.Second
-		parent := startClient(t, b.db, cfg, k)
+		startClient(t, b.db, cfg, k)
 		j := waitState(t, b.db, id, "succeeded", 30*time.Second)
-		if n := metric(t, parent.Collector(), "seatbelt_jobs_rescued_total", "", ""); n != 1 {
+		if n := cfg.Observer.(*recorder).rescuedStages(); n != 1 {
 			t.Fatalf("rescued_total %v, want 1", n)
 		}
 		t.Logf("kill to success: %s", time.Since(killed))

@@ -48,6 +48,7 @@ func (c *Client) runStage(base context.Context, j claimed) {
 	err := call(ctx, st, r)
 	took := time.Since(begun)
 	outcome := "succeeded"
+	retrying := false
 	cause := context.Cause(base)
 	switch {
 	case err == nil:
@@ -75,14 +76,17 @@ func (c *Client) runStage(base context.Context, j claimed) {
 	default:
 		outcome = "failed"
 		r.rollback()
-		c.failStage(context.WithoutCancel(base), j, maxAttempts, st, err, log)
+		retrying = c.failStage(context.WithoutCancel(base), j, maxAttempts, st, err, log)
 	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		span.RecordError(err)
 	}
 	span.SetAttributes(attribute.String("jobs.outcome", outcome))
-	c.m.stageDuration.WithLabelValues(j.kind, j.stage, outcome).Observe(took.Seconds())
+	c.cfg.Observer.ObserveStage(ctx, StageData{
+		JobID: j.id, Kind: j.kind, Stage: j.stage, Attempt: j.attempt,
+		Outcome: outcome, Duration: took, Err: err, Retrying: retrying,
+	})
 }
 
 // call runs the stage, turning a panic into an error.

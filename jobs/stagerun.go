@@ -114,7 +114,7 @@ func (r *StageRun) TrackNow(ctx context.Context, table string, keys ...any) erro
 	return r.insertLedger(ctx, r.c.db, table, keys, true)
 }
 
-func (r *StageRun) insertLedger(ctx context.Context, q Querier, table string, keys []any, fence bool) error {
+func (r *StageRun) insertLedger(ctx context.Context, db DB, table string, keys []any, fence bool) error {
 	if table == "" {
 		return fmt.Errorf("jobs: Track: table is empty")
 	}
@@ -124,7 +124,7 @@ func (r *StageRun) insertLedger(ctx context.Context, q Querier, table string, ke
 	}
 	// The fence makes a stale worker's entry impossible: it is written only
 	// while this attempt still holds the job.
-	tag, err := q.Exec(ctx, `
+	tag, err := db.Exec(ctx, `
 INSERT INTO seatbelt_job_entities (job_id, stage, attempt, table_name, keys, created_at)
 SELECT $1::bigint, $2::text, $3::int, $4::text, $5::text[], $6::timestamptz
 WHERE NOT $7::boolean OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1::bigint AND claim = $8::bigint AND worker IS NOT NULL)`,

@@ -71,7 +71,7 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Stop(ctx)
-	res, err := c.Enqueue(ctx, "import", map[string]string{"file": "march.csv"}, nil)
+	res, err := jobs.Enqueue(ctx, db, "import", map[string]string{"file": "march.csv"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

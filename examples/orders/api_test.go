@@ -67,7 +67,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	tp := sdktrace.NewTracerProvider()
-	handler := tracing.Middleware(routes(db, log, worker, deleters, "test-build", logger), &tracing.HTTPConfig{TracerProvider: tp})
+	handler := tracing.Middleware(routes(db, log, deleters, "test-build", logger), &tracing.HTTPConfig{TracerProvider: tp})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()

@@ -153,7 +153,7 @@ func TestServerErrorsKeepTheCauseInTheLog(t *testing.T) {
 	}
 
 	// Outside a trace the answer and the log share an id of their own.
-	srv := httptest.NewServer(routes(b.db, b.log, b.worker, nil, "test-build", slog.New(tracing.NewLogHandler(slog.NewJSONHandler(b.logs, nil)))))
+	srv := httptest.NewServer(routes(b.db, b.log, nil, "test-build", slog.New(tracing.NewLogHandler(slog.NewJSONHandler(b.logs, nil)))))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/customers/c-2/summary")
 	if err != nil {

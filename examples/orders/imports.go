@@ -142,7 +142,6 @@ func latestInTx(ctx context.Context, tx pgx.Tx, id string) (string, error) {
 // importsAPI serves bulk imports.
 type importsAPI struct {
 	db       *pgxpool.Pool
-	jobs     *jobs.Client
 	deleters map[string]jobs.Deleter
 	logger   *slog.Logger
 }
@@ -171,7 +170,7 @@ func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := a.jobs.Enqueue(r.Context(), importKind, args, &jobs.EnqueueOpts{UniqueKey: key})
+	res, err := jobs.Enqueue(r.Context(), a.db, importKind, args, &jobs.EnqueueOpts{UniqueKey: key})
 	if err != nil {
 		serverError(w, r, a.logger, err)
 		return

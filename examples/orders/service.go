@@ -12,6 +12,7 @@ import (
 	"github.com/seatbelt-go/seatbelt/eventlog/eventlogprom"
 	"github.com/seatbelt-go/seatbelt/graceful"
 	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/jobs/jobsprom"
 	"github.com/seatbelt-go/seatbelt/metrics"
 	"github.com/seatbelt-go/seatbelt/migcheck/migprom"
 	"github.com/seatbelt-go/seatbelt/tracing"
@@ -58,14 +59,15 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	}
 
 	deleters := map[string]jobs.Deleter{orderTable: deleteOrders(log)}
-	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger})
+	jobMetrics := jobsprom.NewCollector()
+	if err := reg.Register(jobMetrics); err != nil {
+		return err
+	}
+	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger, Observer: jobMetrics})
 	if err != nil {
 		return err
 	}
 	if err := worker.Register(importJobKind(log)); err != nil {
-		return err
-	}
-	if err := reg.Register(worker.Collector()); err != nil {
 		return err
 	}
 	// Workers start after the migration gate, like the HTTP server, and
@@ -83,16 +85,16 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err != nil {
 		return err
 	}
-	mux := routes(db, log, worker, deleters, env.Version, logger)
+	mux := routes(db, log, deleters, env.Version, logger)
 	// graceful sets the server's read-header, read and idle timeouts.
 	return app.Serve(&http.Server{Addr: env.HTTPAddr, Handler: tracing.Middleware(httpMetrics.Middleware(mux), nil)})
 }
 
 // routes is the service's API. logger records the causes of 500s.
-func routes(db *pgxpool.Pool, log *eventlog.Store, worker *jobs.Client, deleters map[string]jobs.Deleter, version string, logger *slog.Logger) *http.ServeMux {
+func routes(db *pgxpool.Pool, log *eventlog.Store, deleters map[string]jobs.Deleter, version string, logger *slog.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
 	(&ordersAPI{events: log, logger: logger}).register(mux)
-	(&importsAPI{db: db, jobs: worker, deleters: deleters, logger: logger}).register(mux)
+	(&importsAPI{db: db, deleters: deleters, logger: logger}).register(mux)
 	mux.HandleFunc("GET /customers/{customer}/summary", customerSummaryHandler(db, logger))
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": version, "writer": log.Writer()})

@@ -402,7 +402,7 @@ func seatbeltLatency(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions) 
 	out := make([]time.Duration, 0, o.latencySamples)
 	for range o.latencySamples {
 		t0 := time.Now()
-		if _, err := c.Enqueue(ctx, "noop", nil, nil); err != nil {
+		if _, err := jobs.Enqueue(ctx, db, "noop", nil, nil); err != nil {
 			return nil, err
 		}
 		select {

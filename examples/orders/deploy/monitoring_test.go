@@ -578,6 +578,9 @@ func TestMonitoringUsesOnlyExportedMetrics(t *testing.T) {
 		if slices.ContainsFunc(missing, func(m string) bool { return strings.Contains(m, "eventlog_consumer_") }) {
 			t.Error("the eventlog_consumer_* metrics come from eventlog/eventlogprom: register eventlogprom.NewCollector(log, nil) on the service's registry in examples/orders/service.go")
 		}
+		if slices.ContainsFunc(missing, func(m string) bool { return strings.Contains(m, "seatbelt_jobs_") }) {
+			t.Error("the seatbelt_jobs_* metrics come from jobs/jobsprom: register a jobsprom.NewCollector() on the service's registry and pass it as jobs.Config.Observer in examples/orders/service.go")
+		}
 	}
 }
 

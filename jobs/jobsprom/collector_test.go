@@ -1,0 +1,219 @@
+package jobsprom_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/jobs/jobsprom"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
+)
+
+// families are the metrics the orders alert rules and dashboard name:
+// their names, help, types and labels must not change.
+var families = map[string]struct {
+	help   string
+	typ    dto.MetricType
+	labels string
+}{
+	"seatbelt_jobs_jobs":                   {"Jobs by state; reported by the leader only, so a sum over pods is right.", dto.MetricType_GAUGE, "state"},
+	"seatbelt_jobs_stage_duration_seconds": {"Time a stage's Run took, by outcome (succeeded, failed, released, cancelled, lease_lost, rejected).", dto.MetricType_HISTOGRAM, "kind,outcome,stage"},
+	"seatbelt_jobs_retries_total":          {"Stage attempts that failed and were scheduled again.", dto.MetricType_COUNTER, "kind,stage"},
+	"seatbelt_jobs_rescued_total":          {"Stages made available again because their worker's lease expired (counted by the leader).", dto.MetricType_COUNTER, ""},
+	"seatbelt_jobs_queue_latency_seconds":  {"Time from a job's run-at to the claim of its first stage.", dto.MetricType_HISTOGRAM, "kind"},
+}
+
+// TestCollectorExportsWhatTheClientDoes runs a job whose first stage fails
+// once, and a job whose worker "died" (its lease long expired), through a
+// client observed by a Collector, and reads every metric.
+func TestCollectorExportsWhatTheClientDoes(t *testing.T) {
+	t.Parallel()
+	db := migtest.New(t, jobs.Migrations)
+	ctx := context.Background()
+	col := jobsprom.NewCollector()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+
+	c, err := jobs.NewClient(db, &jobs.Config{
+		Observer:       col,
+		LeaderInterval: 50 * time.Millisecond,
+		PollInterval:   50 * time.Millisecond,
+		Backoff:        func(int) time.Duration { return time.Millisecond },
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Register(jobs.Kind{Name: "import", Stages: []jobs.Stage{
+		{Name: "fetch", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			if r.Attempt() == 1 {
+				return errors.New("upstream busy")
+			}
+			return nil
+		}},
+		{Name: "store", Run: func(context.Context, *jobs.StageRun) error { return nil }},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := jobs.Enqueue(ctx, db, "import", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stage of a kind no client here runs, left running by a worker that
+	// died an hour ago: the leader rescues it, and it stays available.
+	lost, err := jobs.Enqueue(ctx, db, "elsewhere", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE seatbelt_jobs SET state = 'running', stage = 's', attempt = 1, worker = 'dead', lease_until = now() - interval '1 hour' WHERE id = $1`, lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			c.Stop(ctx)
+		}
+	}()
+
+	gauges := `
+# HELP seatbelt_jobs_jobs Jobs by state; reported by the leader only, so a sum over pods is right.
+# TYPE seatbelt_jobs_jobs gauge
+seatbelt_jobs_jobs{state="available"} 1
+seatbelt_jobs_jobs{state="cancelled"} 0
+seatbelt_jobs_jobs{state="cleaned"} 0
+seatbelt_jobs_jobs{state="failed"} 0
+seatbelt_jobs_jobs{state="running"} 0
+seatbelt_jobs_jobs{state="succeeded"} 1
+`
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.GatherAndCompare(reg, strings.NewReader(gauges), "seatbelt_jobs_jobs") != nil {
+		if time.Now().After(deadline) {
+			j, _ := jobs.Get(ctx, db, imp.ID)
+			t.Fatalf("gauges never showed the import succeeded and the rescued job available (import: %+v): %v",
+				j, testutil.GatherAndCompare(reg, strings.NewReader(gauges), "seatbelt_jobs_jobs"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	counters := `
+# HELP seatbelt_jobs_rescued_total Stages made available again because their worker's lease expired (counted by the leader).
+# TYPE seatbelt_jobs_rescued_total counter
+seatbelt_jobs_rescued_total 1
+# HELP seatbelt_jobs_retries_total Stage attempts that failed and were scheduled again.
+# TYPE seatbelt_jobs_retries_total counter
+seatbelt_jobs_retries_total{kind="import",stage="fetch"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(counters), "seatbelt_jobs_rescued_total", "seatbelt_jobs_retries_total"); err != nil {
+		t.Fatal(err)
+	}
+	got := gather(t, reg)
+	for name, want := range families {
+		mf := got[name]
+		if mf == nil {
+			t.Errorf("%s is not exported", name)
+			continue
+		}
+		if mf.GetHelp() != want.help || mf.GetType() != want.typ {
+			t.Errorf("%s: help %q, type %s; want %q, %s", name, mf.GetHelp(), mf.GetType(), want.help, want.typ)
+		}
+		for _, m := range mf.GetMetric() {
+			var names []string
+			for _, l := range m.GetLabel() {
+				names = append(names, l.GetName())
+			}
+			if strings.Join(names, ",") != want.labels {
+				t.Errorf("%s: labels %v, want %s", name, names, want.labels)
+			}
+		}
+	}
+	if n := len(got); n != len(families) {
+		t.Errorf("%d families exported, want %d", n, len(families))
+	}
+	want := map[string]uint64{
+		`seatbelt_jobs_stage_duration_seconds{kind="import",outcome="failed",stage="fetch"}`:    1,
+		`seatbelt_jobs_stage_duration_seconds{kind="import",outcome="succeeded",stage="fetch"}`: 1,
+		`seatbelt_jobs_stage_duration_seconds{kind="import",outcome="succeeded",stage="store"}`: 1,
+		`seatbelt_jobs_queue_latency_seconds{kind="import"}`:                                    1,
+	}
+	if h := histograms(got); !maps.Equal(h, want) {
+		t.Errorf("histogram counts\n got %v\nwant %v", h, want)
+	}
+	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+
+	// A stopped client is no longer the leader: it drops its gauges, so a
+	// sum over pods counts each job once.
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if n := testutil.CollectAndCount(col, "seatbelt_jobs_jobs"); n != 0 {
+		t.Errorf("%d seatbelt_jobs_jobs series after stop, want none", n)
+	}
+}
+
+// TestJobsDoesNotLinkThePrometheusClient keeps the Prometheus client out
+// of a service that uses jobs without this package.
+func TestJobsDoesNotLinkThePrometheusClient(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "github.com/seatbelt-go/seatbelt/jobs").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if !strings.Contains(string(out), "github.com/seatbelt-go/seatbelt/jobs\n") {
+		t.Fatalf("go list -deps did not list jobs itself:\n%s", out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/prometheus/") {
+			t.Errorf("jobs imports %s; Prometheus code belongs in jobsprom", p)
+		}
+	}
+}
+
+func gather(t *testing.T, reg prometheus.Gatherer) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// histograms are the sample counts of every histogram series, keyed
+// name{labels}.
+func histograms(mfs map[string]*dto.MetricFamily) map[string]uint64 {
+	out := map[string]uint64{}
+	for name, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.GetHistogram() == nil {
+				continue
+			}
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			out[name+"{"+strings.Join(ls, ",")+"}"] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	return out
+}

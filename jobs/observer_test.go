@@ -1,0 +1,164 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+// recorder is a jobs.Observer that keeps what it is told.
+type recorder struct {
+	mu          sync.Mutex
+	starts      []jobs.JobStartData
+	stages      []jobs.StageData
+	rescued     int
+	leader      bool
+	counts      map[string]int64
+	afterLeader int // calls with Leader false after one with Leader true
+}
+
+func (r *recorder) ObserveJobStart(_ context.Context, d jobs.JobStartData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, d)
+}
+
+func (r *recorder) ObserveStage(_ context.Context, d jobs.StageData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stages = append(r.stages, d)
+}
+
+func (r *recorder) ObserveRescue(_ context.Context, d jobs.RescueData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rescued += d.Stages
+}
+
+func (r *recorder) ObserveStates(_ context.Context, d jobs.StatesData) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !d.Leader && r.leader {
+		r.afterLeader++
+	}
+	r.leader, r.counts = d.Leader, maps.Clone(d.Counts)
+}
+
+func (r *recorder) rescuedStages() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rescued
+}
+
+// states is the last count of jobs by state and whether it came from a
+// leader.
+func (r *recorder) states() (map[string]int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.counts), r.leader
+}
+
+// stagesOf are the stage observations of one job as "stage attempt
+// outcome retrying error".
+func (r *recorder) stagesOf(id int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, d := range r.stages {
+		if d.JobID == id {
+			out = append(out, fmt.Sprintf("%s/%s %d %s %v %v", d.Kind, d.Stage, d.Attempt, d.Outcome, d.Retrying, d.Err))
+		}
+	}
+	return out
+}
+
+func TestObserverSeesWhatTheClientDoes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	started := make(chan struct{})
+	kinds := []jobs.Kind{
+		{Name: "obs", Stages: []jobs.Stage{
+			{Name: "a", Run: func(ctx context.Context, r *jobs.StageRun) error {
+				if r.Attempt() == 1 {
+					return errors.New("boom")
+				}
+				time.Sleep(20 * time.Millisecond)
+				return nil
+			}},
+			{Name: "b", MaxAttempts: 1, Run: func(ctx context.Context, r *jobs.StageRun) error { return errors.New("bust") }},
+		}},
+		{Name: "block", Stages: []jobs.Stage{{Name: "wait", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			close(started)
+			<-ctx.Done()
+			return context.Cause(ctx)
+		}}}},
+	}
+	cfg := testConfig("w")
+	rec := cfg.Observer.(*recorder)
+	c := newClient(t, b.db, cfg, kinds...)
+	obs, err := jobs.Enqueue(ctx, b.db, "obs", nil, &jobs.EnqueueOpts{RunAt: time.Now().Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := enqueue(t, b.db, "block", nil, nil)
+	// A stage of a kind nobody here runs, whose worker died an hour ago.
+	lost := enqueue(t, b.db, "elsewhere", nil, nil)
+	if _, err := b.db.Exec(ctx, `UPDATE seatbelt_jobs SET state = 'running', stage = 's', attempt = 1, worker = 'dead', lease_until = now() - interval '1 hour' WHERE id = $1`, lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.db, obs.ID, "failed", 10*time.Second)
+	<-started
+	want := map[string]int64{"available": 1, "running": 1, "succeeded": 0, "failed": 1, "cancelled": 0, "cleaned": 0}
+	waitFor(t, 10*time.Second, "the leader's counts", func() bool {
+		counts, leader := rec.states()
+		return leader && maps.Equal(counts, want)
+	})
+	if n := rec.rescuedStages(); n != 1 {
+		t.Errorf("rescued %d stages, want 1", n)
+	}
+	stop, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.StopAndCancel(stop); err != nil {
+		t.Fatal(err)
+	}
+
+	got := strings.Join(rec.stagesOf(obs.ID), "\n")
+	wantStages := "obs/a 1 failed true boom\nobs/a 2 succeeded false <nil>\nobs/b 1 failed false bust"
+	if got != wantStages {
+		t.Errorf("stages of the obs job\n got %s\nwant %s", got, wantStages)
+	}
+	if got := rec.stagesOf(block); len(got) != 1 || !strings.HasPrefix(got[0], "block/wait 1 released false "+jobs.ErrStopping.Error()) {
+		t.Errorf("stages of the blocked job: %q, want one released by the stop", got)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, d := range rec.stages {
+		if d.Duration <= 0 {
+			t.Errorf("%+v: no duration", d)
+		}
+	}
+	var starts []string
+	for _, s := range rec.starts {
+		starts = append(starts, fmt.Sprintf("%d %s/%s", s.JobID, s.Kind, s.Stage))
+		if s.JobID == obs.ID && (s.Latency < time.Minute || s.Latency > 2*time.Minute) {
+			t.Errorf("latency of the job due a minute before it started: %s", s.Latency)
+		}
+	}
+	if want := fmt.Sprintf("%d obs/a|%d block/wait", obs.ID, block); strings.Join(starts, "|") != want {
+		t.Errorf("job starts %q, want %s (one per job, at its first stage)", starts, want)
+	}
+	if rec.leader || rec.counts != nil || rec.afterLeader != 1 {
+		t.Errorf("after stop: leader %v, counts %v, %d calls dropping the counts; want one call, with no counts", rec.leader, rec.counts, rec.afterLeader)
+	}
+}
