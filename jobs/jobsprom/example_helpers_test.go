@@ -2,7 +2,6 @@ package jobsprom_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,14 +15,7 @@ import (
 // fresh one with the jobs tables, dropped by the returned func.
 func exampleDB() (*pgxpool.Pool, func()) {
 	ctx := context.Background()
-	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: discard()})
-	if err != nil {
-		panic(err)
-	}
-	url, drop, err := pglocal.CreateDatabase(ctx, srv.URL, "jobsprom_example")
-	if err != nil {
-		panic(err)
-	}
+	url, drop := pglocal.MustCreateDatabase("jobsprom_example")
 	pool, err := pgxpool.New(ctx, url)
 	if err == nil {
 		_, err = migcheck.Apply(ctx, pool, jobs.Migrations)
@@ -31,7 +23,7 @@ func exampleDB() (*pgxpool.Pool, func()) {
 	if err != nil {
 		panic(err)
 	}
-	return pool, func() { pool.Close(); drop(); _ = srv.Close() }
+	return pool, func() { pool.Close(); drop() }
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
