@@ -57,30 +57,35 @@ func streamLockKeyOf(typ, id string) string {
 
 var lockStreamSQL = `SELECT pg_advisory_xact_lock(` + streamLockKey + `)`
 
-// The append statements insert a stream's versions in order, each dated
-// greatest(clock_timestamp(), the previous version's time): the check
-// after every INSERT (migrations/0004_check_inserts.up.sql) refuses
-// anything else.
+// lockedParams binds appendSQL: $1 the expected version, then one
+// append's records as arrays.
+var lockedParams = rowParams{own: 1, recordArrays: true}
 
-const appendSQL = `
+// appendSQL appends under the stream's lock, taken by the statement before
+// it. It reports the stream's version, how many of the record ids are
+// stored already (then it writes nothing), and what it inserted.
+var appendSQL = `
 WITH head AS (
 	SELECT version, recorded_at FROM eventlog_records
-	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1
-), cur AS (
-	SELECT coalesce((SELECT version FROM head), 0) AS v, (SELECT recorded_at FROM head) AS t
+	WHERE stream_type = ` + lockedParams.ref("stream_type") + ` AND stream_id = ` + lockedParams.ref("stream_id") + `
+	ORDER BY version DESC LIMIT 1
+), h AS (
+	SELECT coalesce((SELECT version FROM head), 0) AS head_version, (SELECT recorded_at FROM head) AS head_time
 ), dup AS (
-	SELECT count(*) AS n FROM eventlog_records WHERE record_id = ANY($3::text[])
+	SELECT count(*) AS n FROM eventlog_records WHERE record_id = ANY(` + lockedParams.ref("record_id") + `)
 ), ins AS (
-	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-		writer, trace_id, span_id, actor, reason, revert_of, recorded_at)
-	SELECT $1, $2, cur.v + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
-		$6, $7, $8, $9, $10, $11, greatest(clock_timestamp(), cur.t)
-	FROM cur, dup, unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
-	WHERE dup.n = 0 AND ($12::bigint < 0 OR cur.v = $12::bigint)
+` + insertRecordsSQL + `
+	FROM h, dup, (SELECT ` + lockedParams.refs(perAppend, true) + `) a,
+		unnest(` + lockedParams.refs(perRecord, false) + `) WITH ORDINALITY AS u(` + names(perRecord) + `, ord)
+	WHERE dup.n = 0 AND ($1::bigint < 0 OR h.head_version = $1::bigint)
 	ORDER BY u.ord
 	RETURNING position
 )
-SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM cur, dup`
+SELECT h.head_version, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) FROM ins), 0) FROM h, dup`
+
+// optimisticParams binds appendOptimisticSQL: $1 the expected version, then
+// one append's records as arrays.
+var optimisticParams = rowParams{own: 1, recordArrays: true}
 
 // A pool append first tries one autocommit statement: take the stream's
 // lock if it is free, read the head, insert the next versions. Every
@@ -95,32 +100,35 @@ SELECT cur.v, dup.n, (SELECT count(*) FROM ins), coalesce((SELECT max(position) 
 // INSERT. See coalesce.go for how concurrent ones share one.
 var appendOptimisticSQL = `
 WITH ins AS (
-	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-		writer, trace_id, span_id, actor, reason, recorded_at)
-	SELECT $1, $2, coalesce(h.version, 0) + u.ord, u.id, u.data::jsonb, u.meta::jsonb,
-		$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
-	FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKey + `) AS locked) lk
-	LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
-		WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
-	CROSS JOIN unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, data, meta, ord)
-	WHERE lk.locked AND ($11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint)
+` + insertRecordsSQL + `
+	FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKeyOf(optimisticParams.ref("stream_type"), optimisticParams.ref("stream_id")) + `) AS locked) lk
+	LEFT JOIN LATERAL (SELECT version AS head_version, recorded_at AS head_time FROM eventlog_records
+		WHERE stream_type = ` + optimisticParams.ref("stream_type") + ` AND stream_id = ` + optimisticParams.ref("stream_id") + `
+		ORDER BY version DESC LIMIT 1) h ON true
+	CROSS JOIN (SELECT ` + optimisticParams.refs(perAppend, true) + `) a
+	CROSS JOIN unnest(` + optimisticParams.refs(perRecord, false) + `) WITH ORDINALITY AS u(` + names(perRecord) + `, ord)
+	WHERE lk.locked AND ($1::bigint < 0 OR coalesce(h.head_version, 0) = $1::bigint)
 	ORDER BY u.ord
 	RETURNING version, position
 )
 SELECT coalesce(max(version), 0), coalesce(max(position), 0) FROM ins`
 
+// oneParams binds appendOneOptimisticSQL: $1 the expected version, then
+// one append's one record, without arrays.
+var oneParams = rowParams{own: 1}
+
 // appendOneOptimisticSQL is appendOptimisticSQL for one record, without
 // arrays: the most common append, kept as close to a plain INSERT as the
 // lock and the head read allow.
 var appendOneOptimisticSQL = `
-INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-	writer, trace_id, span_id, actor, reason, recorded_at)
-SELECT $1, $2, coalesce(h.version, 0) + 1, $3, $4::jsonb, $5::jsonb,
-	$6, $7, $8, $9, $10, greatest(clock_timestamp(), h.recorded_at)
-FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKey + `) AS locked) lk
-LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records
-	WHERE stream_type = $1 AND stream_id = $2 ORDER BY version DESC LIMIT 1) h ON true
-WHERE lk.locked AND ($11::bigint < 0 OR coalesce(h.version, 0) = $11::bigint)
+` + insertRecordsSQL + `
+FROM (SELECT pg_try_advisory_xact_lock(` + streamLockKeyOf(oneParams.ref("stream_type"), oneParams.ref("stream_id")) + `) AS locked) lk
+LEFT JOIN LATERAL (SELECT version AS head_version, recorded_at AS head_time FROM eventlog_records
+	WHERE stream_type = ` + oneParams.ref("stream_type") + ` AND stream_id = ` + oneParams.ref("stream_id") + `
+	ORDER BY version DESC LIMIT 1) h ON true
+CROSS JOIN (SELECT ` + oneParams.refs(perAppend, true) + `) a
+CROSS JOIN (SELECT ` + oneParams.refs(perRecord, true) + `, 1 AS ord) u
+WHERE lk.locked AND ($1::bigint < 0 OR coalesce(h.head_version, 0) = $1::bigint)
 RETURNING version, position`
 
 // batchSender is what runs an append: the pool (one implicit transaction
@@ -204,9 +212,10 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 			meta[i] = "{}"
 		}
 	}
+	req := &appendReq{ctx: ctx, stream: stream, ids: ids, data: data, meta: meta,
+		prov: prov, revertOf: opts.revertOf, expected: opts.Expected.sqlValue()}
 	if tx == nil && opts.revertOf == nil {
-		res, alone, err := s.coalesce.append(&appendReq{ctx: ctx, stream: stream, ids: ids, data: data, meta: meta,
-			prov: prov, expected: opts.Expected.sqlValue()})
+		res, alone, err := s.coalesce.append(req)
 		if !alone {
 			return res, err
 		}
@@ -215,8 +224,7 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 	var cur, dups, inserted, pos int64
 	b := &pgx.Batch{}
 	b.Queue(lockStreamSQL, stream.Type, stream.ID)
-	b.Queue(appendSQL, stream.Type, stream.ID, ids, data, meta,
-		prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, opts.revertOf, opts.Expected.sqlValue())
+	b.Queue(appendSQL, lockedParams.args([]*appendReq{req}, req.expected)...)
 	if notifyInTx {
 		b.Queue("SELECT pg_notify($1, '')", notifyChannel)
 	}
@@ -243,14 +251,12 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 
 // appendOptimistic is a lone pool append's one-statement try; alone reports
 // that it wrote nothing and the caller must decide under the lock.
-func (s *Store) appendOptimistic(ctx context.Context, stream Stream, ids, data, meta []string, prov Provenance, expected int64) (res *AppendResult, alone bool, err error) {
+func (s *Store) appendOptimistic(r *appendReq) (res *AppendResult, alone bool, err error) {
 	var last, pos int64
-	if len(ids) == 1 {
-		err = s.pool.QueryRow(ctx, appendOneOptimisticSQL, stream.Type, stream.ID, ids[0], data[0], meta[0],
-			prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, expected).Scan(&last, &pos)
+	if len(r.ids) == 1 {
+		err = s.pool.QueryRow(r.ctx, appendOneOptimisticSQL, oneParams.args([]*appendReq{r}, r.expected)...).Scan(&last, &pos)
 	} else {
-		err = s.pool.QueryRow(ctx, appendOptimisticSQL, stream.Type, stream.ID, ids, data, meta,
-			prov.Writer, prov.TraceID, prov.SpanID, prov.Actor, prov.Reason, expected).Scan(&last, &pos)
+		err = s.pool.QueryRow(r.ctx, appendOptimisticSQL, optimisticParams.args([]*appendReq{r}, r.expected)...).Scan(&last, &pos)
 	}
 	var pgErr *pgconn.PgError
 	switch {
@@ -262,9 +268,9 @@ func (s *Store) appendOptimistic(ctx context.Context, stream Stream, ids, data, 
 		// Another writer took the version, or an id is stored already.
 		return nil, true, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", r.stream, err)
 	}
-	return endingAt(stream, len(ids), last, pos), false, nil
+	return endingAt(r.stream, len(r.ids), last, pos), false, nil
 }
 
 // endingAt is the result of writing n records to stream, the last one as
@@ -324,14 +330,6 @@ func currentVersion(ctx context.Context, db batchSender, stream Stream) (int64, 
 		return 0, fmt.Errorf("eventlog: reading the version of %s: %w", stream, err)
 	}
 	return v, nil
-}
-
-func (s *Store) provenance(ctx context.Context, opts *AppendOpts) Provenance {
-	p := Provenance{Writer: s.writer, Actor: opts.Actor, Reason: opts.Reason}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		p.TraceID, p.SpanID = sc.TraceID().String(), sc.SpanID().String()
-	}
-	return p
 }
 
 // randomID returns a UUIDv7 (RFC 9562): a millisecond timestamp, then

@@ -64,6 +64,7 @@ type appendReq struct {
 	data     []string
 	meta     []string
 	prov     Provenance
+	revertOf *int64 // set only by Revert, which appends in its own transaction
 	expected int64
 
 	sent atomic.Bool // taken into a statement; a caller gone before this is dropped
@@ -187,7 +188,7 @@ func (c *coalescer) send(batch []*appendReq) {
 	}()
 	if len(batch) == 1 {
 		r := batch[0]
-		r.res, r.alone, r.err = c.s.appendOptimistic(r.ctx, r.stream, r.ids, r.data, r.meta, r.prov, r.expected)
+		r.res, r.alone, r.err = c.s.appendOptimistic(r)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -214,28 +215,28 @@ func (c *coalescer) send(batch []*appendReq) {
 	}
 }
 
+// sharedParams binds appendSharedSQL: $1 the appends' expected versions,
+// $2 and $3 each record's append (its index from 1) and place in it, then
+// recordRow's values as arrays.
+var sharedParams = rowParams{own: 3, appendArrays: true, recordArrays: true}
+
 // appendSharedSQL appends to several streams at once, each with its own
 // expected version and provenance; see the comment at the top of this file.
-// The streams' arrays are $1-$7, the writer $8, the records' arrays $9-$13
-// (stream index from 1, id, data, metadata, version offset from 1).
 var appendSharedSQL = `
 WITH g AS MATERIALIZED (
-	SELECT u.*, pg_try_advisory_xact_lock(` + streamLockKeyOf("u.st", "u.sid") + `) AS locked
-	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-		WITH ORDINALITY AS u(st, sid, expected, trace_id, span_id, actor, reason, gi)
+	SELECT a.*, pg_try_advisory_xact_lock(` + streamLockKeyOf("a.stream_type", "a.stream_id") + `) AS locked
+	FROM unnest($1::bigint[], ` + sharedParams.refs(perAppend, false) + `)
+		WITH ORDINALITY AS a(expected, ` + names(perAppend) + `, gi)
 ), h AS MATERIALIZED (
-	SELECT g.*, coalesce(x.version, 0) AS v, x.recorded_at AS t
+	SELECT g.*, x.version AS head_version, x.recorded_at AS head_time
 	FROM g LEFT JOIN LATERAL (SELECT version, recorded_at FROM eventlog_records e
-		WHERE e.stream_type = g.st AND e.stream_id = g.sid ORDER BY version DESC LIMIT 1) x ON true
+		WHERE e.stream_type = g.stream_type AND e.stream_id = g.stream_id ORDER BY version DESC LIMIT 1) x ON true
 	WHERE g.locked AND (g.expected < 0 OR coalesce(x.version, 0) = g.expected)
 ), ins AS (
-	INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, metadata,
-		writer, trace_id, span_id, actor, reason, recorded_at)
-	SELECT h.st, h.sid, h.v + r.ord, r.id, r.data::jsonb, r.meta::jsonb,
-		$8, h.trace_id, h.span_id, h.actor, h.reason, greatest(clock_timestamp(), h.t)
-	FROM h JOIN unnest($9::bigint[], $10::text[], $11::text[], $12::text[], $13::bigint[])
-		AS r(gi, id, data, meta, ord) ON r.gi = h.gi
-	ORDER BY h.gi, r.ord
+` + insertRecordsSQL + `
+	FROM h JOIN unnest($2::bigint[], $3::bigint[], ` + sharedParams.refs(perRecord, false) + `)
+		AS u(gi, ord, ` + names(perRecord) + `) ON u.gi = h.gi
+	ORDER BY h.gi, u.ord
 	RETURNING stream_type, stream_id, version, position
 )
 SELECT stream_type, stream_id, max(version), max(position) FROM ins GROUP BY stream_type, stream_id`
@@ -243,25 +244,19 @@ SELECT stream_type, stream_id, max(version), max(position) FROM ins GROUP BY str
 // appendShared runs batch as one statement and returns the last version and
 // position written per stream; streams missing from it wrote nothing.
 func (s *Store) appendShared(ctx context.Context, batch []*appendReq) (map[Stream]AppendResult, error) {
-	n := len(batch)
-	st, sid, trace, span, actor, reason := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	expected := make([]int64, n)
+	expected := make([]int64, len(batch))
 	var gi, ord []int64
-	var ids, data, meta []string
 	for i, r := range batch {
-		st[i], sid[i], expected[i] = r.stream.Type, r.stream.ID, r.expected
-		trace[i], span[i], actor[i], reason[i] = r.prov.TraceID, r.prov.SpanID, r.prov.Actor, r.prov.Reason
+		expected[i] = r.expected
 		for k := range r.ids {
 			gi, ord = append(gi, int64(i+1)), append(ord, int64(k+1))
 		}
-		ids, data, meta = append(ids, r.ids...), append(data, r.data...), append(meta, r.meta...)
 	}
-	rows, err := s.pool.Query(ctx, appendSharedSQL, st, sid, expected, trace, span, actor, reason,
-		s.writer, gi, ids, data, meta, ord)
+	rows, err := s.pool.Query(ctx, appendSharedSQL, sharedParams.args(batch, expected, gi, ord)...)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[Stream]AppendResult, n)
+	out := make(map[Stream]AppendResult, len(batch))
 	var r AppendResult
 	_, err = pgx.ForEachRow(rows, []any{&r.Stream.Type, &r.Stream.ID, &r.Version, &r.Position}, func() error {
 		out[r.Stream] = r

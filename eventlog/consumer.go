@@ -48,9 +48,6 @@ type ConsumerConfig struct {
 	OnActive func()
 	// Logger receives state changes and retries. Defaults to the Store's.
 	Logger *slog.Logger
-	// Sleep waits d or until ctx is done; tests may replace it. Defaults
-	// to a timer.
-	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Consumer delivers every committed record, in the log's one global order,
@@ -63,6 +60,9 @@ type Consumer struct {
 	handler Handler
 	cfg     ConsumerConfig
 	running atomic.Bool
+	// sleep waits d or until ctx is done: a timer, which tests replace
+	// (export_test.go) to see the waits without taking them.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // consumerLockClass is the first key of the session advisory lock held by
@@ -77,13 +77,13 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		c = *cfg
 	}
 	if name == "" {
-		return nil, fmt.Errorf("%w: the consumer name is empty", ErrBadConfig)
+		return nil, fmt.Errorf("%w: the consumer name is empty; name it for what its handler does: the name keys its checkpoint, so keep it across deploys", ErrInvalidConfig)
 	}
 	if err := checkName("the consumer name", name, MaxConsumerNameLen, "MaxConsumerNameLen"); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	if h == nil {
-		return nil, fmt.Errorf("%w: consumer %q has no handler", ErrBadConfig, name)
+		return nil, fmt.Errorf("%w: consumer %q has no handler; pass the Handler that processes its records", ErrInvalidConfig, name)
 	}
 	for _, f := range []struct {
 		name string
@@ -96,29 +96,32 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		{"MaxBackoff", &c.MaxBackoff, 10 * time.Second},
 	} {
 		if *f.v < 0 {
-			return nil, fmt.Errorf("%w: ConsumerConfig.%s is negative", ErrBadConfig, f.name)
+			return nil, fmt.Errorf("%w: ConsumerConfig.%s is %s; use a positive duration, or 0 for the default (%s)", ErrInvalidConfig, f.name, *f.v, f.def)
 		}
 		if *f.v == 0 {
 			*f.v = f.def
 		}
 	}
-	if c.BatchSize < 0 || c.MaxAttempts < 0 {
-		return nil, fmt.Errorf("%w: ConsumerConfig.BatchSize and MaxAttempts must not be negative", ErrBadConfig)
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = 500
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 5
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"BatchSize", &c.BatchSize, 500},
+		{"MaxAttempts", &c.MaxAttempts, 5},
+	} {
+		if *f.v < 0 {
+			return nil, fmt.Errorf("%w: ConsumerConfig.%s is %d; use a positive number, or 0 for the default (%d)", ErrInvalidConfig, f.name, *f.v, f.def)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = s.logger
 	}
-	if c.Sleep == nil {
-		c.Sleep = sleep
-	}
 	c.Logger = c.Logger.With("consumer", name)
-	return &Consumer{store: s, name: name, handler: h, cfg: c}, nil
+	return &Consumer{store: s, name: name, handler: h, cfg: c, sleep: sleep}, nil
 }
 
 // Name returns the consumer's name.
@@ -150,7 +153,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		case errors.Is(err, errLostLock) || isConnError(err):
 			c.cfg.Logger.Warn("eventlog: consumer lost its connection; back to standby", "err", err)
-			if c.cfg.Sleep(ctx, c.cfg.TakeoverPoll) != nil {
+			if c.sleep(ctx, c.cfg.TakeoverPoll) != nil {
 				return nil
 			}
 		default:
@@ -193,7 +196,7 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		if !standbyLogged {
 			c.cfg.Logger.Info("eventlog: consumer is standby; another instance is active")
 		}
-		if err := c.cfg.Sleep(ctx, c.cfg.TakeoverPoll); err != nil {
+		if err := c.sleep(ctx, c.cfg.TakeoverPoll); err != nil {
 			return err
 		}
 	}
@@ -239,7 +242,7 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 				continue
 			}
 			failing.waits++
-			if err := c.cfg.Sleep(ctx, c.backoff(failing.waits)); err != nil {
+			if err := c.sleep(ctx, c.backoff(failing.waits)); err != nil {
 				return err
 			}
 			limit = 1

@@ -12,6 +12,10 @@
 //	store, err := eventlog.New(pool, &eventlog.Config{Writer: os.Getenv("VERSION")})
 //	app.StartupGate("event log", store.Check)
 //
+// A [Config] or [ConsumerConfig] that cannot work is refused with an error
+// matching [ErrInvalidConfig] that names the field and what to give
+// instead; zero values mean the defaults.
+//
 // [Store.Check] (and [Store.Verify], which lists the problems) checks what
 // migcheck cannot: that the guard triggers described below are still
 // there, enabled and unaltered. A table owner can drop, disable or replace
@@ -166,8 +170,9 @@
 //
 // # Observability
 //
-// Config.Tracer (an OpenTelemetry trace.Tracer) gets a span per append
-// ("eventlog.append") and per consumer batch ("eventlog.consume"); without
-// it no spans are made. Lag metrics: package eventlogprom. Logs go to
-// Config.Logger.
+// Config.TracerProvider (by default otel.GetTracerProvider(), so a service
+// that sets up OpenTelemetry gets them without wiring) makes a span per
+// append ("eventlog.append") and per consumer batch ("eventlog.consume"),
+// from the tracer named "github.com/seatbelt-go/seatbelt/eventlog". Lag
+// metrics: package eventlogprom. Logs go to Config.Logger.
 package eventlog

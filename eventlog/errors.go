@@ -23,9 +23,11 @@ var (
 	// a different stream or a different batch: a retry must resend the same
 	// records with the same ids.
 	ErrRecordIDReused = errors.New("eventlog: record id reused")
-	// ErrBadConfig is returned by constructors for an invalid Config; the
-	// message names the field.
-	ErrBadConfig = errors.New("eventlog: bad config")
+	// ErrInvalidConfig is matched by every configuration error: an invalid
+	// [Config] or [ConsumerConfig], or a missing pool, consumer name,
+	// handler or writer. The message names the field and says what to
+	// give instead.
+	ErrInvalidConfig = errors.New("eventlog: invalid config")
 	// ErrConsumerRunning is returned by [Consumer.Run] when it is already
 	// running.
 	ErrConsumerRunning = errors.New("eventlog: consumer already running")

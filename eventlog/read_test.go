@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/seatbelt-go/seatbelt/eventlog"
 )
 
@@ -92,41 +90,5 @@ func TestHistoryPages(t *testing.T) {
 				t.Fatalf("newest first %v: versions %v", newest, got)
 			}
 		}
-	}
-}
-
-func TestProvenanceIsStored(t *testing.T) {
-	t.Parallel()
-	tb := newDB(t)
-	s := newStore(t, tb, "v1.4.2-abc123")
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled,
-	}))
-	st := eventlog.Stream{Type: "order", ID: "1"}
-	_, err := s.Append(ctx, st, []eventlog.NewRecord{{Data: js("x"), Metadata: js(map[string]string{"source": "api"})}},
-		&eventlog.AppendOpts{Actor: "alice", Reason: "customer asked"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Latest(context.Background(), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := eventlog.Provenance{Writer: "v1.4.2-abc123", TraceID: tid.String(), SpanID: sid.String(), Actor: "alice", Reason: "customer asked"}
-	if r.Provenance != want || string(r.Metadata) != `{"source": "api"}` {
-		t.Fatalf("provenance %+v metadata %s, want %+v", r.Provenance, r.Metadata, want)
-	}
-	mustAppend(t, s, st, "y") // no span in the context
-	r, _ = s.Latest(context.Background(), st)
-	if r.TraceID != "" || r.SpanID != "" || r.Writer != "v1.4.2-abc123" {
-		t.Fatalf("without a span: %+v", r.Provenance)
-	}
-}
-
-func TestDefaultWriterIsNotEmpty(t *testing.T) {
-	if w := eventlog.DefaultWriter(); w == "" {
-		t.Fatal("DefaultWriter is empty")
 	}
 }

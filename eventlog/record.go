@@ -126,19 +126,6 @@ type Record struct {
 	IsRevert bool
 }
 
-// Provenance says who wrote a record.
-type Provenance struct {
-	// Writer is the build that wrote the record (Config.Writer).
-	Writer string
-	// TraceID and SpanID come from the span in the append's context, hex,
-	// or are empty.
-	TraceID string
-	SpanID  string
-	// Actor and Reason are given by the caller in [AppendOpts].
-	Actor  string
-	Reason string
-}
-
 const recordColumns = `position, xid::text::bigint AS txid, stream_type, stream_id, version, record_id, data, metadata,
 	recorded_at, writer, trace_id, span_id, actor, reason, revert_of`
 

@@ -3,16 +3,21 @@ package eventlog
 import (
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel that wakes consumers.
 const notifyChannel = "eventlog"
+
+// tracerName is the instrumentation name of the Store's tracer: the
+// package's import path.
+const tracerName = "github.com/seatbelt-go/seatbelt/eventlog"
+
+const defaultNotifyInterval = 5 * time.Millisecond
 
 // Config tunes a [Store]. The zero value (or nil) gives the defaults.
 type Config struct {
@@ -21,9 +26,11 @@ type Config struct {
 	// to the main module's VCS revision from the build info (with "+dirty"
 	// when the tree was modified), else its module version, else "unknown".
 	Writer string
-	// Tracer, if set, gets a span per append and per consumer batch
-	// ("eventlog.append", "eventlog.consume"). Defaults to no spans.
-	Tracer trace.Tracer
+	// TracerProvider makes a span per append and per consumer batch
+	// ("eventlog.append", "eventlog.consume"), from the tracer named
+	// "github.com/seatbelt-go/seatbelt/eventlog". Defaults to
+	// otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
 	// NotifyInterval is the least time between two of the NOTIFYs that
 	// wake consumers after pool appends. A NOTIFY is a small transaction of
 	// its own, so under heavy writing this bounds their cost (200 a second
@@ -55,24 +62,25 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 		c = *cfg
 	}
 	if pool == nil {
-		return nil, fmt.Errorf("%w: the pool is nil", ErrBadConfig)
+		return nil, fmt.Errorf("%w: the pool is nil; pass the *pgxpool.Pool of the database that has eventlog.Migrations applied", ErrInvalidConfig)
 	}
 	if c.Writer == "" {
 		c.Writer = DefaultWriter()
 	}
-	if c.Tracer == nil {
-		c.Tracer = noop.NewTracerProvider().Tracer("eventlog")
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	if c.NotifyInterval < 0 {
-		return nil, fmt.Errorf("%w: Config.NotifyInterval is negative", ErrBadConfig)
+		return nil, fmt.Errorf("%w: Config.NotifyInterval is %s; use a positive duration, or 0 for the default (%s)",
+			ErrInvalidConfig, c.NotifyInterval, defaultNotifyInterval)
 	}
 	if c.NotifyInterval == 0 {
-		c.NotifyInterval = 5 * time.Millisecond
+		c.NotifyInterval = defaultNotifyInterval
 	}
-	s := &Store{pool: pool, writer: c.Writer, tracer: c.Tracer, logger: c.Logger}
+	s := &Store{pool: pool, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval
@@ -92,30 +100,4 @@ func (s *Store) Writer() string { return s.writer }
 func (s *Store) Close() {
 	s.coalesce.wait()
 	s.notify.wait()
-}
-
-// DefaultWriter is the writer a [Store] uses when Config.Writer is empty.
-func DefaultWriter() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	var rev, dirty string
-	for _, kv := range bi.Settings {
-		switch kv.Key {
-		case "vcs.revision":
-			rev = kv.Value
-		case "vcs.modified":
-			if kv.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if rev != "" {
-		return rev + dirty
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	return "unknown"
 }

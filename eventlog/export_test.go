@@ -1,0 +1,11 @@
+package eventlog
+
+import (
+	"context"
+	"time"
+)
+
+// SetSleep makes c wait through sleep instead of a timer, for the retry
+// backoff and the takeover polls, so a test sees the waits without taking
+// them. Call it before Run.
+func SetSleep(c *Consumer, sleep func(ctx context.Context, d time.Duration) error) { c.sleep = sleep }
