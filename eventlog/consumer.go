@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // Handler handles one record inside tx, the transaction that also stores
@@ -121,7 +123,7 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		c.Logger = s.logger
 	}
 	c.Logger = c.Logger.With("consumer", name)
-	return &Consumer{store: s, name: name, handler: h, cfg: c, sleep: sleep}, nil
+	return &Consumer{store: s, name: name, handler: h, cfg: c, sleep: ctxtime.Sleep}, nil
 }
 
 // Name returns the consumer's name.
@@ -387,15 +389,4 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 	}
 	res.n = len(recs)
 	return res, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

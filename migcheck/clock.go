@@ -3,6 +3,8 @@ package migcheck
 import (
 	"context"
 	"time"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // clock is the time a Migrator waits on: polling for the migration lock,
@@ -19,12 +21,5 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return ctxtime.Sleep(ctx, d)
 }
