@@ -67,6 +67,20 @@ type Config struct {
 	// Logger receives one line per applied migration and lock waits.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Indexes are the indexes the service declares (see [IndexSet]). Verify
+	// warns about each one that is missing or invalid: the service runs
+	// without it, slowly. Defaults to none.
+	Indexes *IndexSet
+	// IndexLedgerTable is the table an [Indexer] records each build in (who,
+	// when, how long, outcome). Defaults to "seatbelt_index_ledger".
+	IndexLedgerTable string
+	// OldTransaction is the age past which an [Indexer] reports, before a
+	// build, a transaction the build will wait for. Defaults to 1 minute.
+	OldTransaction time.Duration
+	// ProgressInterval is how often an [Indexer] reads a build's progress
+	// from pg_stat_progress_create_index. Defaults to 1 second.
+	ProgressInterval time.Duration
 }
 
 // withDefaults returns a copy of c with the defaults filled in, or an error
@@ -79,6 +93,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.LedgerTable == "" {
 		o.LedgerTable = "seatbelt_migration_ledger"
 	}
+	if o.IndexLedgerTable == "" {
+		o.IndexLedgerTable = "seatbelt_index_ledger"
+	}
 	var errs []error
 	for _, d := range []struct {
 		name string
@@ -90,6 +107,8 @@ func (c *Config) withDefaults() (Config, error) {
 		{"LockTimeout", &o.LockTimeout, 5 * time.Second},
 		{"StatementTimeout", &o.StatementTimeout, 0},
 		{"RetryBackoff", &o.RetryBackoff, 2 * time.Second},
+		{"OldTransaction", &o.OldTransaction, time.Minute},
+		{"ProgressInterval", &o.ProgressInterval, time.Second},
 	} {
 		switch {
 		case *d.v < 0 && d.def == 0:
@@ -131,6 +150,7 @@ const (
 	OpApply    Op = "apply"    // [Migrator.Apply]
 	OpForce    Op = "force"    // [Migrator.Force] to version
 	OpBaseline Op = "baseline" // [Migrator.Baseline]
+	OpIndexes  Op = "indexes"  // [Indexer.Apply]
 )
 
 func defaultHint(op Op, set string, version int64) string {
@@ -139,6 +159,8 @@ func defaultHint(op Op, set string, version int64) string {
 		return fmt.Sprintf("Migrator.Force(ctx, %q, %d, nil)", set, version)
 	case OpBaseline:
 		return "Migrator.Baseline"
+	case OpIndexes:
+		return "Indexer.Apply"
 	}
 	return "Migrator.Apply"
 }

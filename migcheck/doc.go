@@ -77,5 +77,32 @@
 // migcheck/migprom package exports applied and expected versions as
 // Prometheus gauges, so services that do not use Prometheus do not link it.
 //
+// # Indexes
+//
+// An index on a large table is built by hand, not by a migration. A service
+// declares its indexes in an [IndexSet]: a folder beside its migrations, one
+// file per index named for it (orders_customer_id.sql), holding one CREATE
+// [UNIQUE] INDEX CONCURRENTLY statement ([ParseIndexFile] says what is
+// wrong with one that is not). An [Indexer] builds them:
+//
+//	x, _ := migcheck.NewIndexer(pool, nil, migcheck.IndexSet{FS: indexes})
+//	rep, _ := x.Status(ctx)       // valid, missing, invalid, building, different
+//	res, err := x.Apply(ctx, nil) // build what is missing, one at a time
+//
+// [Indexer.Apply] takes [IndexLockKey] so builders take turns, runs each
+// build outside any transaction in a session of its own with lock_timeout
+// (retrying with backoff, like migrations), reports beforehand the
+// transactions older than Config.OldTransaction the build will wait for,
+// reports progress from pg_stat_progress_create_index, drops and rebuilds an
+// INVALID index of a declared name (never another), and records each attempt
+// in Config.IndexLedgerTable. A definition that differs from its file is
+// reported; [IndexApplyOpts].Replace builds the new one under a temporary
+// name, swaps the names in one short transaction and drops the old one.
+// What a kill -9 leaves at each point is in [Indexer.Apply].
+//
+// With Config.Indexes set, Verify reports a declared index that is missing
+// or INVALID as a warning ([KindIndexMissing], [KindInvalidIndex]): the
+// service runs without it, slowly. migprom exports it as a gauge.
+//
 // For tests, migcheck/migtest gives each test its own migrated database.
 package migcheck

@@ -49,6 +49,7 @@ var (
 	ErrUnrecorded       = errors.New("migcheck: applied migrations without a ledger entry")
 	ErrInvalidIndex     = errors.New("migcheck: invalid index")
 	ErrAhead            = errors.New("migcheck: database is ahead of the binary")
+	ErrIndexMissing     = errors.New("migcheck: declared index missing")
 )
 
 // FileError names the set and file a problem was found in.

@@ -117,3 +117,59 @@ func TestKilledRunnerAppliesNothingTwice(t *testing.T) {
 		}
 	})
 }
+
+// indexChild is the scenario "indexer" with args [url, file, sql]: an index
+// builder that applies the one index.
+func indexChild(args []string) int {
+	ctx := context.Background()
+	db, err := pgxpool.New(ctx, args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer db.Close()
+	x, err := migcheck.NewIndexer(db, quietConfig(), migcheck.IndexSet{FS: files(args[1], args[2])})
+	if err == nil {
+		_, err = x.Apply(ctx, nil)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// A builder killed with SIGKILL mid-build leaves an INVALID index (its
+// backend sees the dead client and stops) and a ledger row still running.
+// Status reports the index INVALID, and the next Apply closes the row and
+// builds the index again.
+func TestKilledIndexBuilderLeavesAnInvalidIndexTheNextApplyRebuilds(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	_, commit := openTransaction(t, db) // holds the build in a wait phase
+	file, sql := "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);"
+	builder := testchild.Start(t, "indexer", []string{db.Config().ConnString(), file, sql})
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+	builder.Kill()
+	// The server notices the dead client within client_connection_check_interval.
+	waitFor(t, db, fmt.Sprintf(`SELECT 1 - count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%s%%'`, migcheck.IndexAppName))
+	commit()
+
+	x := newIndexer(t, db, nil, file, sql)
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexInvalid || !strings.Contains(st.Message, "INVALID") {
+		t.Fatalf("status after the kill: %+v", st)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build running" {
+		t.Fatalf("ledger after the kill: %v", got)
+	}
+	res, err := x.Apply(context.Background(), nil)
+	if err != nil || len(res.Built) != 1 || res.Built[0].Action != migcheck.ActionRebuild {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("after the rebuild: %+v", st)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build interrupted,t_a rebuild built" {
+		t.Fatalf("ledger after the rebuild: %v", got)
+	}
+}

@@ -22,10 +22,11 @@ type querier interface {
 // Its files are read and checked once, in [New]. It is safe for concurrent
 // use.
 type Migrator struct {
-	db    *pgxpool.Pool
-	cfg   Config
-	sets  []loadedSet
-	clock clock
+	db      *pgxpool.Pool
+	cfg     Config
+	sets    []loadedSet
+	indexes []Index // Config.Indexes
+	clock   clock
 }
 
 type loadedSet struct {
@@ -79,6 +80,13 @@ func New(db *pgxpool.Pool, cfg *Config, sets ...Set) (*Migrator, error) {
 			ls.byVersion[ls.migs[i].Version] = &ls.migs[i]
 		}
 		m.sets = append(m.sets, ls)
+	}
+	if c.Indexes != nil {
+		idx, err := c.Indexes.Indexes()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		m.indexes = idx
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

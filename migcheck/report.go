@@ -16,6 +16,7 @@ const (
 	KindUnrecorded       Kind = "unrecorded"        // applied without a ledger entry
 	KindInvalidIndex     Kind = "invalid-index"     // left by a failed CREATE INDEX CONCURRENTLY
 	KindAhead            Kind = "ahead"             // database newer than the binary
+	KindIndexMissing     Kind = "index-missing"     // a declared index (Config.Indexes) is not there
 )
 
 // Err returns the sentinel error of the kind, such as [ErrChecksumMismatch].
@@ -41,6 +42,8 @@ func (k Kind) Err() error {
 		return ErrInvalidIndex
 	case KindAhead:
 		return ErrAhead
+	case KindIndexMissing:
+		return ErrIndexMissing
 	}
 	return fmt.Errorf("migcheck: unknown problem kind %q", string(k))
 }
@@ -106,6 +109,9 @@ type Report struct {
 	Problems []Problem   `json:"problems"`
 	// Migrating is true when a runner held the migration lock.
 	Migrating bool `json:"migrating"`
+	// Indexes is the state of each declared index (Config.Indexes), in name
+	// order; definitions are not compared (see [Indexer.Status]).
+	Indexes []IndexStatus `json:"indexes,omitempty"`
 	// Runner is the session running migrations when Migrating, as
 	// pg_stat_activity showed it. It may be a backend whose runner was
 	// killed: PostgreSQL finishes the running statement first.

@@ -109,15 +109,15 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 			return err
 		})
 	}
-	type index struct{ name, table string }
+	type index struct{ name, table, schema, relname string }
 	var invalid []index
-	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname)
+	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname), n.nspname, c.relname
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_class t ON t.oid = i.indrelid
 		WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg_toast%'
 		ORDER BY 1`).Query(func(rows pgx.Rows) error {
 		var ix index
-		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table, &ix.schema, &ix.relname}, func() error {
 			invalid = append(invalid, ix)
 			return nil
 		})
@@ -138,7 +138,24 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 	for i := range m.sets {
 		m.checkSet(&m.sets[i], &rep.Sets[i], ledger[m.sets[i].Name], steps[m.sets[i].Name], rep)
 	}
+	declared := map[[2]string]bool{}
+	if len(m.indexes) > 0 {
+		states, err := declaredStates(ctx, q, m.indexes)
+		if err != nil {
+			return nil, fmt.Errorf("migcheck: verify: %w", err)
+		}
+		rep.Indexes = states
+		for _, s := range states {
+			declared[[2]string{s.schema, s.Name}] = true
+			if p, ok := m.indexProblem(s); ok {
+				rep.Problems = append(rep.Problems, p)
+			}
+		}
+	}
 	for _, ix := range invalid {
+		if declared[[2]string{ix.schema, ix.relname}] {
+			continue // reported above, as a declared index
+		}
 		p := Problem{Kind: KindInvalidIndex, Severity: SeverityError, Index: ix.name,
 			Message: fmt.Sprintf("index %s on %s is invalid (a CREATE INDEX CONCURRENTLY or REINDEX failed or was interrupted); queries do not use it but writes still maintain it", ix.name, ix.table),
 			Fix:     fmt.Sprintf("DROP INDEX CONCURRENTLY %s; then create it again (CREATE INDEX CONCURRENTLY ...), or REINDEX INDEX CONCURRENTLY %s;", ix.name, ix.name)}
@@ -352,4 +369,28 @@ func versionList(vs []int64) string {
 		s[i] = fmt.Sprint(v)
 	}
 	return strings.Join(s, ", ")
+}
+
+// indexProblem is the warning for a declared index queries cannot use: the
+// service runs without it, slowly, so it never stops a start.
+func (m *Migrator) indexProblem(s IndexStatus) (Problem, bool) {
+	p := Problem{Severity: SeverityWarning, Index: s.Name, Message: s.Message, Fix: "build it: " + m.cfg.Hint(OpIndexes, "", 0)}
+	switch s.State {
+	case IndexMissing:
+		p.Kind = KindIndexMissing
+	case IndexInvalid:
+		p.Kind = KindInvalidIndex
+		p.Fix = "drop and build it again: " + m.cfg.Hint(OpIndexes, "", 0)
+	case IndexBuilding:
+		p.Kind, p.Severity, p.Fix = KindIndexMissing, SeverityInfo, "wait for the build to finish"
+	case IndexNoTable:
+		p.Kind = KindIndexMissing
+		p.Fix = "fix the table named in " + s.File + ", or apply the migration that creates it"
+	case IndexBroken:
+		p.Kind = KindIndexMissing
+		p.Fix = "rename the other index, or the declared one"
+	default:
+		return Problem{}, false
+	}
+	return p, true
 }

@@ -1,0 +1,424 @@
+package migcheck_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
+)
+
+// indexDB gives the test its own database with table t of n rows.
+func indexDB(t *testing.T, n int) *pgxpool.Pool {
+	t.Helper()
+	db, _ := emptyDB(t)
+	exec(t, db, "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, a int NOT NULL, b text NOT NULL)")
+	exec(t, db, "INSERT INTO t (a, b) SELECT g % 1000, 'row ' || g FROM generate_series(1, $1::int) g", n)
+	return db
+}
+
+func newIndexer(t *testing.T, db *pgxpool.Pool, cfg *migcheck.Config, kv ...string) *migcheck.Indexer {
+	t.Helper()
+	if cfg == nil {
+		cfg = quietConfig()
+	}
+	x, err := migcheck.NewIndexer(db, cfg, migcheck.IndexSet{FS: files(kv...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func indexStatus(t *testing.T, x *migcheck.Indexer) map[string]migcheck.IndexStatus {
+	t.Helper()
+	rep, err := x.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]migcheck.IndexStatus{}
+	for _, s := range rep.Indexes {
+		out[s.Name] = s
+	}
+	return out
+}
+
+func ledger(t *testing.T, x *migcheck.Indexer) []string {
+	t.Helper()
+	h, err := x.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range h {
+		out = append(out, e.Index+" "+e.Action+" "+e.Outcome)
+		if e.Host != "test-host" || e.Build != "v0.0.0-test" || e.PID == 0 || e.Started.IsZero() {
+			t.Errorf("ledger row %+v lacks who and when", e)
+		}
+	}
+	return out
+}
+
+var twoIndexes = []string{
+	"t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);",
+	"t_b_unique.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_b_unique ON t (lower(b));",
+}
+
+func TestIndexApplyBuildsWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 5000)
+	exec(t, db, "CREATE INDEX t_by_hand ON t (b)")
+	x := newIndexer(t, db, nil, twoIndexes...)
+
+	st := indexStatus(t, x)
+	if st["t_a"].State != migcheck.IndexMissing || st["t_b_unique"].State != migcheck.IndexMissing || st["t_a"].Table != "public.t" {
+		t.Fatalf("before: %+v", st)
+	}
+	// Verify at startup: a warning, not an error; the service can start.
+	cfg := quietConfig()
+	cfg.Indexes = &migcheck.IndexSet{FS: files(twoIndexes...)}
+	cfg.Hint = func(op migcheck.Op, _ string, _ int64) string { return "run " + string(op) }
+	app := migcheck.Set{Name: "app", FS: files("0001_x.up.sql", "SELECT 1;")}
+	if _, err := newMigrator(t, db, nil, app).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := verify(t, db, cfg, app)
+	missing := kinds(r)[migcheck.KindIndexMissing]
+	if len(missing) != 2 || missing[0].Severity != migcheck.SeverityWarning || missing[0].Fix != "build it: run indexes" || len(r.Indexes) != 2 {
+		t.Fatalf("verify: %+v", r.Problems)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatalf("a missing index stops the service: %v", err)
+	}
+
+	plan, err := x.Apply(ctx, &migcheck.IndexApplyOpts{DryRun: true})
+	if err != nil || len(plan.Plan) != 2 || plan.Plan[0].Action != migcheck.ActionBuild || plan.Plan[0].SQL != `CREATE INDEX CONCURRENTLY "t_a" ON public.t (a)` || len(plan.Built) != 0 {
+		t.Fatalf("dry run: %+v %v", plan, err)
+	}
+	if st := indexStatus(t, x); st["t_a"].State != migcheck.IndexMissing {
+		t.Fatal("the dry run built something")
+	}
+	res, err := x.Apply(ctx, nil)
+	if err != nil || len(res.Built) != 2 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	st = indexStatus(t, x)
+	if st["t_a"].State != migcheck.IndexValid || st["t_b_unique"].State != migcheck.IndexValid || !strings.Contains(st["t_b_unique"].Definition, "UNIQUE") {
+		t.Fatalf("after: %+v", st)
+	}
+	rep, _ := x.Status(ctx)
+	if len(rep.Undeclared) != 1 || rep.Undeclared[0].Name != "t_by_hand" {
+		t.Fatalf("undeclared %+v; want t_by_hand only (not the primary key, not the ledger)", rep.Undeclared)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build built,t_b_unique build built" {
+		t.Fatalf("ledger %v", got)
+	}
+	if r := verify(t, db, cfg, app); len(r.Problems) != 0 {
+		t.Fatalf("verify after apply: %+v", r.Problems)
+	}
+	// Nothing left to do.
+	if res, err := x.Apply(ctx, nil); err != nil || len(res.Built) != 0 || len(res.Plan) != 0 {
+		t.Fatalf("second apply: %+v %v", res, err)
+	}
+}
+
+func TestIndexChangedDefinitionIsReportedNotRebuilt(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	if _, err := newIndexer(t, db, nil, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);").Apply(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The same index written differently is not a change.
+	same := newIndexer(t, db, nil, "t_a.sql", "create index  concurrently T_A on public.t using btree ( a ) -- same\n")
+	if st := indexStatus(t, same); st["t_a"].State != migcheck.IndexValid {
+		t.Fatalf("the same definition written differently: %+v", st["t_a"])
+	}
+	x := newIndexer(t, db, nil, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a) WHERE a > 10;")
+	st := indexStatus(t, x)["t_a"]
+	if st.State != migcheck.IndexDifferent || !strings.Contains(st.Message, "WHERE (a > 10)") || !strings.Contains(st.Message, "--replace") {
+		t.Fatalf("%+v", st)
+	}
+	res, err := x.Apply(ctx, nil)
+	if !errors.Is(err, migcheck.ErrIndexesNotApplied) || len(res.Built) != 0 || len(res.Reported) != 1 {
+		t.Fatalf("apply without Replace: %+v %v", res, err)
+	}
+	var def string
+	db.QueryRow(ctx, "SELECT pg_get_indexdef('t_a'::regclass)").Scan(&def)
+	if strings.Contains(def, "WHERE") {
+		t.Fatalf("rebuilt without Replace: %s", def)
+	}
+	res, err = x.Apply(ctx, &migcheck.IndexApplyOpts{Replace: true})
+	if err != nil || len(res.Built) != 1 || res.Built[0].Action != migcheck.ActionReplace {
+		t.Fatalf("apply with Replace: %+v %v", res, err)
+	}
+	db.QueryRow(ctx, "SELECT pg_get_indexdef('t_a'::regclass)").Scan(&def)
+	var left int
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname LIKE 't_a_sb%'").Scan(&left)
+	if !strings.Contains(def, "WHERE (a > 10)") || left != 0 {
+		t.Fatalf("after replace: %s, %d temporary indexes left", def, left)
+	}
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// invalidIndex leaves an INVALID index named name on t: a unique build
+// that fails on duplicates.
+func invalidIndex(t *testing.T, db *pgxpool.Pool, name string) {
+	t.Helper()
+	if _, err := db.Exec(ctx, "CREATE UNIQUE INDEX CONCURRENTLY "+name+" ON t (a)"); err == nil {
+		t.Fatal("the unique build on duplicates succeeded")
+	}
+}
+
+func TestIndexInvalidLeftoverOfItsOwnNameIsRebuilt(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 3000)
+	invalidIndex(t, db, "t_a")
+	invalidIndex(t, db, "not_ours")
+	exec(t, db, "DELETE FROM t WHERE id > 1000") // a is now unique
+
+	x := newIndexer(t, db, nil, "t_a.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);")
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexInvalid {
+		t.Fatalf("%+v", st)
+	}
+	cfg := quietConfig()
+	cfg.Indexes = &migcheck.IndexSet{FS: files("t_a.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);")}
+	r := verify(t, db, cfg, migcheck.Set{Name: "app", FS: files()})
+	byIndex := map[string]migcheck.Problem{}
+	for _, p := range r.Problems {
+		byIndex[p.Index] = p
+	}
+	if p := byIndex["t_a"]; p.Kind != migcheck.KindInvalidIndex || p.Severity != migcheck.SeverityWarning {
+		t.Fatalf("declared invalid index: %+v", r.Problems)
+	}
+	if p := byIndex["public.not_ours"]; p.Severity != migcheck.SeverityError {
+		t.Fatalf("undeclared invalid index: %+v", r.Problems)
+	}
+	res, err := x.Apply(ctx, nil)
+	if err != nil || len(res.Built) != 1 || res.Built[0].Action != migcheck.ActionRebuild {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var valid, notOurs bool
+	db.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a'::regclass").Scan(&valid)
+	db.QueryRow(ctx, "SELECT to_regclass('not_ours') IS NOT NULL").Scan(&notOurs)
+	if !valid || !notOurs {
+		t.Fatalf("t_a valid %v, the undeclared invalid index kept %v", valid, notOurs)
+	}
+}
+
+func TestIndexBuildThatFailsDropsWhatItLeft(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 3000)
+	x := newIndexer(t, db, nil, "t_a.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);")
+	_, err := x.Apply(ctx, nil)
+	var be *migcheck.IndexBuildError
+	if !errors.As(err, &be) || !be.Dropped || !strings.Contains(err.Error(), "could not create unique index") {
+		t.Fatalf("%v", err)
+	}
+	var exists bool
+	db.QueryRow(ctx, "SELECT to_regclass('t_a') IS NOT NULL").Scan(&exists)
+	if exists {
+		t.Fatal("the failed build's INVALID index is still there")
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build failed" {
+		t.Fatalf("ledger %v", got)
+	}
+	// A table that does not exist and a column that does not: reported,
+	// with what to do.
+	y := newIndexer(t, db, nil, "u_a.sql", "CREATE INDEX CONCURRENTLY u_a ON u (a);", "t_z.sql", "CREATE INDEX CONCURRENTLY t_z ON t (z);")
+	st := indexStatus(t, y)
+	if st["u_a"].State != migcheck.IndexNoTable || st["t_z"].State != migcheck.IndexBroken || !strings.Contains(st["t_z"].Message, `column "z" does not exist`) {
+		t.Fatalf("%+v", st)
+	}
+	if _, err := y.Apply(ctx, nil); !errors.Is(err, migcheck.ErrIndexesNotApplied) || !strings.Contains(err.Error(), "u_a") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// openTransaction starts a transaction on its own connection that holds a
+// snapshot and an xid, as a long report or a forgotten psql session would.
+func openTransaction(t *testing.T, db *pgxpool.Pool) (pid int, commit func()) {
+	t.Helper()
+	c, err := db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT pg_backend_pid() FROM (SELECT txid_current()) x").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	commit = func() { once.Do(func() { tx.Commit(ctx); c.Release() }) }
+	t.Cleanup(commit)
+	return pid, commit
+}
+
+func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	pid, commit := openTransaction(t, db)
+	time.Sleep(300 * time.Millisecond)
+
+	cfg := quietConfig()
+	cfg.OldTransaction = 200 * time.Millisecond
+	cfg.LockTimeout = 500 * time.Millisecond
+	cfg.LockRetries = 1
+	cfg.ProgressInterval = 50 * time.Millisecond
+	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	var mu sync.Mutex
+	var reported []migcheck.OldTransaction
+	var progress []migcheck.IndexProgress
+	_, err := x.Apply(ctx, &migcheck.IndexApplyOpts{
+		OnOldTransactions: func(_ string, txs []migcheck.OldTransaction) {
+			mu.Lock()
+			reported = append(reported, txs...)
+			mu.Unlock()
+		},
+		OnProgress: func(p migcheck.IndexProgress) { mu.Lock(); progress = append(progress, p); mu.Unlock() },
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) == 0 || reported[0].PID != pid || reported[0].Age < 200*time.Millisecond {
+		t.Fatalf("old transactions reported before the build: %+v; want pid %d", reported, pid)
+	}
+	var be *migcheck.IndexBuildError
+	if !errors.As(err, &be) || be.Attempts != 2 || !be.Dropped || len(be.Waiting) == 0 || be.Waiting[0].PID != pid ||
+		!strings.Contains(err.Error(), "lock timeout") || !strings.Contains(err.Error(), "pg_terminate_backend") {
+		t.Fatalf("%v; want a lock_timeout after a retry naming pid %d", err, pid)
+	}
+	sawWait := false
+	for _, p := range progress {
+		if p.WaitingFor == pid && strings.HasPrefix(p.Phase, "waiting for") {
+			sawWait = true
+		}
+	}
+	if !sawWait {
+		t.Fatalf("progress %+v never showed the wait for pid %d", progress, pid)
+	}
+	var exists bool
+	db.QueryRow(ctx, "SELECT to_regclass('t_a') IS NOT NULL").Scan(&exists)
+	if exists {
+		t.Fatal("the INVALID leftover was not dropped")
+	}
+	commit()
+	if res, err := x.Apply(ctx, nil); err != nil || len(res.Built) != 1 {
+		t.Fatalf("after the transaction ended: %+v %v", res, err)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build failed,t_a build failed,t_a build built" {
+		t.Fatalf("ledger %v", got)
+	}
+}
+
+func TestIndexApplyCancelledDropsTheLeftover(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	_, _ = openTransaction(t, db)
+	cfg := quietConfig()
+	cfg.LockTimeout = time.Minute
+	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+		cancel()
+	}()
+	start := time.Now()
+	_, err := x.Apply(cctx, nil)
+	var be *migcheck.IndexBuildError
+	if !errors.As(err, &be) || !be.Dropped || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "INVALID index it left was dropped") {
+		t.Fatalf("%v", err)
+	}
+	if el := time.Since(start); el > 20*time.Second {
+		t.Fatalf("took %v", el)
+	}
+	var exists bool
+	db.QueryRow(ctx, "SELECT to_regclass('t_a') IS NOT NULL").Scan(&exists)
+	if exists {
+		t.Fatal("the cancelled build's INVALID index is still there")
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build cancelled" {
+		t.Fatalf("ledger %v", got)
+	}
+}
+
+// A build on a table under concurrent writes ends with a valid index, and
+// no write waits longer than the lock_timeout.
+func TestIndexBuildUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 200000)
+	cfg := quietConfig()
+	cfg.LockTimeout = time.Second
+	cfg.ProgressInterval = 50 * time.Millisecond
+	x := newIndexer(t, db, cfg, "t_a_b.sql", "CREATE INDEX CONCURRENTLY t_a_b ON t (a, b);")
+
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var worst time.Duration
+	var writes int
+	var werr error
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; wctx.Err() == nil; i++ {
+				start := time.Now()
+				_, err := db.Exec(wctx, "WITH u AS (UPDATE t SET a = a + 1 WHERE id = $1::bigint) INSERT INTO t (a, b) VALUES ($2::int, 'new')", int64(1+(i*7919)%200000), i)
+				el := time.Since(start)
+				mu.Lock()
+				if err != nil && wctx.Err() == nil {
+					werr = err
+				}
+				if err == nil {
+					writes++
+					worst = max(worst, el)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var phases []string
+	res, err := x.Apply(ctx, &migcheck.IndexApplyOpts{OnProgress: func(p migcheck.IndexProgress) {
+		mu.Lock()
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		mu.Unlock()
+	}})
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	wg.Wait()
+	if err != nil || len(res.Built) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	if worst >= cfg.LockTimeout || writes < 50 {
+		t.Fatalf("%d writes, the slowest took %v; want none blocked for the lock_timeout %v", writes, worst, cfg.LockTimeout)
+	}
+	if len(phases) == 0 {
+		t.Fatal("no progress was reported")
+	}
+	var valid bool
+	var n, indexed int
+	db.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a_b'::regclass").Scan(&valid)
+	// The index finds every row the table has.
+	db.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+	exec(t, db, "SET enable_seqscan = off")
+	c, _ := db.Acquire(ctx)
+	defer c.Release()
+	c.Exec(ctx, "SET enable_seqscan = off; SET enable_bitmapscan = off")
+	c.QueryRow(ctx, "SELECT count(*) FROM t WHERE a >= -2147483648").Scan(&indexed)
+	if !valid || n != indexed {
+		t.Fatalf("valid %v; the table has %d rows, the index finds %d", valid, n, indexed)
+	}
+	t.Logf("%d writes during the build, slowest %v, phases %v", writes, worst, phases)
+}
