@@ -25,6 +25,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newDemoCmd(),
 		newMigrateCmd(),
+		newIndexCmd(),
 		newJobsCmd(),
 		newChaosCmd(),
 		newFingerprintCmd(),
