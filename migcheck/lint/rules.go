@@ -97,7 +97,7 @@ var rules = []Rule{
 		"put SET lock_timeout = '5s'; at the top of the file (or let the runner set it, as migcheck.Apply does, and lint with RunnerSetsLockTimeout)"},
 	{IndexInMigration,
 		"strict mode: indexes on existing tables are built by hand, CONCURRENTLY, not by a migration",
-		"build the index by hand with CREATE INDEX CONCURRENTLY, then add a migration with CREATE INDEX IF NOT EXISTS that finds it already there"},
+		"declare it in the service's indexes folder instead (indexes/NAME.sql holding CREATE INDEX CONCURRENTLY NAME ON ...) and build it with seatbelt index apply --dir indexes after migrate up; see migcheck.IndexSet"},
 	{InvalidIgnore,
 		"a seatbelt:ignore comment must name a known rule and give a reason",
 		"write -- seatbelt:ignore <rule> <why this is safe here>"},

@@ -12,9 +12,11 @@
 //	seatbelt_migration_dirty{set}                 1 when the set is dirty
 //	seatbelt_migration_problems{kind,severity}    problems Verify found, by kind
 //	seatbelt_migration_verify_up                  0 when Verify could not run
+//	seatbelt_index_usable{index}                  1 when a declared index (Config.Indexes) is valid, 0 when missing or INVALID
 //
 // Alert when applied < expected for longer than a deploy takes, on dirty,
-// and on problems with severity "error".
+// on problems with severity "error", and on an index not usable for longer
+// than its build takes (the service runs, slowly: run seatbelt index apply).
 package migprom
 
 import (
@@ -38,6 +40,7 @@ var (
 	dirtyDesc    = prometheus.NewDesc("seatbelt_migration_dirty", "1 when the set's last migration failed part-way.", []string{"set"}, nil)
 	problemsDesc = prometheus.NewDesc("seatbelt_migration_problems", "Problems migcheck Verify found, by kind and severity.", []string{"kind", "severity"}, nil)
 	upDesc       = prometheus.NewDesc("seatbelt_migration_verify_up", "1 when Verify ran on the last scrape.", nil, nil)
+	indexDesc    = prometheus.NewDesc("seatbelt_index_usable", "1 when the declared index is valid, 0 when it is missing or INVALID.", []string{"index"}, nil)
 )
 
 type collector struct {
@@ -55,7 +58,7 @@ func NewCollector(m *migcheck.Migrator, opts *Opts) prometheus.Collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{appliedDesc, expectedDesc, dirtyDesc, problemsDesc, upDesc} {
+	for _, d := range []*prometheus.Desc{appliedDesc, expectedDesc, dirtyDesc, problemsDesc, upDesc, indexDesc} {
 		ch <- d
 	}
 }
@@ -77,6 +80,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			dirty = 1
 		}
 		ch <- prometheus.MustNewConstMetric(dirtyDesc, prometheus.GaugeValue, dirty, s.Set)
+	}
+	for _, ix := range r.Indexes {
+		usable := 0.0
+		if ix.Usable() {
+			usable = 1
+		}
+		ch <- prometheus.MustNewConstMetric(indexDesc, prometheus.GaugeValue, usable, ix.Name)
 	}
 	type key struct{ kind, sev string }
 	counts := map[key]int{}

@@ -68,3 +68,32 @@ seatbelt_migration_verify_up 0
 		t.Fatal(err)
 	}
 }
+
+func TestCollectorIndexes(t *testing.T) {
+	t.Parallel()
+	app := migcheck.Set{Name: "app", FS: fstest.MapFS{"0001_a.up.sql": {Data: []byte("CREATE TABLE a (id int, n int);")}}}
+	db := migtest.New(t, app)
+	idx := &migcheck.IndexSet{FS: fstest.MapFS{
+		"a_id.sql": {Data: []byte("CREATE INDEX CONCURRENTLY a_id ON a (id);")},
+		"a_n.sql":  {Data: []byte("CREATE INDEX CONCURRENTLY a_n ON a (n);")},
+	}}
+	if _, err := db.Exec(context.Background(), "CREATE INDEX a_id ON a (id)"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := migcheck.New(db, &migcheck.Config{Indexes: idx}, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP seatbelt_index_usable 1 when the declared index is valid, 0 when it is missing or INVALID.
+# TYPE seatbelt_index_usable gauge
+seatbelt_index_usable{index="a_id"} 1
+seatbelt_index_usable{index="a_n"} 0
+# HELP seatbelt_migration_problems Problems migcheck Verify found, by kind and severity.
+# TYPE seatbelt_migration_problems gauge
+seatbelt_migration_problems{kind="index-missing",severity="warning"} 1
+`
+	if err := testutil.CollectAndCompare(migprom.NewCollector(m, nil), strings.NewReader(want), "seatbelt_index_usable", "seatbelt_migration_problems"); err != nil {
+		t.Fatal(err)
+	}
+}
