@@ -20,6 +20,15 @@ var migrationFiles embed.FS
 // Migrations is the service's own migration set.
 var Migrations = migcheck.Set{Name: "orders", FS: mustSub(migrationFiles, "migrations")}
 
+//go:embed indexes/*.sql
+var indexFiles embed.FS
+
+// Indexes are the service's indexes on tables that grow: built by hand,
+// CONCURRENTLY, after the migrations (CI runs seatbelt index apply --dir
+// indexes), so a deploy never waits for one. The startup check warns about
+// one that is missing or INVALID, and migprom exports seatbelt_index_usable.
+var Indexes = migcheck.IndexSet{FS: mustSub(indexFiles, "indexes")}
+
 // allSets are the sets this build expects, the libraries' included: one
 // Apply sets up everything and the startup Verify covers every table.
 func allSets() []migcheck.Set {
@@ -53,7 +62,7 @@ func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog
 // build expects. Its Check is the startup gate: the pod is not ready until
 // the database has these migrations (or newer, during a rollout).
 func migrator(db *pgxpool.Pool, version string, logger *slog.Logger) (*migcheck.Migrator, error) {
-	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger}, allSets()...)
+	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger, Indexes: &Indexes}, allSets()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: migration sets: %w", err)
 	}

@@ -448,9 +448,10 @@ func TestWorkflowOrder(t *testing.T) {
 		return -1
 	}
 	up, verify := step(`seatbelt migrate up `), step(`seatbelt migrate verify `)
+	indexes := step(`seatbelt index apply `)
 	manifests, sync, rollout := step(`yq -i`), step(`argocd app sync `), step(`kubectl .*rollout status`)
-	if up > verify || verify > manifests || manifests > sync || sync > rollout {
-		t.Errorf("deploy steps out of order: migrate up %d, verify %d, manifests %d, sync %d, rollout status %d", up, verify, manifests, sync, rollout)
+	if up > indexes || indexes > manifests || up > verify || verify > manifests || manifests > sync || sync > rollout {
+		t.Errorf("deploy steps out of order: migrate up %d, index apply %d, verify %d, manifests %d, sync %d, rollout status %d", up, indexes, verify, manifests, sync, rollout)
 	}
 }
 
@@ -680,6 +681,19 @@ func TestWorkflowCommandsWork(t *testing.T) {
 		}
 		if out, code := runSeatbelt(t, bin, env, verify.args...); code != 0 {
 			t.Fatalf("%s: exit %d\n%s", verify, code, out)
+		}
+		// The indexes step builds every index the service declares, from
+		// the folder the service embeds.
+		indexes := find("deploy", "index", "apply")
+		if dirs := flagValues(indexes.args, "--dir"); !slices.Equal(dirs, []string{"examples/orders/indexes"}) {
+			t.Errorf("%s: --dir %v, want the folder the service embeds, examples/orders/indexes", indexes, dirs)
+		}
+		if out, code := runSeatbelt(t, bin, env, indexes.args...); code != 0 || !strings.Contains(out, "built order_totals_customer") {
+			t.Fatalf("%s: exit %d\n%s", indexes, code, out)
+		}
+		status, code := runSeatbelt(t, bin, env, "index", "status", "--dir", "examples/orders/indexes")
+		if code != 0 || !regexp.MustCompile(`order_totals_customer\s+public\.order_totals\s+valid`).MatchString(status) {
+			t.Fatalf("index status after the workflow's index apply: exit %d\n%s", code, status)
 		}
 		// The service's own migrate applies nothing more.
 		mig := exec.Command(buildOrders(t), "migrate")
