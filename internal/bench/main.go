@@ -1,11 +1,13 @@
 // Command bench measures seatbelt's packages on this machine, each beside a
 // baseline or a peer in the same run: "bench jobs" beside River, "bench
-// eventlog" beside raw INSERT transactions. It is a module of its own so
+// eventlog" beside raw INSERT transactions, "bench index" beside a plain
+// CREATE INDEX CONCURRENTLY. It is a module of its own so
 // that River and the other peers stay out of the library's and the CLI's
 // dependencies:
 //
 //	go run ./internal/bench jobs
 //	go run ./internal/bench eventlog --duration 8s
+//	go run ./internal/bench index
 //
 // Each prints a table, or with --json one JSON object as its last line.
 // Exit codes: 0 success, 2 bad flags or an unreachable server, 1 a failed run.
@@ -41,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd(), newBenchIndexCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
