@@ -456,7 +456,9 @@ func (x *Indexer) watch(pid uint32, name, declared string, report func(IndexProg
 }
 
 // oldTransactions lists the transactions of this database older than
-// Config.OldTransaction: a CREATE INDEX CONCURRENTLY waits for each.
+// Config.OldTransaction that hold a snapshot or have written: a CREATE
+// INDEX CONCURRENTLY waits for each. (An idle READ COMMITTED transaction
+// that has not written holds neither, and is not waited for.)
 func (x *Indexer) oldTransactions(ctx context.Context, q querier) ([]OldTransaction, error) {
 	return x.transactions(ctx, q, "xact_start < now() - $1::float8 * interval '1 second'", x.cfg.OldTransaction.Seconds())
 }
@@ -464,7 +466,8 @@ func (x *Indexer) oldTransactions(ctx context.Context, q querier) ([]OldTransact
 func (x *Indexer) transactions(ctx context.Context, q querier, where string, arg any) ([]OldTransaction, error) {
 	rows, err := q.Query(ctx, `SELECT pid, extract(epoch FROM now() - xact_start)::float8, coalesce(state, ''), coalesce(application_name, ''), coalesce(query, '')
 		FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-		AND backend_type = 'client backend' AND application_name NOT LIKE '`+IndexAppName+`%' AND `+where+` ORDER BY xact_start`, arg)
+		AND backend_type = 'client backend' AND application_name NOT LIKE '`+IndexAppName+`%'
+		AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND `+where+` ORDER BY xact_start`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: listing open transactions: %w", err)
 	}

@@ -3,11 +3,13 @@ package migcheck_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/migcheck"
@@ -241,14 +243,17 @@ func TestIndexBuildThatFailsDropsWhatItLeft(t *testing.T) {
 }
 
 // openTransaction starts a transaction on its own connection that holds a
-// snapshot and an xid, as a long report or a forgotten psql session would.
+// snapshot and an xid, as a long report would.
 func openTransaction(t *testing.T, db *pgxpool.Pool) (pid int, commit func()) {
 	t.Helper()
 	c, err := db.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := c.Begin(ctx)
+	// REPEATABLE READ keeps the snapshot for the whole transaction, in
+	// every query mode; a READ COMMITTED one idle between statements holds
+	// none, and CREATE INDEX CONCURRENTLY does not wait for it.
+	tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,4 +426,35 @@ func TestIndexBuildUnderConcurrentWrites(t *testing.T) {
 		t.Fatalf("valid %v; the table has %d rows, the index finds %d", valid, n, indexed)
 	}
 	t.Logf("%d writes during the build, slowest %v, phases %v", writes, worst, phases)
+}
+
+// An index another session is building right now is reported as being
+// built, with its progress, and Apply leaves it alone.
+func TestIndexBeingBuiltIsReportedWithItsProgress(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	_, commit := openTransaction(t, db) // holds the other build in a wait phase
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec(context.Background(), "CREATE INDEX CONCURRENTLY t_a ON t (a)")
+		done <- err
+	}()
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+	x := newIndexer(t, db, nil, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	st := indexStatus(t, x)["t_a"]
+	if st.State != migcheck.IndexBuilding || st.Progress == nil || st.Progress.PID == 0 || !strings.HasPrefix(st.Progress.Phase, "waiting for") ||
+		!strings.Contains(st.Message, fmt.Sprintf("being built by pid %d", st.Progress.PID)) {
+		t.Fatalf("%+v", st)
+	}
+	res, err := x.Apply(ctx, nil)
+	if !errors.Is(err, migcheck.ErrIndexesNotApplied) || len(res.Built) != 0 || !strings.Contains(err.Error(), "wait for it to finish") {
+		t.Fatalf("apply while another session builds it: %+v %v", res, err)
+	}
+	commit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("after the other build: %+v", st)
+	}
 }

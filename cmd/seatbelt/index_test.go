@@ -44,7 +44,9 @@ func holdTransaction(t *testing.T, url string) (int, func()) {
 		t.Fatal(err)
 	}
 	var pid int
-	if _, err := c.Exec(context.Background(), "BEGIN"); err != nil {
+	// REPEATABLE READ holds its snapshot between statements, in every
+	// query mode.
+	if _, err := c.Exec(context.Background(), "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.QueryRow(context.Background(), "SELECT pg_backend_pid() FROM (SELECT txid_current()) x").Scan(&pid); err != nil {
