@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -45,8 +46,9 @@ which goes first:
              old-transaction check, and progress read every second
 
 Each built index is dropped before the next build. During every build, and
-for --quiet before the builds, one INSERT per 1/--write-rate s goes into the
-table (open loop: latency counts from the moment the write was due).
+for a slice of --quiet before each build, one INSERT per 1/--write-rate s
+goes into the table (open loop: latency counts from the moment the write was
+due).
 
 Goals: seatbelt's total build time within 5% of plain's; write p99 during
 seatbelt's builds within 2x of the quiet p99.
@@ -65,9 +67,9 @@ dropped at the end. With --json the last line is one JSON object.`,
 	f := cmd.Flags()
 	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
 	f.IntVar(&o.rows, "rows", 5_000_000, "rows in the table the index is built on")
-	f.IntVar(&o.rounds, "rounds", 2, "builds each way")
+	f.IntVar(&o.rounds, "rounds", 3, "builds each way")
 	f.IntVar(&o.writeRate, "write-rate", 200, "INSERTs per second into the table during the builds")
-	f.DurationVar(&o.quiet, "quiet", 10*time.Second, "how long to measure the writes before any build")
+	f.DurationVar(&o.quiet, "quiet", 12*time.Second, "how long to measure the writes with no build, in slices before each build")
 	f.BoolVar(&o.json, "json", false, "print one JSON object as the last line")
 	return cmd
 }
@@ -124,10 +126,15 @@ func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptio
 	if _, err := db.Exec(ctx, `CREATE TABLE bench_rows (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer int NOT NULL, state text NOT NULL, at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return err
 	}
-	if _, err := db.Exec(ctx, `INSERT INTO bench_rows (customer, state) SELECT (g * 7919) % 100000, (ARRAY['new','paid','shipped','done'])[1 + g % 4] FROM generate_series(1, $1::int) g`, o.rows); err != nil {
+	if _, err := db.Exec(ctx, `INSERT INTO bench_rows (customer, state) SELECT ((g::bigint * 7919) % 100000)::int, (ARRAY['new','paid','shipped','done'])[1 + g % 4] FROM generate_series(1, $1::int) g`, o.rows); err != nil {
 		return err
 	}
+	// The fill's dirty pages are written now, not during the first
+	// measurement.
 	if _, err := db.Exec(ctx, `VACUUM ANALYZE bench_rows`); err != nil {
+		return err
+	}
+	if _, err := db.Exec(ctx, `CHECKPOINT`); err != nil {
 		return err
 	}
 	ix, err := migcheck.NewIndexer(db, &migcheck.Config{Logger: quiet}, migcheck.IndexSet{FS: fstest.MapFS{
@@ -138,13 +145,19 @@ func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptio
 	}
 	res := benchIndexResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Rows: o.rows, Rounds: o.rounds, WriteRate: o.writeRate}
 
-	progress("quiet: %d INSERTs/s for %v, no build...", o.writeRate, o.quiet)
-	quietLat, err := writesDuring(ctx, db, o.writeRate, func(ctx context.Context) error { return sleepCtx(ctx, o.quiet) })
-	if err != nil {
-		return err
-	}
+	// The quiet writes are measured in slices, one before each build, so
+	// that load from elsewhere on the machine hits them as it hits the
+	// builds.
+	var quietLat []time.Duration
+	quietSlice := o.quiet / time.Duration(2*o.rounds)
 	plain := func(ctx context.Context) error {
-		_, err := db.Exec(ctx, "CREATE INDEX CONCURRENTLY bench_rows_customer ON bench_rows (customer, state)")
+		// A session of its own, as the Indexer has.
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, "CREATE INDEX CONCURRENTLY bench_rows_customer ON bench_rows (customer, state)")
 		return err
 	}
 	seatbelt := func(ctx context.Context) error {
@@ -166,9 +179,14 @@ func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptio
 			if which == "seatbelt" {
 				build = seatbelt
 			}
+			lat, err := writesDuring(ctx, db, o.writeRate, func(ctx context.Context) error { return sleepCtx(ctx, quietSlice) })
+			if err != nil {
+				return fmt.Errorf("quiet writes: %w", err)
+			}
+			quietLat = append(quietLat, lat...)
 			progress("%s build, round %d of %d, %d INSERTs/s...", which, round+1, o.rounds, o.writeRate)
 			var took time.Duration
-			lat, err := writesDuring(ctx, db, o.writeRate, func(ctx context.Context) error {
+			lat, err = writesDuring(ctx, db, o.writeRate, func(ctx context.Context) error {
 				start := time.Now()
 				err := build(ctx)
 				took = time.Since(start)
