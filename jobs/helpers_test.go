@@ -39,7 +39,7 @@ func setup(t *testing.T) testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 30
+	cfg.MaxConns = 10
 	db, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

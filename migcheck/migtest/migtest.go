@@ -24,14 +24,27 @@ import (
 // waits. They outlive the test binary and serve the next run.
 const Ready = 4
 
-// New returns a pool on a database of the test's own, migrated with sets
-// (none gives an empty database). The database is dropped when the test
-// ends, unless the test failed: then its URL is logged and it is kept for
-// inspection. The server is the one internal/pglocal finds.
+// PoolSize is the most connections a pool from [New] opens. pgxpool's own
+// default grows with the machine's cores, and so does the number of tests
+// go test runs at once: on a large machine the two multiply past
+// PostgreSQL's default max_connections (100). A test that needs more
+// connections takes [NewURL] and sizes its own pool.
+const PoolSize = 4
+
+// New returns a pool of at most [PoolSize] connections on a database of the
+// test's own, migrated with sets (none gives an empty database). The
+// database is dropped when the test ends, unless the test failed: then its
+// URL is logged and it is kept for inspection. The server is the one
+// internal/pglocal finds.
 func New(t testing.TB, sets ...migcheck.Set) *pgxpool.Pool {
 	t.Helper()
 	url := NewURL(t, sets...)
-	pool, err := pgxpool.New(context.Background(), url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("migtest: %v", err)
+	}
+	cfg.MaxConns = PoolSize
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("migtest: %v", err)
 	}
