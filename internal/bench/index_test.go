@@ -20,7 +20,8 @@ func TestBenchIndexSmall(t *testing.T) {
 		t.Fatalf("last line is not JSON: %v\n%s", err, out)
 	}
 	if r.Rows != 50000 || len(r.PlainSeconds) != 1 || len(r.SeatbeltSeconds) != 1 || r.PlainSeconds[0] <= 0 || r.SeatbeltSeconds[0] <= 0 ||
-		r.QuietP99Ms <= 0 || r.SeatbeltP99Ms <= 0 || r.WritesDuringRuns < 1 || r.P99Ratio != r.SeatbeltP99Ms/r.QuietP99Ms {
+		r.QuietP99Ms <= 0 || r.SeatbeltP99Ms <= 0 || r.WritesDuringRuns < 1 || r.P99Ratio != r.SeatbeltP99Ms/r.QuietP99Ms ||
+		len(r.OwnWorkMs) != 1 || r.OwnWorkMs[0] <= 0 || r.MedianPairOverhead != r.SeatbeltSeconds[0]/r.PlainSeconds[0]-1 {
 		t.Fatalf("result %+v", r)
 	}
 	if !strings.Contains(out, "plain CREATE INDEX CONCURRENTLY") || !strings.Contains(out, "write p99, during seatbelt builds") {
