@@ -41,7 +41,7 @@ func ExampleClient_Stop() {
 			return nil
 		})
 		return nil
-	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: -1, Logger: discard()})
+	}, &graceful.Config{ProbeAddr: "-", ShutdownDelay: graceful.None, Logger: discard()})
 	fmt.Println("exit code", graceful.ExitCode(err))
 	// Output:
 	// stage ran
