@@ -267,10 +267,12 @@ func progressByIndex(ctx context.Context, q querier) (map[uint32]IndexProgress, 
 // by building the declared index on an empty copy of the table in a
 // transaction that is rolled back, so PostgreSQL writes both the same way.
 func (x *Indexer) Status(ctx context.Context) (*IndexReport, error) {
-	return x.status(ctx, x.db)
+	return x.status(ctx, x.db, true)
 }
 
-func (x *Indexer) status(ctx context.Context, q querier) (*IndexReport, error) {
+// status reads the declared indexes' states, and with undeclared the other
+// indexes too (Apply has no use for them).
+func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*IndexReport, error) {
 	states, err := declaredStates(ctx, q, x.idx)
 	if err != nil {
 		return nil, err
@@ -297,6 +299,9 @@ func (x *Indexer) status(ctx context.Context, q querier) (*IndexReport, error) {
 			s.Message = fmt.Sprintf("index %s differs from %s: the database has %q, the file declares %q; rebuild it with --replace (builds the new one beside it, then swaps)",
 				s.Name, s.File, indexBody(s.Definition), indexBody(decl))
 		}
+	}
+	if !undeclared {
+		return rep, nil
 	}
 	declared := map[string]bool{}
 	for _, ix := range x.idx {

@@ -181,7 +181,7 @@ func (x *Indexer) Apply(ctx context.Context, opts *IndexApplyOpts) (res *IndexRe
 	if err := x.dropRetired(ctx, conn); err != nil {
 		return res, err
 	}
-	rep, err := x.status(ctx, conn)
+	rep, err := x.status(ctx, conn, false)
 	if err != nil {
 		return res, err
 	}
