@@ -57,3 +57,19 @@ func hangChild([]string) int {
 	time.Sleep(time.Hour)
 	return 0
 }
+
+// TestChild runs in the children of the tests of StartTest: it prints its
+// arguments, failing if one is "fail", and $CHILD_ENV.
+func TestChild(t *testing.T) {
+	args, ok := Args()
+	if !ok {
+		t.Skip("runs as the child of the tests of StartTest")
+	}
+	for _, a := range args {
+		fmt.Printf("arg %q\n", a)
+		if a == "fail" {
+			t.Error("asked to fail")
+		}
+	}
+	fmt.Printf("CHILD_ENV=%s\n", os.Getenv("CHILD_ENV"))
+}

@@ -25,6 +25,26 @@
 // its output is logged if the test failed, and a data race the child's race
 // detector reported fails the test. Code that starts the process itself
 // takes [Command], or [Env] with os.Args[0].
+//
+// A child that needs a *testing.T, to call a helper that takes one, runs a
+// test of the binary instead of a scenario. [StartTest] runs that test alone
+// in the child; the test learns from [Args] that it is the child, and what it
+// was given, and skips in an ordinary run. [Child.WaitPass] waits for it to
+// pass:
+//
+//	func TestShared(t *testing.T) {
+//		c := testchild.StartTest(t, "TestSharedChild", []string{"a"})
+//		c.WaitPass(time.Minute)
+//		// c.Lines() holds what TestSharedChild logged.
+//	}
+//
+//	func TestSharedChild(t *testing.T) {
+//		args, ok := testchild.Args()
+//		if !ok {
+//			t.Skip("the child of TestShared")
+//		}
+//		...
+//	}
 package testchild
 
 import (
@@ -83,17 +103,21 @@ func Command(ctx context.Context, scenario string, args ...string) *exec.Cmd {
 	// -test.run=^$: should the binary not call Dispatch, the child runs no
 	// tests instead of all of them.
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	// The race detector sleeps a second at exit unless told not to, which
-	// would hide the exit timings under test.
-	cmd.Env = append(os.Environ(), Env(scenario, args...), "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), Env(scenario, args...), noExitSleep)
 	return cmd
 }
 
-// Child is a running scenario started by [Start]. Its methods fail the test
-// when what they wait for does not happen, with the child's output so far.
+// noExitSleep is in every child's environment: the race detector sleeps a
+// second at exit unless told not to, which would hide the exit timings
+// under test.
+const noExitSleep = "GORACE=atexit_sleep_ms=0"
+
+// Child is a running scenario started by [Start], or test started by
+// [StartTest]. Its methods fail the test when what they wait for does not
+// happen, with the child's output so far.
 type Child struct {
 	t        testing.TB
-	scenario string
+	scenario string // or the test's name
 	cmd      *exec.Cmd
 	out      *lines
 	exited   chan struct{} // closed when the process is reaped and its output read
@@ -105,8 +129,14 @@ type Child struct {
 // one stream of lines.
 func Start(t testing.TB, scenario string, args []string, env ...string) *Child {
 	t.Helper()
-	c := &Child{t: t, scenario: scenario, out: &lines{more: make(chan struct{})}, exited: make(chan struct{})}
-	c.cmd = Command(context.Background(), scenario, args...)
+	return start(t, scenario, Command(context.Background(), scenario, args...), env)
+}
+
+// start runs cmd, with env added to its environment, as the child called
+// scenario in messages.
+func start(t testing.TB, scenario string, cmd *exec.Cmd, env []string) *Child {
+	t.Helper()
+	c := &Child{t: t, scenario: scenario, cmd: cmd, out: &lines{more: make(chan struct{})}, exited: make(chan struct{})}
 	c.cmd.Env = append(c.cmd.Env, env...)
 	// The same writer for both: exec gives the child one pipe for the two,
 	// so the lines keep the order the child wrote them in.

@@ -52,27 +52,39 @@ func TestKill(t *testing.T) {
 
 func TestFailuresSayWhatAndShowTheOutput(t *testing.T) {
 	t.Parallel()
+	scenario := func(name string) func(testing.TB) *Child {
+		return func(t testing.TB) *Child { return Start(t, name, nil) }
+	}
+	test := func(name string, args []string, env ...string) func(testing.TB) *Child {
+		return func(t testing.TB) *Child { return StartTest(t, name, args, env...) }
+	}
 	for _, tc := range []struct {
-		name     string
-		scenario string
-		do       func(c *Child)
-		want     []string
+		name  string
+		start func(testing.TB) *Child
+		do    func(c *Child)
+		want  []string
 	}{
-		{"LineTooLate", "hang", func(c *Child) { c.WaitPrefix("ready", 10*time.Second); c.WaitPrefix("never", 200*time.Millisecond) },
+		{"LineTooLate", scenario("hang"), func(c *Child) { c.WaitPrefix("ready", 10*time.Second); c.WaitPrefix("never", 200*time.Millisecond) },
 			[]string{`hang printed no line starting with "never" within 200ms; output so far:`, "\nready"}},
-		{"ExitWithoutTheLine", "print", func(c *Child) { c.WaitPrefix("never", 10*time.Second) },
+		{"ExitWithoutTheLine", scenario("print"), func(c *Child) { c.WaitPrefix("never", 10*time.Second) },
 			[]string{`print exited with code 0 without printing a line starting with "never"; output:`, "no newline"}},
-		{"StillRunning", "hang", func(c *Child) { c.WaitPrefix("ready", 10*time.Second); c.Wait(100 * time.Millisecond) },
+		{"StillRunning", scenario("hang"), func(c *Child) { c.WaitPrefix("ready", 10*time.Second); c.Wait(100 * time.Millisecond) },
 			[]string{"hang still running after 100ms; output so far:", "ready"}},
-		{"KilledAfterItExited", "print", func(c *Child) { c.Wait(10 * time.Second); c.Kill() },
+		{"KilledAfterItExited", scenario("print"), func(c *Child) { c.Wait(10 * time.Second); c.Kill() },
 			[]string{"send killed to print: os: process already finished"}},
-		{"DataRace", "race", func(c *Child) { c.Wait(10 * time.Second) },
+		{"DataRace", scenario("race"), func(c *Child) { c.Wait(10 * time.Second) },
 			[]string{"the race detector found a data race in race:\nWARNING: DATA RACE"}},
+		{"TestFailed", test("TestChild", []string{"fail"}), func(c *Child) { c.WaitPass(10 * time.Second) },
+			[]string{"TestChild exited with code 1; output:", "--- FAIL: TestChild ("}},
+		{"NoSuchTest", test("TestNoSuchTest", nil), func(c *Child) { c.WaitPass(10 * time.Second) },
+			[]string{`TestNoSuchTest exited with code 0 but printed no "--- PASS: TestNoSuchTest (" line; output:`, "no tests to run"}},
+		{"ArgsNotJSON", test("TestChild", nil, testEnvVar+"=nope"), func(c *Child) { c.WaitPass(10 * time.Second) },
+			[]string{"TestChild exited with code 2; output:", "testchild: SEATBELT_TEST_CHILD_TEST=nope is not a JSON array of arguments"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := &fakeTB{TB: t}
-			f.run(func() { tc.do(Start(f, tc.scenario, nil)) })
+			f.run(func() { tc.do(tc.start(f)) })
 			f.runCleanups()
 			msgs := strings.Join(f.msgs, "\n")
 			if !f.failed {
@@ -84,6 +96,36 @@ func TestFailuresSayWhatAndShowTheOutput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStartTest runs TestChild, and only it: without the $ of ^TestChild$
+// TestChildArgsOutsideAChild would run too.
+func TestStartTest(t *testing.T) {
+	t.Parallel()
+	c := StartTest(t, "TestChild", []string{"one", `two "words"`}, "CHILD_ENV=set")
+	c.WaitPass(10 * time.Second)
+	lines := c.Lines()
+	for _, want := range []string{`arg "one"`, `arg "two \"words\""`, "CHILD_ENV=set"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no line %q in the output:\n%s", want, c.Output())
+		}
+	}
+	var runs []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "=== RUN") {
+			runs = append(runs, l)
+		}
+	}
+	if want := []string{"=== RUN   TestChild"}; !slices.Equal(runs, want) {
+		t.Errorf("tests run %q, want %q; output:\n%s", runs, want, c.Output())
+	}
+}
+
+func TestChildArgsOutsideAChild(t *testing.T) {
+	t.Parallel()
+	if args, ok := Args(); ok {
+		t.Fatalf("Args() = %q, true in a process StartTest did not start", args)
 	}
 }
 

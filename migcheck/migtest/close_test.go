@@ -1,11 +1,9 @@
 package migtest_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,15 +14,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
-const (
-	// closeHelperEnv makes TestCloseHelperProcess run, in a child process.
-	closeHelperEnv = "MIGTEST_CLOSE_HELPER"
-	// foundURLEnv holds the URL of a server the child finds, not starts.
-	foundURLEnv = "MIGTEST_CLOSE_FOUND_URL"
-)
+// foundURLEnv holds the URL of a server the child finds, not starts.
+const foundURLEnv = "MIGTEST_CLOSE_FOUND_URL"
 
 // A throwaway cluster migtest started is stopped and removed by Close, both
 // when a test calls it and when TestMain does (through Closing) as the test
@@ -37,32 +32,26 @@ func TestCloseStopsTheThrowawayServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer found.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCloseHelperProcess$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "TEST_DATABASE_URL=", closeHelperEnv+"=1", foundURLEnv+"="+found.URL)
-	out, err := cmd.CombinedOutput()
-	var clusters []throwaway
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		if _, rest, ok := strings.Cut(sc.Text(), "throwaway cluster: "); ok {
-			var c throwaway
-			if _, err := fmt.Sscanf(rest, "pid %d data %s", &c.pid, &c.data); err != nil {
-				t.Fatalf("line %q: %v", sc.Text(), err)
-			}
-			clusters = append(clusters, c)
-		}
-	}
+	var child *testchild.Child
+	// Registered before the child starts, so that it runs after the child
+	// was killed and its output read in full.
 	t.Cleanup(func() {
+		if child == nil {
+			return
+		}
+		clusters, _ := throwaways(child.Lines())
 		for _, c := range clusters {
 			c.kill(t) // only if the test failed and left it running
 		}
 	})
-	if err != nil || !strings.Contains(string(out), "\nPASS") {
-		t.Fatalf("child: %v\n%s", err, out)
+	child = testchild.StartTest(t, "TestCloseHelperProcess", nil, "TEST_DATABASE_URL=", foundURLEnv+"="+found.URL)
+	child.WaitPass(3 * time.Minute)
+	clusters, err := throwaways(child.Lines())
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(clusters) != 2 {
-		t.Fatalf("child started %d throwaway clusters; want 2 (one closed by the test, one by TestMain):\n%s", len(clusters), out)
+		t.Fatalf("child started %d throwaway clusters; want 2 (one closed by the test, one by TestMain):\n%s", len(clusters), child.Output())
 	}
 	for i, c := range clusters {
 		if c.running() {
@@ -76,8 +65,8 @@ func TestCloseStopsTheThrowawayServer(t *testing.T) {
 
 // TestCloseHelperProcess runs in the child process of the test above.
 func TestCloseHelperProcess(t *testing.T) {
-	if os.Getenv(closeHelperEnv) == "" {
-		return // not the child process
+	if _, ok := testchild.Args(); !ok {
+		t.Skip("runs in the child process of TestCloseStopsTheThrowawayServer")
 	}
 	if err := migtest.Close(); err != nil {
 		t.Fatalf("Close before any New: %v", err)
@@ -123,6 +112,21 @@ func TestCloseHelperProcess(t *testing.T) {
 type throwaway struct {
 	pid  int
 	data string
+}
+
+// throwaways reads the clusters the child process logged it started.
+func throwaways(lines []string) ([]throwaway, error) {
+	var clusters []throwaway
+	for _, l := range lines {
+		if _, rest, ok := strings.Cut(l, "throwaway cluster: "); ok {
+			var c throwaway
+			if _, err := fmt.Sscanf(rest, "pid %d data %s", &c.pid, &c.data); err != nil {
+				return clusters, fmt.Errorf("line %q: %v", l, err)
+			}
+			clusters = append(clusters, c)
+		}
+	}
+	return clusters, nil
 }
 
 // startedCluster finds the postmaster serving db and logs it for the parent.

@@ -5,16 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -75,22 +74,15 @@ func TestTemplateSharedAcrossProcesses(t *testing.T) {
 	b := make([]byte, 8)
 	rand.Read(b)
 	marker := hex.EncodeToString(b)
-	var wg sync.WaitGroup
-	outs := make([]string, 2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Go(func() {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v")
-			cmd.Env = append(os.Environ(), "MIGTEST_HELPER="+marker)
-			out, err := cmd.CombinedOutput()
-			outs[i], errs[i] = string(out), err
-		})
+	// Both start before either is waited for.
+	children := []*testchild.Child{
+		testchild.StartTest(t, "TestHelperProcess", []string{marker}),
+		testchild.StartTest(t, "TestHelperProcess", []string{marker}),
 	}
-	wg.Wait()
-	for i := range 2 {
-		if errs[i] != nil || !strings.Contains(outs[i], "PASS") {
-			t.Fatalf("helper %d: %v\n%s", i, errs[i], outs[i])
-		}
+	outs := make([]string, len(children))
+	for i, c := range children {
+		c.WaitPass(3 * time.Minute)
+		outs[i] = c.Output()
 	}
 	srv, err := pglocal.Find(context.Background(), nil)
 	if err != nil {
@@ -131,10 +123,11 @@ func TestTemplateSharedAcrossProcesses(t *testing.T) {
 
 // TestHelperProcess runs in the child processes of the test above.
 func TestHelperProcess(t *testing.T) {
-	marker := os.Getenv("MIGTEST_HELPER")
-	if marker == "" {
-		return // not a child process: nothing to do
+	args, ok := testchild.Args()
+	if !ok {
+		t.Skip("runs in the child processes of TestTemplateSharedAcrossProcesses")
 	}
+	marker := args[0]
 	set := migcheck.Set{Name: "helper", FS: fstest.MapFS{
 		// Each build of the template inserts one row; clones copy them.
 		"0001_builds.up.sql": {Data: []byte("-- " + marker + "\nCREATE TABLE builds (at timestamptz DEFAULT now()); INSERT INTO builds DEFAULT VALUES; SELECT pg_sleep(0.3);")},
