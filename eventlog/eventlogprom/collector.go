@@ -2,6 +2,7 @@ package eventlogprom
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,9 +10,10 @@ import (
 	"github.com/seatbelt-go/seatbelt/eventlog"
 )
 
-// Config tunes a Collector. The zero value (or nil) gives the defaults.
+// Config tunes a Collector. Nil gives the defaults.
 type Config struct {
-	// Timeout bounds the query made at each scrape. Defaults to 5 seconds.
+	// Timeout bounds the query made at each scrape. Zero means the default,
+	// 5 seconds; a negative value is refused.
 	Timeout time.Duration
 }
 
@@ -24,17 +26,26 @@ type Collector struct {
 	handled *prometheus.Desc
 }
 
-// NewCollector returns a Collector reading store.
-func NewCollector(store *eventlog.Store, cfg *Config) *Collector {
+// NewCollector returns a Collector reading store. A bad cfg gives an error
+// wrapping [eventlog.ErrInvalidConfig].
+func NewCollector(store *eventlog.Store, cfg *Config) (*Collector, error) {
 	c := &Collector{store: store, timeout: 5 * time.Second}
-	if cfg != nil && cfg.Timeout > 0 {
-		c.timeout = cfg.Timeout
+	if store == nil {
+		return nil, fmt.Errorf("%w: eventlogprom: store is nil; pass the *eventlog.Store whose consumers to report", eventlog.ErrInvalidConfig)
+	}
+	if cfg != nil {
+		switch {
+		case cfg.Timeout < 0:
+			return nil, fmt.Errorf("%w: eventlogprom: field Config.Timeout is %v; use a positive duration, or 0 for the default (5s)", eventlog.ErrInvalidConfig, cfg.Timeout)
+		case cfg.Timeout > 0:
+			c.timeout = cfg.Timeout
+		}
 	}
 	labels := []string{"consumer"}
 	c.records = prometheus.NewDesc("eventlog_consumer_lag_records", "Committed records the consumer has not handled yet.", labels, nil)
 	c.seconds = prometheus.NewDesc("eventlog_consumer_lag_seconds", "Age of the oldest committed record the consumer has not handled yet.", labels, nil)
 	c.handled = prometheus.NewDesc("eventlog_consumer_handled_total", "Records the consumer has handled.", labels, nil)
-	return c
+	return c, nil
 }
 
 // Describe implements prometheus.Collector.

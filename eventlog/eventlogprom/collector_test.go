@@ -52,7 +52,10 @@ func TestCollectorReportsLag(t *testing.T) {
 	}
 	time.Sleep(5 * time.Millisecond)
 
-	col := eventlogprom.NewCollector(store, nil)
+	col, err := eventlogprom.NewCollector(store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(col)
 	want := `

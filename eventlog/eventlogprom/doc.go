@@ -2,7 +2,11 @@
 // It is a separate package so that eventlog itself does not depend on the
 // Prometheus client:
 //
-//	prometheus.MustRegister(eventlogprom.NewCollector(store, nil))
+//	col, err := eventlogprom.NewCollector(store, nil)
+//	if err != nil {
+//		return err
+//	}
+//	prometheus.MustRegister(col)
 //
 // Each scrape reads [eventlog.Store.Consumers] and reports, per consumer:
 //

@@ -22,7 +22,11 @@ func ExampleNewCollector() {
 	c.Run(ctx) // registers the consumer, then stops
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(eventlogprom.NewCollector(store, nil))
+	col, err := eventlogprom.NewCollector(store, nil)
+	if err != nil {
+		panic(err)
+	}
+	reg.MustRegister(col)
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
 		fmt.Println(mf.GetName(), mf.GetMetric()[0].GetLabel()[0].GetValue())

@@ -36,7 +36,11 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return err
 	}
 	app.StartupGate("migrations", schema.Check)
-	if err := reg.Register(migprom.NewCollector(schema, nil)); err != nil {
+	schemaMetrics, err := migprom.NewCollector(schema, nil)
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(schemaMetrics); err != nil {
 		return err
 	}
 	app.ReadinessCheck("database", db.Ping)
@@ -54,7 +58,11 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return err
 	}
 	app.Go("consumer "+summaryConsumer, summaries.Run)
-	if err := reg.Register(eventlogprom.NewCollector(log, nil)); err != nil {
+	lagMetrics, err := eventlogprom.NewCollector(log, nil)
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(lagMetrics); err != nil {
 		return err
 	}
 

@@ -16,7 +16,11 @@ func ExampleNewCollector() {
 		if err != nil {
 			return err
 		}
-		return prometheus.DefaultRegisterer.Register(migprom.NewCollector(m, nil))
+		col, err := migprom.NewCollector(m, nil)
+		if err != nil {
+			return err
+		}
+		return prometheus.DefaultRegisterer.Register(col)
 	}
 	_ = register
 }

@@ -2,7 +2,11 @@
 // gauges. It is a package of its own so that a service using migcheck
 // without Prometheus does not link the client library.
 //
-//	reg.MustRegister(migprom.NewCollector(migrator, nil))
+//	col, err := migprom.NewCollector(migrator, nil)
+//	if err != nil {
+//		return err
+//	}
+//	reg.MustRegister(col)
 //
 // On each scrape the collector runs [migcheck.Migrator.Verify] (read-only,
 // about a millisecond for hundreds of migrations) and reports:
@@ -21,6 +25,7 @@ package migprom
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,9 +33,10 @@ import (
 	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
-// Opts tunes [NewCollector]. Nil means the defaults.
-type Opts struct {
-	// Timeout bounds the Verify of one scrape. Defaults to 2 seconds.
+// Config tunes [NewCollector]. Nil means the defaults.
+type Config struct {
+	// Timeout bounds the Verify of one scrape. Zero means the default, 2
+	// seconds; a negative value is refused.
 	Timeout time.Duration
 }
 
@@ -48,13 +54,22 @@ type collector struct {
 	timeout time.Duration
 }
 
-// NewCollector returns a collector for m; register it on a registry.
-func NewCollector(m *migcheck.Migrator, opts *Opts) prometheus.Collector {
+// NewCollector returns a collector for m; register it on a registry. A bad
+// cfg gives an error wrapping [migcheck.ErrInvalidConfig].
+func NewCollector(m *migcheck.Migrator, cfg *Config) (prometheus.Collector, error) {
 	c := &collector{m: m, timeout: 2 * time.Second}
-	if opts != nil && opts.Timeout > 0 {
-		c.timeout = opts.Timeout
+	if m == nil {
+		return nil, fmt.Errorf("%w: migprom: the migrator is nil; pass the *migcheck.Migrator the service verifies with", migcheck.ErrInvalidConfig)
 	}
-	return c
+	if cfg != nil {
+		switch {
+		case cfg.Timeout < 0:
+			return nil, fmt.Errorf("%w: migprom: field Config.Timeout is %v; use a positive duration, or 0 for the default (2s)", migcheck.ErrInvalidConfig, cfg.Timeout)
+		case cfg.Timeout > 0:
+			c.timeout = cfg.Timeout
+		}
+	}
+	return c, nil
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {

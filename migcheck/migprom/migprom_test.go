@@ -26,7 +26,10 @@ func TestCollector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := migprom.NewCollector(m, nil)
+	c, err := migprom.NewCollector(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := `
 # HELP seatbelt_migration_applied_version Migration version applied in the database, -1 for none.
 # TYPE seatbelt_migration_applied_version gauge
@@ -93,7 +96,11 @@ seatbelt_index_usable{index="a_n"} 0
 # TYPE seatbelt_migration_problems gauge
 seatbelt_migration_problems{kind="index-missing",severity="warning"} 1
 `
-	if err := testutil.CollectAndCompare(migprom.NewCollector(m, nil), strings.NewReader(want), "seatbelt_index_usable", "seatbelt_migration_problems"); err != nil {
+	c, err := migprom.NewCollector(m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "seatbelt_index_usable", "seatbelt_migration_problems"); err != nil {
 		t.Fatal(err)
 	}
 }
