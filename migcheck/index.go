@@ -13,8 +13,8 @@ import (
 )
 
 // Indexer builds the indexes of an [IndexSet] by hand: one at a time,
-// CONCURRENTLY, outside any transaction, with lock_timeout and retries,
-// progress, and a ledger of every build. It is safe for concurrent use;
+// CONCURRENTLY, outside any transaction, with lock_timeout on the drops
+// and renames around them, progress, and a ledger of every build. It is safe for concurrent use;
 // builds in several processes take turns on [IndexLockKey].
 type Indexer struct {
 	db    *pgxpool.Pool
@@ -55,6 +55,10 @@ func NewIndexer(db *pgxpool.Pool, cfg *Config, set IndexSet) (*Indexer, error) {
 	}
 	return &Indexer{db: db, cfg: c, idx: idx, clock: realClock{}}, nil
 }
+
+// OldTransaction is the age past which Apply reports a transaction a build
+// will wait for: Config.OldTransaction, or its default.
+func (x *Indexer) OldTransaction() time.Duration { return x.cfg.OldTransaction }
 
 // Indexes returns the declared indexes, ordered by name.
 func (x *Indexer) Indexes() []Index { return append([]Index(nil), x.idx...) }
@@ -107,7 +111,8 @@ type UndeclaredIndex struct {
 // IndexReport is the result of [Indexer.Status].
 type IndexReport struct {
 	Indexes []IndexStatus `json:"indexes"`
-	// Undeclared lists, apart, the other indexes on non-system schemas.
+	// Undeclared lists, apart, the other indexes on non-system schemas,
+	// but for those of the ledger tables.
 	Undeclared []UndeclaredIndex `json:"undeclared,omitempty"`
 }
 
@@ -156,12 +161,14 @@ func (p IndexProgress) String() string {
 }
 
 // progressSQL reads the builds in progress of the current database, with
-// how long each has run.
+// how long each has run. A build by a role the caller may not see in detail
+// (without pg_read_all_stats) shows NULL for all but its pid: it cannot be
+// tied to an index, so it is left out.
 const progressSQL = `SELECT p.pid, p.index_relid::bigint, coalesce(p.phase, ''), coalesce(p.blocks_done, 0), coalesce(p.blocks_total, 0),
 	coalesce(p.tuples_done, 0), coalesce(p.tuples_total, 0), coalesce(p.lockers_done, 0), coalesce(p.lockers_total, 0),
 	coalesce(p.current_locker_pid, 0)::int, extract(epoch FROM now() - coalesce(a.query_start, now()))::float8
 	FROM pg_stat_progress_create_index p LEFT JOIN pg_stat_activity a ON a.pid = p.pid
-	WHERE p.datname = current_database()`
+	WHERE p.datname = current_database() AND p.index_relid IS NOT NULL`
 
 func scanProgress(r pgx.Row, relid *int64) (IndexProgress, error) {
 	var p IndexProgress
@@ -285,13 +292,12 @@ func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*Inde
 		}
 		decl, err := declaredDefinition(ctx, q, x.idx[i], s.Table)
 		if err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) {
+			if pe := statementIsWrong(err); pe != nil {
 				s.State = IndexBroken
 				s.Message = fmt.Sprintf("the statement of %s fails on this database: %s; fix the file", x.idx[i].File, pe.Message)
 				continue
 			}
-			return nil, err
+			return nil, fmt.Errorf("migcheck: comparing index %s with %s on this database: %w", s.Name, x.idx[i].File, err)
 		}
 		s.Declared = decl
 		if s.State == IndexValid && indexBody(s.Definition) != indexBody(decl) {
@@ -313,7 +319,8 @@ func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*Inde
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
-		ORDER BY 2, 1`)
+		AND t.oid NOT IN (coalesce(to_regclass($1::text)::oid, 0), coalesce(to_regclass($2::text)::oid, 0)) -- the ledgers' own
+		ORDER BY 2, 1`, quoteIdent(x.cfg.IndexLedgerTable), quoteIdent(x.cfg.LedgerTable))
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: listing indexes: %w", err)
 	}
@@ -326,11 +333,24 @@ func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*Inde
 		return nil, fmt.Errorf("migcheck: listing indexes: %w", err)
 	}
 	for _, u := range all {
-		if !declared[u.Name] && !strings.HasSuffix(u.Table, "."+x.cfg.LedgerTable) {
+		if !declared[u.Name] {
 			rep.Undeclared = append(rep.Undeclared, u)
 		}
 	}
 	return rep, nil
+}
+
+// statementIsWrong returns the error of the file's statement when err is
+// one (an unknown column, function or operator class: SQLSTATE class 42),
+// and nil when err comes from the moment or the role: a lock timeout, a
+// cancel, a read-only database, a missing privilege (42501) say nothing
+// about the file.
+func statementIsWrong(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Code, "42") && pe.Code != "42501" {
+		return pe
+	}
+	return nil
 }
 
 // declaredDefinition returns pg_get_indexdef of ix built on an empty copy

@@ -96,15 +96,20 @@ var ErrIndexesNotApplied = errors.New("migcheck: some indexes are not as declare
 // IndexBuildError is returned by Apply when a build fails. An INVALID index
 // the build left was dropped when Dropped is true.
 type IndexBuildError struct {
+	// Index is the declared index.
 	Index    string
 	Attempts int
+	// Leftover is the index the build created, schema-qualified and quoted
+	// for SQL: Index itself, or its temporary name when it replaced Index.
+	Leftover string
 	// Dropped says the INVALID leftover of the failed build was dropped.
+	// It is false when the build failed before it created one.
 	Dropped bool
 	// DropErr is why it could not be dropped, if it could not.
 	DropErr error
 	Err     error
-	// Waiting lists the old transactions the build waited for, when it
-	// failed on lock_timeout.
+	// Waiting lists the old transactions the build was last seen waiting
+	// for when it failed.
 	Waiting []OldTransaction
 }
 
@@ -116,12 +121,12 @@ func (e *IndexBuildError) Error() string {
 	s += fmt.Sprintf(": %v", e.Err)
 	switch {
 	case e.Dropped:
-		s += "; the INVALID index it left was dropped"
+		s += fmt.Sprintf("; the INVALID index it left was dropped (%s)", e.Leftover)
 	case e.DropErr != nil:
-		s += fmt.Sprintf("; the INVALID index it left could not be dropped (%v): run DROP INDEX CONCURRENTLY IF EXISTS %s, or apply again, which drops it", e.DropErr, e.Index)
+		s += fmt.Sprintf("; the INVALID index it left could not be dropped (%v): run DROP INDEX CONCURRENTLY IF EXISTS %s, or apply again, which drops it", e.DropErr, e.Leftover)
 	}
 	if len(e.Waiting) > 0 {
-		s += "; it waited for these transactions, end them or wait until they end, then apply again:"
+		s += "; it was waiting for these transactions, end them or wait until they end, then apply again:"
 		for _, o := range e.Waiting {
 			s += "\n  - " + o.String() + fmt.Sprintf(" (SELECT pg_terminate_backend(%d))", o.PID)
 		}
@@ -132,8 +137,10 @@ func (e *IndexBuildError) Error() string {
 func (e *IndexBuildError) Unwrap() error { return e.Err }
 
 // Apply builds every declared index that is missing, one at a time, with
-// CREATE INDEX CONCURRENTLY outside any transaction, under lock_timeout,
-// retrying a build that hit it. An INVALID index of a declared name is
+// CREATE INDEX CONCURRENTLY outside any transaction. The build waits, with
+// no lock_timeout, for the transactions older than it (it reports those
+// older than Config.OldTransaction beforehand); the drops and renames around
+// it run under Config.LockTimeout. An INVALID index of a declared name is
 // dropped and built again (an index no file declares is never touched). An
 // index whose definition differs from its file is reported, or rebuilt
 // with opts.Replace. Each build is recorded in the ledger table before it
@@ -204,7 +211,7 @@ func (x *Indexer) Apply(ctx context.Context, opts *IndexApplyOpts) (res *IndexRe
 			res.Reported = append(res.Reported, st)
 			continue
 		case ActionRebuild:
-			if err := x.dropInvalid(ctx, conn, schemas[ix.Name], ix.Name); err != nil {
+			if _, err := x.dropInvalid(ctx, conn, schemas[ix.Name], ix.Name); err != nil {
 				return res, fmt.Errorf("migcheck: dropping the INVALID index %s before building it again: %w", ix.Name, err)
 			}
 		}
@@ -266,7 +273,8 @@ func (x *Indexer) plan(rep *IndexReport, replace bool) []IndexStep {
 }
 
 // session opens the builder's own session: named for pg_stat_activity,
-// with lock_timeout, no statement_timeout, and a check for a dead client.
+// with lock_timeout (lifted for the builds themselves), no
+// statement_timeout, and a check for a dead client.
 func (x *Indexer) session(ctx context.Context) (*pgx.Conn, error) {
 	cc := x.db.Config().ConnConfig.Copy()
 	// Cancel a running build from another session when ctx ends: a
@@ -326,69 +334,86 @@ func (x *Indexer) lock(ctx context.Context, conn *pgx.Conn) (time.Duration, erro
 	}
 }
 
-// build runs one CREATE INDEX CONCURRENTLY, retrying on lock_timeout, and
-// records it.
+// build runs one CREATE INDEX CONCURRENTLY and records it. It is not
+// retried: it runs without lock_timeout (see createConcurrently), so it
+// fails only for a reason a retry would meet again.
 func (x *Indexer) build(ctx context.Context, conn *pgx.Conn, ix Index, st IndexStep, name, schema string, opts *IndexApplyOpts) (IndexBuild, error) {
+	const attempt = 1
 	sql := createSQL(ix, name, st.Table, true)
-	backoff := x.cfg.RetryBackoff
-	for attempt := 1; ; attempt++ {
-		old, err := x.oldTransactions(ctx, conn)
-		if err != nil {
-			return IndexBuild{}, err
-		}
-		if len(old) > 0 {
-			if opts.OnOldTransactions != nil {
-				opts.OnOldTransactions(ix.Name, old)
-			} else {
-				for _, o := range old {
-					x.cfg.Logger.Warn("migcheck: the index build will wait for this transaction", "index", ix.Name, "transaction", o.String())
-				}
-			}
-		}
-		id, err := x.recordStart(ctx, conn, ix, st.Action, attempt)
-		if err != nil {
-			return IndexBuild{}, err
-		}
-		start := time.Now()
-		stop := x.watch(conn.PgConn().PID(), name, ix.Name, opts.OnProgress)
-		_, err = conn.Exec(ctx, sql)
-		waiting := stop()
-		d := time.Since(start)
-		if err == nil {
-			if err := x.recordEnd(context.WithoutCancel(ctx), conn, id, "built", "", d); err != nil {
-				return IndexBuild{}, err
-			}
-			return IndexBuild{Index: ix.Name, Action: st.Action, Duration: d, Attempts: attempt}, nil
-		}
-		// The build failed: drop what it left, with a context of its own,
-		// since ctx may be why it failed.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		dropErr := x.dropInvalid(dctx, conn, schema, name)
-		var pe *pgconn.PgError
-		lockTimeout := errors.As(err, &pe) && pe.Code == "55P03"
-		outcome := "failed"
-		if ctx.Err() != nil {
-			outcome = "cancelled"
-		}
-		_ = x.recordEnd(dctx, conn, id, outcome, err.Error(), d)
-		cancel()
-		if lockTimeout && dropErr == nil && ctx.Err() == nil && attempt <= x.cfg.LockRetries {
-			x.cfg.Logger.Warn("migcheck: index build hit lock_timeout; retrying", "index", ix.Name, "attempt", attempt, "backoff", backoff)
-			if err := x.clock.Sleep(ctx, backoff); err != nil {
-				return IndexBuild{}, &IndexBuildError{Index: ix.Name, Attempts: attempt, Dropped: true, Err: err}
-			}
-			backoff *= 2
-			continue
-		}
-		be := &IndexBuildError{Index: ix.Name, Attempts: attempt, Dropped: dropErr == nil, DropErr: dropErr, Err: err}
-		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-			be.Err = fmt.Errorf("%w: cancelled because %w", err, ctx.Err())
-		}
-		if lockTimeout {
-			be.Waiting = waiting
-		}
-		return IndexBuild{}, be
+	leftover := pgx.Identifier{schema, name}.Sanitize()
+	old, err := x.oldTransactions(ctx, conn)
+	if err != nil {
+		return IndexBuild{}, err
 	}
+	if len(old) > 0 {
+		if opts.OnOldTransactions != nil {
+			opts.OnOldTransactions(ix.Name, old)
+		} else {
+			for _, o := range old {
+				x.cfg.Logger.Warn("migcheck: the index build will wait for this transaction", "index", ix.Name, "transaction", o.String())
+			}
+		}
+	}
+	id, err := x.recordStart(ctx, conn, ix, st.Action, attempt)
+	if err != nil {
+		return IndexBuild{}, err
+	}
+	start := time.Now()
+	stop := x.watch(conn.PgConn().PID(), name, ix.Name, opts.OnProgress)
+	err = x.createConcurrently(ctx, conn, sql)
+	waiting := stop()
+	d := time.Since(start)
+	// What follows runs with a context of its own, since ctx may be why the
+	// build failed.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rerr := x.setLockTimeout(dctx, conn, x.cfg.LockTimeout); rerr != nil {
+		if err == nil {
+			return IndexBuild{}, fmt.Errorf("migcheck: index %s was built, but restoring lock_timeout failed: %w", ix.Name, rerr)
+		}
+		// Without lock_timeout a drop could queue every query on the table
+		// behind it: leave the leftover to the next apply.
+		return IndexBuild{}, &IndexBuildError{Index: ix.Name, Attempts: attempt, Leftover: leftover, DropErr: rerr, Err: err, Waiting: waiting}
+	}
+	if err == nil {
+		if err := x.recordEnd(dctx, conn, id, "built", "", d); err != nil {
+			return IndexBuild{}, err
+		}
+		return IndexBuild{Index: ix.Name, Action: st.Action, Duration: d, Attempts: attempt}, nil
+	}
+	dropped, dropErr := x.dropInvalid(dctx, conn, schema, name)
+	outcome := "failed"
+	if ctx.Err() != nil {
+		outcome = "cancelled"
+	}
+	_ = x.recordEnd(dctx, conn, id, outcome, err.Error(), d)
+	be := &IndexBuildError{Index: ix.Name, Attempts: attempt, Leftover: leftover, Dropped: dropped, DropErr: dropErr, Err: err, Waiting: waiting}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		be.Err = fmt.Errorf("%w: cancelled because %w", err, ctx.Err())
+	}
+	return IndexBuild{}, be
+}
+
+// createConcurrently runs sql, a CREATE INDEX CONCURRENTLY, with no
+// lock_timeout: after its scans the build waits for every transaction older
+// than it, and a lock_timeout there would throw the finished build away, to
+// start again from scratch behind the same transactions. Waiting is safe:
+// the lock it takes first, SHARE UPDATE EXCLUSIVE, blocks no ordinary read
+// or write, nor does its request while it queues for it.
+func (x *Indexer) createConcurrently(ctx context.Context, conn *pgx.Conn, sql string) error {
+	if err := x.setLockTimeout(ctx, conn, 0); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, sql)
+	return err
+}
+
+// setLockTimeout sets the session's lock_timeout; 0 is none.
+func (x *Indexer) setLockTimeout(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+	if _, err := conn.Exec(ctx, "SET lock_timeout = "+quoteLiteral(ms(d))); err != nil {
+		return fmt.Errorf("migcheck: setting lock_timeout: %w", err)
+	}
+	return nil
 }
 
 // watch reports the progress of the build on backend pid every
@@ -447,7 +472,9 @@ func (x *Indexer) watch(pid uint32, name, declared string, report func(IndexProg
 		if waitingFor == 0 {
 			return nil
 		}
-		o, err := x.transactions(context.Background(), x.db, "pid = $1", waitingFor)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		o, err := x.transactions(ctx, x.db, "pid = $1", waitingFor)
 		if err != nil || len(o) == 0 {
 			return []OldTransaction{{PID: waitingFor, State: "unknown (it has ended)"}}
 		}
@@ -480,22 +507,22 @@ func (x *Indexer) transactions(ctx context.Context, q querier, where string, arg
 	})
 }
 
-// dropInvalid drops index name in schema if it exists and is INVALID. A
-// valid index is never dropped here.
-func (x *Indexer) dropInvalid(ctx context.Context, conn *pgx.Conn, schema, name string) error {
+// dropInvalid drops index name in schema if it exists and is INVALID, and
+// says whether it did. A valid index is never dropped here.
+func (x *Indexer) dropInvalid(ctx context.Context, conn *pgx.Conn, schema, name string) (dropped bool, err error) {
 	var invalid bool
-	err := conn.QueryRow(ctx, `SELECT NOT i.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
+	err = conn.QueryRow(ctx, `SELECT NOT i.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
 		WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&invalid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !invalid {
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	if !invalid {
-		return nil
+	if err := x.dropIndex(ctx, conn, schema, name); err != nil {
+		return false, err
 	}
-	return x.dropIndex(ctx, conn, schema, name)
+	return true, nil
 }
 
 func (x *Indexer) dropIndex(ctx context.Context, conn *pgx.Conn, schema, name string) error {
@@ -505,14 +532,25 @@ func (x *Indexer) dropIndex(ctx context.Context, conn *pgx.Conn, schema, name st
 
 // dropRetired drops what a replacement killed half-way left: the old index
 // renamed away (name_sbold), and a new one not yet swapped in (name_sbnew),
-// which the next replacement builds again.
+// which the next replacement builds again. It drops only what it can tell
+// is its own: an index of that name on the declared table, in the table's
+// schema, of a declared index the ledger shows a replacement of. Any other
+// index of such a name, valid or not, is someone else's and stays.
 func (x *Indexer) dropRetired(ctx context.Context, conn *pgx.Conn) error {
-	var names []string
+	var names, tables, temps []string
 	for _, ix := range x.idx {
-		names = append(names, tempName(ix.Name, replaceSuffix), tempName(ix.Name, retireSuffix))
+		for _, suffix := range []string{replaceSuffix, retireSuffix} {
+			names, tables, temps = append(names, ix.Name), append(tables, ix.Table), append(temps, tempName(ix.Name, suffix))
+		}
 	}
-	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('i', 'I') AND c.relname = ANY($1::text[]) AND n.nspname NOT IN ('pg_catalog', 'information_schema')`, names)
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS d(name, tbl, temp)
+		JOIN pg_class t ON t.oid = to_regclass(d.tbl)
+		JOIN pg_index i ON i.indrelid = t.oid
+		JOIN pg_class c ON c.oid = i.indexrelid AND c.relname = d.temp AND c.relnamespace = t.relnamespace
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE EXISTS (SELECT 1 FROM `+quoteIdent(x.cfg.IndexLedgerTable)+` l WHERE l.index_name = d.name AND l.action = $4::text)`,
+		names, tables, temps, string(ActionReplace))
 	if err != nil {
 		return fmt.Errorf("migcheck: looking for leftovers of a replacement: %w", err)
 	}
@@ -527,7 +565,7 @@ func (x *Indexer) dropRetired(ctx context.Context, conn *pgx.Conn) error {
 	for _, l := range found {
 		x.cfg.Logger.Info("migcheck: dropping the leftover of an interrupted replacement", "index", l.schema+"."+l.name)
 		if err := x.dropIndex(ctx, conn, l.schema, l.name); err != nil {
-			return fmt.Errorf("migcheck: dropping %s.%s, left by an interrupted replacement: %w", l.schema, l.name, err)
+			return fmt.Errorf("migcheck: dropping %s, left by an interrupted replacement: %w", pgx.Identifier{l.schema, l.name}.Sanitize(), err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package migcheck_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/migcheck"
@@ -266,6 +268,10 @@ func openTransaction(t *testing.T, db *pgxpool.Pool) (pid int, commit func()) {
 	return pid, commit
 }
 
+// A build behind a transaction older than it waits for it, however much
+// longer than lock_timeout, instead of throwing the finished build away; it
+// reports the transaction before and while it waits, and finishes once the
+// transaction ends.
 func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
 	t.Parallel()
 	db := indexDB(t, 2000)
@@ -274,14 +280,20 @@ func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
 
 	cfg := quietConfig()
 	cfg.OldTransaction = 200 * time.Millisecond
-	cfg.LockTimeout = 500 * time.Millisecond
-	cfg.LockRetries = 1
+	cfg.LockTimeout = 200 * time.Millisecond
 	cfg.ProgressInterval = 50 * time.Millisecond
 	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+		time.Sleep(5 * cfg.LockTimeout) // a wait lock_timeout used to end
+		commit()
+	}()
 	var mu sync.Mutex
 	var reported []migcheck.OldTransaction
 	var progress []migcheck.IndexProgress
-	_, err := x.Apply(ctx, &migcheck.IndexApplyOpts{
+	res, err := x.Apply(ctx, &migcheck.IndexApplyOpts{
 		OnOldTransactions: func(_ string, txs []migcheck.OldTransaction) {
 			mu.Lock()
 			reported = append(reported, txs...)
@@ -289,15 +301,14 @@ func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
 		},
 		OnProgress: func(p migcheck.IndexProgress) { mu.Lock(); progress = append(progress, p); mu.Unlock() },
 	})
+	<-ended
 	mu.Lock()
 	defer mu.Unlock()
-	if len(reported) == 0 || reported[0].PID != pid || reported[0].Age < 200*time.Millisecond {
-		t.Fatalf("old transactions reported before the build: %+v; want pid %d", reported, pid)
+	if err != nil || len(res.Built) != 1 || res.Built[0].Attempts != 1 || res.Built[0].Duration < 5*cfg.LockTimeout {
+		t.Fatalf("%+v %v; want one build that waited for pid %d past the lock_timeout", res, err, pid)
 	}
-	var be *migcheck.IndexBuildError
-	if !errors.As(err, &be) || be.Attempts != 2 || !be.Dropped || len(be.Waiting) == 0 || be.Waiting[0].PID != pid ||
-		!strings.Contains(err.Error(), "lock timeout") || !strings.Contains(err.Error(), "pg_terminate_backend") {
-		t.Fatalf("%v; want a lock_timeout after a retry naming pid %d", err, pid)
+	if len(reported) != 1 || reported[0].PID != pid || reported[0].Age < 200*time.Millisecond {
+		t.Fatalf("old transactions reported before the build: %+v; want pid %d", reported, pid)
 	}
 	sawWait := false
 	for _, p := range progress {
@@ -308,16 +319,49 @@ func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
 	if !sawWait {
 		t.Fatalf("progress %+v never showed the wait for pid %d", progress, pid)
 	}
-	var exists bool
-	db.QueryRow(ctx, "SELECT to_regclass('t_a') IS NOT NULL").Scan(&exists)
-	if exists {
-		t.Fatal("the INVALID leftover was not dropped")
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("%+v", st)
 	}
-	commit()
-	if res, err := x.Apply(ctx, nil); err != nil || len(res.Built) != 1 {
-		t.Fatalf("after the transaction ended: %+v %v", res, err)
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build built" {
+		t.Fatalf("ledger %v", got)
 	}
-	if got := ledger(t, x); strings.Join(got, ",") != "t_a build failed,t_a build failed,t_a build built" {
+}
+
+// A build cancelled before it created anything does not claim it dropped
+// an index.
+func TestIndexBuildCancelledBeforeItStartedClaimsNoDrop(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 100)
+	c, err := db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx); c.Release() })
+	// A build's first lock; reads and writes pass it.
+	if _, err := tx.Exec(ctx, "LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quietConfig()
+	cfg.LockTimeout = time.Minute
+	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	cctx, cancel := context.WithCancel(ctx)
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		waitFor(t, db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '"+migcheck.IndexAppName+"%' AND wait_event_type = 'Lock'")
+		cancel()
+	}()
+	_, err = x.Apply(cctx, nil)
+	<-waited
+	var be *migcheck.IndexBuildError
+	if !errors.As(err, &be) || be.Dropped || be.DropErr != nil || !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "dropped") {
+		t.Fatalf("%v (%+v); want a cancelled build that left nothing and says it dropped nothing", err, be)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build cancelled" {
 		t.Fatalf("ledger %v", got)
 	}
 }
@@ -456,5 +500,192 @@ func TestIndexBeingBuiltIsReportedWithItsProgress(t *testing.T) {
 	}
 	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
 		t.Fatalf("after the other build: %+v", st)
+	}
+}
+
+// otherRole creates a role that logs in without superuser or
+// pg_read_all_stats, and returns its name and a pool on db's database as
+// that role. The role is dropped at the end.
+func otherRole(t *testing.T, db *pgxpool.Pool) (string, *pgxpool.Pool) {
+	t.Helper()
+	role := "sb_test_" + strings.ToLower(rand.Text()[:12])
+	exec(t, db, "CREATE ROLE "+role+" LOGIN")
+	t.Cleanup(func() {
+		// DROP OWNED revokes its grants in this database, the only one it
+		// has any in.
+		exec(t, db, "DROP OWNED BY "+role)
+		exec(t, db, "DROP ROLE "+role)
+	})
+	cfg := db.Config()
+	cfg.ConnConfig.User = role
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close) // before the role is dropped
+	return role, pool
+}
+
+// A role that cannot see who builds what still reads the states while
+// another role builds an index: the build is a row of
+// pg_stat_progress_create_index with NULLs it cannot tie to an index.
+func TestIndexStatusAsAnotherRoleWhileASuperuserBuilds(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000)
+	decl := []string{"t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);"}
+	app := migcheck.Set{Name: "app", FS: files("0001_x.up.sql", "SELECT 1;")}
+	if _, err := newMigrator(t, db, nil, app).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	role, as := otherRole(t, db)
+	exec(t, db, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role)
+
+	_, commit := openTransaction(t, db) // holds the superuser's build in a wait phase
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec(context.Background(), "CREATE INDEX CONCURRENTLY t_a ON t (a)")
+		done <- err
+	}()
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+	var rowsSeen, hidden int
+	if err := as.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE index_relid IS NULL) FROM pg_stat_progress_create_index WHERE datname = current_database()").Scan(&rowsSeen, &hidden); err != nil || rowsSeen != 1 || hidden != 1 {
+		t.Fatalf("the role sees %d build(s), %d without index_relid (%v); want 1 and 1", rowsSeen, hidden, err)
+	}
+
+	x := newIndexer(t, as, nil, decl...)
+	// It cannot tell the build from one that failed.
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexInvalid {
+		t.Fatalf("%+v", st)
+	}
+	cfg := quietConfig()
+	cfg.Indexes = &migcheck.IndexSet{FS: files(decl...)}
+	r, err := newMigrator(t, as, cfg, app).Verify(ctx)
+	if err != nil || r.Err() != nil || len(kinds(r)[migcheck.KindInvalidIndex]) != 1 {
+		t.Fatalf("verify as %s: %v; %+v", role, err, r)
+	}
+	commit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("after the build: %+v", st)
+	}
+
+	// A role that may not read the table learns so; the file is not wrong.
+	exec(t, db, "REVOKE SELECT ON t FROM "+role)
+	_, err = x.Status(ctx)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42501" || !strings.Contains(err.Error(), "t_a.sql") {
+		t.Fatalf("%v; want the permission error", err)
+	}
+}
+
+// Only an error of the statement itself makes an index broken: one of a
+// read-only database is returned as an error.
+func TestIndexStatusReturnsErrorsThatAreNotTheFiles(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 100)
+	cfg := db.Config()
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET default_transaction_read_only = on")
+		return err
+	}
+	ro, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	x := newIndexer(t, ro, nil, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	rep, err := x.Status(ctx)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "25006" {
+		t.Fatalf("%v %+v; want the read-only error", err, rep)
+	}
+}
+
+// A replacement that fails names the index it left, not the live one it
+// was to replace; the next apply drops it, having built it.
+func TestIndexFailedReplaceNamesItsLeftover(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 2000) // a has duplicates
+	exec(t, db, "CREATE INDEX t_a ON t (a)")
+	// A reader the drop of the leftover waits for, past lock_timeout.
+	c, err := db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end sync.Once
+	endReader := func() { end.Do(func() { tx.Rollback(ctx); c.Release() }) }
+	t.Cleanup(endReader)
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM t LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := quietConfig()
+	cfg.LockTimeout = 300 * time.Millisecond
+	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);")
+	_, err = x.Apply(ctx, &migcheck.IndexApplyOpts{Replace: true})
+	var be *migcheck.IndexBuildError
+	if !errors.As(err, &be) || be.Index != "t_a" || be.Leftover != `"public"."t_a_sbnew"` || be.Dropped || be.DropErr == nil ||
+		!strings.Contains(err.Error(), `DROP INDEX CONCURRENTLY IF EXISTS "public"."t_a_sbnew"`) {
+		t.Fatalf("%v; want the advice to drop the leftover t_a_sbnew", err)
+	}
+	var live, left int
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('t_a') AND indisvalid").Scan(&live)
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 't_a_sbnew'").Scan(&left)
+	if live != 1 || left != 1 {
+		t.Fatalf("live t_a %d, leftover %d; want both", live, left)
+	}
+	endReader()
+	if _, err := x.Apply(ctx, nil); !errors.Is(err, migcheck.ErrIndexesNotApplied) {
+		t.Fatal(err)
+	}
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('t_a') AND indisvalid").Scan(&live)
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname = 't_a_sbnew'").Scan(&left)
+	if live != 1 || left != 0 {
+		t.Fatalf("after the next apply: live t_a %d, leftover %d; want 1 and 0", live, left)
+	}
+}
+
+// Indexes that only share the temporary names of a replacement, in another
+// schema or never built by a replacement, are not the builder's to drop.
+func TestIndexLeftoverNamesItDoesNotOwnAreKept(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 1000)
+	exec(t, db, "CREATE SCHEMA other; CREATE TABLE other.t (a int); CREATE INDEX t_a_sbnew ON other.t (a); CREATE INDEX t_a_sbold ON t (b)")
+	x := newIndexer(t, db, nil, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	if res, err := x.Apply(ctx, nil); err != nil || len(res.Built) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var kept int
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname IN ('t_a_sbnew', 't_a_sbold')").Scan(&kept)
+	if kept != 2 {
+		t.Fatalf("%d of the 2 indexes not ours kept", kept)
+	}
+}
+
+// The ledgers' own indexes are not listed as undeclared, whatever the
+// ledgers are called.
+func TestIndexUndeclaredLeavesOutTheLedgers(t *testing.T) {
+	t.Parallel()
+	db := indexDB(t, 100)
+	cfg := quietConfig()
+	cfg.LedgerTable = "Mig Ledger"
+	cfg.IndexLedgerTable = "Idx Ledger"
+	if _, err := newMigrator(t, db, cfg, migcheck.Set{Name: "app", FS: files("0001_x.up.sql", "SELECT 1;")}).Apply(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x := newIndexer(t, db, cfg, "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+	if _, err := x.Apply(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, `CREATE INDEX idx_ledger_outcome ON "Idx Ledger" (outcome)`)
+	exec(t, db, "CREATE INDEX t_by_hand ON t (b)")
+	rep, err := x.Status(ctx)
+	if err != nil || len(rep.Undeclared) != 1 || rep.Undeclared[0].Name != "t_by_hand" {
+		t.Fatalf("undeclared %+v %v; want t_by_hand only", rep.Undeclared, err)
 	}
 }
