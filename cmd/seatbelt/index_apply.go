@@ -23,10 +23,11 @@ func newIndexApplyCmd() *cobra.Command {
 		Use:   "apply --dir path",
 		Short: "Build the declared indexes that are missing, one at a time, CONCURRENTLY",
 		Long: `Build every declared index that is missing, one at a time, with CREATE INDEX
-CONCURRENTLY outside any transaction, in a session with lock_timeout (a build
-that hits it is dropped and retried with backoff). Before each build it lists
-the transactions older than --old-transaction that the build will wait for;
-while it runs it prints its progress (phase, blocks and tuples, ETA). An
+CONCURRENTLY outside any transaction. A build waits for every transaction
+older than it, however long: before each build it lists those open longer
+than --old-transaction, and while it runs it prints its progress (phase,
+blocks and tuples, ETA, the pid it waits for). The drops and renames around
+the builds run under --lock-timeout, retried with backoff. An
 INVALID index of a declared name is dropped and built again; an index no
 file declares is never touched. Each build is recorded in the ledger table
 seatbelt_index_ledger (see status --history).
@@ -42,6 +43,22 @@ Exit codes: 0 built or nothing to do, 1 a build failed or an index is not as
 declared (the message says why), 2 usage, connection or lock-wait errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The library reads 0 as "the default": an explicit 0 here
+			// would silently mean something else than what was typed.
+			for _, z := range []struct {
+				flag, instead string
+				zero          bool
+			}{
+				{"lock-timeout", "a positive duration such as 5s (the default)", lockTimeout == 0},
+				{"lock-retries", "-1 for no retries, or a positive count (the default is 3)", retries == 0},
+				{"lock-wait", "a positive duration such as 10m (the default)", lockWait == 0},
+				{"old-transaction", "a positive duration such as 1m (the default)", oldTx == 0},
+				{"progress-interval", "a positive duration such as 1s (the default)", every == 0},
+			} {
+				if z.zero && cmd.Flags().Changed(z.flag) {
+					return fmt.Errorf("--%s 0 is not accepted; pass %s, or leave the flag out", z.flag, z.instead)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
@@ -51,10 +68,7 @@ declared (the message says why), 2 usage, connection or lock-wait errors.`,
 				return err
 			}
 			defer pool.Close()
-			shownOld := oldTx
-			if shownOld == 0 {
-				shownOld = time.Minute // the library's default
-			}
+			shownOld := x.OldTransaction()
 			var mu sync.Mutex // progress is reported from another goroutine
 			say := func(format string, args ...any) {
 				if o.json {
@@ -133,8 +147,8 @@ declared (the message says why), 2 usage, connection or lock-wait errors.`,
 	f := cmd.Flags()
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and build nothing")
 	f.BoolVar(&replace, "replace", false, "rebuild an index whose definition differs from its file (built beside it, then swapped)")
-	f.DurationVar(&lockTimeout, "lock-timeout", 0, "lock_timeout of the build session (default 5s)")
-	f.IntVar(&retries, "lock-retries", 0, "how many times a build that hit lock_timeout is retried (default 3, negative for none)")
+	f.DurationVar(&lockTimeout, "lock-timeout", 0, "lock_timeout of the drops and renames around the builds; the builds wait without one (default 5s)")
+	f.IntVar(&retries, "lock-retries", 0, "how many times a rename that hit lock_timeout is retried (default 3, -1 for none)")
 	f.DurationVar(&lockWait, "lock-wait", 0, "how long to wait for another index builder (default 10m)")
 	f.DurationVar(&oldTx, "old-transaction", 0, "list transactions open longer than this before each build (default 1m)")
 	f.DurationVar(&every, "progress-interval", 0, "how often to print a build's progress (default 1s)")
