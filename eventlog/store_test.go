@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,10 @@ func TestTracerProviderGetsAppendAndConsumerSpans(t *testing.T) {
 		}
 	}
 	if !appended || !consumed {
-		t.Fatalf("append span %v, consume span with the record %v; spans: %d", appended, consumed, len(spans.Ended()))
+		var seen []string
+		for _, sp := range spans.Ended() {
+			seen = append(seen, fmt.Sprintf("%s %v %v", sp.Name(), sp.Attributes(), sp.Status()))
+		}
+		t.Fatalf("append span %v, consume span with the record %v; spans:\n%s", appended, consumed, strings.Join(seen, "\n"))
 	}
 }

@@ -90,8 +90,7 @@
 //	res, err := x.Apply(ctx, nil) // build what is missing, one at a time
 //
 // [Indexer.Apply] takes [IndexLockKey] so builders take turns, runs each
-// build outside any transaction in a session of its own with lock_timeout
-// (retrying with backoff, like migrations), reports beforehand the
+// build outside any transaction in a session of its own, reports beforehand the
 // transactions older than Config.OldTransaction the build will wait for,
 // reports progress from pg_stat_progress_create_index, drops and rebuilds an
 // INVALID index of a declared name (never another), and records each attempt
