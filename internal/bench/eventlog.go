@@ -97,20 +97,12 @@ type benchEventlogResult struct {
 
 func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlogOptions) error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	server := o.databaseURL
-	if server == "" {
-		srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: quiet})
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		server = srv.URL
+	server, closeServer, err := findServer(ctx, o.databaseURL)
+	if err != nil {
+		return err
 	}
-	progress := func(format string, args ...any) {
-		if !o.json {
-			fmt.Fprintf(errOut, format+"\n", args...)
-		}
-	}
+	defer closeServer()
+	progress := progressTo(errOut, o.json)
 	db, drop, err := eventlogScratch(ctx, server, o.writers+8)
 	if err != nil {
 		return err

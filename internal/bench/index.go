@@ -97,20 +97,12 @@ type benchIndexResult struct {
 
 func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptions) error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	server := o.databaseURL
-	if server == "" {
-		srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: quiet})
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		server = srv.URL
+	server, closeServer, err := findServer(ctx, o.databaseURL)
+	if err != nil {
+		return err
 	}
-	progress := func(format string, args ...any) {
-		if !o.json {
-			fmt.Fprintf(errOut, format+"\n", args...)
-		}
-	}
+	defer closeServer()
+	progress := progressTo(errOut, o.json)
 	dbURL, dropDB, err := pglocal.CreateDatabase(ctx, server, "seatbelt_bench_index")
 	if err != nil {
 		return fmt.Errorf("--database-url: %w", err)

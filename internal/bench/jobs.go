@@ -119,20 +119,12 @@ type benchJobsResult struct {
 }
 
 func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions) error {
-	server := o.databaseURL
-	if server == "" {
-		srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		server = srv.URL
+	server, closeServer, err := findServer(ctx, o.databaseURL)
+	if err != nil {
+		return err
 	}
-	progress := func(format string, args ...any) {
-		if !o.json {
-			fmt.Fprintf(errOut, format+"\n", args...)
-		}
-	}
+	defer closeServer()
+	progress := progressTo(errOut, o.json)
 	res := benchJobsResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Jobs: o.jobs}
 
 	// The burn-downs alternate, seatbelt then River, and each side keeps its

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 )
 
 func main() {
@@ -74,6 +77,29 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
 	return cfg, nil
+}
+
+// findServer returns url, or when it is empty the server the tests use
+// (internal/pglocal: 127.0.0.1:5432, or a throwaway cluster), with the
+// func that releases it.
+func findServer(ctx context.Context, url string) (string, func(), error) {
+	if url != "" {
+		return url, func() {}, nil
+	}
+	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return "", nil, err
+	}
+	return srv.URL, func() { _ = srv.Close() }, nil
+}
+
+// progressTo prints a progress line to w, unless the output is JSON.
+func progressTo(w io.Writer, asJSON bool) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if !asJSON {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
 }
 
 // noArgs refuses positional arguments as a usage mistake.
