@@ -273,6 +273,12 @@ func openTransaction(t *testing.T, db *pgxpool.Pool) (pid int, commit func()) {
 // reports the transaction before and while it waits, and finishes once the
 // transaction ends.
 func TestIndexBuildBehindAnOpenTransaction(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this timed proof (and its
+		// SQL, which the other index tests run too) is covered by the
+		// full race run.
+		t.Skip("a timed whole-build proof; go test without -short runs it")
+	}
 	t.Parallel()
 	db := indexDB(t, 2000)
 	pid, commit := openTransaction(t, db)
@@ -367,6 +373,12 @@ func TestIndexBuildCancelledBeforeItStartedClaimsNoDrop(t *testing.T) {
 }
 
 func TestIndexApplyCancelledDropsTheLeftover(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this timed proof (and its
+		// SQL, which the other index tests run too) is covered by the
+		// full race run.
+		t.Skip("a timed whole-build proof; go test without -short runs it")
+	}
 	t.Parallel()
 	db := indexDB(t, 2000)
 	_, _ = openTransaction(t, db)
@@ -400,6 +412,12 @@ func TestIndexApplyCancelledDropsTheLeftover(t *testing.T) {
 // A build on a table under concurrent writes ends with a valid index, and
 // no write waits longer than the lock_timeout.
 func TestIndexBuildUnderConcurrentWrites(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this timed proof (and its
+		// SQL, which the other index tests run too) is covered by the
+		// full race run.
+		t.Skip("a timed whole-build proof; go test without -short runs it")
+	}
 	t.Parallel()
 	db := indexDB(t, 200000)
 	cfg := quietConfig()
@@ -475,6 +493,12 @@ func TestIndexBuildUnderConcurrentWrites(t *testing.T) {
 // An index another session is building right now is reported as being
 // built, with its progress, and Apply leaves it alone.
 func TestIndexBeingBuiltIsReportedWithItsProgress(t *testing.T) {
+	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this timed proof (and its
+		// SQL, which the other index tests run too) is covered by the
+		// full race run.
+		t.Skip("a timed whole-build proof; go test without -short runs it")
+	}
 	t.Parallel()
 	db := indexDB(t, 2000)
 	_, commit := openTransaction(t, db) // holds the other build in a wait phase
