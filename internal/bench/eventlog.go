@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"slices"
@@ -96,7 +95,6 @@ type benchEventlogResult struct {
 }
 
 func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlogOptions) error {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	server, closeServer, err := findServer(ctx, o.databaseURL)
 	if err != nil {
 		return err
@@ -371,7 +369,7 @@ func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Po
 		drop()
 		return nil, nil, err
 	}
-	m, err := migcheck.New(pool, &migcheck.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, eventlog.Migrations)
+	m, err := migcheck.New(pool, &migcheck.Config{Logger: quiet}, eventlog.Migrations)
 	if err == nil {
 		_, err = m.Apply(ctx)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"slices"
@@ -96,7 +95,6 @@ type benchIndexResult struct {
 }
 
 func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptions) error {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	server, closeServer, err := findServer(ctx, o.databaseURL)
 	if err != nil {
 		return err

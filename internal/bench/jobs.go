@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"runtime"
@@ -292,7 +291,7 @@ func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, ur
 		return 0, err
 	}
 	defer db.Close()
-	m, err := migcheck.New(db, &migcheck.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, jobs.Migrations)
+	m, err := migcheck.New(db, &migcheck.Config{Logger: quiet}, jobs.Migrations)
 	if err != nil {
 		return 0, err
 	}
@@ -307,7 +306,7 @@ func benchConfig(o benchJobsOptions) *jobs.Config {
 		MaxWorkers:    o.workers,
 		FetchCooldown: 2 * time.Millisecond,
 		PollInterval:  20 * time.Millisecond,
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        quiet,
 	}
 }
 

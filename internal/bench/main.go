@@ -79,6 +79,10 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
+// quiet is the logger of the packages under measurement: their logs would
+// interleave with the table.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // findServer returns url, or when it is empty the server the tests use
 // (internal/pglocal: 127.0.0.1:5432, or a throwaway cluster), with the
 // func that releases it.
@@ -86,7 +90,7 @@ func findServer(ctx context.Context, url string) (string, func(), error) {
 	if url != "" {
 		return url, func() {}, nil
 	}
-	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := pglocal.Find(ctx, &pglocal.Options{Logger: quiet})
 	if err != nil {
 		return "", nil, err
 	}
