@@ -14,12 +14,16 @@ import (
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/internal/testchild"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // The consumer process reads the database URL from childDBEnv.
+// Its consumer's session (lock and LISTEN) connects to childDirectEnv,
+// which differs when the tests run behind a pooler.
 const (
-	childDBEnv = "EVENTLOG_TEST_DB"
-	hangAtEnv  = "EVENTLOG_TEST_HANG_AT"
+	childDBEnv     = "EVENTLOG_TEST_DB"
+	childDirectEnv = "EVENTLOG_TEST_DIRECT_DB"
+	hangAtEnv      = "EVENTLOG_TEST_HANG_AT"
 )
 
 // childMain is the scenario "consumer" with args [mode]: it runs consumer
@@ -38,7 +42,12 @@ func childMain(args []string) int {
 		return 3
 	}
 	defer pool.Close()
-	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger()})
+	direct, err := pgx.ParseConfig(os.Getenv(childDirectEnv))
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger(), Direct: direct})
 	if err != nil {
 		fmt.Println("error", err)
 		return 3
@@ -81,5 +90,5 @@ func childMain(args []string) int {
 // own, on the database at dbURL.
 func startConsumerProcess(t *testing.T, dbURL, mode string, env ...string) *testchild.Child {
 	t.Helper()
-	return testchild.Start(t, "consumer", []string{mode}, append(env, childDBEnv+"="+dbURL)...)
+	return testchild.Start(t, "consumer", []string{mode}, append(env, childDBEnv+"="+dbURL, childDirectEnv+"="+migtest.DirectURL(dbURL))...)
 }

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
+	"github.com/seatbelt-go/seatbelt/internal/pgsession"
 )
 
 // Handler handles one record inside tx, the transaction that also stores
@@ -31,7 +33,9 @@ type ConsumerConfig struct {
 	// to 500.
 	BatchSize int
 	// PollInterval is how long an active consumer waits for a NOTIFY before
-	// looking for records anyway. Defaults to 1 second.
+	// looking for records anyway. Defaults to 1 second, or to 100
+	// milliseconds for a consumer without a session (behind a pooler with
+	// no Config.Direct), which finds records only by looking.
 	PollInterval time.Duration
 	// TakeoverPoll is how often a standby tries to become the active
 	// instance; it bounds takeover after the active process dies. Defaults
@@ -62,6 +66,8 @@ type Consumer struct {
 	handler Handler
 	cfg     ConsumerConfig
 	running atomic.Bool
+	// pooledLogged: the warning that the consumer has no session is given.
+	pooledLogged atomic.Bool
 	// sleep waits d or until ctx is done: a timer, which tests replace
 	// (export_test.go) to see the waits without taking them.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -92,7 +98,6 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		v    *time.Duration
 		def  time.Duration
 	}{
-		{"PollInterval", &c.PollInterval, time.Second},
 		{"TakeoverPoll", &c.TakeoverPoll, time.Second},
 		{"Backoff", &c.Backoff, 100 * time.Millisecond},
 		{"MaxBackoff", &c.MaxBackoff, 10 * time.Second},
@@ -118,6 +123,9 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if c.PollInterval < 0 {
+		return nil, fmt.Errorf("%w: ConsumerConfig.PollInterval is %s; use a positive duration, or 0 for the default (%s, or %s without a session)", ErrInvalidConfig, c.PollInterval, pollWithListen, pollOnly)
 	}
 	if c.Logger == nil {
 		c.Logger = s.logger
@@ -166,12 +174,53 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 func isConnError(err error) bool {
 	var pgErr *pgconn.PgError
-	return err != nil && !errors.As(err, &pgErr) && !errors.As(err, new(*HandlerError))
+	return err != nil && !errors.As(err, &pgErr) && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig)
+}
+
+// Default poll intervals: with a LISTEN the poll only covers a lost
+// NOTIFY; without one it is how records are found.
+const (
+	pollWithListen = time.Second
+	pollOnly       = 100 * time.Millisecond
+)
+
+// sessionConfig returns the settings of the consumer's session: the
+// Store's Direct, else the pool's, or nil when the pool goes through a
+// pooler and there is no session to be had.
+func (c *Consumer) sessionConfig(ctx context.Context) (*pgx.ConnConfig, error) {
+	pooled, err := pgsession.PoolPooled(ctx, c.store.pool)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	if pooled {
+		if problem := pgsession.ModeProblem(c.store.pool.Config().ConnConfig.DefaultQueryExecMode); problem != "" {
+			c.cfg.Logger.Warn("eventlog: the pool goes through a connection pooler; " + problem)
+		}
+	}
+	switch {
+	case c.store.direct != nil:
+		return c.store.direct.Copy(), nil
+	case pooled:
+		return nil, nil
+	}
+	return c.store.pool.Config().ConnConfig.Copy(), nil
 }
 
 // runOnce connects, waits to become active and consumes until an error.
 func (c *Consumer) runOnce(ctx context.Context) error {
-	cc := c.store.pool.Config().ConnConfig.Copy()
+	cc, err := c.sessionConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if cc == nil {
+		poll := cmp.Or(c.cfg.PollInterval, pollOnly)
+		if c.pooledLogged.CompareAndSwap(false, true) {
+			c.cfg.Logger.Warn("eventlog: the pool goes through a connection pooler, which keeps no session: consumer runs without its lock and LISTEN, polling every poll_interval; its instances take turns batch by batch; set Config.Direct to a direct connection for one active instance woken at once",
+				"poll_interval", poll)
+		}
+		c.becameActive()
+		return c.consume(ctx, nil, poll)
+	}
 	// A timed-out wait for a notification must not close the connection or
 	// send a cancel request that could hit a later query: use a deadline.
 	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
@@ -202,18 +251,32 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.store.direct != nil {
+		pooled, err := pgsession.Pooled(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		if pooled {
+			return fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
+		}
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 		return fmt.Errorf("%w: %v", errLostLock, err)
 	}
+	c.becameActive()
+	return c.consume(ctx, conn, cmp.Or(c.cfg.PollInterval, pollWithListen))
+}
+
+func (c *Consumer) becameActive() {
 	c.cfg.Logger.Info("eventlog: consumer is active")
 	if c.cfg.OnActive != nil {
 		c.cfg.OnActive()
 	}
-	return c.consume(ctx, conn)
 }
 
-// consume is the active loop.
-func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
+// consume is the active loop. conn is the session LISTENing for new
+// records, or nil: then it only looks every poll.
+func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn, poll time.Duration) error {
 	limit := c.cfg.BatchSize
 	var failing struct {
 		pos      int64
@@ -258,12 +321,18 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn) error {
 		// Wait for a NOTIFY, or the poll interval. Records held back by the
 		// fence were announced already, so while there are some, look again
 		// soon: 1 ms, doubling up to the poll interval.
-		wait := c.cfg.PollInterval
+		wait := poll
 		if b.heldBack {
-			fenceWait = min(max(2*fenceWait, time.Millisecond), c.cfg.PollInterval)
+			fenceWait = min(max(2*fenceWait, time.Millisecond), poll)
 			wait = fenceWait
 		} else {
 			fenceWait = 0
+		}
+		if conn == nil {
+			if err := c.sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		_, err = conn.WaitForNotification(wctx)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
@@ -42,10 +43,17 @@ func newDBConns(t testing.TB, conns int32) *testBundle {
 	return &testBundle{pool: pool, url: url}
 }
 
-// newStore returns a Store writing as writer, closed at the end.
+// newStore returns a Store writing as writer, closed at the end. Its
+// consumers take their session (lock and LISTEN) on the database's direct
+// URL, past the pooler the tests may run behind; pooler_test.go tests
+// consumers without one.
 func newStore(t testing.TB, tb *testBundle, writer string) *eventlog.Store {
 	t.Helper()
-	s, err := eventlog.New(tb.pool, &eventlog.Config{Writer: writer, Logger: quietLogger()})
+	direct, err := pgx.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := eventlog.New(tb.pool, &eventlog.Config{Writer: writer, Logger: quietLogger(), Direct: direct})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -41,12 +42,22 @@ type Config struct {
 	// Logger receives consumer state changes and retries. Defaults to
 	// slog.Default().
 	Logger *slog.Logger
+	// Direct connects consumers straight to the server, past a connection
+	// pooler, for the session each active consumer keeps: its advisory
+	// lock (one active instance per name) and its LISTEN (woken at once on
+	// new records). PgBouncer in transaction mode keeps neither. Parse it
+	// from the direct URL with pgx.ParseConfig. Defaults to nil: consumers
+	// connect with the pool's settings, unless the pool goes through a
+	// pooler; then they do without a session (see "Behind a connection
+	// pooler" in the package doc).
+	Direct *pgx.ConnConfig
 }
 
 // Store reads and appends records. It is safe for concurrent use. Call
 // Close when done so the background wake-up notification finishes.
 type Store struct {
 	pool     *pgxpool.Pool
+	direct   *pgx.ConnConfig
 	writer   string
 	tracer   trace.Tracer
 	logger   *slog.Logger
@@ -80,7 +91,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = defaultNotifyInterval
 	}
-	s := &Store{pool: pool, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
+	s := &Store{pool: pool, direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval

@@ -48,7 +48,7 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{"NoHandler", func() error { _, err := s.NewConsumer("c", nil, nil); return err },
 			[]string{`consumer "c" has no handler`, "pass the Handler"}},
 		{"NegativePollInterval", consumer(eventlog.ConsumerConfig{PollInterval: -time.Second}),
-			[]string{"ConsumerConfig.PollInterval is -1s", "or 0 for the default (1s)"}},
+			[]string{"ConsumerConfig.PollInterval is -1s", "or 0 for the default (1s, or 100ms without a session)"}},
 		{"NegativeTakeoverPoll", consumer(eventlog.ConsumerConfig{TakeoverPoll: -time.Second}),
 			[]string{"ConsumerConfig.TakeoverPoll is -1s", "or 0 for the default (1s)"}},
 		{"NegativeBackoff", consumer(eventlog.ConsumerConfig{Backoff: -time.Second}),

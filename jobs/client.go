@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -37,6 +38,7 @@ type Client struct {
 
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
+	listenCfg                *pgx.ConnConfig // nil: no listener, the client polls
 
 	wake          chan struct{}
 	saturated     atomic.Bool
@@ -146,7 +148,7 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 
-	l, err := c.connectListener(ctx)
+	l, err := c.setUpListener(ctx)
 	if err != nil {
 		return err
 	}
@@ -158,13 +160,16 @@ func (c *Client) Start(ctx context.Context) error {
 	fetchCtx, stopFetch := context.WithCancel(bgCtx)
 	c.stopBG, c.stopFetch = stopBG, stopFetch
 	c.fetchDone = make(chan struct{})
-	c.bg.Add(3)
-	go func() { defer c.bg.Done(); c.listen(bgCtx, l) }()
+	c.bg.Add(2)
+	if l != nil {
+		c.bg.Add(1)
+		go func() { defer c.bg.Done(); c.listen(bgCtx, l) }()
+	}
 	go func() { defer c.bg.Done(); c.heartbeatLoop(bgCtx) }()
 	go func() { defer c.bg.Done(); c.leaderLoop(bgCtx) }()
 	go func() { defer close(c.compDone); c.completer() }()
 	go func() { defer close(c.fetchDone); c.fetchLoop(fetchCtx) }()
-	c.log.Info("jobs: client started", "kinds", c.kindNames, "max_workers", c.cfg.MaxWorkers, "lease", c.cfg.Lease)
+	c.log.Info("jobs: client started", "kinds", c.kindNames, "max_workers", c.cfg.MaxWorkers, "lease", c.cfg.Lease, "listener", l != nil)
 	return nil
 }
 

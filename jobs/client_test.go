@@ -169,6 +169,7 @@ func TestClient(t *testing.T) {
 		// Neither the poll nor the heartbeat may deliver the cancel: only
 		// the notification is fast enough.
 		cfg.PollInterval, cfg.Lease = time.Minute, time.Minute
+		cfg.Direct = directConfig(t, b.url)
 		startClient(t, b.db, cfg, kind)
 		id := enqueue(t, b.db, "long", nil, nil)
 		select {
@@ -391,6 +392,7 @@ func TestListenerReconnectsAfterItsConnectionDies(t *testing.T) {
 	}}}}
 	cfg := testConfig("w")
 	cfg.PollInterval = time.Minute // only a notification can start the job in time
+	cfg.Direct = directConfig(t, b.url)
 	startClient(t, b.db, cfg, kind)
 	// A failover or an idle-connection reaper kills the listening backend.
 	var killed int

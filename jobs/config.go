@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -37,8 +38,21 @@ type Config struct {
 	FetchCooldown time.Duration
 	// PollInterval is how often the client looks for work when no
 	// notification arrives (notifications can be lost, and scheduled jobs
-	// become due without one). Defaults to 1 second.
+	// become due without one). Defaults to 1 second, or to 50 milliseconds
+	// when the client polls only: when the pool goes through a connection
+	// pooler and Direct is nil.
 	PollInterval time.Duration
+	// Direct connects the client's listener, which LISTENs for new work
+	// and for cancels and so needs a session of its own, straight to the
+	// server past a connection pooler (PgBouncer in transaction mode hands
+	// each transaction a different server connection, and a LISTEN made
+	// through it hears nothing). Parse it from the direct URL with
+	// pgx.ParseConfig. Defaults to nil: the listener connects with the
+	// pool's settings, unless Start finds the pool behind a pooler; then
+	// the client does without a listener, says so once in the log, looks
+	// for work every PollInterval and sees a cancel at the next heartbeat
+	// (HeartbeatInterval) instead of at once.
+	Direct *pgx.ConnConfig
 	// Lease is how long a claimed stage belongs to its worker without a
 	// heartbeat. A stage whose worker died is claimed again after it
 	// expires. Defaults to 30 seconds.
@@ -114,7 +128,7 @@ func (c *Config) withDefaults() (Config, error) {
 		def  string
 	}{
 		{"FetchCooldown", &o.FetchCooldown, "5ms"},
-		{"PollInterval", &o.PollInterval, "1s"},
+		{"PollInterval", &o.PollInterval, "1s, or 50ms polling only"},
 		{"Lease", &o.Lease, "30s"},
 		{"HeartbeatInterval", &o.HeartbeatInterval, "Lease/3"},
 		{"LeaderInterval", &o.LeaderInterval, "1s"},
@@ -158,9 +172,6 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.FetchCooldown == 0 {
 		o.FetchCooldown = 5 * time.Millisecond
-	}
-	if o.PollInterval == 0 {
-		o.PollInterval = time.Second
 	}
 	if o.Lease == 0 {
 		o.Lease = 30 * time.Second

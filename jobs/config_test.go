@@ -18,7 +18,7 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		want string
 	}{
 		{jobs.Config{FetchCooldown: -time.Second}, "field Config.FetchCooldown is -1s; set a positive duration, or 0 for the default (5ms)"},
-		{jobs.Config{PollInterval: -time.Second}, "field Config.PollInterval is -1s; set a positive duration, or 0 for the default (1s)"},
+		{jobs.Config{PollInterval: -time.Second}, "field Config.PollInterval is -1s; set a positive duration, or 0 for the default (1s, or 50ms polling only)"},
 		{jobs.Config{Lease: -time.Second}, "field Config.Lease is -1s; set a positive duration, or 0 for the default (30s)"},
 		{jobs.Config{HeartbeatInterval: -time.Second}, "field Config.HeartbeatInterval is -1s; set a positive duration, or 0 for the default (Lease/3)"},
 		{jobs.Config{LeaderInterval: -time.Second}, "field Config.LeaderInterval is -1s; set a positive duration, or 0 for the default (1s)"},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
@@ -49,6 +50,18 @@ func setup(t *testing.T) testBundle {
 		t.Fatal(err)
 	}
 	return testBundle{db: db, url: url}
+}
+
+// directConfig returns the connection settings of the test's database past
+// the pooler the tests may run behind (the pool's own without one), for a
+// client's Config.Direct.
+func directConfig(t *testing.T, url string) *pgx.ConnConfig {
+	t.Helper()
+	cc, err := pgx.ParseConfig(migtest.DirectURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
 }
 
 func quietLogger() *slog.Logger {

@@ -34,6 +34,11 @@ var (
 	// ErrNoSuchVersion means Force was given a version the set has no file
 	// for.
 	ErrNoSuchVersion = errors.New("migcheck: no such migration version")
+	// ErrPooled means Apply, Baseline, Force or an index build was given a
+	// pool that goes through a connection pooler (PgBouncer), which keeps
+	// no session: they need one for the migration lock and lock_timeout.
+	// Nothing was changed; connect them with the direct URL.
+	ErrPooled = errors.New("migcheck: connected through a connection pooler")
 )
 
 // Errors for each kind of problem Verify reports. A [*VerifyError] matches

@@ -6,6 +6,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
@@ -62,7 +63,9 @@ func kinds(r *migcheck.Report) map[migcheck.Kind][]migcheck.Problem {
 	return out
 }
 
-func exec(t testing.TB, db *pgxpool.Pool, sql string, args ...any) {
+func exec(t testing.TB, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, sql string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)

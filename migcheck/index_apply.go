@@ -286,6 +286,9 @@ func (x *Indexer) session(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: connecting to build indexes: %w", err)
 	}
+	if err := refusePooled(ctx, conn, "index builds need"); err != nil {
+		return nil, err
+	}
 	host := x.cfg.Host
 	if len(host) > 24 {
 		host = host[:24]

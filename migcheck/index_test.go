@@ -477,13 +477,18 @@ func TestIndexBuildUnderConcurrentWrites(t *testing.T) {
 	var valid bool
 	var n, indexed int
 	db.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a_b'::regclass").Scan(&valid)
-	// The index finds every row the table has.
-	db.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
-	exec(t, db, "SET enable_seqscan = off")
-	c, _ := db.Acquire(ctx)
-	defer c.Release()
-	c.Exec(ctx, "SET enable_seqscan = off; SET enable_bitmapscan = off")
-	c.QueryRow(ctx, "SELECT count(*) FROM t WHERE a >= -2147483648").Scan(&indexed)
+	// The index finds every row the table has: both counts in one
+	// snapshot, as a write cancelled by stop() may still commit after its
+	// client gave up on it.
+	tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	exec(t, tx, "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off")
+	tx.QueryRow(ctx, "SELECT count(*) FROM t WHERE a >= -2147483648").Scan(&n)
+	exec(t, tx, "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexonlyscan = on")
+	tx.QueryRow(ctx, "SELECT count(*) FROM t WHERE a >= -2147483648").Scan(&indexed)
 	if !valid || n != indexed {
 		t.Fatalf("valid %v; the table has %d rows, the index finds %d", valid, n, indexed)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/seatbelt-go/seatbelt/internal/pgsession"
 )
 
 // LockKey is the session advisory lock Apply holds while it runs, in the
@@ -100,6 +102,9 @@ func (m *Migrator) runnerSession(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migcheck: connecting to take the migration lock: %w", err)
 	}
+	if err := refusePooled(ctx, conn, "migrations need"); err != nil {
+		return nil, err
+	}
 	host := m.cfg.Host
 	if len(host) > 24 {
 		host = host[:24]
@@ -172,4 +177,19 @@ func ms(d time.Duration) string {
 		return "0"
 	}
 	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond)
+}
+
+// refusePooled closes conn and returns ErrPooled if conn goes through a
+// connection pooler: a session lock taken through one is held by whichever
+// client gets that server connection next, and a SET leaks to it.
+func refusePooled(ctx context.Context, conn *pgx.Conn, who string) error {
+	pooled, err := pgsession.Pooled(ctx, conn)
+	if err == nil && pooled {
+		err = fmt.Errorf("%w: %s a session of their own (a lock, lock_timeout), which a pooler in transaction mode does not keep; nothing was changed; %s", ErrPooled, who, pgsession.Hint)
+	}
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seatbelt-go/seatbelt/internal/pgsession"
 )
 
 // Verify compares the database with the binary's sets and returns every
@@ -17,7 +19,8 @@ import (
 // a migration runs. An error means Verify could not run; problems are in the
 // report (see [Report.Err]).
 func (m *Migrator) Verify(ctx context.Context) (*Report, error) {
-	return m.verify(ctx, m.db, false)
+	rep, err := m.verify(ctx, m.db, false)
+	return rep, pgsession.Explain(err, m.db.Config().ConnConfig.DefaultQueryExecMode)
 }
 
 type ledgerRow struct {

@@ -65,23 +65,53 @@ type Server struct {
 	URL string
 	// Source says how the server was found.
 	Source Source
+	// Pooler is the connection pooler [PoolerEnv] put in front of the
+	// server, or nil. URL stays the server's own (direct) URL.
+	Pooler *Pooler
 
 	cluster *cluster
 }
 
-// Close stops a throwaway cluster and removes its folder. It is safe to call
-// more than once and on servers it did not start.
-func (s *Server) Close() error {
-	if s == nil || s.cluster == nil {
-		return nil
+// PooledURL returns dbURL, a URL on the server, as the code under test
+// should connect: through the pooler when there is one, unchanged
+// otherwise. Creating databases and migrating them use the direct URL.
+func (s *Server) PooledURL(dbURL string) (string, error) {
+	if s == nil || s.Pooler == nil {
+		return dbURL, nil
 	}
-	c := s.cluster
-	s.cluster = nil
-	return c.stop()
+	return s.Pooler.URL(dbURL)
 }
 
-// Find returns the first server of the search order that answers.
+// Close stops the pooler and a throwaway cluster and removes their folders.
+// It is safe to call more than once and on servers it did not start.
+func (s *Server) Close() error {
+	if s == nil {
+		return nil
+	}
+	err := s.Pooler.Close()
+	s.Pooler = nil
+	if c := s.cluster; c != nil {
+		s.cluster = nil
+		err = errors.Join(err, c.stop())
+	}
+	return err
+}
+
+// Find returns the first server of the search order that answers, with the
+// pooler [PoolerEnv] asks for started in front of it.
 func Find(ctx context.Context, opts *Options) (*Server, error) {
+	srv, err := find(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := startPoolerFromEnv(ctx, srv); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+func find(ctx context.Context, opts *Options) (*Server, error) {
 	o := withDefaults(opts)
 	if url := os.Getenv(o.EnvVar); url != "" {
 		if err := Ping(ctx, url); err != nil {

@@ -53,7 +53,9 @@ func New(t testing.TB, sets ...migcheck.Set) *pgxpool.Pool {
 }
 
 // NewURL is [New] for callers who connect themselves: it returns the URL of
-// the test's database.
+// the test's database. When the tests run behind a pooler (TEST_POOLER, see
+// internal/pglocal), the URL goes through it; [DirectURL] gives the
+// database's direct URL.
 func NewURL(t testing.TB, sets ...migcheck.Set) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -72,7 +74,38 @@ func NewURL(t testing.TB, sets ...migcheck.Set) string {
 			t.Errorf("migtest: dropping %s: %v", db.name, err)
 		}
 	})
-	return db.url
+	pooled, err := pooledURL(db.url)
+	if err != nil {
+		t.Fatalf("migtest: %v", err)
+	}
+	return pooled
+}
+
+// direct maps the pooled URLs NewURL handed out to the direct ones.
+var direct sync.Map
+
+// DirectURL returns the direct URL of the database url (from [NewURL])
+// names: url itself unless the tests run behind a pooler. Code that needs a
+// session of its own (migrations, LISTEN) connects with it.
+func DirectURL(url string) string {
+	if d, ok := direct.Load(url); ok {
+		return d.(string)
+	}
+	return url
+}
+
+func pooledURL(directURL string) (string, error) {
+	mu.Lock()
+	srv := server
+	mu.Unlock()
+	u, err := srv.PooledURL(directURL)
+	if err != nil {
+		return "", err
+	}
+	if u != directURL {
+		direct.Store(u, directURL)
+	}
+	return u, nil
 }
 
 type database struct {
