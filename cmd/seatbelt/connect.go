@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
 // Every command that opens the database goes through [openPool] (or
@@ -145,9 +148,25 @@ func connectError(ctx context.Context, flag string, cfg *pgxpool.Config, err err
 	return fmt.Errorf("cannot connect to the database at %s: %w\ncheck %s and that the server is up", where, err, flag)
 }
 
+// directURLDefault is the database of the commands that change the schema
+// (migrate, index): $DATABASE_DIRECT_URL, which a service behind a
+// connection pooler sets to the server itself, else $DATABASE_URL.
+func directURLDefault() string {
+	if u := os.Getenv("DATABASE_DIRECT_URL"); u != "" {
+		return u
+	}
+	return os.Getenv("DATABASE_URL")
+}
+
+// directURLHelp is the --database-url help of those commands.
+const directURLHelp = "the database, not through a connection pooler (default $DATABASE_DIRECT_URL, else $DATABASE_URL)"
+
 // explain adds the next step to an error whose message alone does not say
 // it. cmd is the command that returned err.
 func explain(cmd *cobra.Command, err error) error {
+	if errors.Is(err, migcheck.ErrPooled) {
+		return fmt.Errorf("%w\npass the server's own URL: --database-url, or set DATABASE_DIRECT_URL", err)
+	}
 	var pe *pgconn.PgError
 	if cmd != nil && readOnlyCommands[cmd.CommandPath()] && errors.As(err, &pe) && pe.Code == "57014" { // query_canceled
 		t, _ := cmd.Flags().GetDuration("read-timeout")

@@ -39,7 +39,7 @@ type indexOptions struct {
 
 func (o *indexOptions) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
+	f.StringVar(&o.databaseURL, "database-url", directURLDefault(), directURLHelp)
 	f.StringVar(&o.dir, "dir", "", "the service's folder of index files, one CREATE INDEX CONCURRENTLY per file (required)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
 }

@@ -29,7 +29,7 @@ type migrateOptions struct {
 
 func (o *migrateOptions) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
+	f.StringVar(&o.databaseURL, "database-url", directURLDefault(), directURLHelp)
 	f.StringVar(&o.dir, "dir", "", `the service's folder of golang-migrate files, as the set named "app"`)
 	f.StringArrayVar(&o.sets, "set", nil, "a named set, name=path (repeatable, applied in order)")
 	f.StringArrayVar(&o.tables, "table", nil, "version table: tbl for every set, or name=tbl for one set (default schema_migrations)")

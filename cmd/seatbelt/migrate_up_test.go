@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -198,5 +199,31 @@ func TestMigrateBaseline(t *testing.T) {
 	}
 	if out, code := runCLI(t, "migrate", "verify", "--database-url", url, "--dir", dir); code != 0 || strings.Contains(out, "warning") {
 		t.Fatalf("verify after baseline: exit %d\n%s", code, out)
+	}
+}
+
+// Behind PgBouncer in transaction mode, migrate up refuses at once, before
+// any backup and with nothing applied, saying to use the direct URL; with
+// DATABASE_DIRECT_URL set beside the pooled DATABASE_URL, as the template's
+// deploy kit sets them, it applies. Not parallel: it sets both variables.
+func TestMigrateUpThroughAPooler(t *testing.T) {
+	direct := migtest.DirectURL(migtest.NewURL(t))
+	pooled := pglocal.TestPgBouncer(t, direct) + "&default_query_exec_mode=exec"
+	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
+	backups := filepath.Join(t.TempDir(), "backups")
+	out, code := runCLI(t, "migrate", "up", "--database-url", pooled, "--dir", dir, "--backup-dir", backups)
+	if code == 0 || !strings.Contains(out, "connection pooler") || !strings.Contains(out, "DATABASE_DIRECT_URL") {
+		t.Fatalf("up through the pooler: exit %d, want a refusal naming DATABASE_DIRECT_URL\n%s", code, out)
+	}
+	if n := queryInt(t, direct, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"); n != 0 {
+		t.Fatal("a migration ran through the pooler")
+	}
+	if dumps, _ := filepath.Glob(filepath.Join(backups, "*.dump")); len(dumps) != 0 {
+		t.Fatalf("a backup was taken before the refusal: %v", dumps)
+	}
+	t.Setenv("DATABASE_URL", pooled)
+	t.Setenv("DATABASE_DIRECT_URL", direct)
+	if out, code := runCLI(t, "migrate", "up", "--dir", dir); code != 0 || !strings.Contains(out, "applied app 1") {
+		t.Fatalf("up with DATABASE_DIRECT_URL: exit %d\n%s", code, out)
 	}
 }

@@ -24,6 +24,11 @@ const localURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 // env is the service's configuration, read from the environment only here.
 type env struct {
 	DatabaseURL string
+	// DatabaseDirectURL reaches the server past a connection pooler, for
+	// what needs a session of its own: migrations, the jobs listener and
+	// the event consumer's lock and LISTEN. Empty when DATABASE_URL is
+	// direct itself.
+	DatabaseDirectURL string
 	// LocalDatabase is true when DATABASE_URL was unset and DatabaseURL is
 	// localURL.
 	LocalDatabase bool
@@ -38,13 +43,19 @@ type env struct {
 
 func loadEnv(getenv func(string) string) (env, error) {
 	e := env{
-		DatabaseURL:   or(getenv("DATABASE_URL"), localURL),
-		LocalDatabase: getenv("DATABASE_URL") == "",
-		HTTPAddr:      or(getenv("HTTP_ADDR"), ":8080"),
-		ProbeAddr:     or(getenv("PROBE_ADDR"), ":8081"),
-		Version:       or(getenv("VERSION"), buildVersion),
+		DatabaseURL:       or(getenv("DATABASE_URL"), localURL),
+		DatabaseDirectURL: getenv("DATABASE_DIRECT_URL"),
+		LocalDatabase:     getenv("DATABASE_URL") == "",
+		HTTPAddr:          or(getenv("HTTP_ADDR"), ":8080"),
+		ProbeAddr:         or(getenv("PROBE_ADDR"), ":8081"),
+		Version:           or(getenv("VERSION"), buildVersion),
 	}
 	var errs []error
+	if e.DatabaseDirectURL != "" {
+		if _, err := pgx.ParseConfig(e.DatabaseDirectURL); err != nil {
+			errs = append(errs, fmt.Errorf("DATABASE_DIRECT_URL: %w; give the server's own URL (past the pooler), or unset it", err))
+		}
+	}
 	// duration reads name; ok is false when it is unset (graceful's default
 	// then applies) or invalid.
 	duration := func(name string) (d time.Duration, ok bool) {
@@ -72,6 +83,17 @@ func loadEnv(getenv func(string) string) (env, error) {
 		}
 	}
 	return e, errors.Join(errs...)
+}
+
+// direct returns the settings of DATABASE_DIRECT_URL for the packages'
+// Config.Direct, or nil when it is unset (they then use the pool's, or
+// poll behind a pooler).
+func (e env) direct() *pgx.ConnConfig {
+	if e.DatabaseDirectURL == "" {
+		return nil
+	}
+	cc, _ := pgx.ParseConfig(e.DatabaseDirectURL) // checked by loadEnv
+	return cc
 }
 
 func or(v, def string) string {

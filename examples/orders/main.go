@@ -8,7 +8,10 @@
 //
 // Environment:
 //
-//	DATABASE_URL    PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//	DATABASE_URL    PostgreSQL, default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable;
+//	                behind PgBouncer in transaction mode add default_query_exec_mode=exec
+//	DATABASE_DIRECT_URL  the server past the pooler, for migrations, the jobs listener and
+//	                the event consumer's session; unset when DATABASE_URL is direct
 //	HTTP_ADDR       the API, default :8080
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s, 0 for none
@@ -69,6 +72,11 @@ func command(args []string, env env, logger *slog.Logger) int {
 		return 2
 	}
 	ctx := context.Background()
+	// Migrations hold a lock and set lock_timeout in a session of their
+	// own, which a pooler in transaction mode does not keep.
+	if env.DatabaseDirectURL != "" {
+		env.DatabaseURL = env.DatabaseDirectURL
+	}
 	db, err := connect(ctx, env, logger, nil)
 	if err != nil {
 		logger.Error("orders: migrate", "error", err)

@@ -46,11 +46,14 @@ func buildOrders(t *testing.T) string {
 
 func TestMigrateThenServeThenStopOnSIGTERM(t *testing.T) {
 	t.Parallel()
-	url := migtest.New(t).Config().ConnString() // an empty database of the test's own
+	// An empty database of the test's own; its direct URL differs from url
+	// when the tests run behind a pooler (TEST_POOLER).
+	url := migtest.NewURL(t)
+	direct := "DATABASE_DIRECT_URL=" + migtest.DirectURL(url)
 	bin := buildOrders(t)
 
 	// Before "orders migrate" the service must not become ready.
-	out, err := runWithEnv(bin, []string{"migrate"}, "DATABASE_URL="+url, "VERSION=v1.2.3")
+	out, err := runWithEnv(bin, []string{"migrate"}, "DATABASE_URL="+url, direct, "VERSION=v1.2.3")
 	if err != nil {
 		t.Fatalf("orders migrate: %v\n%s", err, out)
 	}
@@ -59,7 +62,7 @@ func TestMigrateThenServeThenStopOnSIGTERM(t *testing.T) {
 	}
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, "HTTP_ADDR=127.0.0.1:0",
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+url, direct, "HTTP_ADDR=127.0.0.1:0",
 		"PROBE_ADDR=127.0.0.1:0", "SHUTDOWN_DELAY=0", "DRAIN_TIMEOUT=2s", "VERSION=v1.2.3", "OTEL_TRACES_EXPORTER=none")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,7 +45,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	}
 	app.ReadinessCheck("database", db.Ping)
 
-	log, err := eventlog.New(db, &eventlog.Config{Writer: env.Version, Logger: logger})
+	log, err := eventlog.New(db, &eventlog.Config{Writer: env.Version, Logger: logger, Direct: env.direct()})
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err := reg.Register(jobMetrics); err != nil {
 		return err
 	}
-	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger, Observer: jobMetrics})
+	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger, Observer: jobMetrics, Direct: env.direct()})
 	if err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func TestJobAndProbesWorkOnTheRealService(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	mig := exec.Command(bin, j.Spec.Template.Spec.Containers[0].Args...)
-	mig.Env = append(os.Environ(), "DATABASE_URL="+url)
+	mig.Env = append(os.Environ(), "DATABASE_URL="+url, "DATABASE_DIRECT_URL="+migtest.DirectURL(url))
 	if out, err := mig.CombinedOutput(); err != nil {
 		t.Fatalf("the migration Job's command failed: %v\n%s", err, out)
 	}
@@ -250,6 +250,8 @@ func TestJobAndProbesWorkOnTheRealService(t *testing.T) {
 			v = "127.0.0.1:0"
 		case "DATABASE_URL":
 			v = url
+		case "DATABASE_DIRECT_URL":
+			v = migtest.DirectURL(url)
 		}
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -288,6 +290,30 @@ func TestJobAndProbesWorkOnTheRealService(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s answered %d on a ready service", p.HTTPGet.Path, resp.StatusCode)
+		}
+	}
+}
+
+// Behind PgBouncer the service and its migration Job also need the server's
+// own URL; both read it from the secret, optionally, so a secret with only
+// url (a direct one) still deploys.
+func TestBothURLsComeFromTheSecret(t *testing.T) {
+	_, c := deployment(t)
+	var j batchv1.Job
+	decode(t, "k8s/migrate-job.yaml", &j)
+	for what, ctr := range map[string]corev1.Container{"the Deployment": c, "the migration Job": j.Spec.Template.Spec.Containers[0]} {
+		keys := map[string]*corev1.SecretKeySelector{}
+		for _, e := range ctr.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				keys[e.Name] = e.ValueFrom.SecretKeyRef
+			}
+		}
+		if k := keys["DATABASE_URL"]; k == nil || k.Name != "orders-database" || k.Key != "url" {
+			t.Errorf("%s does not read DATABASE_URL from orders-database's url: %+v", what, k)
+		}
+		k := keys["DATABASE_DIRECT_URL"]
+		if k == nil || k.Name != "orders-database" || k.Key != "direct-url" || k.Optional == nil || !*k.Optional {
+			t.Errorf("%s does not read DATABASE_DIRECT_URL from orders-database's direct-url, optionally: %+v", what, k)
 		}
 	}
 }
