@@ -123,6 +123,20 @@
 // [Store.Consumers] reports each consumer's lag in records and seconds;
 // package eventlogprom exports it as Prometheus metrics.
 //
+// # Behind a connection pooler
+//
+// Appends and reads are single transactions and work through PgBouncer in
+// transaction mode (with default_query_exec_mode=exec or simple_protocol
+// in the pool's URL). The consumer's lock and LISTEN need a session, which
+// such a pooler does not keep: give the server's own connection settings
+// as Config.Direct, and each active consumer holds its session there
+// (one connection per running consumer). Without Direct, a consumer whose
+// pool goes through a pooler (it checks when it starts) does without a
+// session and says so once in the log: every instance is active, looks for
+// records every PollInterval (100 ms by default then), and the instances
+// take turns batch by batch under the checkpoint's row lock, so each record
+// is still handled once and in order; OnActive is called when it starts.
+//
 // # The ordering fence
 //
 // Positions come from an identity column, assigned when a row is inserted,

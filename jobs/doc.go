@@ -68,7 +68,8 @@
 // # Operating on jobs
 //
 // [List], [Get], [History] and [Entities] read; [Cancel] cancels (a running
-// stage's context is cancelled within a second, through LISTEN/NOTIFY);
+// stage's context is cancelled within a second, through LISTEN/NOTIFY, or
+// at the next heartbeat for a client without a listener);
 // [Restart] runs the job again from the failed stage or, after a cleanup,
 // from the first, keeping the history. The CLI wraps them: seatbelt jobs
 // list | show | cancel | cleanup | restart.
@@ -116,6 +117,21 @@
 // casts those whose type PostgreSQL cannot infer, so the package works in
 // each of pgx's query modes, default_query_exec_mode=exec and
 // simple_protocol included.
+//
+// # Behind a connection pooler
+//
+// Every statement is a transaction of its own, so the package works
+// through PgBouncer in transaction mode (with default_query_exec_mode=exec
+// or simple_protocol in the pool's URL: the pooler cannot keep pgx's
+// prepared statements; a client that finds its pool behind a pooler in
+// another mode says so in the log). Only the client's listener needs a
+// session: give the server's own connection settings as Config.Direct and
+// it LISTENs there. Without Direct, a client whose pool goes through a
+// pooler (Start checks, by comparing the backend's process id with the one
+// the connection was given) runs without a listener and says so once in
+// the log: it looks for work every PollInterval (50 ms by default then)
+// and sees a cancel at its next heartbeat (HeartbeatInterval) rather than
+// within a second. Leader election is a lease row and needs no session.
 //
 // Leases, backoff and retention follow Config.Now, so tests can move a
 // fake clock; [Enqueue], which takes no client, stamps run-at times with
