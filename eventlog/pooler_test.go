@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -23,7 +22,7 @@ import (
 // its Config.Direct.
 func pooledStore(t *testing.T, tb *testBundle, logger *slog.Logger, direct *pgx.ConnConfig) *eventlog.Store {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pglocal.TestPgBouncer(t, migtest.DirectURL(tb.url)))
+	cfg, err := pgxpool.ParseConfig(migtest.PgBouncer(t, migtest.DirectURL(tb.url)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +112,7 @@ func TestConsumerBehindAPoolerWithDirect(t *testing.T) {
 	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
 	waitDelivered(t, tb, 1, 30*time.Second)
 
-	pooled, err := pgx.ParseConfig(pglocal.TestPgBouncer(t, migtest.DirectURL(tb.url)))
+	pooled, err := pgx.ParseConfig(migtest.PgBouncer(t, migtest.DirectURL(tb.url)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -20,7 +19,7 @@ import (
 // transaction mode, in pgx's exec mode as the template says.
 func pooledPool(t *testing.T, b testBundle) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(pglocal.TestPgBouncer(t, migtest.DirectURL(b.url)))
+	cfg, err := pgxpool.ParseConfig(migtest.PgBouncer(t, migtest.DirectURL(b.url)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func TestClientBehindAPoolerWithDirect(t *testing.T) {
 
 	bad := testConfig("bad")
 	var err error
-	if bad.Direct, err = pgx.ParseConfig(pglocal.TestPgBouncer(t, migtest.DirectURL(b.url))); err != nil {
+	if bad.Direct, err = pgx.ParseConfig(migtest.PgBouncer(t, migtest.DirectURL(b.url))); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, db, bad, kind)

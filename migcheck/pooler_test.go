@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -21,7 +20,7 @@ func TestBehindAPooler(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	directURL := migtest.DirectURL(migtest.NewURL(t))
-	pooledURL := pglocal.TestPgBouncer(t, directURL)
+	pooledURL := migtest.PgBouncer(t, directURL)
 	open := func(url string, mode pgx.QueryExecMode) *pgxpool.Pool {
 		cfg, err := pgxpool.ParseConfig(url)
 		if err != nil {

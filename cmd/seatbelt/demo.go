@@ -32,7 +32,9 @@ It finds PostgreSQL as the tests do ($DATABASE_URL, 127.0.0.1:5432, or a
 throwaway server from the installed binaries), creates a fresh database,
 builds the example twice with different version stamps, migrates, and
 serves it from replicas behind a local proxy that routes like a Kubernetes
-Service. Run it from the seatbelt repository.
+Service. With --pooler the replicas reach the database through a PgBouncer
+in transaction mode started for the run (PgBouncer must be installed).
+Run it from the seatbelt repository.
 
 Exit codes: 0 when no request failed because of a deploy and nothing was
 lost or duplicated, 1 otherwise, 2 for usage or set-up errors.`,
@@ -59,6 +61,7 @@ lost or duplicated, 1 otherwise, 2 for usage or set-up errors.`,
 	f.IntVar(&cfg.Replicas, "replicas", 2, "replicas serving")
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "server to create the demo database on (default $DATABASE_URL, else found)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the demo database afterwards, to look around")
+	f.BoolVar(&cfg.Pooler, "pooler", false, "serve the replicas through a PgBouncer in transaction mode (DATABASE_URL through it, DATABASE_DIRECT_URL past it)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed for the moments of deploys and kills and the load (default random)")
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on the last line")
 	f.BoolVar(&verbose, "verbose", false, "print the run's steps and the replicas' logs to stderr")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -208,7 +207,7 @@ func TestMigrateBaseline(t *testing.T) {
 // deploy kit sets them, it applies. Not parallel: it sets both variables.
 func TestMigrateUpThroughAPooler(t *testing.T) {
 	direct := migtest.DirectURL(migtest.NewURL(t))
-	pooled := pglocal.TestPgBouncer(t, direct) + "&default_query_exec_mode=exec"
+	pooled := migtest.PgBouncer(t, direct) + "&default_query_exec_mode=exec"
 	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
 	backups := filepath.Join(t.TempDir(), "backups")
 	out, code := runCLI(t, "migrate", "up", "--database-url", pooled, "--dir", dir, "--backup-dir", backups)

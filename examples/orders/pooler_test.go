@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -27,7 +26,7 @@ import (
 func TestServiceBehindPgBouncer(t *testing.T) {
 	t.Parallel()
 	direct := migtest.DirectURL(migtest.NewURL(t))
-	pooled := pglocal.TestPgBouncer(t, direct)
+	pooled := migtest.PgBouncer(t, direct)
 	if !strings.Contains(pooled, "default_query_exec_mode=") {
 		pooled += "&default_query_exec_mode=exec"
 	}

@@ -30,6 +30,7 @@ type benchEventlogOptions struct {
 	batch       int
 	latencyRate int
 	json        bool
+	pooler      bool
 }
 
 func newBenchEventlogCmd() *cobra.Command {
@@ -53,6 +54,11 @@ func newBenchEventlogCmd() *cobra.Command {
 Goals: single >= 0.8 x baseline, batched >= 50,000 records/s, consumer >=
 20,000 records/s, latency p50 < 10 ms and p99 < 50 ms.
 
+With --pooler, the single phase also runs through a PgBouncer in
+transaction mode that the command starts (a pool of 20 server connections,
+pgx's exec mode), taking turns with the direct one; goal: at least 0.8 x the
+direct single figure.
+
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch database is
 dropped at the end. With --json the last line is one JSON object.`,
@@ -71,6 +77,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 	f.IntVar(&o.batch, "batch", 100, "records per call in the batched phase")
 	f.IntVar(&o.latencyRate, "latency-rate", 1000, "records per second appended during the latency phase")
 	f.BoolVar(&o.json, "json", false, "print one JSON object as the last line")
+	f.BoolVar(&o.pooler, "pooler", false, "also run the single appends behind a PgBouncer in transaction mode it starts")
 	return cmd
 }
 
@@ -92,6 +99,8 @@ type benchEventlogResult struct {
 	LatencyP99Ms      float64 `json:"latency_p99_ms"`
 	LatencyMaxMs      float64 `json:"latency_max_ms"`
 	AppendP50Ms       float64 `json:"append_p50_ms"`
+	PooledPerSec      float64 `json:"pooled_events_per_sec,omitempty"`
+	PooledVsDirect    float64 `json:"pooled_vs_direct,omitempty"`
 }
 
 func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlogOptions) error {
@@ -106,6 +115,23 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 		return err
 	}
 	defer drop()
+	pooler, err := startPooler(ctx, server, o.pooler)
+	if err != nil {
+		return err
+	}
+	defer pooler.Close()
+	var pooledStore *eventlog.Store
+	if o.pooler {
+		pdb, err := pooledPool(ctx, pooler, db.Config().ConnString(), int32(o.writers+8))
+		if err != nil {
+			return err
+		}
+		defer pdb.Close()
+		if pooledStore, err = eventlog.New(pdb, &eventlog.Config{Writer: "bench", Logger: quiet}); err != nil {
+			return err
+		}
+		defer pooledStore.Close()
+	}
 	store, err := eventlog.New(db, &eventlog.Config{Writer: "bench", Logger: quiet})
 	if err != nil {
 		return err
@@ -119,12 +145,24 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 		return fmt.Sprintf(`{"writer":%d,"n":%d,"state":"paid","total_cents":%d}`, w, i, 1000+i)
 	}
 
-	// The baseline and the single appends take turns, a third of the time
-	// each turn, so that load from elsewhere on the machine hits both alike.
+	// The baseline and the single appends (and with --pooler, the single
+	// appends through it) take turns, a third of the time each turn, so
+	// that load from elsewhere on the machine hits them alike.
 	const rounds = 3
-	var baseN, singleN int64
-	var baseT, singleT time.Duration
-	version := make([]int64, o.writers) // each single writer's stream version
+	var baseN, singleN, pooledN int64
+	var baseT, singleT, pooledT time.Duration
+	version := make([]int64, o.writers)       // each single writer's stream version
+	pooledVersion := make([]int64, o.writers) // and each pooled one's
+	single := func(s *eventlog.Store, streamType string, version []int64) func(ctx context.Context, w, i int) (int, error) {
+		return func(ctx context.Context, w, i int) (int, error) {
+			_, err := s.Append(ctx, eventlog.Stream{Type: streamType, ID: fmt.Sprint(w)},
+				[]eventlog.NewRecord{{Data: json.RawMessage(payload(w, i))}}, &eventlog.AppendOpts{Expected: eventlog.Exactly(version[w])})
+			if err == nil {
+				version[w]++
+			}
+			return 1, err
+		}
+	}
 	for round := range rounds {
 		progress("baseline: %d writers, single-row INSERT transactions, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
 		n, took, err := eventlogTimed(ctx, o.writers, o.duration/rounds, func(ctx context.Context, w, i int) (int, error) {
@@ -137,22 +175,28 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 		}
 		baseN, baseT = baseN+n, baseT+took
 		progress("single: %d writers appending one record per call, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
-		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, func(ctx context.Context, w, i int) (int, error) {
-			_, err := store.Append(ctx, eventlog.Stream{Type: "single", ID: fmt.Sprint(w)},
-				[]eventlog.NewRecord{{Data: json.RawMessage(payload(w, i))}}, &eventlog.AppendOpts{Expected: eventlog.Exactly(version[w])})
-			if err == nil {
-				version[w]++
-			}
-			return 1, err
-		})
+		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(store, "single", version))
 		if err != nil {
 			return fmt.Errorf("single appends: %w", err)
 		}
 		singleN, singleT = singleN+n, singleT+took
+		if pooledStore == nil {
+			continue
+		}
+		progress("single behind PgBouncer: %d writers, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
+		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(pooledStore, "pooled", pooledVersion))
+		if err != nil {
+			return fmt.Errorf("single appends behind PgBouncer: %w", err)
+		}
+		pooledN, pooledT = pooledN+n, pooledT+took
 	}
 	res.BaselinePerSec = float64(baseN) / baseT.Seconds()
 	res.EventsPerSec = float64(singleN) / singleT.Seconds()
 	res.Ratio = res.EventsPerSec / res.BaselinePerSec
+	if pooledStore != nil {
+		res.PooledPerSec = float64(pooledN) / pooledT.Seconds()
+		res.PooledVsDirect = res.PooledPerSec / res.EventsPerSec
+	}
 
 	progress("batched: %d writers appending %d records per call, %v...", o.writers, o.batch, o.duration)
 	n, took, err := eventlogTimed(ctx, o.writers, o.duration, func(ctx context.Context, w, i int) (int, error) {
@@ -275,6 +319,9 @@ func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")
 	fmt.Fprintf(tw, "raw INSERT baseline\t%.0f rows/s\t\t\n", r.BaselinePerSec)
 	fmt.Fprintf(tw, "single-record appends\t%.0f records/s (%.2f x baseline)\t>= 0.8 x baseline\t%s\n", r.EventsPerSec, r.Ratio, met(r.Ratio >= 0.8))
+	if r.PooledPerSec > 0 {
+		fmt.Fprintf(tw, "single-record appends behind PgBouncer\t%.0f records/s (%.2f x direct)\t>= 0.8 x direct\t%s\n", r.PooledPerSec, r.PooledVsDirect, met(r.PooledVsDirect >= 0.8))
+	}
 	fmt.Fprintf(tw, "batched appends (%d/call)\t%.0f records/s\t>= 50000 records/s\t%s\n", r.Batch, r.BatchEventsPerSec, met(r.BatchEventsPerSec >= 50000))
 	fmt.Fprintf(tw, "consumer (%d records)\t%.0f records/s\t>= 20000 records/s\t%s\n", r.ConsumedRecords, r.ConsumerPerSec, met(r.ConsumerPerSec >= 20000))
 	fmt.Fprintf(tw, "append-to-delivery p50 (%d/s)\t%.2f ms\t< 10 ms\t%s\n", r.LatencyRate, r.LatencyP50Ms, met(r.LatencyP50Ms < 10))

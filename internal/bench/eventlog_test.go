@@ -12,7 +12,7 @@ func TestBenchEventlogSmall(t *testing.T) {
 		// its peer's SQL) is covered by the full run.
 		t.Skip("a whole-system bench run; go test without -short runs it")
 	}
-	out, code := runBench(t, "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200")
+	out, code := runBench(t, "eventlog", "--json", "--writers", "4", "--duration", "600ms", "--batch", "10", "--latency-rate", "200", "--pooler")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -23,10 +23,11 @@ func TestBenchEventlogSmall(t *testing.T) {
 	}
 	if r.BaselinePerSec <= 0 || r.EventsPerSec <= 0 || r.Ratio != r.EventsPerSec/r.BaselinePerSec || r.BatchEventsPerSec <= 0 ||
 		r.ConsumerPerSec <= 0 || r.ConsumedRecords <= 0 || r.LatencySamples < 20 || r.LatencyP50Ms <= 0 ||
-		r.LatencyP99Ms < r.LatencyP50Ms || r.Writers != 4 || r.Batch != 10 {
+		r.LatencyP99Ms < r.LatencyP50Ms || r.Writers != 4 || r.Batch != 10 ||
+		r.PooledPerSec <= 0 || r.PooledVsDirect != r.PooledPerSec/r.EventsPerSec {
 		t.Fatalf("result %+v", r)
 	}
-	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") {
+	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") || !strings.Contains(out, "behind PgBouncer") {
 		t.Fatalf("no table:\n%s", out)
 	}
 	if out, code := runBench(t, "eventlog", "--writers", "0"); code != 2 || !strings.Contains(out, "--writers") {

@@ -40,6 +40,10 @@ type benchJobsOptions struct {
 	json           bool
 	kill           bool
 	childWorker    bool
+	pooler         bool
+	// pollOnly leaves Config.PollInterval at its default, as a client
+	// behind a pooler without a listener runs.
+	pollOnly bool
 }
 
 // newBenchJobsCmd measures the jobs package beside River in one run, each
@@ -63,6 +67,13 @@ func newBenchJobsCmd() *cobra.Command {
                 time until another worker starts that stage (goal: lease + 1 s)
   ledger        --tracked-jobs stages that insert 100 rows, with and without
                 recording them in the ledger; the ratio (goal: at most 1.2)
+
+With --pooler, the burn-down (in every round) and the latency also run with
+the client's pool going through a PgBouncer in transaction mode that the
+command starts (a pool of 20 server connections, pgx's exec mode), the
+client polling at its default interval, without a listener; they are
+printed beside the direct figures (goals: burn-down at least 0.8 x direct,
+latency p50 under 50 ms).
 
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch databases are
@@ -93,6 +104,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 	f.IntVar(&o.rounds, "rounds", 3, "burn-down rounds per side; the best of each is reported")
 	f.StringVar(&o.peer, "peer", "river", "peer to run beside: river or none")
 	f.BoolVar(&o.json, "json", false, "print one JSON object as the last line")
+	f.BoolVar(&o.pooler, "pooler", false, "also run the burn-down and the latency behind a PgBouncer in transaction mode it starts")
 	f.BoolVar(&o.kill, "reclaim", true, "run the reclaim measurement (starts and kills a worker process)")
 	f.BoolVar(&o.childWorker, "child-worker", false, "internal: be the worker process the reclaim measurement kills")
 	_ = f.MarkHidden("child-worker")
@@ -115,6 +127,10 @@ type benchJobsResult struct {
 	LeaseMs                int64   `json:"lease_ms,omitempty"`
 	ReclaimMs              float64 `json:"reclaim_ms,omitempty"`
 	TrackedRatio           float64 `json:"tracked_ratio"`
+	PooledJobsPerSec       float64 `json:"pooled_jobs_per_sec,omitempty"`
+	PooledVsDirect         float64 `json:"pooled_vs_direct,omitempty"`
+	PooledLatencyP50Ms     float64 `json:"pooled_latency_p50_ms,omitempty"`
+	PooledLatencyP95Ms     float64 `json:"pooled_latency_p95_ms,omitempty"`
 }
 
 func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions) error {
@@ -125,11 +141,29 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 	defer closeServer()
 	progress := progressTo(errOut, o.json)
 	res := benchJobsResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Jobs: o.jobs}
+	pooler, err := startPooler(ctx, server, o.pooler)
+	if err != nil {
+		return err
+	}
+	defer pooler.Close()
+	polling := o
+	polling.pollOnly = true
+	// pooled runs f on a pool through the pooler on the scratch database.
+	pooled := func(f func(db *pgxpool.Pool) (time.Duration, error)) func(*pgxpool.Pool, string) (time.Duration, error) {
+		return func(_ *pgxpool.Pool, dbURL string) (time.Duration, error) {
+			db, err := pooledPool(ctx, pooler, dbURL, 20)
+			if err != nil {
+				return 0, err
+			}
+			defer db.Close()
+			return f(db)
+		}
+	}
 
 	// The burn-downs alternate, seatbelt then River, and each side keeps its
 	// best round: on a small shared machine one round says more about the
 	// neighbours than about the queue.
-	var best, peerBest time.Duration
+	var best, peerBest, pooledBest time.Duration
 	for round := 1; round <= o.rounds; round++ {
 		progress("round %d/%d: seatbelt burn-down of %d single-stage jobs...", round, o.rounds, o.jobs)
 		took, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
@@ -140,6 +174,18 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 		}
 		if best == 0 || took < best {
 			best = took
+		}
+		if o.pooler {
+			progress("round %d/%d: seatbelt burn-down behind PgBouncer, polling...", round, o.rounds)
+			took, err := withScratch(ctx, server, pooled(func(db *pgxpool.Pool) (time.Duration, error) {
+				return seatbeltBurnDown(ctx, db, polling, o.jobs, 1)
+			}))
+			if err != nil {
+				return fmt.Errorf("seatbelt burn-down behind PgBouncer: %w", err)
+			}
+			if pooledBest == 0 || took < pooledBest {
+				pooledBest = took
+			}
 		}
 		if o.peer != "river" {
 			continue
@@ -162,6 +208,10 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 		}
 	}
 	res.JobsPerSec = float64(o.jobs) / best.Seconds()
+	if o.pooler {
+		res.PooledJobsPerSec = float64(o.jobs) / pooledBest.Seconds()
+		res.PooledVsDirect = res.PooledJobsPerSec / res.JobsPerSec
+	}
 	if o.peer == "river" {
 		res.Peer = "river"
 		res.PeerJobsPerSec = float64(o.jobs) / peerBest.Seconds()
@@ -187,6 +237,16 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 		return fmt.Errorf("seatbelt latency: %w", err)
 	}
 	res.LatencyP50Ms, res.LatencyP95Ms = ms(percentile(lat, 50)), ms(percentile(lat, 95))
+	if o.pooler {
+		progress("seatbelt: enqueue-to-start latency behind PgBouncer, polling only...")
+		if _, err := withScratch(ctx, server, pooled(func(db *pgxpool.Pool) (time.Duration, error) {
+			lat, err = seatbeltLatency(ctx, db, polling)
+			return 0, err
+		})); err != nil {
+			return fmt.Errorf("seatbelt latency behind PgBouncer: %w", err)
+		}
+		res.PooledLatencyP50Ms, res.PooledLatencyP95Ms = ms(percentile(lat, 50)), ms(percentile(lat, 95))
+	}
 	if o.peer == "river" {
 		progress("river: enqueue-to-start latency...")
 		if _, err := withScratch(ctx, server, func(db *pgxpool.Pool, _ string) (time.Duration, error) {
@@ -260,6 +320,10 @@ func writeBenchJobs(out io.Writer, o benchJobsOptions, r benchJobsResult) {
 		fmt.Fprintf(w, "kill -9 mid-stage to reclaim, lease %s (ms)\t%.0f\t-\t<= lease + 1 s: %s\n", time.Duration(r.LeaseMs)*time.Millisecond, r.ReclaimMs, verdict(r.ReclaimMs <= float64(r.LeaseMs+1000)))
 	}
 	fmt.Fprintf(w, "stage inserting 100 rows, tracked / untracked\t%.2fx\t-\t<= 1.2x: %s\n", r.TrackedRatio, verdict(r.TrackedRatio <= 1.2))
+	if r.PooledJobsPerSec > 0 {
+		fmt.Fprintf(w, "behind PgBouncer, polling: burn-down (jobs/s)\t%.0f\t-\t>= 0.8x direct: %.2fx, %s\n", r.PooledJobsPerSec, r.PooledVsDirect, verdict(r.PooledVsDirect >= 0.8))
+		fmt.Fprintf(w, "behind PgBouncer, polling: enqueue-to-start p50 / p95 (ms)\t%.2f / %.2f\t-\tp50 < 50 ms: %s\n", r.PooledLatencyP50Ms, r.PooledLatencyP95Ms, verdict(r.PooledLatencyP50Ms < 50))
+	}
 	w.Flush()
 }
 
@@ -302,12 +366,16 @@ func withScratch(ctx context.Context, server string, f func(db *pgxpool.Pool, ur
 }
 
 func benchConfig(o benchJobsOptions) *jobs.Config {
-	return &jobs.Config{
+	cfg := &jobs.Config{
 		MaxWorkers:    o.workers,
 		FetchCooldown: 2 * time.Millisecond,
 		PollInterval:  20 * time.Millisecond,
 		Logger:        quiet,
 	}
+	if o.pollOnly {
+		cfg.PollInterval = 0 // the default without a listener
+	}
+	return cfg
 }
 
 func noopKind(name string, stages int, started func()) jobs.Kind {

@@ -13,7 +13,7 @@ func TestBenchJobsSmall(t *testing.T) {
 		t.Skip("a whole-system bench run; go test without -short runs it")
 	}
 	out, code := runBench(t, "jobs", "--json", "--jobs", "300", "--staged-jobs", "30", "--stages", "3",
-		"--latency-samples", "10", "--tracked-jobs", "20", "--lease", "1s", "--rounds", "1")
+		"--latency-samples", "10", "--tracked-jobs", "20", "--lease", "1s", "--rounds", "1", "--pooler")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -23,7 +23,8 @@ func TestBenchJobsSmall(t *testing.T) {
 		t.Fatalf("last line is not JSON: %v\n%s", err, out)
 	}
 	if r.JobsPerSec <= 0 || r.RiverJobsPerSec <= 0 || r.PeerJobsPerSec != r.RiverJobsPerSec || r.StageTransitionsPerSec <= 0 ||
-		r.LatencyP50Ms <= 0 || r.LatencyP95Ms < r.LatencyP50Ms || r.PeerLatencyP50Ms <= 0 || r.TrackedRatio <= 0 || r.LeaseMs != 1000 {
+		r.LatencyP50Ms <= 0 || r.LatencyP95Ms < r.LatencyP50Ms || r.PeerLatencyP50Ms <= 0 || r.TrackedRatio <= 0 || r.LeaseMs != 1000 ||
+		r.PooledJobsPerSec <= 0 || r.PooledVsDirect != r.PooledJobsPerSec/r.JobsPerSec || r.PooledLatencyP50Ms <= 0 || r.PooledLatencyP95Ms < r.PooledLatencyP50Ms {
 		t.Fatalf("result %+v", r)
 	}
 	// The reclaim cannot happen before the lease of the killed worker ends.

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
@@ -77,6 +78,36 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
 	return cfg, nil
+}
+
+// startPooler starts the PgBouncer of --pooler (transaction mode, a pool of
+// 20 server connections per database) in front of server, or returns nil
+// when pooler is false.
+func startPooler(ctx context.Context, server string, pooler bool) (*pglocal.Pooler, error) {
+	if !pooler {
+		return nil, nil
+	}
+	p, err := pglocal.StartPgBouncer(ctx, server, &pglocal.PoolerOptions{PoolSize: 20})
+	if err != nil {
+		return nil, fmt.Errorf("--pooler: %w", err)
+	}
+	return p, nil
+}
+
+// pooledPool opens a pool of conns connections on dbURL's database through
+// the pooler, in pgx's exec mode, as a service behind PgBouncer sets it.
+func pooledPool(ctx context.Context, p *pglocal.Pooler, dbURL string, conns int32) (*pgxpool.Pool, error) {
+	u, err := p.URL(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := poolConfig(u)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	cfg.MaxConns = conns
+	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
 // quiet is the logger of the packages under measurement: their logs would

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -213,26 +212,4 @@ func startPoolerFromEnv(ctx context.Context, srv *Server) error {
 	default:
 		return errors.New("pglocal: " + PoolerEnv + "=" + kind + " is not a pooler this package starts; use pgbouncer, or unset it")
 	}
-}
-
-// TestPgBouncer starts a PgBouncer in transaction mode in front of the
-// server directURL is on, for the test t, and returns directURL through it.
-// The pooler stops when the test ends. Tests of what changes behind a
-// pooler use it whatever TEST_POOLER says.
-func TestPgBouncer(t testing.TB, directURL string) string {
-	t.Helper()
-	p, err := StartPgBouncer(context.Background(), directURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("pglocal: stopping pgbouncer: %v", err)
-		}
-	})
-	u, err := p.URL(directURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

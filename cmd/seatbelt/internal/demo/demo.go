@@ -57,6 +57,11 @@ type Config struct {
 	DatabaseURL string
 	// Keep leaves the demo database in place. Defaults to false.
 	Keep bool
+	// Pooler puts the replicas behind a PgBouncer in transaction mode
+	// started for the run, as large deployments run them: DATABASE_URL goes
+	// through it (in pgx's exec mode) and DATABASE_DIRECT_URL past it, as
+	// the template documents. Defaults to false.
+	Pooler bool
 	// ModuleDir is the seatbelt repository's root, whose examples/orders is
 	// built. Defaults to the folder of the github.com/seatbelt-go/seatbelt
 	// module as the go command resolves it here (go.work or a replace).
@@ -131,6 +136,20 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	defer cleanupDB()
+	serviceEnv := []string{"DATABASE_URL=" + dbURL}
+	if cfg.Pooler {
+		p, err := pglocal.StartPgBouncer(ctx, dbURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("demo: --pooler: %w", err)
+		}
+		defer p.Close()
+		pooled, err := p.URL(dbURL)
+		if err != nil {
+			return nil, err
+		}
+		serviceEnv = []string{"DATABASE_URL=" + pooled + "&default_query_exec_mode=exec", "DATABASE_DIRECT_URL=" + dbURL}
+		log.Info("demo: the replicas reach the database through PgBouncer in transaction mode", "url", redact(pooled))
+	}
 
 	dir, err := os.MkdirTemp("", "seatbelt-demo-")
 	if err != nil {
@@ -144,12 +163,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err := build(ctx, cfg.ModuleDir, bin, v); err != nil {
 			return nil, err
 		}
-		versions = append(versions, rollout.Version{Name: v, Binary: bin, Env: []string{
-			"DATABASE_URL=" + dbURL,
+		versions = append(versions, rollout.Version{Name: v, Binary: bin, Env: append([]string{
 			"SHUTDOWN_DELAY=1s", // longer than the proxy's probe interval + propagation
 			"DRAIN_TIMEOUT=5s",
 			"OTEL_TRACES_EXPORTER=none",
-		}})
+		}, serviceEnv...)})
 	}
 	log.Info("demo: migrating")
 	if out, err := runCmd(ctx, versions[0].Binary, []string{"migrate"}, versions[0].Env); err != nil {

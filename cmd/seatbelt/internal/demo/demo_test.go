@@ -15,26 +15,31 @@ import (
 )
 
 // TestShortStorm is the demo in small: 20 seconds, 3 rolling deploys and a
-// kill, with real replicas of the example, a real proxy and PostgreSQL.
+// kill, with real replicas of the example, a real proxy and PostgreSQL;
+// then again with the replicas behind a real PgBouncer in transaction mode.
 func TestShortStorm(t *testing.T) {
-	var out strings.Builder
-	rep, err := Run(context.Background(), Config{
-		Duration: 20 * time.Second, RPS: 80, Deploys: 3, Kills: 1, Seed: 42,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep.WriteTable(&out)
-	t.Log("\n" + out.String())
-	if !rep.OK {
-		t.Fatal("the storm lost something or failed requests because of a deploy")
-	}
-	if rep.Deploys != 3 || rep.Kills != 1 {
-		t.Fatalf("%d deploys and %d kills, want 3 and 1", rep.Deploys, rep.Kills)
-	}
-	if rep.RequestsOK < 1000 || rep.EventsChecked < 300 || rep.JobsCompleted < 3 || rep.ReadsChecked < 100 {
-		t.Fatalf("too little was exercised to prove anything: %+v", rep)
+	for _, pooler := range []bool{false, true} {
+		t.Run(map[bool]string{false: "direct", true: "behind PgBouncer"}[pooler], func(t *testing.T) {
+			var out strings.Builder
+			rep, err := Run(context.Background(), Config{
+				Duration: 20 * time.Second, RPS: 80, Deploys: 3, Kills: 1, Seed: 42, Pooler: pooler,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep.WriteTable(&out)
+			t.Log("\n" + out.String())
+			if !rep.OK {
+				t.Fatal("the storm lost something or failed requests because of a deploy")
+			}
+			if rep.Deploys != 3 || rep.Kills != 1 || rep.Pooler != pooler {
+				t.Fatalf("%d deploys and %d kills, pooler %v; want 3 and 1, %v", rep.Deploys, rep.Kills, rep.Pooler, pooler)
+			}
+			if rep.RequestsOK < 1000 || rep.EventsChecked < 300 || rep.JobsCompleted < 3 || rep.ReadsChecked < 100 {
+				t.Fatalf("too little was exercised to prove anything: %+v", rep)
+			}
+		})
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 type Report struct {
 	Duration            string `json:"duration"`
 	Seed                uint64 `json:"seed"`
+	Pooler              bool   `json:"pooler,omitempty"`
 	RequestsOK          int64  `json:"requests_ok"`
 	RequestsFailed      int64  `json:"requests_failed"`
 	FailedDuringDeploys int64  `json:"failed_during_deploys"`
@@ -208,6 +209,7 @@ func checkSummary(ctx context.Context, pool *pgxpool.Pool, rep *Report, log *slo
 func (r *Report) fill(ld *load, ops *operator, cfg Config) {
 	r.Duration = cfg.Duration.String()
 	r.Seed = cfg.Seed
+	r.Pooler = cfg.Pooler
 	r.RequestsOK = ld.ok.Load()
 	r.RequestsFailed = ld.failed.Load()
 	r.RequestsDropped = ld.dropped.Load()
@@ -247,6 +249,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%v\t%s\n", name, v, mark)
 	}
 	fmt.Fprintf(tw, "check\tvalue\t\n")
+	if r.Pooler {
+		row("database reached through", "PgBouncer, transaction mode", true)
+	}
 	row("requests answered", r.RequestsOK, true)
 	row("requests not sent (all clients busy)", r.RequestsDropped, true)
 	row("failed during rolling deploys", r.FailedDuringDeploys, r.FailedDuringDeploys == 0)
