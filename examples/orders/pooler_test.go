@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -49,26 +48,26 @@ func TestServiceBehindPgBouncer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := startService(t, bin, "DATABASE_URL="+pooled, "DATABASE_DIRECT_URL="+tc.direct)
-			api := "http://" + svc.http
-			code, m := callJSON(t, "POST", api+"/orders", `{"customer":"`+tc.customer+`","items":[{"sku":"a","qty":2,"price_cents":100}]}`)
+			api := &testBundle{url: "http://" + svc.http} // its call and send need only the URL
+			code, m, _ := api.call(t, "POST", "/orders", `{"customer":"`+tc.customer+`","items":[{"sku":"a","qty":2,"price_cents":100}]}`)
 			if code != 201 {
 				t.Fatalf("POST /orders: %d %v", code, m)
 			}
-			code, m = callJSON(t, "PUT", api+"/orders/"+m["id"].(string), `{"customer":"`+tc.customer+`","items":[{"sku":"a","qty":3,"price_cents":100}]}`, "If-Match", "1")
+			code, m, _ = api.call(t, "PUT", "/orders/"+m["id"].(string), `{"customer":"`+tc.customer+`","items":[{"sku":"a","qty":3,"price_cents":100}]}`, "If-Match", "1")
 			if code != 200 {
 				t.Fatalf("PUT /orders: %d %v", code, m)
 			}
-			code, m = callJSON(t, "POST", api+"/imports", `{"customer":"`+tc.customer+`","orders":40}`)
+			code, m, _ = api.call(t, "POST", "/imports", `{"customer":"`+tc.customer+`","orders":40}`)
 			if code != 202 {
 				t.Fatalf("POST /imports: %d %v", code, m)
 			}
-			job := api + "/imports/" + jsonID(m["id"])
+			job := "/imports/" + jsonID(m["id"])
 			waitUntil(t, 30*time.Second, "the import to succeed", func() (bool, string) {
-				_, m := callJSON(t, "GET", job, "")
+				_, m, _ := api.call(t, "GET", job, "")
 				return m["state"] == "succeeded" && m["entities"] == 40.0, fmt.Sprint(m)
 			})
 			waitUntil(t, 30*time.Second, "the summary to count every order", func() (bool, string) {
-				code, m := callJSON(t, "GET", api+"/customers/"+tc.customer+"/summary", "")
+				code, m, _ := api.call(t, "GET", "/customers/"+tc.customer+"/summary", "")
 				return code == 200 && m["orders"] == 41.0, fmt.Sprint(code, m)
 			})
 			// The jobs client and the consumer started after the gate and
@@ -179,29 +178,6 @@ func (s *service) stop(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("still running 15s after SIGTERM")
 	}
-}
-
-// callJSON sends a request to a running service and decodes its JSON
-// object answer.
-func callJSON(t *testing.T, method, url, body string, header ...string) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		t.Fatalf("%s %s: the answer is not a JSON object: %v", method, url, err)
-	}
-	return resp.StatusCode, m
 }
 
 // waitUntil polls cond every 50 ms until it holds, failing with its last
