@@ -56,8 +56,10 @@ Goals: single >= 0.8 x baseline, batched >= 50,000 records/s, consumer >=
 
 With --pooler, the single phase also runs through a PgBouncer in
 transaction mode that the command starts (a pool of 20 server connections,
-pgx's exec mode), taking turns with the direct one; goal: at least 0.8 x the
-direct single figure.
+pgx's exec mode), and directly in exec mode, taking turns with the direct
+one; goal: at least 0.8 x the direct single figure. The exec-mode row tells
+the pooler's own cost from the mode's (PgBouncer before 1.21 cannot keep
+prepared statements, so every statement is planned again).
 
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch database is
@@ -101,6 +103,8 @@ type benchEventlogResult struct {
 	AppendP50Ms       float64 `json:"append_p50_ms"`
 	PooledPerSec      float64 `json:"pooled_events_per_sec,omitempty"`
 	PooledVsDirect    float64 `json:"pooled_vs_direct,omitempty"`
+	ExecPerSec        float64 `json:"exec_events_per_sec,omitempty"`
+	PooledVsExec      float64 `json:"pooled_vs_exec,omitempty"`
 }
 
 func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlogOptions) error {
@@ -120,17 +124,31 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 		return err
 	}
 	defer pooler.Close()
-	var pooledStore *eventlog.Store
+	// With --pooler: a Store through PgBouncer, and one direct in the same
+	// query mode, which tells the pooler's own cost from the mode's.
+	var pooledStore, execStore *eventlog.Store
 	if o.pooler {
 		pdb, err := pooledPool(ctx, pooler, db.Config().ConnString(), int32(o.writers+8))
 		if err != nil {
 			return err
 		}
 		defer pdb.Close()
-		if pooledStore, err = eventlog.New(pdb, &eventlog.Config{Writer: "bench", Logger: quiet}); err != nil {
+		ecfg := db.Config().Copy()
+		ecfg.ConnConfig.DefaultQueryExecMode = pdb.Config().ConnConfig.DefaultQueryExecMode
+		edb, err := pgxpool.NewWithConfig(ctx, ecfg)
+		if err != nil {
 			return err
 		}
-		defer pooledStore.Close()
+		defer edb.Close()
+		for _, st := range []struct {
+			s  **eventlog.Store
+			db *pgxpool.Pool
+		}{{&pooledStore, pdb}, {&execStore, edb}} {
+			if *st.s, err = eventlog.New(st.db, &eventlog.Config{Writer: "bench", Logger: quiet}); err != nil {
+				return err
+			}
+			defer (*st.s).Close()
+		}
 	}
 	store, err := eventlog.New(db, &eventlog.Config{Writer: "bench", Logger: quiet})
 	if err != nil {
@@ -149,10 +167,11 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	// appends through it) take turns, a third of the time each turn, so
 	// that load from elsewhere on the machine hits them alike.
 	const rounds = 3
-	var baseN, singleN, pooledN int64
-	var baseT, singleT, pooledT time.Duration
+	var baseN, singleN, pooledN, execN int64
+	var baseT, singleT, pooledT, execT time.Duration
 	version := make([]int64, o.writers)       // each single writer's stream version
 	pooledVersion := make([]int64, o.writers) // and each pooled one's
+	execVersion := make([]int64, o.writers)   // and each direct exec-mode one's
 	single := func(s *eventlog.Store, streamType string, version []int64) func(ctx context.Context, w, i int) (int, error) {
 		return func(ctx context.Context, w, i int) (int, error) {
 			_, err := s.Append(ctx, eventlog.Stream{Type: streamType, ID: fmt.Sprint(w)},
@@ -189,6 +208,12 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 			return fmt.Errorf("single appends behind PgBouncer: %w", err)
 		}
 		pooledN, pooledT = pooledN+n, pooledT+took
+		progress("single, direct in the pooled URL's query mode: %d writers, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
+		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(execStore, "exec", execVersion))
+		if err != nil {
+			return fmt.Errorf("single appends in exec mode: %w", err)
+		}
+		execN, execT = execN+n, execT+took
 	}
 	res.BaselinePerSec = float64(baseN) / baseT.Seconds()
 	res.EventsPerSec = float64(singleN) / singleT.Seconds()
@@ -196,6 +221,8 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	if pooledStore != nil {
 		res.PooledPerSec = float64(pooledN) / pooledT.Seconds()
 		res.PooledVsDirect = res.PooledPerSec / res.EventsPerSec
+		res.ExecPerSec = float64(execN) / execT.Seconds()
+		res.PooledVsExec = res.PooledPerSec / res.ExecPerSec
 	}
 
 	progress("batched: %d writers appending %d records per call, %v...", o.writers, o.batch, o.duration)
@@ -321,6 +348,7 @@ func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error
 	fmt.Fprintf(tw, "single-record appends\t%.0f records/s (%.2f x baseline)\t>= 0.8 x baseline\t%s\n", r.EventsPerSec, r.Ratio, met(r.Ratio >= 0.8))
 	if r.PooledPerSec > 0 {
 		fmt.Fprintf(tw, "single-record appends behind PgBouncer\t%.0f records/s (%.2f x direct)\t>= 0.8 x direct\t%s\n", r.PooledPerSec, r.PooledVsDirect, met(r.PooledVsDirect >= 0.8))
+		fmt.Fprintf(tw, "  direct in its query mode (exec)\t%.0f records/s (pooled: %.2f x)\t\t\n", r.ExecPerSec, r.PooledVsExec)
 	}
 	fmt.Fprintf(tw, "batched appends (%d/call)\t%.0f records/s\t>= 50000 records/s\t%s\n", r.Batch, r.BatchEventsPerSec, met(r.BatchEventsPerSec >= 50000))
 	fmt.Fprintf(tw, "consumer (%d records)\t%.0f records/s\t>= 20000 records/s\t%s\n", r.ConsumedRecords, r.ConsumerPerSec, met(r.ConsumerPerSec >= 20000))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -62,7 +63,7 @@ func newBenchJobsCmd() *cobra.Command {
   stages        --staged-jobs jobs of --stages no-op stages; stage
                 transitions per second
   latency       --latency-samples jobs enqueued one at a time into an idle
-                worker; enqueue-to-start p50 and p95
+                worker, 5 to 55 ms apart (random); enqueue-to-start p50 and p95
   reclaim       a worker process is killed (SIGKILL) in the middle of a stage;
                 time until another worker starts that stage (goal: lease + 1 s)
   ledger        --tracked-jobs stages that insert 100 rows, with and without
@@ -470,7 +471,9 @@ func seatbeltLatency(ctx context.Context, db *pgxpool.Pool, o benchJobsOptions) 
 		case <-time.After(10 * time.Second):
 			return nil, errors.New("a job did not start within 10s")
 		}
-		time.Sleep(5 * time.Millisecond)
+		// A pause of 5 to 55 ms, random, so that a polling client is caught
+		// at every point of its poll interval, not always just after a poll.
+		time.Sleep(5*time.Millisecond + rand.N(50*time.Millisecond))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"time"
 
@@ -129,7 +130,7 @@ func Latency(ctx context.Context, pool *pgxpool.Pool, samples int) ([]time.Durat
 		case <-time.After(10 * time.Second):
 			return nil, errors.New("riverpeer: a job did not start within 10s")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5*time.Millisecond + rand.N(50*time.Millisecond)) // as seatbelt's samples: 5 to 55 ms apart
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
