@@ -7,6 +7,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestFindUsesEnvironmentFirst(t *testing.T) {
@@ -124,4 +127,47 @@ func TestMustCreateDatabase(t *testing.T) {
 		}
 	}()
 	MustCreateDatabase("pglocal_test")
+}
+
+func TestStandbyStreamsFromItsPrimary(t *testing.T) {
+	ctx := context.Background()
+	primary, err := StartThrowaway(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Close()
+	standby, err := StartStandby(ctx, primary, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Close()
+	p, err := pgx.Connect(ctx, primary.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	if _, err := p.Exec(ctx, "CREATE TABLE t AS SELECT 42 AS x"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := pgx.Connect(ctx, standby.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	var inRecovery bool
+	if err := s.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil || !inRecovery {
+		t.Fatalf("standby in recovery: %v %v", inRecovery, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var x int
+		err := s.QueryRow(ctx, "SELECT x FROM t").Scan(&x)
+		if err == nil && x == 42 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby never saw the primary's table: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

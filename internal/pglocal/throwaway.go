@@ -34,35 +34,58 @@ func StartThrowaway(ctx context.Context, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := newCluster("seatbelt-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if out, err := c.run(ctx, initdb, "-D", c.data(), "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+		_ = c.stop()
+		return nil, fmt.Errorf("pglocal: initdb failed: %w\n%s", err, out)
+	}
+	srv, err := c.start(ctx, pgCtl, SourceThrowaway)
+	if err != nil {
+		return nil, err
+	}
+	o.Logger.Info("pglocal: started throwaway PostgreSQL", "dir", c.dir)
+	return srv, nil
+}
+
+// newCluster makes the folder of a cluster, owned by the postgres user when
+// running as root (PostgreSQL refuses to run as root, so every command then
+// runs as that user).
+func newCluster(prefix string) (*cluster, error) {
 	cred, err := credential()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "seatbelt-pg-")
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, fmt.Errorf("pglocal: make temporary folder: %w", err)
 	}
 	c := &cluster{dir: dir, cred: cred}
 	c.stopFn = func() error { return os.RemoveAll(dir) }
 	if cred != nil {
-		// PostgreSQL refuses to run as root, so the folder belongs to the
-		// postgres user and every command runs as that user.
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			_ = c.stop()
 			return nil, fmt.Errorf("pglocal: hand %s to the postgres user: %w", dir, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := c.run(ctx, initdb, "-D", data, "-U", "postgres", "-A", "trust",
-		"-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
-		_ = c.stop()
-		return nil, fmt.Errorf("pglocal: initdb failed: %w\n%s", err, out)
-	}
-	opts2 := fmt.Sprintf("-F -p %d -k %s -c listen_addresses='' -c max_connections=200 "+
-		"-c synchronous_commit=off -c full_page_writes=off", socketPort, dir)
+	return c, nil
+}
+
+func (c *cluster) data() string { return filepath.Join(c.dir, "data") }
+
+// start starts the server on the cluster's data folder, listening on a
+// socket in its folder only, and returns it as a Server; on failure it
+// removes the cluster.
+func (c *cluster) start(ctx context.Context, pgCtl string, source Source) (*Server, error) {
+	data := c.data()
+	opts := fmt.Sprintf("-F -p %d -k %s -c listen_addresses='' -c max_connections=200 "+
+		"-c synchronous_commit=off -c full_page_writes=off", socketPort, c.dir)
 	if out, err := c.run(ctx, pgCtl, "start", "-w", "-t", "60", "-D", data,
-		"-l", filepath.Join(dir, "server.log"), "-o", opts2); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		"-l", filepath.Join(c.dir, "server.log"), "-o", opts); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
 		_ = c.stop()
 		return nil, fmt.Errorf("pglocal: pg_ctl start failed: %w\n%s\n%s", err, out, log)
 	}
@@ -73,19 +96,14 @@ func StartThrowaway(ctx context.Context, opts *Options) (*Server, error) {
 		if err != nil {
 			err = fmt.Errorf("pglocal: pg_ctl stop: %w\n%s", err, out)
 		}
-		return errors.Join(err, os.RemoveAll(dir))
+		return errors.Join(err, os.RemoveAll(c.dir))
 	}
-	q := url.Values{"host": {dir}, "port": {strconv.Itoa(socketPort)}, "sslmode": {"disable"}}
-	srv := &Server{
-		URL:     "postgres://postgres@/postgres?" + q.Encode(),
-		Source:  SourceThrowaway,
-		cluster: c,
-	}
+	q := url.Values{"host": {c.dir}, "port": {strconv.Itoa(socketPort)}, "sslmode": {"disable"}}
+	srv := &Server{URL: "postgres://postgres@/postgres?" + q.Encode(), Source: source, cluster: c}
 	if err := Ping(ctx, srv.URL); err != nil {
 		_ = srv.Close()
-		return nil, fmt.Errorf("pglocal: throwaway server started but does not answer: %w", err)
+		return nil, fmt.Errorf("pglocal: server started but does not answer: %w", err)
 	}
-	o.Logger.Info("pglocal: started throwaway PostgreSQL", "dir", dir)
 	return srv, nil
 }
 
