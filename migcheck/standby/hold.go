@@ -1,0 +1,205 @@
+package standby
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// pollEvery is how often the waits look at the standby.
+const pollEvery = 20 * time.Millisecond
+
+// Hold freezes the standby at the primary's current position: it records
+// the hold on the primary, waits (up to Config.Timeout) until the standby
+// has replayed the primary's current WAL position, stops the standby's WAL
+// receiver and pauses replay, and records the position it is held at. A
+// standby held before is released first, so it catches up to now.
+//
+// Killed at any point, Hold leaves a record on the primary ("holding") and
+// a standby that [Pair.Status] describes; Hold again or [Pair.Release]
+// finishes the job.
+func (p *Pair) Hold(ctx context.Context) (*Hold, error) {
+	if err := p.checkPair(ctx); err != nil {
+		return nil, err
+	}
+	var target LSN
+	if err := p.primary.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(scanLSN{&target}); err != nil {
+		return nil, fmt.Errorf("standby: reading the primary's WAL position: %w", err)
+	}
+	// (The insert position, not pg_current_wal_lsn's write position: with
+	// synchronous_commit off a commit is acknowledged before its WAL is
+	// written, and the hold must include it.)
+	// The record first: a hold that dies half-way is then visible.
+	if err := p.recordHold(ctx, target, "holding"); err != nil {
+		return nil, err
+	}
+	if err := resume(ctx, p.standby); err != nil {
+		return nil, err
+	}
+	p.cfg.Logger.Info("standby: waiting for the standby to replay the primary's position", "standby", p.cfg.Name, "target", target.String())
+	start := time.Now()
+	deadline := start.Add(p.cfg.Timeout)
+	var st *Status
+	for {
+		var err error
+		if st, err = standbyState(ctx, p.standby); err != nil {
+			return nil, err
+		}
+		if st.ReplayedLSN >= target {
+			break
+		}
+		if p.cfg.OnProgress != nil {
+			p.cfg.OnProgress(Progress{Target: target, Replayed: st.ReplayedLSN, LagBytes: int64(target) - int64(st.ReplayedLSN), Waited: time.Since(start)})
+		}
+		if time.Now().After(deadline) {
+			receiver := "its WAL receiver is " + st.Receiver
+			if st.Receiver == "" {
+				receiver = "it has no WAL receiver: it is not streaming from the primary (check its primary_conninfo and the primary's pg_hba.conf and replication slot)"
+			}
+			return nil, fmt.Errorf("%w: after %v it has replayed up to %s of the primary's %s; %s; nothing is held (the standby replays on)",
+				ErrTimeout, p.cfg.Timeout, st.ReplayedLSN, target, receiver)
+		}
+		if err := sleep(ctx, pollEvery); err != nil {
+			return nil, err
+		}
+	}
+	if err := stopReceiver(ctx, p.standby); err != nil {
+		return nil, err
+	}
+	if _, err := p.standby.Exec(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
+		return nil, fmt.Errorf("standby: pausing replay: %w", err)
+	}
+	// What a promotion would give: everything received before the receiver
+	// stopped. It is at or past the target.
+	if st, err := standbyState(ctx, p.standby); err != nil {
+		return nil, err
+	} else {
+		target = max(target, st.ReceivedLSN)
+	}
+	if err := p.recordHold(ctx, target, "held"); err != nil {
+		return nil, err
+	}
+	p.cfg.Logger.Info("standby: held", "standby", p.cfg.Name, "lsn", target.String(), "waited", time.Since(start))
+	holds, err := Holds(ctx, p.primary)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holds {
+		if h.Standby == p.cfg.Name {
+			return &h, nil
+		}
+	}
+	return nil, errors.New("standby: the hold's record vanished from the primary")
+}
+
+// stopReceiver marks the standby's primary_conninfo so that the WAL
+// receiver cannot connect, and returns once the receiver is gone.
+func stopReceiver(ctx context.Context, standby DB) error {
+	var conninfo string
+	if err := standby.QueryRow(ctx, `SELECT current_setting('primary_conninfo')`).Scan(&conninfo); err != nil {
+		return fmt.Errorf("standby: reading primary_conninfo: %w", err)
+	}
+	if conninfo == "" {
+		return errors.New("standby: the standby has no primary_conninfo, so it cannot be streaming; set it (pg_basebackup -R writes it)")
+	}
+	if !strings.HasPrefix(conninfo, heldMark) {
+		if err := alterSystem(ctx, standby, "primary_conninfo", heldMark+conninfo); err != nil {
+			return err
+		}
+	}
+	return waitFor(ctx, standby, `SELECT NOT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')`, "the WAL receiver to stop")
+}
+
+// resume takes a hold's mark off primary_conninfo, so the WAL receiver
+// connects again, and resumes replay. On a standby not held it does
+// nothing.
+func resume(ctx context.Context, standby DB) error {
+	var conninfo string
+	var paused bool
+	err := standby.QueryRow(ctx, `SELECT current_setting('primary_conninfo'), pg_get_wal_replay_pause_state() <> 'not paused'`).Scan(&conninfo, &paused)
+	if err != nil {
+		return fmt.Errorf("standby: reading the standby's state: %w", err)
+	}
+	if original, held := strings.CutPrefix(conninfo, heldMark); held {
+		if err := alterSystem(ctx, standby, "primary_conninfo", original); err != nil {
+			return err
+		}
+	}
+	if paused {
+		if _, err := standby.Exec(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
+			return fmt.Errorf("standby: resuming replay: %w", err)
+		}
+	}
+	return nil
+}
+
+// alterSystem sets (or, for "", resets) a setting in the standby's
+// postgresql.auto.conf and reloads it. ALTER SYSTEM takes no parameters,
+// so the server quotes the value.
+func alterSystem(ctx context.Context, db DB, name, value string) error {
+	var stmt string
+	q := `SELECT format('ALTER SYSTEM SET %s = %L', $1::text, $2::text)`
+	if value == "" {
+		q = `SELECT format('ALTER SYSTEM RESET %s', $1::text)`
+	}
+	args := []any{name, value}
+	if value == "" {
+		args = args[:1]
+	}
+	if err := db.QueryRow(ctx, q, args...).Scan(&stmt); err != nil {
+		return fmt.Errorf("standby: %w", err)
+	}
+	if _, err := db.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("standby: ALTER SYSTEM on %s: %w", name, err)
+	}
+	if _, err := db.Exec(ctx, `SELECT pg_reload_conf()`); err != nil {
+		return fmt.Errorf("standby: reloading the configuration: %w", err)
+	}
+	return nil
+}
+
+// waitFor polls sql (one boolean) on db until it is true, for up to 30
+// seconds.
+func waitFor(ctx context.Context, db DB, sql, what string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ok bool
+		if err := db.QueryRow(ctx, sql).Scan(&ok); err != nil {
+			return fmt.Errorf("standby: waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s did not happen within 30s", ErrTimeout, what)
+		}
+		if err := sleep(ctx, pollEvery); err != nil {
+			return err
+		}
+	}
+}
+
+// Release ends the hold: the standby's receiver comes back and replay
+// resumes, so it catches up with the primary; the primary's record says
+// released. It is safe on a standby not held.
+func (p *Pair) Release(ctx context.Context) error {
+	if err := p.checkPair(ctx); err != nil {
+		return err
+	}
+	if err := resume(ctx, p.standby); err != nil {
+		return err
+	}
+	_, err := p.primary.Exec(ctx, `UPDATE `+HoldsTable+` SET state = 'released', released_at = now() WHERE standby = $1::text AND state <> 'released'`, p.cfg.Name)
+	var missing bool
+	if err != nil {
+		// No table: never held through this package; nothing to record.
+		_ = p.primary.QueryRow(ctx, `SELECT to_regclass($1::text) IS NULL`, HoldsTable).Scan(&missing)
+		if !missing {
+			return fmt.Errorf("standby: recording the release on the primary: %w", err)
+		}
+	}
+	p.cfg.Logger.Info("standby: released; it catches up with the primary", "standby", p.cfg.Name)
+	return nil
+}
