@@ -39,6 +39,7 @@ var readOnlyCommands = map[string]bool{
 	"seatbelt jobs list":        true,
 	"seatbelt jobs show":        true,
 	"seatbelt eventlog history": true,
+	"seatbelt standby status":   true,
 }
 
 // connectFlags are the root's connection flags.

@@ -13,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seatbelt-go/seatbelt/migcheck"
+	"github.com/seatbelt-go/seatbelt/migcheck/standby"
 )
 
 func newMigrateUpCmd() *cobra.Command {
 	var o migrateOptions
-	var backupDir string
+	var backupDir, holdURL string
+	var holdCfg standby.Config
 	var lockTimeout, statementTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up (--dir path | --set name=path...)",
@@ -27,8 +29,11 @@ func newMigrateUpCmd() *cobra.Command {
 missing or out-of-order files, sets lock_timeout (retrying a migration that
 hits it) and records each migration in the ledger.
 
-With --backup-dir, pg_dump -Fc writes a backup there first, when anything is
-pending.
+With --hold-standby URL, when anything is pending, a streaming standby is
+first held at the primary's position (seatbelt standby hold): the database as
+it was before the deploy, which seatbelt standby promote makes the primary if
+the deploy goes wrong. With --backup-dir, pg_dump -Fc writes a backup there
+first, when anything is pending.
 
 Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 (the message says how to recover), 2 usage, connection or lock-wait errors.`,
@@ -46,14 +51,28 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 				}
 			}
 			var pool *pgxpool.Pool // set before Apply calls BeforeApply
-			if backupDir != "" {
-				cfg.BeforeApply = func(ctx context.Context, _ migcheck.Plan) error {
+			// Only when something is pending: first the standby is held,
+			// then the backup is written.
+			cfg.BeforeApply = func(ctx context.Context, _ migcheck.Plan) error {
+				if holdURL != "" {
+					held, err := holdStandby(ctx, cmd.ErrOrStderr(), standbyOptions{databaseURL: o.databaseURL, standbyURL: holdURL, name: "standby"}, holdCfg)
+					if err != nil {
+						return err
+					}
+					if !o.json {
+						fmt.Fprintf(out, "standby held at %s; after a good deploy: seatbelt standby release\n", held.LSN)
+					}
+				}
+				if backupDir != "" {
 					path, err := backup(ctx, pool, o.databaseURL, backupDir)
-					if err == nil && !o.json {
+					if err != nil {
+						return err
+					}
+					if !o.json {
 						fmt.Fprintf(out, "backup written to %s\n", path)
 					}
-					return err
 				}
+				return nil
 			}
 			m, pool, err := o.open(ctx, cmd, cfg)
 			if err != nil {
@@ -86,6 +105,8 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 	o.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&backupDir, "backup-dir", "", "run pg_dump -Fc into this folder before applying anything")
+	f.StringVar(&holdURL, "hold-standby", "", "before applying anything, hold this streaming standby at the primary's position (see seatbelt standby)")
+	f.DurationVar(&holdCfg.Timeout, "hold-timeout", 0, "how long --hold-standby waits for the standby to catch up (default 60s)")
 	f.DurationVar(&lockTimeout, "lock-timeout", 0, "lock_timeout of migration sessions (default 5s)")
 	f.DurationVar(&statementTimeout, "statement-timeout", 0, "statement_timeout of migration sessions (default none)")
 	return cmd

@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newChaosCmd(),
 		newFingerprintCmd(),
 		newEventlogCmd(),
+		newStandbyCmd(),
 	)
 	root.SetFlagErrorFunc(flagError)
 	walk(root, func(c *cobra.Command) {
