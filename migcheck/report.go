@@ -1,6 +1,10 @@
 package migcheck
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/seatbelt-go/seatbelt/migcheck/standby"
+)
 
 // Kind names a kind of problem Verify finds.
 type Kind string
@@ -17,6 +21,7 @@ const (
 	KindInvalidIndex     Kind = "invalid-index"     // left by a failed CREATE INDEX CONCURRENTLY
 	KindAhead            Kind = "ahead"             // database newer than the binary
 	KindIndexMissing     Kind = "index-missing"     // a declared index (Config.Indexes) is not there
+	KindStandbyHeld      Kind = "standby-held"      // a standby held for a deploy and not released
 )
 
 // Err returns the sentinel error of the kind, such as [ErrChecksumMismatch].
@@ -112,6 +117,11 @@ type Report struct {
 	// Indexes is the state of each declared index (Config.Indexes), in name
 	// order; definitions are not compared (see [Indexer.Status]).
 	Indexes []IndexStatus `json:"indexes,omitempty"`
+	// StandbyHolds are the primary's records of standbys held for a
+	// deploy (package migcheck/standby), newest first, released ones
+	// included; empty when none was ever held or the role may not read
+	// them.
+	StandbyHolds []standby.Hold `json:"standby_holds,omitempty"`
 	// Runner is the session running migrations when Migrating, as
 	// pg_stat_activity showed it. It may be a backend whose runner was
 	// killed: PostgreSQL finishes the running statement first.

@@ -6,11 +6,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/seatbelt-go/seatbelt/internal/pgsession"
+	"github.com/seatbelt-go/seatbelt/migcheck/standby"
 )
 
 // Verify compares the database with the binary's sets and returns every
@@ -153,6 +155,14 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 			if p, ok := m.indexProblem(s); ok {
 				rep.Problems = append(rep.Problems, p)
 			}
+		}
+	}
+	if rep.StandbyHolds, err = standby.Holds(ctx, q); err != nil {
+		return nil, fmt.Errorf("migcheck: verify: %w", err)
+	}
+	for _, h := range rep.StandbyHolds {
+		if p, ok := standbyProblem(h); ok {
+			rep.Problems = append(rep.Problems, p)
 		}
 	}
 	for _, ix := range invalid {
@@ -396,4 +406,22 @@ func (m *Migrator) indexProblem(s IndexStatus) (Problem, bool) {
 		return Problem{}, false
 	}
 	return p, true
+}
+
+// standbyProblem is the warning for a standby held for a deploy and not
+// released: a deploy that went well should release it, so that it catches
+// up and can hold the next one.
+func standbyProblem(h standby.Hold) (Problem, bool) {
+	held := h.Held.Round(time.Second)
+	switch h.State {
+	case "held":
+		return Problem{Kind: KindStandbyHeld, Severity: SeverityWarning,
+			Message: fmt.Sprintf("standby %q is held at %s since %s (%s ago) by %s; it misses the %d bytes of WAL written since", h.Standby, h.LSN, h.At.UTC().Format(time.RFC3339), held, h.Deploy, h.Behind),
+			Fix:     "after a good deploy: seatbelt standby release --standby-url URL; if the deploy destroyed data: seatbelt standby promote --standby-url URL"}, true
+	case "holding":
+		return Problem{Kind: KindStandbyHeld, Severity: SeverityWarning,
+			Message: fmt.Sprintf("a hold of standby %q began %s ago (by %s) and did not finish: it was killed or timed out", h.Standby, held, h.Deploy),
+			Fix:     "see where the standby stands: seatbelt standby status --standby-url URL; then hold it again, or release it"}, true
+	}
+	return Problem{}, false
 }

@@ -47,6 +47,9 @@ var (
 	problemsDesc = prometheus.NewDesc("seatbelt_migration_problems", "Problems migcheck Verify found, by kind and severity.", []string{"kind", "severity"}, nil)
 	upDesc       = prometheus.NewDesc("seatbelt_migration_verify_up", "1 when Verify ran on the last scrape.", nil, nil)
 	indexDesc    = prometheus.NewDesc("seatbelt_index_usable", "1 when the declared index is valid, 0 when it is missing or INVALID.", []string{"index"}, nil)
+	heldDesc     = prometheus.NewDesc("seatbelt_standby_held", "1 while the standby is held for a deploy (or a hold of it did not finish), 0 once released.", []string{"standby"}, nil)
+	heldForDesc  = prometheus.NewDesc("seatbelt_standby_held_seconds", "How long the standby has been held, 0 once released.", []string{"standby"}, nil)
+	behindDesc   = prometheus.NewDesc("seatbelt_standby_behind_bytes", "WAL the primary has written since the standby was held: what the held copy misses; 0 once released.", []string{"standby"}, nil)
 )
 
 type collector struct {
@@ -73,7 +76,7 @@ func NewCollector(m *migcheck.Migrator, cfg *Config) (prometheus.Collector, erro
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{appliedDesc, expectedDesc, dirtyDesc, problemsDesc, upDesc, indexDesc} {
+	for _, d := range []*prometheus.Desc{appliedDesc, expectedDesc, dirtyDesc, problemsDesc, upDesc, indexDesc, heldDesc, heldForDesc, behindDesc} {
 		ch <- d
 	}
 }
@@ -102,6 +105,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			usable = 1
 		}
 		ch <- prometheus.MustNewConstMetric(indexDesc, prometheus.GaugeValue, usable, ix.Name)
+	}
+	for _, h := range r.StandbyHolds {
+		held, heldFor, behind := 0.0, 0.0, 0.0
+		if h.State != "released" {
+			held, heldFor, behind = 1, h.Held.Seconds(), float64(h.Behind)
+		}
+		ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, held, h.Standby)
+		ch <- prometheus.MustNewConstMetric(heldForDesc, prometheus.GaugeValue, heldFor, h.Standby)
+		ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, behind, h.Standby)
 	}
 	type key struct{ kind, sev string }
 	counts := map[key]int{}

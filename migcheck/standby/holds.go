@@ -36,25 +36,35 @@ type Hold struct {
 	// "released".
 	State      string     `json:"state"`
 	ReleasedAt *time.Time `json:"released_at,omitempty"`
+	// Behind is how many bytes of WAL the primary has written since LSN:
+	// what a held standby misses. Held is how long ago At was, by the
+	// primary's clock.
+	Behind int64         `json:"behind_bytes"`
+	Held   time.Duration `json:"held_ns"`
 }
 
 // Holds reads the primary's records of holds, newest first; none when no
-// hold was ever made. migcheck's Verify and migprom read them.
+// hold was ever made, or when the role may not read them (a service's
+// read-only role, say). migcheck's Verify and migprom read them.
 func Holds(ctx context.Context, primary DB) ([]Hold, error) {
-	var exists bool
-	if err := primary.QueryRow(ctx, `SELECT to_regclass($1::text) IS NOT NULL`, HoldsTable).Scan(&exists); err != nil {
+	var readable bool
+	if err := primary.QueryRow(ctx, `SELECT to_regclass($1::text) IS NOT NULL AND has_table_privilege($1::text, 'SELECT')`, HoldsTable).Scan(&readable); err != nil {
 		return nil, fmt.Errorf("standby: looking for %s: %w", HoldsTable, err)
 	}
-	if !exists {
+	if !readable {
 		return nil, nil
 	}
-	rows, err := primary.Query(ctx, `SELECT standby, lsn::text, held_at, deploy, state, released_at FROM `+HoldsTable+` ORDER BY held_at DESC, standby`)
+	rows, err := primary.Query(ctx, `SELECT standby, lsn::text, held_at, deploy, state, released_at,
+		coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), lsn), 0)::bigint, extract(epoch FROM now() - held_at)::float8
+		FROM `+HoldsTable+` ORDER BY held_at DESC, standby`)
 	if err != nil {
 		return nil, fmt.Errorf("standby: reading %s: %w", HoldsTable, err)
 	}
 	holds, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Hold, error) {
 		var h Hold
-		err := row.Scan(&h.Standby, scanLSN{&h.LSN}, &h.At, &h.Deploy, &h.State, &h.ReleasedAt)
+		var held float64
+		err := row.Scan(&h.Standby, scanLSN{&h.LSN}, &h.At, &h.Deploy, &h.State, &h.ReleasedAt, &h.Behind, &held)
+		h.Held = time.Duration(held * float64(time.Second))
 		return h, err
 	})
 	if err != nil {

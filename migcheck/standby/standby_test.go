@@ -3,6 +3,7 @@ package standby_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,3 +247,5 @@ func TestLSN(t *testing.T) {
 	}
 	var _ pgx.Row // the package reads rows through pgx
 }
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
