@@ -1,37 +1,18 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
-
-// primaryAndStandby starts a throwaway primary and a streaming standby of
-// it for the test.
-func primaryAndStandby(t *testing.T) (primaryURL, standbyURL string) {
-	t.Helper()
-	ctx := context.Background()
-	p, err := pglocal.StartThrowaway(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	s, err := pglocal.StartStandby(ctx, p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return p.URL, s.URL
-}
 
 // The operator's commands end to end: status, hold, release, a refused
 // promote of a standby not held, then hold and promote.
 func TestStandbyCommands(t *testing.T) {
 	t.Parallel()
-	primary, stby := primaryAndStandby(t)
+	primary, stby := migtest.Standby(t)
 	both := []string{"--database-url", primary, "--standby-url", stby}
 
 	out, code := runCLI(t, append([]string{"standby", "status", "--json"}, both...)...)
@@ -72,7 +53,7 @@ func TestStandbyCommands(t *testing.T) {
 // pending, before it migrates: the standby keeps the schema from before.
 func TestMigrateUpHoldsTheStandby(t *testing.T) {
 	t.Parallel()
-	primary, stby := primaryAndStandby(t)
+	primary, stby := migtest.Standby(t)
 	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
 	up := []string{"migrate", "up", "--database-url", primary, "--dir", dir, "--hold-standby", stby}
 	out, code := runCLI(t, up...)

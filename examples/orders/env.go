@@ -29,6 +29,9 @@ type env struct {
 	// the event consumer's lock and LISTEN. Empty when DATABASE_URL is
 	// direct itself.
 	DatabaseDirectURL string
+	// StandbyURL is a streaming standby of the database that "orders
+	// migrate" holds before it applies anything; empty for none.
+	StandbyURL string
 	// LocalDatabase is true when DATABASE_URL was unset and DatabaseURL is
 	// localURL.
 	LocalDatabase bool
@@ -45,6 +48,7 @@ func loadEnv(getenv func(string) string) (env, error) {
 	e := env{
 		DatabaseURL:       or(getenv("DATABASE_URL"), localURL),
 		DatabaseDirectURL: getenv("DATABASE_DIRECT_URL"),
+		StandbyURL:        getenv("STANDBY_URL"),
 		LocalDatabase:     getenv("DATABASE_URL") == "",
 		HTTPAddr:          or(getenv("HTTP_ADDR"), ":8080"),
 		ProbeAddr:         or(getenv("PROBE_ADDR"), ":8081"),

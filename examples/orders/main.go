@@ -4,7 +4,9 @@
 // multi-stage jobs that can be cleaned up and restarted.
 //
 //	orders           serve (not ready until the database has this build's migrations)
-//	orders migrate   apply the migrations (the pre-sync Job and CI run this)
+//	orders migrate   apply the migrations (the pre-sync Job and CI run this),
+//	                 holding the standby at STANDBY_URL first when one is set
+//	orders release-standby  after a good deploy: the held standby catches up again
 //
 // Environment:
 //
@@ -12,6 +14,8 @@
 //	                behind PgBouncer in transaction mode add default_query_exec_mode=exec
 //	DATABASE_DIRECT_URL  the server past the pooler, for migrations, the jobs listener and
 //	                the event consumer's session; unset when DATABASE_URL is direct
+//	STANDBY_URL     a streaming standby that migrate holds as the database was before it
+//	                (see package migcheck/standby); unset for none
 //	HTTP_ADDR       the API, default :8080
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s, 0 for none
@@ -65,11 +69,18 @@ func main() {
 	})
 }
 
-// command runs "orders migrate"; it returns the exit code.
+// command runs "orders migrate" or "orders release-standby"; it returns
+// the exit code.
 func command(args []string, env env, logger *slog.Logger) int {
-	if len(args) != 1 || args[0] != "migrate" {
-		fmt.Fprintf(os.Stderr, "orders: unknown arguments %q; run \"orders\" to serve or \"orders migrate\" to apply migrations\n", args)
+	if len(args) != 1 || (args[0] != "migrate" && args[0] != "release-standby") {
+		fmt.Fprintf(os.Stderr, "orders: unknown arguments %q; run \"orders\" to serve, \"orders migrate\" to apply migrations, or \"orders release-standby\" after a good deploy\n", args)
 		return 2
+	}
+	if args[0] == "release-standby" && env.StandbyURL == "" {
+		// The kit's post-sync Job runs it whether or not the team has a
+		// standby.
+		logger.Info("orders: no STANDBY_URL: no standby to release")
+		return 0
 	}
 	ctx := context.Background()
 	// Migrations hold a lock and set lock_timeout in a session of their
@@ -79,12 +90,16 @@ func command(args []string, env env, logger *slog.Logger) int {
 	}
 	db, err := connect(ctx, env, logger, nil)
 	if err != nil {
-		logger.Error("orders: migrate", "error", err)
+		logger.Error("orders: "+args[0], "error", err)
 		return 2
 	}
 	defer db.Close()
-	if err := migrate(ctx, db, env.Version, logger); err != nil {
-		logger.Error("orders: migrate failed", "error", err)
+	run := migrate
+	if args[0] == "release-standby" {
+		run = releaseStandby
+	}
+	if err := run(ctx, db, env, logger); err != nil {
+		logger.Error("orders: "+args[0]+" failed", "error", err)
 		return 1
 	}
 	return 0

@@ -12,6 +12,7 @@ import (
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/migcheck"
+	"github.com/seatbelt-go/seatbelt/migcheck/standby"
 )
 
 //go:embed migrations/*.sql
@@ -44,9 +45,25 @@ func mustSub(f fs.FS, dir string) fs.FS {
 }
 
 // migrate is "orders migrate": the pre-sync Job and CI run it before new pods
-// roll out. It waits for any other runner and applies what is pending.
-func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog.Logger) error {
-	m, err := migrator(db, version, logger)
+// roll out. It waits for any other runner and applies what is pending; when
+// something is and STANDBY_URL names a standby, it first holds the standby
+// at the primary's position, so the database as it was before the deploy
+// stays there (seatbelt standby promote makes it the primary if the deploy
+// destroyed data; "orders release-standby" lets it catch up after a good one).
+func migrate(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Logger) error {
+	var hold func(context.Context, migcheck.Plan) error
+	if env.StandbyURL != "" {
+		hold = func(ctx context.Context, _ migcheck.Plan) error {
+			return withStandby(ctx, db, env, logger, func(p *standby.Pair) error {
+				held, err := p.Hold(ctx)
+				if err == nil {
+					logger.Info("orders: standby held", "lsn", held.LSN.String())
+				}
+				return err
+			})
+		}
+	}
+	m, err := migrator(db, env.Version, logger, hold)
 	if err != nil {
 		return err
 	}
@@ -58,11 +75,40 @@ func migrate(ctx context.Context, db *pgxpool.Pool, version string, logger *slog
 	return nil
 }
 
+// releaseStandby is "orders release-standby": the post-sync Job runs it
+// once the new pods are healthy.
+func releaseStandby(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Logger) error {
+	return withStandby(ctx, db, env, logger, func(p *standby.Pair) error {
+		if err := p.Release(ctx); err != nil {
+			return err
+		}
+		logger.Info("orders: standby released; it catches up with the primary")
+		return nil
+	})
+}
+
+// withStandby connects to STANDBY_URL and runs f on the pair of the
+// primary and it.
+func withStandby(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Logger, f func(*standby.Pair) error) error {
+	sdb, err := pgxpool.New(ctx, env.StandbyURL)
+	if err != nil {
+		return fmt.Errorf("orders: STANDBY_URL: %w", err)
+	}
+	defer sdb.Close()
+	p, err := standby.New(db, sdb, &standby.Config{Deploy: "orders " + env.Version, Logger: logger})
+	if err != nil {
+		return err
+	}
+	return f(p)
+}
+
 // migrator checks (and, for "orders migrate", applies) every set this
 // build expects. Its Check is the startup gate: the pod is not ready until
 // the database has these migrations (or newer, during a rollout).
-func migrator(db *pgxpool.Pool, version string, logger *slog.Logger) (*migcheck.Migrator, error) {
-	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger, Indexes: &Indexes}, allSets()...)
+// beforeApply runs when Apply has something to apply, before it does; nil
+// for none.
+func migrator(db *pgxpool.Pool, version string, logger *slog.Logger, beforeApply func(context.Context, migcheck.Plan) error) (*migcheck.Migrator, error) {
+	m, err := migcheck.New(db, &migcheck.Config{BuildVersion: version, Logger: logger, Indexes: &Indexes, BeforeApply: beforeApply}, allSets()...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: migration sets: %w", err)
 	}

@@ -31,7 +31,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err != nil {
 		return err
 	}
-	schema, err := migrator(db, env.Version, logger)
+	schema, err := migrator(db, env.Version, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -14,25 +14,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 	"github.com/seatbelt-go/seatbelt/migcheck/standby"
 )
 
-// pair starts a throwaway primary and a streaming standby of it, and
-// returns a pool on each.
+// pair starts a primary and a streaming standby of it, and returns a pool
+// on each.
 func pair(t *testing.T) (primary, stby *pgxpool.Pool, standbyURL string) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := pglocal.StartThrowaway(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	s, err := pglocal.StartStandby(ctx, p, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return pool(t, p.URL), pool(t, s.URL), s.URL
+	p, s := migtest.Standby(t)
+	return pool(t, p), pool(t, s), s
 }
 
 func pool(t *testing.T, url string) *pgxpool.Pool {

@@ -670,11 +670,12 @@ func TestWorkflowCommandsWork(t *testing.T) {
 	t.Run("Migrations", func(t *testing.T) {
 		up, verify := find("deploy", "migrate", "up"), find("deploy", "migrate", "verify")
 		backups := t.TempDir()
-		url := migtest.New(t).Config().ConnString()
+		// A primary with a streaming standby, which migrate up holds.
+		url, standbyURL := migtest.Standby(t)
 		env := map[string]string{"DATABASE_URL": url}
-		out, code := runSeatbelt(t, bin, env, replaceFlag(up.args, "--backup-dir", backups)...)
-		if code != 0 {
-			t.Fatalf("%s: exit %d\n%s", up, code, out)
+		out, code := runSeatbelt(t, bin, env, replaceFlag(replaceFlag(up.args, "--backup-dir", backups), "--hold-standby", standbyURL)...)
+		if code != 0 || !strings.Contains(out, "standby held at") {
+			t.Fatalf("%s: exit %d, want the standby held\n%s", up, code, out)
 		}
 		if dumps, _ := filepath.Glob(filepath.Join(backups, "*.dump")); len(dumps) != 1 {
 			t.Errorf("migrate up wrote %d backups, want 1:\n%s", len(dumps), out)
@@ -715,6 +716,11 @@ func TestWorkflowCommandsWork(t *testing.T) {
 		}
 		if applied != 0 {
 			t.Fatalf("orders migrate applied %d migrations after the workflow's migrate up; the workflow's --set and --table flags differ from the service's sets:\n%s", applied, logs)
+		}
+		// After the rollout the workflow releases the standby it held.
+		release := find("deploy", "standby", "release")
+		if out, code := runSeatbelt(t, bin, env, replaceFlag(release.args, "--standby-url", standbyURL)...); code != 0 || !strings.Contains(out, "released standby") {
+			t.Fatalf("%s: exit %d\n%s", release, code, out)
 		}
 	})
 }

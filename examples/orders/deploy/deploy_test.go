@@ -171,6 +171,37 @@ func TestMigrationJobRunsBeforeTheRollout(t *testing.T) {
 	}
 }
 
+// The standby the migration Job holds is released after the rollout, by a
+// PostSync hook running the same image, which reads the same secret.
+func TestStandbyReleaseJobRunsAfterTheRollout(t *testing.T) {
+	var j batchv1.Job
+	decode(t, "k8s/release-standby-job.yaml", &j)
+	if j.Annotations["argocd.argoproj.io/hook"] != "PostSync" {
+		t.Fatal("the standby release Job is not an Argo CD PostSync hook")
+	}
+	if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Fatal("the release Job must not be restarted in place by the kubelet")
+	}
+	_, app := deployment(t)
+	rel := j.Spec.Template.Spec.Containers[0]
+	if rel.Image != app.Image || strings.Join(rel.Args, " ") != "release-standby" {
+		t.Fatalf("release Job runs %s %v, want the service's image with release-standby", rel.Image, rel.Args)
+	}
+	var mig batchv1.Job
+	decode(t, "k8s/migrate-job.yaml", &mig)
+	for what, ctr := range map[string]corev1.Container{"the migration Job": mig.Spec.Template.Spec.Containers[0], "the release Job": rel} {
+		var k *corev1.SecretKeySelector
+		for _, e := range ctr.Env {
+			if e.Name == "STANDBY_URL" && e.ValueFrom != nil {
+				k = e.ValueFrom.SecretKeyRef
+			}
+		}
+		if k == nil || k.Name != "orders-database" || k.Key != "standby-url" || k.Optional == nil || !*k.Optional {
+			t.Errorf("%s does not read STANDBY_URL from orders-database's standby-url, optionally: %+v", what, k)
+		}
+	}
+}
+
 // application mirrors the fields of an Argo CD Application this kit uses;
 // strict decoding refuses any other.
 type application struct {

@@ -411,13 +411,17 @@ func buildOrders(t *testing.T) string {
 	return bin
 }
 
-// startOrders runs "orders migrate" then "orders" on a fresh empty database,
+// startOrders runs "orders migrate" then "orders" on a fresh empty server,
 // both on loopback ports, and returns once the service logs that it is ready.
 func startOrders(t *testing.T, bin string) ordersService {
 	t.Helper()
-	s := ordersService{url: migtest.New(t).Config().ConnString()}
+	// A primary with a streaming standby, which "orders migrate" holds as
+	// the kit's migration Job does: the standby gauges then have a hold to
+	// report.
+	primary, standby := migtest.Standby(t)
+	s := ordersService{url: primary}
 	mig := exec.Command(bin, "migrate")
-	mig.Env = append(os.Environ(), "DATABASE_URL="+s.url)
+	mig.Env = append(os.Environ(), "DATABASE_URL="+s.url, "STANDBY_URL="+standby)
 	if out, err := mig.CombinedOutput(); err != nil {
 		t.Fatalf("orders migrate: %v\n%s", err, out)
 	}
