@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd(), newBenchIndexCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -13,7 +13,8 @@ const StandbySlot = "seatbelt_standby"
 
 // StartStandby makes a streaming standby of primary, a server from
 // [StartThrowaway]: pg_basebackup -R copies it through the replication slot
-// [StandbySlot] (created by the copy), and the standby starts on a socket
+// [StandbySlot] (created by the copy; a fast checkpoint starts it at once),
+// and the standby starts on a socket
 // of its own. Close it to stop and remove it; the slot stays on the
 // primary, which goes with it.
 func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server, error) {
@@ -38,7 +39,7 @@ func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server,
 	}
 	basebackup := filepath.Join(filepath.Dir(real), "pg_basebackup")
 	if out, err := c.run(ctx, basebackup, "-d", primary.URL, "-D", c.data(), "-R", "-X", "stream",
-		"-C", "-S", StandbySlot, "--no-sync"); err != nil {
+		"-C", "-S", StandbySlot, "-c", "fast", "--no-sync"); err != nil {
 		_ = c.stop()
 		return nil, fmt.Errorf("pglocal: pg_basebackup failed: %w\n%s", err, out)
 	}
