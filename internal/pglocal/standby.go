@@ -14,9 +14,8 @@ const StandbySlot = "seatbelt_standby"
 // StartStandby makes a streaming standby of primary, a server from
 // [StartThrowaway]: pg_basebackup -R copies it through the replication slot
 // [StandbySlot] (created by the copy; a fast checkpoint starts it at once),
-// and the standby starts on a socket
-// of its own. Close it to stop and remove it; the slot stays on the
-// primary, which goes with it.
+// and the standby starts on a socket of its own. Close it to stop and
+// remove it; the slot stays on the primary, which goes with it.
 func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server, error) {
 	if primary == nil || primary.cluster == nil {
 		return nil, fmt.Errorf("pglocal: StartStandby needs a primary from StartThrowaway (its replication is set up: wal_level replica, trust for replication on its socket)")
