@@ -149,7 +149,7 @@ func writeStandbyStatus(out io.Writer, st *standby.Status) {
 	fmt.Fprintf(w, "replay paused\t%v\n", st.Paused)
 	fmt.Fprintf(w, "primary at\t%s\n", st.PrimaryLSN)
 	fmt.Fprintf(w, "received up to\t%s\n", st.ReceivedLSN)
-	fmt.Fprintf(w, "replayed up to\t%s (%d bytes behind)\n", st.ReplayedLSN, st.LagBytes)
+	fmt.Fprintf(w, "replayed up to\t%s (%d bytes behind the primary, %.1f s behind what it received)\n", st.ReplayedLSN, st.LagBytes, st.LagSeconds)
 	if !st.LastReplayed.IsZero() {
 		fmt.Fprintf(w, "last replayed commit\t%s\n", st.LastReplayed.UTC().Format(time.RFC3339))
 	}

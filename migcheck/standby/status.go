@@ -24,6 +24,11 @@ type Status struct {
 	ReplayedLSN LSN `json:"replayed_lsn"`
 	// LagBytes is PrimaryLSN - ReplayedLSN.
 	LagBytes int64 `json:"lag_bytes"`
+	// LagSeconds is how far replay is behind what the standby received,
+	// in time: now minus the commit time of the last transaction replayed,
+	// or 0 when it has replayed all it received. (A held standby received
+	// nothing since the hold; Hold.Held says how long ago that was.)
+	LagSeconds float64 `json:"lag_seconds"`
 	// LastReplayed is the commit time of the last transaction replayed
 	// (zero when none since the standby started); while the standby is
 	// behind, now minus it is the replay lag in time.
@@ -69,8 +74,10 @@ func standbyState(ctx context.Context, standby DB) (*Status, error) {
 	err := standby.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
 		current_setting('primary_conninfo'),
 		pg_get_wal_replay_pause_state() <> 'not paused',
-		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp()`).
-		Scan(&st.Receiver, &conninfo, &st.Paused, scanLSN{&st.ReceivedLSN}, scanLSN{&st.ReplayedLSN}, &last)
+		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp(),
+		CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+			ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8`).
+		Scan(&st.Receiver, &conninfo, &st.Paused, scanLSN{&st.ReceivedLSN}, scanLSN{&st.ReplayedLSN}, &last, &st.LagSeconds)
 	if err != nil {
 		return nil, fmt.Errorf("standby: reading the standby's state: %w", err)
 	}
