@@ -57,6 +57,7 @@ type Config struct {
 // Close when done so the background wake-up notification finishes.
 type Store struct {
 	pool     *pgxpool.Pool
+	funcs    bool // call the append functions (functions.go)
 	direct   *pgx.ConnConfig
 	writer   string
 	tracer   trace.Tracer
@@ -91,7 +92,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = defaultNotifyInterval
 	}
-	s := &Store{pool: pool, direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
+	s := &Store{pool: pool, funcs: usesFunctions(pool.Config().ConnConfig), direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval

@@ -59,7 +59,8 @@ transaction mode that the command starts (a pool of 20 server connections,
 pgx's exec mode), and directly in exec mode, taking turns with the direct
 one; goal: at least 0.8 x the direct single figure. The exec-mode row tells
 the pooler's own cost from the mode's (PgBouncer before 1.21 cannot keep
-prepared statements, so every statement is planned again).
+prepared statements; in exec mode a Store calls eventlog's append functions,
+whose plans the server keeps, instead).
 
 The server is --database-url (default $DATABASE_URL), else the one the tests
 use (127.0.0.1:5432, or a throwaway cluster). The scratch database is

@@ -1,0 +1,115 @@
+package eventlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+)
+
+// Migration 0005 creates the append functions from the statements they
+// wrap; a change to a statement without a new migration fails here.
+func TestMigration0005IsTheAppendStatements(t *testing.T) {
+	got, err := fs.ReadFile(eventlog.Migrations.FS, "0005_append_functions.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := eventlog.AppendFunctionsMigration(); string(got) != want {
+		t.Fatalf("migrations/0005_append_functions.up.sql differs from the statements in functions.go; "+
+			"a changed statement needs a new migration that replaces its function (CREATE OR REPLACE FUNCTION). Want:\n%s", want)
+	}
+}
+
+// A Store whose pool prepares nothing calls the functions, and every pool
+// append path works through them: one record, several, appends shared by
+// concurrent callers, a version conflict and a retried id.
+func TestAppendsThroughTheFunctions(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		t.Run(mode.String(), func(t *testing.T) {
+			cfg, err := pgxpool.ParseConfig(tb.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.ConnConfig.DefaultQueryExecMode = mode
+			cfg.MaxConns = 4
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			s, err := eventlog.New(pool, &eventlog.Config{Writer: "f", Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got, want := eventlog.CallsFunctions(s), mode != pgx.QueryExecModeCacheStatement; got != want {
+				t.Fatalf("calls the functions: %v, want %v", got, want)
+			}
+			st := eventlog.Stream{Type: "f-" + mode.String(), ID: "1"}
+			if r := mustAppend(t, s, st, 1); r.Version != 1 {
+				t.Fatalf("first append: %+v", r)
+			}
+			res, err := s.Append(ctx, st, []eventlog.NewRecord{rec(2), rec(3)}, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)})
+			if err != nil || res.FirstVersion != 2 || res.Version != 3 {
+				t.Fatalf("two records: %+v %v", res, err)
+			}
+			if _, err := s.Append(ctx, st, []eventlog.NewRecord{rec(4)}, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)}); !errors.As(err, new(*eventlog.VersionConflictError)) {
+				t.Fatalf("a stale expected version: %v, want a version conflict", err)
+			}
+			again := eventlog.NewRecord{ID: "retried-" + mode.String(), Data: js(5)}
+			first, err := s.Append(ctx, st, []eventlog.NewRecord{again}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dup, err := s.Append(ctx, st, []eventlog.NewRecord{again}, nil); err != nil || !dup.Duplicate || dup.Version != first.Version {
+				t.Fatalf("a retried id: %+v %v, want the first append's result", dup, err)
+			}
+			// Concurrent callers share statements.
+			var wg sync.WaitGroup
+			errs := make(chan error, 64)
+			for w := range 64 {
+				wg.Go(func() {
+					_, err := s.Append(ctx, eventlog.Stream{Type: st.Type, ID: fmt.Sprint("c", w)}, []eventlog.NewRecord{rec(w)}, &eventlog.AppendOpts{Expected: eventlog.Exactly(0)})
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := count(t, tb, `stream_type = $1`, st.Type); n != 4+64 {
+				t.Fatalf("%d records, want %d", n, 4+64)
+			}
+		})
+	}
+	// The functions are what the exec-mode Store runs: without them it fails.
+	if _, err := tb.pool.Exec(ctx, `DROP FUNCTION eventlog_append_one(bigint, text, text, text, text, text, text, text, bigint, text, text, text)`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := pgxpool.ParseConfig(tb.url)
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, _ := eventlog.New(pool, &eventlog.Config{Writer: "f", Logger: quietLogger()})
+	defer s.Close()
+	if _, err := s.Append(ctx, eventlog.Stream{Type: "gone", ID: "1"}, []eventlog.NewRecord{rec(1)}, nil); err == nil || !strings.Contains(err.Error(), "eventlog_append_one") {
+		t.Fatalf("append without the function: %v, want it to name eventlog_append_one", err)
+	}
+}
