@@ -336,12 +336,6 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 }
 
 func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error {
-	met := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "NO"
-	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "bench eventlog: %s, %d writers, %.0fs per phase\n", r.Machine, r.Writers, r.PhaseSeconds)
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")
@@ -357,17 +351,7 @@ func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error
 	fmt.Fprintf(tw, "append-to-delivery p95\t%.2f ms\t\t\n", r.LatencyP95Ms)
 	fmt.Fprintf(tw, "append-to-delivery p99\t%.2f ms\t< 50 ms\t%s\n", r.LatencyP99Ms, met(r.LatencyP99Ms < 50))
 	fmt.Fprintf(tw, "  Append call alone, p50\t%.2f ms\t\t\n", r.AppendP50Ms)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if asJSON {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, string(b))
-	}
-	return nil
+	return endTable(tw, out, r, asJSON)
 }
 
 // eventlogTimed runs op in a loop on each of n writers for d and returns

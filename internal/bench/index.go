@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -297,12 +296,6 @@ func p99ms(lats []time.Duration) float64 {
 }
 
 func writeBenchIndex(out io.Writer, r benchIndexResult, asJSON bool) error {
-	met := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "NO"
-	}
 	sum := func(xs []float64) (s float64) {
 		for _, x := range xs {
 			s += x
@@ -320,17 +313,7 @@ func writeBenchIndex(out io.Writer, r benchIndexResult, asJSON bool) error {
 	fmt.Fprintf(tw, "write p99, quiet\t%.2f ms\t\t\n", r.QuietP99Ms)
 	fmt.Fprintf(tw, "write p99, during plain builds\t%.2f ms\t\t\n", r.PlainP99Ms)
 	fmt.Fprintf(tw, "write p99, during seatbelt builds\t%.2f ms (%.2f x quiet; max %.1f ms)\t<= 2 x quiet\t%s\n", r.SeatbeltP99Ms, r.P99Ratio, r.SeatbeltMaxMs, met(r.P99Ratio <= 2))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if asJSON {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, string(b))
-	}
-	return nil
+	return endTable(tw, out, r, asJSON)
 }
 
 func secondsList(xs []float64) string {

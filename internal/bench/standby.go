@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -226,27 +225,11 @@ func timePgDump(ctx context.Context, url string) (time.Duration, error) {
 }
 
 func writeBenchStandby(out io.Writer, r benchStandbyResult, asJSON bool) error {
-	met := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "NO"
-	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "bench standby: %s, a %d MB database, %d writes/s on the primary\n", r.Machine, r.SizeMB, r.WritesPerSec)
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")
 	fmt.Fprintf(tw, "hold the standby, wait p50 / max of %d\t%.0f / %.0f ms\t< 1 s\t%s\n", r.Holds, r.HoldP50Ms, r.HoldMaxMs, met(r.HoldMaxMs < 1000))
 	fmt.Fprintf(tw, "pg_dump -Fc of the same database\t%.1f s\tcompared\t\n", r.PgDumpSeconds)
 	fmt.Fprintf(tw, "promote the held standby to its first write\t%.0f ms\t< 5 s\t%s\n", r.PromoteMs, met(r.PromoteMs < 5000))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if asJSON {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, string(b))
-	}
-	return nil
+	return endTable(tw, out, r, asJSON)
 }

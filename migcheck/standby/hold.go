@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // pollEvery is how often the waits look at the standby.
@@ -61,7 +63,7 @@ func (p *Pair) Hold(ctx context.Context) (*Hold, error) {
 			return nil, fmt.Errorf("%w: after %v it has replayed up to %s of the primary's %s; %s; nothing is held (the standby replays on)",
 				ErrTimeout, p.cfg.Timeout, st.ReplayedLSN, target, receiver)
 		}
-		if err := sleep(ctx, pollEvery); err != nil {
+		if err := ctxtime.Sleep(ctx, pollEvery); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +177,7 @@ func waitFor(ctx context.Context, db DB, sql, what string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: %s did not happen within 30s", ErrTimeout, what)
 		}
-		if err := sleep(ctx, pollEvery); err != nil {
+		if err := ctxtime.Sleep(ctx, pollEvery); err != nil {
 			return err
 		}
 	}
