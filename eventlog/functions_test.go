@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // Migration 0005 creates the append functions from the statements they
@@ -35,9 +36,12 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 	t.Parallel()
 	tb := newDB(t)
 	ctx := context.Background()
+	// Direct: pgx's default mode does not get through a pooler (the tests
+	// may run behind one); pooler_test.go covers the functions there.
+	url := migtest.DirectURL(tb.url)
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 		t.Run(mode.String(), func(t *testing.T) {
-			cfg, err := pgxpool.ParseConfig(tb.url)
+			cfg, err := pgxpool.ParseConfig(url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +104,7 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 	if _, err := tb.pool.Exec(ctx, `DROP FUNCTION eventlog_append_one(bigint, text, text, text, text, text, text, text, bigint, text, text, text)`); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := pgxpool.ParseConfig(tb.url)
+	cfg, _ := pgxpool.ParseConfig(url)
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
