@@ -190,7 +190,7 @@ const (
 func (c *Consumer) sessionConfig(ctx context.Context) (*pgx.ConnConfig, error) {
 	pooled, err := pgsession.PoolPooled(ctx, c.store.pool)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errLostLock, err)
+		return nil, fmt.Errorf("%w: checking the pool's connection: %v", errLostLock, pgsession.Explain(err, c.store.pool.Config().ConnConfig.DefaultQueryExecMode))
 	}
 	if pooled {
 		if problem := pgsession.ModeProblem(c.store.pool.Config().ConnConfig.DefaultQueryExecMode); problem != "" {
@@ -235,6 +235,17 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		defer cancel()
 		conn.Close(cctx) // closing ends the session: the lock is released
 	}()
+	// Before the lock: a session lock taken through a pooler stays on its
+	// server connection, held for whichever client gets it next.
+	if c.store.direct != nil {
+		pooled, err := pgsession.Pooled(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		if pooled {
+			return fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
+		}
+	}
 	for standbyLogged := false; ; standbyLogged = true {
 		var ok bool
 		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, consumerLockClass, c.name).Scan(&ok)
@@ -249,15 +260,6 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		}
 		if err := c.sleep(ctx, c.cfg.TakeoverPoll); err != nil {
 			return err
-		}
-	}
-	if c.store.direct != nil {
-		pooled, err := pgsession.Pooled(ctx, conn)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errLostLock, err)
-		}
-		if pooled {
-			return fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
 		}
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {

@@ -116,8 +116,10 @@ func TestConsumerBehindAPoolerWithDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Same name as a consumer that will run next: a refused instance must
+	// leave no lock behind in the pooler's server connections.
 	bad := pooledStore(t, tb, quietLogger(), pooled)
-	c2, err := bad.NewConsumer("c2", recordDelivery("c2"), nil)
+	c2, err := bad.NewConsumer("next", recordDelivery("c2"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +128,23 @@ func TestConsumerBehindAPoolerWithDirect(t *testing.T) {
 	err = c2.Run(ctx)
 	if !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "Config.Direct goes through a connection pooler") {
 		t.Fatalf("Run with a pooled Direct: %v, want ErrInvalidConfig naming Config.Direct", err)
+	}
+	var locks int
+	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
+		AND objid::bigint = (hashtext('next')::bigint + 4294967296) % 4294967296
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&locks); err != nil || locks != 0 {
+		t.Fatalf("%d advisory locks on consumer next left after the refused one (%v), want none", locks, err)
+	}
+	next := make(chan struct{}, 1)
+	c3, err := s.NewConsumer("next", recordDelivery("c3"), &eventlog.ConsumerConfig{OnActive: func() { next <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, c3)
+	select {
+	case <-next:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a consumer of the refused one's name never became active")
 	}
 }
 

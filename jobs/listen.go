@@ -26,7 +26,7 @@ const (
 func (c *Client) setUpListener(ctx context.Context) (*pgx.Conn, error) {
 	pooled, err := pgsession.PoolPooled(ctx, c.db)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: checking the pool's connection: %w", err)
+		return nil, fmt.Errorf("jobs: checking the pool's connection: %w", pgsession.Explain(err, c.db.Config().ConnConfig.DefaultQueryExecMode))
 	}
 	if pooled {
 		if problem := pgsession.ModeProblem(c.db.Config().ConnConfig.DefaultQueryExecMode); problem != "" {
