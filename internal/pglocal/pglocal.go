@@ -55,6 +55,9 @@ type Options struct {
 	// Logger receives one line saying which server was chosen. Defaults to
 	// slog.Default().
 	Logger *slog.Logger
+	// Settings are server settings ("name=value") a throwaway cluster
+	// starts with, after its own. Defaults to none.
+	Settings []string
 }
 
 // Server is a reachable PostgreSQL server. Close it when done: for a

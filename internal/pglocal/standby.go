@@ -42,7 +42,7 @@ func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server,
 		_ = c.stop()
 		return nil, fmt.Errorf("pglocal: pg_basebackup failed: %w\n%s", err, out)
 	}
-	srv, err := c.start(ctx, pgCtl, SourceThrowaway)
+	srv, err := c.start(ctx, pgCtl, SourceThrowaway, nil)
 	if err != nil {
 		return nil, err
 	}

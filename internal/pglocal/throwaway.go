@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -43,7 +44,7 @@ func StartThrowaway(ctx context.Context, opts *Options) (*Server, error) {
 		_ = c.stop()
 		return nil, fmt.Errorf("pglocal: initdb failed: %w\n%s", err, out)
 	}
-	srv, err := c.start(ctx, pgCtl, SourceThrowaway)
+	srv, err := c.start(ctx, pgCtl, SourceThrowaway, o.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +80,13 @@ func (c *cluster) data() string { return filepath.Join(c.dir, "data") }
 // start starts the server on the cluster's data folder, listening on a
 // socket in its folder only, and returns it as a Server; on failure it
 // removes the cluster.
-func (c *cluster) start(ctx context.Context, pgCtl string, source Source) (*Server, error) {
+func (c *cluster) start(ctx context.Context, pgCtl string, source Source, settings []string) (*Server, error) {
 	data := c.data()
 	opts := fmt.Sprintf("-F -p %d -k %s -c listen_addresses='' -c max_connections=200 "+
 		"-c synchronous_commit=off -c full_page_writes=off", socketPort, c.dir)
+	for _, kv := range settings {
+		opts += " -c " + shellQuote(kv)
+	}
 	if out, err := c.run(ctx, pgCtl, "start", "-w", "-t", "60", "-D", data,
 		"-l", filepath.Join(c.dir, "server.log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
@@ -175,3 +179,6 @@ const SystemBinRoot = "/usr/lib/postgresql"
 
 // SystemBinDirs lists the folders of SystemBinRoot, newest first.
 func SystemBinDirs() []string { return BinDirs(SystemBinRoot) }
+
+// shellQuote quotes s for pg_ctl's -o, which a shell splits.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -97,37 +97,76 @@ func (p *Pair) Hold(ctx context.Context) (*Hold, error) {
 }
 
 // stopReceiver marks the standby's primary_conninfo so that the WAL
-// receiver cannot connect, and returns once the receiver is gone.
+// receiver cannot connect, and its restore_command, if any, so that a
+// promotion cannot fetch the deploy's WAL from the archive either; it
+// returns once the receiver is gone.
 func stopReceiver(ctx context.Context, standby DB) error {
-	var conninfo string
-	if err := standby.QueryRow(ctx, `SELECT current_setting('primary_conninfo')`).Scan(&conninfo); err != nil {
-		return fmt.Errorf("standby: reading primary_conninfo: %w", err)
+	conninfo, err := setting(ctx, standby, "primary_conninfo")
+	if err != nil {
+		return err
 	}
 	if conninfo == "" {
 		return errors.New("standby: the standby has no primary_conninfo, so it cannot be streaming; set it (pg_basebackup -R writes it)")
 	}
-	if !strings.HasPrefix(conninfo, heldMark) {
-		if err := alterSystem(ctx, standby, "primary_conninfo", heldMark+conninfo); err != nil {
-			return err
-		}
+	if err := mark(ctx, standby, "primary_conninfo", conninfo, heldMark); err != nil {
+		return err
+	}
+	restore, err := setting(ctx, standby, "restore_command")
+	if err != nil {
+		return err
+	}
+	if err := mark(ctx, standby, "restore_command", restore, restoreMark); err != nil {
+		return err
 	}
 	return waitFor(ctx, standby, `SELECT NOT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')`, "the WAL receiver to stop")
 }
 
-// resume takes a hold's mark off primary_conninfo, so the WAL receiver
-// connects again, and resumes replay. On a standby not held it does
-// nothing.
-func resume(ctx context.Context, standby DB) error {
-	var conninfo string
-	var paused bool
-	err := standby.QueryRow(ctx, `SELECT current_setting('primary_conninfo'), pg_get_wal_replay_pause_state() <> 'not paused'`).Scan(&conninfo, &paused)
+// mark puts prefix in front of the setting's value (which is value) unless
+// it is there already or the value is empty.
+func mark(ctx context.Context, standby DB, name, value, prefix string) error {
+	if value == "" || strings.HasPrefix(value, prefix) {
+		return nil
+	}
+	return alterSystem(ctx, standby, name, prefix+value)
+}
+
+// unmark takes prefix off the setting's value, if it is there.
+func unmark(ctx context.Context, standby DB, name, prefix string) error {
+	value, err := setting(ctx, standby, name)
 	if err != nil {
+		return err
+	}
+	if original, marked := strings.CutPrefix(value, prefix); marked {
+		return alterSystem(ctx, standby, name, original)
+	}
+	return nil
+}
+
+// setting is a setting's value as the configuration files say, which is
+// what the server runs with after its next reload: a Hold killed between
+// its ALTER SYSTEM and the reload must still be seen.
+func setting(ctx context.Context, db DB, name string) (string, error) {
+	var v string
+	err := db.QueryRow(ctx, `SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = $1::text AND error IS NULL ORDER BY seqno DESC LIMIT 1), current_setting($1::text))`, name).Scan(&v)
+	if err != nil {
+		return "", fmt.Errorf("standby: reading %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// resume takes a hold's marks off primary_conninfo and restore_command, so
+// the WAL receiver connects again, and resumes replay. On a standby not
+// held it does nothing.
+func resume(ctx context.Context, standby DB) error {
+	var paused bool
+	if err := standby.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state() <> 'not paused'`).Scan(&paused); err != nil {
 		return fmt.Errorf("standby: reading the standby's state: %w", err)
 	}
-	if original, held := strings.CutPrefix(conninfo, heldMark); held {
-		if err := alterSystem(ctx, standby, "primary_conninfo", original); err != nil {
-			return err
-		}
+	if err := unmark(ctx, standby, "primary_conninfo", heldMark); err != nil {
+		return err
+	}
+	if err := unmark(ctx, standby, "restore_command", restoreMark); err != nil {
+		return err
 	}
 	if paused {
 		if _, err := standby.Exec(ctx, `SELECT pg_wal_replay_resume()`); err != nil {

@@ -53,6 +53,13 @@ func Promote(ctx context.Context, standby DB, opts *PromoteOpts) (*Promoted, err
 	if err != nil {
 		return nil, err
 	}
+	restore, err := setting(ctx, standby, "restore_command")
+	if err != nil {
+		return nil, err
+	}
+	if st.Held() && restore != "" && !strings.HasPrefix(restore, restoreMark) && !o.Force {
+		return nil, fmt.Errorf("%w: it is held, but its restore_command (set since the hold) would restore the archive's WAL first, the latest changes included; hold it again, or pass --force (PromoteOpts.Force)", ErrNotHeld)
+	}
 	if !st.Held() && !o.Force {
 		return nil, fmt.Errorf("%w: promoting it would first replay all it received from the primary (receiver %q, replayed up to %s), the latest changes included; hold it first (seatbelt standby hold), or pass --force (PromoteOpts.Force) to promote it as it is",
 			ErrNotHeld, st.Receiver, st.ReplayedLSN)
@@ -73,16 +80,13 @@ func Promote(ctx context.Context, standby DB, opts *PromoteOpts) (*Promoted, err
 		return nil, fmt.Errorf("standby: the promoted server refuses writes: %w", err)
 	}
 	res := &Promoted{Took: time.Since(start), WasHeld: st.Held()}
-	// A primary has no use for primary_conninfo; leave it as it was before
-	// the hold, without the mark.
-	var conninfo string
-	if err := standby.QueryRow(ctx, `SELECT current_setting('primary_conninfo')`).Scan(&conninfo); err != nil {
-		return nil, fmt.Errorf("standby: reading primary_conninfo: %w", err)
+	// A primary has no use for primary_conninfo and restore_command; leave
+	// them as they were before the hold, without the marks.
+	if err := unmark(ctx, standby, "primary_conninfo", heldMark); err != nil {
+		return nil, err
 	}
-	if original, held := strings.CutPrefix(conninfo, heldMark); held {
-		if err := alterSystem(ctx, standby, "primary_conninfo", original); err != nil {
-			return nil, err
-		}
+	if err := unmark(ctx, standby, "restore_command", restoreMark); err != nil {
+		return nil, err
 	}
 	if err := standby.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(scanLSN{&res.LSN}); err != nil {
 		return nil, fmt.Errorf("standby: reading the new primary's WAL position: %w", err)

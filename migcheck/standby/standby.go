@@ -8,8 +8,9 @@
 // SYSTEM it puts an option libpq refuses in front of primary_conninfo) and
 // pauses replay. From then on the standby is the database
 // as it was before the deploy, while the primary moves on: a migration that
-// drops a table leaves it there. After a good deploy [Pair.Release] puts the
-// receiver back and resumes replay, and the standby catches up (through its
+// drops a table leaves it there. A restore_command (WAL from an archive)
+// is marked to fail for the same reason. After a good deploy [Pair.Release]
+// puts the receiver back and resumes replay, and the standby catches up (through its
 // replication slot the primary keeps the WAL it missed). If the deploy went
 // wrong, [Promote] makes the held standby a primary at the held position.
 //
@@ -70,6 +71,12 @@ var (
 // of the string is the original, untouched, where it always was: in the
 // standby's postgresql.auto.conf. Release takes the mark off.
 const heldMark = "seatbelt_standby_held=1 "
+
+// restoreMark starts the standby's restore_command while it is held: the
+// shell exits 1 at once ("no such file"), and the original command follows
+// as a comment. Without it a promotion would first restore every WAL file
+// the archive has, the deploy's included, as PostgreSQL does at failover.
+const restoreMark = "exit 1 # seatbelt_standby_held: "
 
 // Config tunes a [Pair]. The zero value (or nil) gives the defaults.
 type Config struct {

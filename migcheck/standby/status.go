@@ -70,14 +70,16 @@ func (p *Pair) Status(ctx context.Context) (*Status, error) {
 func standbyState(ctx context.Context, standby DB) (*Status, error) {
 	var st Status
 	var last *time.Time
-	var conninfo string
-	err := standby.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
-		current_setting('primary_conninfo'),
+	conninfo, err := setting(ctx, standby, "primary_conninfo")
+	if err != nil {
+		return nil, err
+	}
+	err = standby.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
 		pg_get_wal_replay_pause_state() <> 'not paused',
 		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp(),
 		CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
 			ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8`).
-		Scan(&st.Receiver, &conninfo, &st.Paused, scanLSN{&st.ReceivedLSN}, scanLSN{&st.ReplayedLSN}, &last, &st.LagSeconds)
+		Scan(&st.Receiver, &st.Paused, scanLSN{&st.ReceivedLSN}, scanLSN{&st.ReplayedLSN}, &last, &st.LagSeconds)
 	if err != nil {
 		return nil, fmt.Errorf("standby: reading the standby's state: %w", err)
 	}
