@@ -267,6 +267,10 @@ func (s *Store) appendOptimistic(r *appendReq) (res *AppendResult, alone bool, e
 	case errors.As(err, &pgErr) && pgErr.Code == "23505":
 		// Another writer took the version, or an id is stored already.
 		return nil, true, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "42883" && s.funcs:
+		// undefined_function: a pool that prepares nothing calls the
+		// append functions, which migration 0005 creates.
+		return nil, false, fmt.Errorf("eventlog: appending to %s: %w (the append functions are missing: apply eventlog.Migrations, whose migration 0005 creates them)", r.stream, err)
 	case err != nil:
 		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", r.stream, err)
 	}

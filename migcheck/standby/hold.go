@@ -26,16 +26,17 @@ func (p *Pair) Hold(ctx context.Context) (*Hold, error) {
 	if err := p.checkPair(ctx); err != nil {
 		return nil, err
 	}
+	// The record first: a hold that dies half-way is then visible, and the
+	// standby gets it before it is held, so a promoted standby knows it was.
+	if err := p.recordHold(ctx, 0, "holding"); err != nil {
+		return nil, err
+	}
+	// The insert position, not pg_current_wal_lsn's write position: with
+	// synchronous_commit off a commit is acknowledged before its WAL is
+	// written, and the hold must include it.
 	var target LSN
 	if err := p.primary.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(scanLSN{&target}); err != nil {
 		return nil, fmt.Errorf("standby: reading the primary's WAL position: %w", err)
-	}
-	// (The insert position, not pg_current_wal_lsn's write position: with
-	// synchronous_commit off a commit is acknowledged before its WAL is
-	// written, and the hold must include it.)
-	// The record first: a hold that dies half-way is then visible.
-	if err := p.recordHold(ctx, target, "holding"); err != nil {
-		return nil, err
 	}
 	if err := resume(ctx, p.standby); err != nil {
 		return nil, err

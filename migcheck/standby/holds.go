@@ -25,8 +25,8 @@ const createHoldsSQL = `CREATE TABLE IF NOT EXISTS ` + HoldsTable + ` (
 type Hold struct {
 	Standby string `json:"standby"`
 	// LSN is the position the standby is held at: every transaction
-	// committed before it is on the standby, none after. While State is
-	// "holding" it is the target Hold was waiting for.
+	// committed before it is on the standby, none after. Zero while State
+	// is "holding".
 	LSN LSN `json:"lsn"`
 	// At is when the hold began; Deploy who asked for it.
 	At     time.Time `json:"held_at"`
@@ -48,14 +48,17 @@ type Hold struct {
 // read-only role, say). migcheck's Verify and migprom read them.
 func Holds(ctx context.Context, primary DB) ([]Hold, error) {
 	var readable bool
-	if err := primary.QueryRow(ctx, `SELECT to_regclass($1::text) IS NOT NULL AND has_table_privilege($1::text, 'SELECT')`, HoldsTable).Scan(&readable); err != nil {
+	if err := primary.QueryRow(ctx, `SELECT CASE WHEN to_regclass($1::text) IS NULL THEN false ELSE has_table_privilege($1::text, 'SELECT') END`, HoldsTable).Scan(&readable); err != nil {
 		return nil, fmt.Errorf("standby: looking for %s: %w", HoldsTable, err)
 	}
 	if !readable {
 		return nil, nil
 	}
 	rows, err := primary.Query(ctx, `SELECT standby, lsn::text, held_at, deploy, state, released_at,
-		coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), lsn), 0)::bigint, extract(epoch FROM now() - held_at)::float8
+		-- On a standby (Verify run against a replica) there is no insert
+		-- position to measure against.
+		CASE WHEN pg_is_in_recovery() THEN 0 ELSE coalesce(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), lsn), 0) END::bigint,
+		extract(epoch FROM now() - held_at)::float8
 		FROM `+HoldsTable+` ORDER BY held_at DESC, standby`)
 	if err != nil {
 		return nil, fmt.Errorf("standby: reading %s: %w", HoldsTable, err)
@@ -79,7 +82,7 @@ func (p *Pair) recordHold(ctx context.Context, lsn LSN, state string) error {
 		return fmt.Errorf("standby: creating %s on the primary: %w", HoldsTable, err)
 	}
 	_, err := p.primary.Exec(ctx, `INSERT INTO `+HoldsTable+` (standby, lsn, held_at, deploy, state)
-		VALUES ($1::text, $2::text::pg_lsn, now(), $3::text, $4::text)
+		VALUES ($1::text, NULLIF($2::text::pg_lsn, '0/0'), now(), $3::text, $4::text)
 		ON CONFLICT (standby) DO UPDATE SET lsn = excluded.lsn, deploy = excluded.deploy, state = excluded.state, released_at = NULL,
 			held_at = CASE WHEN excluded.state = 'holding' THEN excluded.held_at ELSE `+HoldsTable+`.held_at END`,
 		p.cfg.Name, lsn.String(), p.cfg.Deploy, state)

@@ -3,6 +3,7 @@ package standby
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -66,7 +67,8 @@ func Promote(ctx context.Context, standby DB, opts *PromoteOpts) (*Promoted, err
 	}
 	start := time.Now()
 	var done bool
-	if err := standby.QueryRow(ctx, `SELECT pg_promote(true, $1::int)`, int(o.Timeout.Seconds())).Scan(&done); err != nil {
+	wait := max(1, int(math.Ceil(o.Timeout.Seconds()))) // pg_promote takes whole seconds, at least 1
+	if err := standby.QueryRow(ctx, `SELECT pg_promote(true, $1::int)`, wait).Scan(&done); err != nil {
 		return nil, fmt.Errorf("standby: pg_promote: %w", err)
 	}
 	if !done {
@@ -87,6 +89,16 @@ func Promote(ctx context.Context, standby DB, opts *PromoteOpts) (*Promoted, err
 	}
 	if err := unmark(ctx, standby, "restore_command", restoreMark); err != nil {
 		return nil, err
+	}
+	// The holds table came over with the data, its last row saying
+	// "holding" (the "held" update came after the receiver stopped): on the
+	// new primary the hold is over.
+	_, err = standby.Exec(ctx, `DO $$ BEGIN
+		IF to_regclass('`+HoldsTable+`') IS NOT NULL THEN
+			UPDATE `+HoldsTable+` SET state = 'released', released_at = now() WHERE state <> 'released';
+		END IF; END $$`)
+	if err != nil {
+		return nil, fmt.Errorf("standby: closing the hold's record on the promoted server: %w", err)
 	}
 	if err := standby.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(scanLSN{&res.LSN}); err != nil {
 		return nil, fmt.Errorf("standby: reading the new primary's WAL position: %w", err)

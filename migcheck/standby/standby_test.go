@@ -101,6 +101,11 @@ func TestHoldKeepsTheStandbyAsItWasUntilRelease(t *testing.T) {
 	if err != nil || !st.Held() || !st.Paused || st.Receiver != "" || st.Hold == nil || st.Hold.State != "held" {
 		t.Fatalf("status after hold: %+v %v", st, err)
 	}
+	// Verify run against the standby (a read replica) reads its copy of
+	// the records without failing.
+	if holds, err := standby.Holds(ctx, stby); err != nil || len(holds) != 1 {
+		t.Fatalf("holds read on the standby: %+v %v", holds, err)
+	}
 	// Every row committed before the hold is on the standby.
 	onStandby := count(t, stby, `SELECT count(*) FROM orders`)
 	if onStandby < before {
@@ -174,6 +179,10 @@ func TestPromoteTheHeldStandby(t *testing.T) {
 		t.Fatalf("a row from after the hold reached the promoted server")
 	}
 	exec(t, stby, `INSERT INTO orders (note) VALUES ('on the new primary')`)
+	// On the new primary the hold is over: nothing warns about it.
+	if holds, err := standby.Holds(ctx, stby); err != nil || len(holds) != 1 || holds[0].State != "released" {
+		t.Fatalf("holds on the promoted server: %+v %v, want the one hold released", holds, err)
+	}
 	if _, err := standby.Promote(ctx, stby, nil); !errors.Is(err, standby.ErrNotStandby) {
 		t.Fatalf("promoting a primary: %v, want ErrNotStandby", err)
 	}
