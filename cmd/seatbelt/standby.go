@@ -100,7 +100,7 @@ func (o *standbyOptions) pair(ctx context.Context, cfg *standby.Config) (p *stan
 // the server is not this primary's standby, it did not catch up in time, it
 // is not held.
 func standbyRefusal(err error) error {
-	for _, e := range []error{standby.ErrNotStandby, standby.ErrNotItsStandby, standby.ErrTimeout, standby.ErrNotHeld} {
+	for _, e := range []error{standby.ErrNotStandby, standby.ErrNotPrimary, standby.ErrNotItsStandby, standby.ErrTimeout, standby.ErrNotHeld} {
 		if errors.Is(err, e) {
 			return problems(err)
 		}

@@ -76,16 +76,22 @@ func migrate(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Logger
 }
 
 // releaseStandby is "orders release-standby": the post-sync Job runs it
-// once the new pods are healthy.
+// once the new pods are healthy. It releases only a hold this version's
+// migrate made: after a failed deploy the standby stays held for an
+// operator (seatbelt standby release or promote), whatever syncs next.
 func releaseStandby(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Logger) error {
 	return withStandby(ctx, db, env, logger, func(p *standby.Pair) error {
-		if err := p.Release(ctx); err != nil {
-			return err
+		released, err := p.ReleaseHeldBy(ctx, holdName(env))
+		if err == nil && released {
+			logger.Info("orders: standby released; it catches up with the primary")
 		}
-		logger.Info("orders: standby released; it catches up with the primary")
-		return nil
+		return err
 	})
 }
+
+// holdName names this version's holds, so that only its release-standby
+// releases them.
+func holdName(e env) string { return "orders " + e.Version }
 
 // withStandby connects to STANDBY_URL and runs f on the pair of the
 // primary and it.
@@ -95,7 +101,7 @@ func withStandby(ctx context.Context, db *pgxpool.Pool, env env, logger *slog.Lo
 		return fmt.Errorf("orders: STANDBY_URL: %w", err)
 	}
 	defer sdb.Close()
-	p, err := standby.New(db, sdb, &standby.Config{Deploy: "orders " + env.Version, Logger: logger})
+	p, err := standby.New(db, sdb, &standby.Config{Deploy: holdName(env), Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,16 @@ func TestMigrateHoldsTheStandbyUntilRelease(t *testing.T) {
 		t.Fatal("want the migrations on the primary and not on the held standby")
 	}
 
+	// Another version's post-sync Job (a later sync after a failed deploy)
+	// leaves the hold to an operator.
+	other := append(append([]string(nil), env...), "VERSION=v10")
+	if out, err := runWithEnv(bin, []string{"release-standby"}, other...); err != nil || !strings.Contains(out, "held by another deploy") {
+		t.Fatalf("orders release-standby of another version: %v, want exit 0 leaving the hold\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if tables(stby) != 0 {
+		t.Fatal("another version's release-standby released the hold")
+	}
 	if out, err := runWithEnv(bin, []string{"release-standby"}, env...); err != nil || !strings.Contains(out, "standby released") {
 		t.Fatalf("orders release-standby: %v\n%s", err, out)
 	}

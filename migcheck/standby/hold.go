@@ -245,3 +245,26 @@ func (p *Pair) Release(ctx context.Context) error {
 	p.cfg.Logger.Info("standby: released; it catches up with the primary", "standby", p.cfg.Name)
 	return nil
 }
+
+// ReleaseHeldBy releases the standby only if its hold, not yet released,
+// was made by deploy (Config.Deploy of the Hold), and reports whether it
+// did. A deploy's own clean-up uses it: after a failed deploy the standby
+// stays held for an operator, and a later sync of another version must not
+// release the only copy from before the damage.
+func (p *Pair) ReleaseHeldBy(ctx context.Context, deploy string) (bool, error) {
+	holds, err := Holds(ctx, p.primary)
+	if err != nil {
+		return false, err
+	}
+	for _, h := range holds {
+		if h.Standby != p.cfg.Name || h.State == "released" {
+			continue
+		}
+		if h.Deploy != deploy {
+			p.cfg.Logger.Info("standby: held by another deploy; not releasing it", "standby", p.cfg.Name, "held_by", h.Deploy, "deploy", deploy)
+			return false, nil
+		}
+		return true, p.Release(ctx)
+	}
+	return false, nil
+}

@@ -54,6 +54,9 @@ var (
 	// ErrNotStandby means the server given as the standby is not in
 	// recovery: it is a primary (perhaps the primary itself).
 	ErrNotStandby = errors.New("standby: the server is not a standby")
+	// ErrNotPrimary means the server given as the primary is in recovery:
+	// a standby.
+	ErrNotPrimary = errors.New("standby: the server given as the primary is not a primary")
 	// ErrNotItsStandby means the standby is a copy of another cluster than
 	// the primary given.
 	ErrNotItsStandby = errors.New("standby: the standby is not a copy of this primary")
@@ -154,8 +157,12 @@ func (p *Pair) checkPair(ctx context.Context) error {
 		return err
 	}
 	var pid, sid int64
-	if err := p.primary.QueryRow(ctx, `SELECT system_identifier FROM pg_control_system()`).Scan(&pid); err != nil {
+	var primaryInRecovery bool
+	if err := p.primary.QueryRow(ctx, `SELECT system_identifier, pg_is_in_recovery() FROM pg_control_system()`).Scan(&pid, &primaryInRecovery); err != nil {
 		return fmt.Errorf("standby: reading the primary's system identifier: %w", err)
+	}
+	if primaryInRecovery {
+		return fmt.Errorf("%w: it is in recovery, so it is a standby; give the primary's URL (--database-url), and the standby's as --standby-url", ErrNotPrimary)
 	}
 	if err := p.standby.QueryRow(ctx, `SELECT system_identifier FROM pg_control_system()`).Scan(&sid); err != nil {
 		return fmt.Errorf("standby: reading the standby's system identifier: %w", err)

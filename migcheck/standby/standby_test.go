@@ -202,6 +202,10 @@ func TestHoldRefusesWhatItCannotHold(t *testing.T) {
 	if _, err := p.Hold(ctx); !errors.Is(err, standby.ErrNotStandby) || !strings.Contains(err.Error(), "--standby-url") {
 		t.Fatalf("the primary as its own standby: %v, want ErrNotStandby", err)
 	}
+	p, _ = standby.New(stby, stby, nil)
+	if _, err := p.Hold(ctx); !errors.Is(err, standby.ErrNotPrimary) || !strings.Contains(err.Error(), "--database-url") {
+		t.Fatalf("the standby as the primary: %v, want ErrNotPrimary", err)
+	}
 	other, err := pglocal.StartThrowaway(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
