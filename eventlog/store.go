@@ -85,6 +85,9 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Direct != nil && c.Direct.ConnString() == "" {
+		return nil, fmt.Errorf("%w: Config.Direct was not made by pgx.ParseConfig, which pgx requires; parse it from the direct URL: pgx.ParseConfig(os.Getenv(\"DATABASE_DIRECT_URL\"))", ErrInvalidConfig)
+	}
 	if c.NotifyInterval < 0 {
 		return nil, fmt.Errorf("%w: Config.NotifyInterval is %s; use a positive duration, or 0 for the default (%s)",
 			ErrInvalidConfig, c.NotifyInterval, defaultNotifyInterval)

@@ -37,6 +37,10 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			_, err := eventlog.New(tb.pool, &eventlog.Config{NotifyInterval: -time.Millisecond})
 			return err
 		}, []string{"Config.NotifyInterval is -1ms", "or 0 for the default (5ms)"}},
+		{"HandMadeDirect", func() error {
+			_, err := eventlog.New(tb.pool, &eventlog.Config{Direct: &pgx.ConnConfig{}})
+			return err
+		}, []string{"Config.Direct was not made by pgx.ParseConfig", "pgx.ParseConfig(os.Getenv"}},
 		{"EmptyConsumerName", func() error { _, err := s.NewConsumer("", h, nil); return err },
 			[]string{"the consumer name is empty", "name it for what its handler does"}},
 		{"ConsumerNameTooLong", func() error {

@@ -152,6 +152,9 @@ func (c *Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("field Config.%s is %d; set a positive number, or 0 for the default (%s)", f.name, f.v, f.def))
 		}
 	}
+	if o.Direct != nil && o.Direct.ConnString() == "" {
+		errs = append(errs, errors.New("field Config.Direct was not made by pgx.ParseConfig, which pgx requires; parse it from the direct URL: pgx.ParseConfig(os.Getenv(\"DATABASE_DIRECT_URL\"))"))
+	}
 	for _, table := range slices.Sorted(maps.Keys(o.Deleters)) {
 		if o.Deleters[table] == nil {
 			errs = append(errs, fmt.Errorf("field Config.Deleters[%q] is nil; give it a Deleter such as jobs.DeleteByColumn(\"id\"), or leave the table out", table))

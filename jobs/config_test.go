@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/seatbelt-go/seatbelt/jobs"
 )
 
@@ -18,6 +20,7 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		want string
 	}{
 		{jobs.Config{FetchCooldown: -time.Second}, "field Config.FetchCooldown is -1s; set a positive duration, or 0 for the default (5ms)"},
+		{jobs.Config{Direct: &pgx.ConnConfig{}}, `field Config.Direct was not made by pgx.ParseConfig, which pgx requires; parse it from the direct URL: pgx.ParseConfig(os.Getenv("DATABASE_DIRECT_URL"))`},
 		{jobs.Config{PollInterval: -time.Second}, "field Config.PollInterval is -1s; set a positive duration, or 0 for the default (1s, or 50ms polling only)"},
 		{jobs.Config{Lease: -time.Second}, "field Config.Lease is -1s; set a positive duration, or 0 for the default (30s)"},
 		{jobs.Config{HeartbeatInterval: -time.Second}, "field Config.HeartbeatInterval is -1s; set a positive duration, or 0 for the default (Lease/3)"},
