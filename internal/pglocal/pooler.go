@@ -121,9 +121,8 @@ logfile = %s
 	}
 	p.cmd = exec.Command(bin, "-q", conf)
 	p.cmd.Dir = dir
-	if cred != nil {
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	dieWithParent(p.cmd.SysProcAttr)
 	if err := p.cmd.Start(); err != nil {
 		return fail(fmt.Errorf("pglocal: start pgbouncer: %w", err))
 	}
