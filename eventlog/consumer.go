@@ -188,14 +188,12 @@ const (
 // Store's Direct, else the pool's, or nil when the pool goes through a
 // pooler and there is no session to be had.
 func (c *Consumer) sessionConfig(ctx context.Context) (*pgx.ConnConfig, error) {
-	pooled, err := pgsession.PoolPooled(ctx, c.store.pool)
+	pooled, warning, err := pgsession.Inspect(ctx, c.store.pool)
 	if err != nil {
-		return nil, fmt.Errorf("%w: checking the pool's connection: %v", errLostLock, pgsession.Explain(err, c.store.pool.Config().ConnConfig.DefaultQueryExecMode))
+		return nil, fmt.Errorf("%w: %v", errLostLock, err)
 	}
-	if pooled {
-		if problem := pgsession.ModeProblem(c.store.pool.Config().ConnConfig.DefaultQueryExecMode); problem != "" {
-			c.cfg.Logger.Warn("eventlog: the pool goes through a connection pooler; " + problem)
-		}
+	if warning != "" {
+		c.cfg.Logger.Warn("eventlog: the pool goes through a connection pooler; " + warning)
 	}
 	switch {
 	case c.store.direct != nil:

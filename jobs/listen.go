@@ -24,14 +24,12 @@ const (
 // behind a pooler (then it returns nil: no listener, the client polls). It
 // also settles the default poll interval, which depends on the choice.
 func (c *Client) setUpListener(ctx context.Context) (*pgx.Conn, error) {
-	pooled, err := pgsession.PoolPooled(ctx, c.db)
+	pooled, warning, err := pgsession.Inspect(ctx, c.db)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: checking the pool's connection: %w", pgsession.Explain(err, c.db.Config().ConnConfig.DefaultQueryExecMode))
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	if pooled {
-		if problem := pgsession.ModeProblem(c.db.Config().ConnConfig.DefaultQueryExecMode); problem != "" {
-			c.log.Warn("jobs: the pool goes through a connection pooler; " + problem)
-		}
+	if warning != "" {
+		c.log.Warn("jobs: the pool goes through a connection pooler; " + warning)
 	}
 	switch {
 	case c.cfg.Direct != nil:

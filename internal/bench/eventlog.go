@@ -168,13 +168,11 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	// appends through it) take turns, a third of the time each turn, so
 	// that load from elsewhere on the machine hits them alike.
 	const rounds = 3
-	var baseN, singleN, pooledN, execN int64
-	var baseT, singleT, pooledT, execT time.Duration
-	version := make([]int64, o.writers)       // each single writer's stream version
-	pooledVersion := make([]int64, o.writers) // and each pooled one's
-	execVersion := make([]int64, o.writers)   // and each direct exec-mode one's
-	single := func(s *eventlog.Store, streamType string, version []int64) func(ctx context.Context, w, i int) (int, error) {
-		return func(ctx context.Context, w, i int) (int, error) {
+	// single appends one record per call to each writer's own stream of
+	// streamType, with the version it expects.
+	single := func(s *eventlog.Store, streamType string) func(ctx context.Context, round, w, i int) (int, error) {
+		version := make([]int64, o.writers)
+		return func(ctx context.Context, _, w, i int) (int, error) {
 			_, err := s.Append(ctx, eventlog.Stream{Type: streamType, ID: fmt.Sprint(w)},
 				[]eventlog.NewRecord{{Data: json.RawMessage(payload(w, i))}}, &eventlog.AppendOpts{Expected: eventlog.Exactly(version[w])})
 			if err == nil {
@@ -183,46 +181,44 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 			return 1, err
 		}
 	}
-	for round := range rounds {
-		progress("baseline: %d writers, single-row INSERT transactions, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
-		n, took, err := eventlogTimed(ctx, o.writers, o.duration/rounds, func(ctx context.Context, w, i int) (int, error) {
-			_, err := db.Exec(ctx, `INSERT INTO eventlog_baseline (stream_type, stream_id, version, record_id, data, writer)
-				VALUES ('single', $1, $2, $3, $4, 'bench')`, fmt.Sprint(w), round*10_000_000+i+1, fmt.Sprintf("b-%d-%d-%d", round, w, i), payload(w, i))
-			return 1, err
-		})
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		baseN, baseT = baseN+n, baseT+took
-		progress("single: %d writers appending one record per call, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
-		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(store, "single", version))
-		if err != nil {
-			return fmt.Errorf("single appends: %w", err)
-		}
-		singleN, singleT = singleN+n, singleT+took
-		if pooledStore == nil {
-			continue
-		}
-		progress("single behind PgBouncer: %d writers, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
-		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(pooledStore, "pooled", pooledVersion))
-		if err != nil {
-			return fmt.Errorf("single appends behind PgBouncer: %w", err)
-		}
-		pooledN, pooledT = pooledN+n, pooledT+took
-		progress("single, direct in the pooled URL's query mode: %d writers, %v (round %d of %d)...", o.writers, o.duration/rounds, round+1, rounds)
-		n, took, err = eventlogTimed(ctx, o.writers, o.duration/rounds, single(execStore, "exec", execVersion))
-		if err != nil {
-			return fmt.Errorf("single appends in exec mode: %w", err)
-		}
-		execN, execT = execN+n, execT+took
+	type phase struct {
+		what string // says what runs, for the progress line and errors
+		op   func(ctx context.Context, round, w, i int) (int, error)
+		n    int64
+		took time.Duration
 	}
-	res.BaselinePerSec = float64(baseN) / baseT.Seconds()
-	res.EventsPerSec = float64(singleN) / singleT.Seconds()
+	baseline := &phase{what: "baseline: single-row INSERT transactions", op: func(ctx context.Context, round, w, i int) (int, error) {
+		_, err := db.Exec(ctx, `INSERT INTO eventlog_baseline (stream_type, stream_id, version, record_id, data, writer)
+			VALUES ('single', $1, $2, $3, $4, 'bench')`, fmt.Sprint(w), round*10_000_000+i+1, fmt.Sprintf("b-%d-%d-%d", round, w, i), payload(w, i))
+		return 1, err
+	}}
+	direct := &phase{what: "single: appending one record per call", op: single(store, "single")}
+	pooled := &phase{what: "single behind PgBouncer", op: single(pooledStore, "pooled")}
+	execMode := &phase{what: "single, direct in the pooled URL's query mode", op: single(execStore, "exec")}
+	phases := []*phase{baseline, direct}
+	if pooledStore != nil {
+		phases = append(phases, pooled, execMode)
+	}
+	for round := range rounds {
+		for _, p := range phases {
+			progress("%s: %d writers, %v (round %d of %d)...", p.what, o.writers, o.duration/rounds, round+1, rounds)
+			n, took, err := eventlogTimed(ctx, o.writers, o.duration/rounds, func(ctx context.Context, w, i int) (int, error) {
+				return p.op(ctx, round, w, i)
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.what, err)
+			}
+			p.n, p.took = p.n+n, p.took+took
+		}
+	}
+	perSec := func(p *phase) float64 { return float64(p.n) / p.took.Seconds() }
+	res.BaselinePerSec = perSec(baseline)
+	res.EventsPerSec = perSec(direct)
 	res.Ratio = res.EventsPerSec / res.BaselinePerSec
 	if pooledStore != nil {
-		res.PooledPerSec = float64(pooledN) / pooledT.Seconds()
+		res.PooledPerSec = perSec(pooled)
 		res.PooledVsDirect = res.PooledPerSec / res.EventsPerSec
-		res.ExecPerSec = float64(execN) / execT.Seconds()
+		res.ExecPerSec = perSec(execMode)
 		res.PooledVsExec = res.PooledPerSec / res.ExecPerSec
 	}
 

@@ -8,6 +8,8 @@ import (
 
 func TestBenchStandbySmall(t *testing.T) {
 	if testing.Short() {
+		// .ci/run's query-mode runs use -short: this whole-system run is
+		// covered by the full race run.
 		t.Skip("a whole-system bench run; go test without -short runs it")
 	}
 	out, code := runBench(t, "standby", "--json", "--size-mb", "8", "--holds", "2", "--writes", "100")

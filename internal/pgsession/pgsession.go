@@ -36,6 +36,21 @@ func Pooled(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	return uint32(pid) != conn.PgConn().PID(), nil
 }
 
+// Inspect is what a package that keeps a session of its own asks at start:
+// whether pool goes through a pooler and, if so, why its query mode would
+// fail there (warning, empty when it would not). An error carries
+// [Explain]'s advice.
+func Inspect(ctx context.Context, pool *pgxpool.Pool) (pooled bool, warning string, err error) {
+	mode := pool.Config().ConnConfig.DefaultQueryExecMode
+	if pooled, err = PoolPooled(ctx, pool); err != nil {
+		return false, "", fmt.Errorf("checking the pool's connection: %w", Explain(err, mode))
+	}
+	if pooled {
+		warning = ModeProblem(mode)
+	}
+	return pooled, warning, nil
+}
+
 // PoolPooled reports whether pool's connections reach the server through a
 // pooler, by asking one of them.
 func PoolPooled(ctx context.Context, pool *pgxpool.Pool) (bool, error) {

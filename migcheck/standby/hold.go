@@ -85,16 +85,11 @@ func (p *Pair) Hold(ctx context.Context) (*Hold, error) {
 		return nil, err
 	}
 	p.cfg.Logger.Info("standby: held", "standby", p.cfg.Name, "lsn", target.String(), "waited", time.Since(start))
-	holds, err := Holds(ctx, p.primary)
-	if err != nil {
-		return nil, err
+	h, err := p.hold(ctx)
+	if err == nil && h == nil {
+		err = errors.New("standby: the hold's record vanished from the primary")
 	}
-	for _, h := range holds {
-		if h.Standby == p.cfg.Name {
-			return &h, nil
-		}
-	}
-	return nil, errors.New("standby: the hold's record vanished from the primary")
+	return h, err
 }
 
 // stopReceiver marks the standby's primary_conninfo so that the WAL
@@ -181,15 +176,11 @@ func resume(ctx context.Context, standby DB) error {
 // postgresql.auto.conf and reloads it. ALTER SYSTEM takes no parameters,
 // so the server quotes the value.
 func alterSystem(ctx context.Context, db DB, name, value string) error {
+	q, args := `SELECT format('ALTER SYSTEM SET %s = %L', $1::text, $2::text)`, []any{name, value}
+	if value == "" {
+		q, args = `SELECT format('ALTER SYSTEM RESET %s', $1::text)`, args[:1]
+	}
 	var stmt string
-	q := `SELECT format('ALTER SYSTEM SET %s = %L', $1::text, $2::text)`
-	if value == "" {
-		q = `SELECT format('ALTER SYSTEM RESET %s', $1::text)`
-	}
-	args := []any{name, value}
-	if value == "" {
-		args = args[:1]
-	}
 	if err := db.QueryRow(ctx, q, args...).Scan(&stmt); err != nil {
 		return fmt.Errorf("standby: %w", err)
 	}
@@ -252,19 +243,15 @@ func (p *Pair) Release(ctx context.Context) error {
 // stays held for an operator, and a later sync of another version must not
 // release the only copy from before the damage.
 func (p *Pair) ReleaseHeldBy(ctx context.Context, deploy string) (bool, error) {
-	holds, err := Holds(ctx, p.primary)
-	if err != nil {
+	h, err := p.hold(ctx)
+	switch {
+	case err != nil:
 		return false, err
+	case h == nil || h.State == "released":
+		return false, nil
+	case h.Deploy != deploy:
+		p.cfg.Logger.Info("standby: held by another deploy; not releasing it", "standby", p.cfg.Name, "held_by", h.Deploy, "deploy", deploy)
+		return false, nil
 	}
-	for _, h := range holds {
-		if h.Standby != p.cfg.Name || h.State == "released" {
-			continue
-		}
-		if h.Deploy != deploy {
-			p.cfg.Logger.Info("standby: held by another deploy; not releasing it", "standby", p.cfg.Name, "held_by", h.Deploy, "deploy", deploy)
-			return false, nil
-		}
-		return true, p.Release(ctx)
-	}
-	return false, nil
+	return true, p.Release(ctx)
 }

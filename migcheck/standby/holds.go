@@ -91,3 +91,17 @@ func (p *Pair) recordHold(ctx context.Context, lsn LSN, state string) error {
 	}
 	return nil
 }
+
+// hold is the primary's record for the pair's standby, or nil.
+func (p *Pair) hold(ctx context.Context) (*Hold, error) {
+	holds, err := Holds(ctx, p.primary)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holds {
+		if h.Standby == p.cfg.Name {
+			return &h, nil
+		}
+	}
+	return nil, nil
+}

@@ -54,14 +54,8 @@ func (p *Pair) Status(ctx context.Context) (*Status, error) {
 		return nil, fmt.Errorf("standby: reading the primary's WAL position: %w", err)
 	}
 	st.LagBytes = int64(st.PrimaryLSN) - int64(st.ReplayedLSN)
-	holds, err := Holds(ctx, p.primary)
-	if err != nil {
+	if st.Hold, err = p.hold(ctx); err != nil {
 		return nil, err
-	}
-	for _, h := range holds {
-		if h.Standby == p.cfg.Name {
-			st.Hold = &h
-		}
 	}
 	return st, nil
 }

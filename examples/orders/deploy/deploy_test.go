@@ -190,12 +190,7 @@ func TestStandbyReleaseJobRunsAfterTheRollout(t *testing.T) {
 	var mig batchv1.Job
 	decode(t, "k8s/migrate-job.yaml", &mig)
 	for what, ctr := range map[string]corev1.Container{"the migration Job": mig.Spec.Template.Spec.Containers[0], "the release Job": rel} {
-		var k *corev1.SecretKeySelector
-		for _, e := range ctr.Env {
-			if e.Name == "STANDBY_URL" && e.ValueFrom != nil {
-				k = e.ValueFrom.SecretKeyRef
-			}
-		}
+		k := secretKeys(ctr)["STANDBY_URL"]
 		if k == nil || k.Name != "orders-database" || k.Key != "standby-url" || k.Optional == nil || !*k.Optional {
 			t.Errorf("%s does not read STANDBY_URL from orders-database's standby-url, optionally: %+v", what, k)
 		}
@@ -333,12 +328,7 @@ func TestBothURLsComeFromTheSecret(t *testing.T) {
 	var j batchv1.Job
 	decode(t, "k8s/migrate-job.yaml", &j)
 	for what, ctr := range map[string]corev1.Container{"the Deployment": c, "the migration Job": j.Spec.Template.Spec.Containers[0]} {
-		keys := map[string]*corev1.SecretKeySelector{}
-		for _, e := range ctr.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-				keys[e.Name] = e.ValueFrom.SecretKeyRef
-			}
-		}
+		keys := secretKeys(ctr)
 		if k := keys["DATABASE_URL"]; k == nil || k.Name != "orders-database" || k.Key != "url" {
 			t.Errorf("%s does not read DATABASE_URL from orders-database's url: %+v", what, k)
 		}
@@ -347,4 +337,16 @@ func TestBothURLsComeFromTheSecret(t *testing.T) {
 			t.Errorf("%s does not read DATABASE_DIRECT_URL from orders-database's direct-url, optionally: %+v", what, k)
 		}
 	}
+}
+
+// secretKeys maps the container's variables read from a secret to the key
+// they read.
+func secretKeys(ctr corev1.Container) map[string]*corev1.SecretKeySelector {
+	keys := map[string]*corev1.SecretKeySelector{}
+	for _, e := range ctr.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			keys[e.Name] = e.ValueFrom.SecretKeyRef
+		}
+	}
+	return keys
 }
