@@ -181,7 +181,8 @@ func scanProgress(r pgx.Row, relid *int64) (IndexProgress, error) {
 // declaredSQL reads, for each declared (name, table), the table and the
 // index of that name in the table's schema.
 const declaredSQL = `SELECT d.name, t.oid IS NOT NULL, coalesce(n.nspname, ''), CASE WHEN t.oid IS NULL THEN '' ELSE format('%I.%I', n.nspname, t.relname) END,
-	coalesce(c.oid, 0)::bigint, coalesce(i.indisvalid, false), coalesce(pg_get_indexdef(c.oid), ''), coalesce(ct.relname = t.relname AND c.relnamespace = t.relnamespace, true)
+	coalesce(c.oid, 0)::bigint, coalesce(i.indisvalid, false), coalesce(pg_get_indexdef(c.oid), ''), coalesce(ct.relname = t.relname AND c.relnamespace = t.relnamespace, true),
+	coalesce(t.relkind = 'p', false)
 	FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(name, tbl, o)
 	LEFT JOIN pg_class t ON t.oid = to_regclass(d.tbl)
 	LEFT JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -200,7 +201,7 @@ func declaredStates(ctx context.Context, q querier, idx []Index) ([]IndexStatus,
 	out := make([]IndexStatus, len(idx))
 	i := 0
 	var name string
-	var tableExists, valid, sameTable bool
+	var tableExists, valid, sameTable, partitioned bool
 	var oid int64
 	rows, err := q.Query(ctx, declaredSQL, names, tables)
 	if err != nil {
@@ -208,7 +209,7 @@ func declaredStates(ctx context.Context, q querier, idx []Index) ([]IndexStatus,
 	}
 	for rows.Next() {
 		s := &out[i]
-		if err := rows.Scan(&name, &tableExists, &s.schema, &s.Table, &oid, &valid, &s.Definition, &sameTable); err != nil {
+		if err := rows.Scan(&name, &tableExists, &s.schema, &s.Table, &oid, &valid, &s.Definition, &sameTable, &partitioned); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("migcheck: reading the declared indexes: %w", err)
 		}
@@ -218,6 +219,13 @@ func declaredStates(ctx context.Context, q querier, idx []Index) ([]IndexStatus,
 		case !tableExists:
 			s.State, s.Table = IndexNoTable, ix.Table
 			s.Message = fmt.Sprintf("index %s is declared on table %s, which does not exist; run the migrations first, or fix the table in %s", ix.Name, ix.Table, ix.File)
+		case partitioned && (oid == 0 || !valid):
+			// CREATE INDEX CONCURRENTLY refuses a partitioned table; say
+			// what works instead rather than fail at the build.
+			s.State = IndexBroken
+			s.Message = fmt.Sprintf("table %s is partitioned, and PostgreSQL cannot build an index on a partitioned table CONCURRENTLY; "+
+				"declare the index on each partition instead (one file each, built concurrently), then, if the parent needs it, "+
+				"a migration can CREATE INDEX ... ON ONLY %s and ALTER INDEX ... ATTACH PARTITION each partition's index, which takes no time", s.Table, s.Table)
 		case oid == 0:
 			s.State = IndexMissing
 			s.Message = fmt.Sprintf("index %s on %s is missing; queries that need it scan the table", ix.Name, s.Table)

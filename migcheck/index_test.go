@@ -244,6 +244,38 @@ func TestIndexBuildThatFailsDropsWhatItLeft(t *testing.T) {
 	}
 }
 
+// An index declared on a partitioned table is refused with what works
+// instead, before any build; one declared on a partition builds. An index
+// the parent already has (made by a migration) is valid.
+func TestIndexOnAPartitionedTable(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	exec(t, db, "CREATE TABLE p (a int NOT NULL, b int NOT NULL) PARTITION BY RANGE (a)")
+	exec(t, db, "CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100)")
+	exec(t, db, "INSERT INTO p SELECT g % 100, g FROM generate_series(1, 1000) g")
+	x := newIndexer(t, db, nil, "p_b.sql", "CREATE INDEX CONCURRENTLY p_b ON p (b);", "p1_b.sql", "CREATE INDEX CONCURRENTLY p1_b ON p1 (b);")
+	st := indexStatus(t, x)
+	if st["p_b"].State != migcheck.IndexBroken || !strings.Contains(st["p_b"].Message, "partitioned") || !strings.Contains(st["p_b"].Message, "ATTACH PARTITION") {
+		t.Fatalf("the index on the partitioned table: %+v", st["p_b"])
+	}
+	if st["p1_b"].State != migcheck.IndexMissing {
+		t.Fatalf("the index on the partition: %+v", st["p1_b"])
+	}
+	res, err := x.Apply(ctx, nil)
+	if !errors.Is(err, migcheck.ErrIndexesNotApplied) || !strings.Contains(err.Error(), "partitioned") || len(res.Built) != 1 || res.Built[0].Index != "p1_b" {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "p1_b build built" {
+		t.Fatalf("ledger %v: the refused index must not be tried", got)
+	}
+	// The parent's index made the way that works: valid.
+	exec(t, db, "CREATE INDEX p_b ON ONLY p (b)")
+	exec(t, db, "ALTER INDEX p_b ATTACH PARTITION p1_b")
+	if st := indexStatus(t, x)["p_b"]; st.State != migcheck.IndexValid {
+		t.Fatalf("the parent's attached index: %+v", st)
+	}
+}
+
 // openTransaction starts a transaction on its own connection that holds a
 // snapshot and an xid, as a long report would.
 func openTransaction(t *testing.T, db *pgxpool.Pool) (pid int, commit func()) {

@@ -118,8 +118,9 @@ func TestKilledRunnerAppliesNothingTwice(t *testing.T) {
 	})
 }
 
-// indexChild is the scenario "indexer" with args [url, file, sql]: an index
-// builder that applies the one index.
+// indexChild is the scenario "indexer" with args [url, file, sql] and
+// optionally "replace": an index builder that applies the one index,
+// replacing one of another definition with "replace".
 func indexChild(args []string) int {
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, args[0])
@@ -130,7 +131,7 @@ func indexChild(args []string) int {
 	defer db.Close()
 	x, err := migcheck.NewIndexer(db, quietConfig(), migcheck.IndexSet{FS: files(args[1], args[2])})
 	if err == nil {
-		_, err = x.Apply(ctx, nil)
+		_, err = x.Apply(ctx, &migcheck.IndexApplyOpts{Replace: len(args) > 3 && args[3] == "replace"})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -152,14 +153,8 @@ func TestKilledIndexBuilderLeavesAnInvalidIndexTheNextApplyRebuilds(t *testing.T
 	}
 	t.Parallel()
 	db := indexDB(t, 2000)
-	_, commit := openTransaction(t, db) // holds the build in a wait phase
 	file, sql := "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);"
-	builder := testchild.Start(t, "indexer", []string{db.Config().ConnString(), file, sql})
-	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
-	builder.Kill()
-	// The server notices the dead client within client_connection_check_interval.
-	waitFor(t, db, fmt.Sprintf(`SELECT 1 - count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%s%%'`, migcheck.IndexAppName))
-	commit()
+	killBuilderMidBuild(t, db, file, sql)
 
 	x := newIndexer(t, db, nil, file, sql)
 	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexInvalid || !strings.Contains(st.Message, "INVALID") {
@@ -177,5 +172,65 @@ func TestKilledIndexBuilderLeavesAnInvalidIndexTheNextApplyRebuilds(t *testing.T
 	}
 	if got := ledger(t, x); strings.Join(got, ",") != "t_a build interrupted,t_a rebuild built" {
 		t.Fatalf("ledger after the rebuild: %v", got)
+	}
+}
+
+// killBuilderMidBuild runs an index builder of the one file in a child
+// process (with extra args), holds its build in a wait phase with an open
+// transaction, kills the child with SIGKILL, waits until the server has
+// ended the build, and ends the transaction.
+func killBuilderMidBuild(t *testing.T, db *pgxpool.Pool, file, sql string, extra ...string) {
+	t.Helper()
+	_, commit := openTransaction(t, db)
+	builder := testchild.Start(t, "indexer", append([]string{db.Config().ConnString(), file, sql}, extra...))
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+	builder.Kill()
+	// The server notices the dead client within client_connection_check_interval.
+	waitFor(t, db, fmt.Sprintf(`SELECT 1 - count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE '%s%%'`, migcheck.IndexAppName))
+	commit()
+}
+
+// A replacement killed with SIGKILL while it builds the new index leaves
+// the old one in place and serving, and an INVALID name_sbnew. Status still
+// reports the definition as different; the next Apply with Replace drops
+// the leftover, builds the new one again and swaps it in.
+func TestKilledReplacementKeepsTheOldIndexAndTheNextApplyFinishesIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a timed whole-build proof; go test without -short runs it")
+	}
+	t.Parallel()
+	db := indexDB(t, 2000)
+	file, old, changed := "t_a.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);", "CREATE INDEX CONCURRENTLY t_a ON t (a) WHERE a > 10;"
+	if _, err := newIndexer(t, db, nil, file, old).Apply(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	killBuilderMidBuild(t, db, file, changed, "replace")
+
+	var valid, leftoverValid bool
+	var def string
+	if err := db.QueryRow(ctx, `SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indexrelid = 't_a'::regclass`).Scan(&valid, &def); err != nil || !valid || strings.Contains(def, "WHERE") {
+		t.Fatalf("the old index after the kill: valid %v, %s, %v", valid, def, err)
+	}
+	if err := db.QueryRow(ctx, `SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a_sbnew'::regclass`).Scan(&leftoverValid); err != nil || leftoverValid {
+		t.Fatalf("the killed replacement's leftover t_a_sbnew: valid %v, %v; want an INVALID index", leftoverValid, err)
+	}
+	x := newIndexer(t, db, nil, file, changed)
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexDifferent {
+		t.Fatalf("status after the kill: %+v", st)
+	}
+	res, err := x.Apply(context.Background(), &migcheck.IndexApplyOpts{Replace: true})
+	if err != nil || len(res.Built) != 1 || res.Built[0].Action != migcheck.ActionReplace {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if st := indexStatus(t, x)["t_a"]; st.State != migcheck.IndexValid {
+		t.Fatalf("after the replacement: %+v", st)
+	}
+	var left int
+	db.QueryRow(ctx, "SELECT count(*) FROM pg_class WHERE relname LIKE 't_a_sb%'").Scan(&left)
+	if left != 0 {
+		t.Fatalf("%d temporary indexes left after the replacement", left)
+	}
+	if got := ledger(t, x); strings.Join(got, ",") != "t_a build built,t_a replace interrupted,t_a replace built" {
+		t.Fatalf("ledger: %v", got)
 	}
 }
