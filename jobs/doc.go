@@ -47,6 +47,11 @@
 // of attempts and a backoff. A worker that does not know a job's kind or
 // stage (an older version during a rollout) leaves it for one that does.
 //
+// A stage that waits on something outside (an export not ready yet, a
+// partner asking to come back later) returns [Snooze]: it runs again after
+// the delay, on any worker, without using an attempt, its transaction's
+// writes rolled back; the history shows a "snoozed" event with the time.
+//
 // One client in the database is the leader (a lease row, so a paused leader
 // loses the role): it rescues expired leases, deletes finished jobs after
 // Config.Retention and counts the jobs by state for Config.Observer.

@@ -41,7 +41,7 @@ type Job struct {
 type Event struct {
 	ID      int64
 	At      time.Time
-	Event   string // enqueued, started, succeeded, retrying, failed, released, rescued, cancel_requested, cancelled, cleanup_started, cleaned, restarted
+	Event   string // enqueued, started, succeeded, retrying, snoozed, failed, released, rescued, cancel_requested, cancelled, cleanup_started, cleaned, restarted
 	Stage   string
 	Attempt int
 	Worker  string

@@ -51,9 +51,10 @@ type StageData struct {
 	// Outcome is how the attempt ended: "succeeded" (its completion was
 	// written), "failed" (Run returned an error), "released" (the client
 	// stopped; the stage runs again elsewhere without using an attempt),
-	// "cancelled" (the job was cancelled), "lease_lost" (another attempt
-	// owns the stage) or "rejected" (Run succeeded but its completion
-	// could not be written).
+	// "cancelled" (the job was cancelled), "snoozed" (Run returned
+	// [Snooze]; the stage runs again later without using an attempt),
+	// "lease_lost" (another attempt owns the stage) or "rejected" (Run
+	// succeeded but its completion could not be written).
 	Outcome string
 	// Duration is the time the stage's Run took.
 	Duration time.Duration

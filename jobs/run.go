@@ -50,6 +50,11 @@ func (c *Client) runStage(base context.Context, j claimed) {
 	outcome := "succeeded"
 	retrying := false
 	cause := context.Cause(base)
+	var snooze *SnoozeError
+	if errors.As(err, &snooze) && snooze.Duration < 0 {
+		err = fmt.Errorf("jobs: stage %q returned Snooze(%v): the delay must not be negative; fix the stage", st.Name, snooze.Duration)
+		snooze = nil
+	}
 	switch {
 	case err == nil:
 		err = c.completeStage(context.WithoutCancel(base), r)
@@ -73,12 +78,16 @@ func (c *Client) runStage(base context.Context, j claimed) {
 		outcome = "lease_lost"
 		r.rollback()
 		log.Warn("jobs: stage stopped after its lease was lost", "err", err)
+	case snooze != nil:
+		outcome = "snoozed"
+		r.rollback()
+		c.snoozeStage(context.WithoutCancel(base), j, snooze.Duration, log)
 	default:
 		outcome = "failed"
 		r.rollback()
 		retrying = c.failStage(context.WithoutCancel(base), j, maxAttempts, st, err, log)
 	}
-	if err != nil {
+	if err != nil && snooze == nil {
 		span.SetStatus(codes.Error, err.Error())
 		span.RecordError(err)
 	}

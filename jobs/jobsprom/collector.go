@@ -32,7 +32,7 @@ func NewCollector() *Collector {
 		}, []string{"state"}),
 		stageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "seatbelt_jobs_stage_duration_seconds",
-			Help:    "Time a stage's Run took, by outcome (succeeded, failed, released, cancelled, lease_lost, rejected).",
+			Help:    "Time a stage's Run took, by outcome (succeeded, failed, released, cancelled, snoozed, lease_lost, rejected).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"kind", "stage", "outcome"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{

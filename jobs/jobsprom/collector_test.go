@@ -28,7 +28,7 @@ var families = map[string]struct {
 	labels string
 }{
 	"seatbelt_jobs_jobs":                   {"Jobs by state; reported by the leader only, so a sum over pods is right.", dto.MetricType_GAUGE, "state"},
-	"seatbelt_jobs_stage_duration_seconds": {"Time a stage's Run took, by outcome (succeeded, failed, released, cancelled, lease_lost, rejected).", dto.MetricType_HISTOGRAM, "kind,outcome,stage"},
+	"seatbelt_jobs_stage_duration_seconds": {"Time a stage's Run took, by outcome (succeeded, failed, released, cancelled, snoozed, lease_lost, rejected).", dto.MetricType_HISTOGRAM, "kind,outcome,stage"},
 	"seatbelt_jobs_retries_total":          {"Stage attempts that failed and were scheduled again.", dto.MetricType_COUNTER, "kind,stage"},
 	"seatbelt_jobs_rescued_total":          {"Stages made available again because their worker's lease expired (counted by the leader).", dto.MetricType_COUNTER, ""},
 	"seatbelt_jobs_queue_latency_seconds":  {"Time from a job's run-at to the claim of its first stage.", dto.MetricType_HISTOGRAM, "kind"},
