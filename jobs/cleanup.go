@@ -100,7 +100,7 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY ta
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	res.AlreadyClean = res.Entries == 0 && j.State == "cleaned"
+	res.AlreadyClean = res.Entries == 0 && j.State == StateCleaned
 	refused := func(err error) (*CleanupResult, error) {
 		if o.DryRun {
 			return res, err // what would be deleted, and why it cannot be yet
@@ -126,7 +126,7 @@ WHERE job_id = $1::bigint AND deleted_at IS NULL GROUP BY table_name ORDER BY ta
 		}
 	}
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		var state string
+		var state JobState
 		if err := tx.QueryRow(ctx, "SELECT state FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state); err != nil {
 			return err
 		}
@@ -150,8 +150,8 @@ WHERE id = $1::bigint`, id, now); err != nil {
 	return res, nil
 }
 
-func cleanable(id int64, state string) error {
-	if state == "available" || state == "running" {
+func cleanable(id int64, state JobState) error {
+	if state == StateAvailable || state == StateRunning {
 		return &StateError{ID: id, State: state, Op: "clean up", Hint: "cancel it first (seatbelt jobs cancel ID) and wait until it is cancelled"}
 	}
 	return nil
@@ -167,7 +167,8 @@ func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts, res *Clea
 	var n int
 	counts := map[string]*deleted{}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		var state, stage string
+		var state JobState
+		var stage string
 		if err := tx.QueryRow(ctx, "SELECT state, stage FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage); err != nil {
 			return err
 		}

@@ -91,7 +91,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	return nil
 }
 
-func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (map[int64]string, error) {
+func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (map[int64]JobState, error) {
 	n := len(batch)
 	ids, claims, attempts := make([]int64, n), make([]int64, n), make([]int32, n)
 	stages, nexts, results := make([]string, n), make([]string, n), make([]*string, n)
@@ -108,10 +108,10 @@ func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (m
 		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
 	}
 	defer rows.Close()
-	got := make(map[int64]string, n)
+	got := make(map[int64]JobState, n)
 	for rows.Next() {
 		var id int64
-		var state string
+		var state JobState
 		if err := rows.Scan(&id, &state); err != nil {
 			return nil, err
 		}
@@ -123,9 +123,9 @@ func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (m
 	return got, nil
 }
 
-func (c *Client) afterComplete(got map[int64]string) {
+func (c *Client) afterComplete(got map[int64]JobState) {
 	for _, state := range got {
-		if state == "available" {
+		if state == StateAvailable {
 			c.signalWake() // our own next stage is ready
 			return
 		}

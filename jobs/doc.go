@@ -72,7 +72,9 @@
 //
 // # Operating on jobs
 //
-// [List], [Get], [History] and [Entities] read; [Cancel] cancels (a running
+// [List], [Get], [History] and [Entities] read (a job's state is a
+// [JobState], StateAvailable to StateCleaned, and each history row's kind
+// an [EventKind]; [ParseState] reads a state from text); [Cancel] cancels (a running
 // stage's context is cancelled within a second, through LISTEN/NOTIFY, or
 // at the next heartbeat for a client without a listener);
 // [Restart] runs the job again from the failed stage or, after a cleanup,

@@ -37,7 +37,7 @@ var (
 // StateError says an operation is not allowed in the job's current state.
 type StateError struct {
 	ID    int64
-	State string
+	State JobState
 	Op    string
 	Hint  string
 }

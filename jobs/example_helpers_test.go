@@ -36,7 +36,7 @@ func exampleDB() (db *pgxpool.Pool, drop func()) {
 }
 
 // waitUntil polls a job until it reaches state.
-func waitUntil(db *pgxpool.Pool, id int64, state string) *jobs.Job {
+func waitUntil(db *pgxpool.Pool, id int64, state jobs.JobState) *jobs.Job {
 	for range 1000 {
 		j, err := jobs.Get(context.Background(), db, id)
 		if err == nil && j.State == state {

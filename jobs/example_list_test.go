@@ -24,7 +24,7 @@ func ExampleList() {
 	for _, j := range all {
 		fmt.Println(j.Kind, j.State, string(j.Args))
 	}
-	cancelled, _ := jobs.List(ctx, db, &jobs.ListOpts{States: []string{"cancelled", "failed"}})
+	cancelled, _ := jobs.List(ctx, db, &jobs.ListOpts{States: []jobs.JobState{jobs.StateCancelled, jobs.StateFailed}})
 	fmt.Println("cancelled or failed:", len(cancelled), cancelled[0].ID == b.ID)
 	// Output:
 	// report available {}

@@ -134,7 +134,7 @@ func jobState(t *testing.T, db *pgxpool.Pool, id int64) *jobs.Job {
 	return j
 }
 
-func waitState(t *testing.T, db *pgxpool.Pool, id int64, state string, timeout time.Duration) *jobs.Job {
+func waitState(t *testing.T, db *pgxpool.Pool, id int64, state jobs.JobState, timeout time.Duration) *jobs.Job {
 	t.Helper()
 	var j *jobs.Job
 	waitFor(t, timeout, fmt.Sprintf("job %d to be %s", id, state), func() bool {

@@ -5,20 +5,73 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
+// JobState is where a job is in its life.
+type JobState string
+
+const (
+	// StateAvailable waits for a worker; RunAt may be in the future
+	// (scheduled, backing off or snoozed).
+	StateAvailable JobState = "available"
+	// StateRunning: a worker holds the lease of its current stage.
+	StateRunning JobState = "running"
+	// StateSucceeded: every stage succeeded.
+	StateSucceeded JobState = "succeeded"
+	// StateFailed: a stage used its last attempt; clean up and restart.
+	StateFailed JobState = "failed"
+	// StateCancelled: cancelled by [Cancel].
+	StateCancelled JobState = "cancelled"
+	// StateCleaned: its recorded entities were deleted by [Cleanup].
+	StateCleaned JobState = "cleaned"
+)
+
 // States lists every job state.
-var States = []string{"available", "running", "succeeded", "failed", "cancelled", "cleaned"}
+var States = []JobState{StateAvailable, StateRunning, StateSucceeded, StateFailed, StateCancelled, StateCleaned}
+
+// ParseState returns the state named s, or an error listing the states.
+func ParseState(s string) (JobState, error) {
+	for _, st := range States {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	names := make([]string, len(States))
+	for i, st := range States {
+		names[i] = string(st)
+	}
+	return "", fmt.Errorf("jobs: unknown state %q; want one of %s", s, strings.Join(names, ", "))
+}
+
+// EventKind is what one row of a job's history records.
+type EventKind string
+
+const (
+	EventEnqueued        EventKind = "enqueued"         // the job was added
+	EventStarted         EventKind = "started"          // a worker claimed a stage
+	EventSucceeded       EventKind = "succeeded"        // a stage completed; Detail is its result
+	EventRetrying        EventKind = "retrying"         // a stage failed and runs again after its backoff
+	EventSnoozed         EventKind = "snoozed"          // a stage returned [Snooze]; Detail has until and seconds
+	EventFailed          EventKind = "failed"           // a stage used its last attempt
+	EventReleased        EventKind = "released"         // a stopping worker gave the stage back
+	EventRescued         EventKind = "rescued"          // the leader took back a stage whose lease ran out
+	EventCancelRequested EventKind = "cancel_requested" // [Cancel] asked a running stage to stop
+	EventCancelled       EventKind = "cancelled"        // the job was cancelled
+	EventCleanupStarted  EventKind = "cleanup_started"  // [Cleanup] began deleting entities
+	EventCleaned         EventKind = "cleaned"          // [Cleanup] deleted every recorded entity
+	EventRestarted       EventKind = "restarted"        // [Restart] made the job run again
+)
 
 // Job is a job as stored.
 type Job struct {
 	ID    int64
 	Kind  string
 	Args  json.RawMessage
-	State string
+	State JobState
 	// Stage is the stage running or to run next; for a succeeded job the
 	// last stage; "" before the first claim or after a restart from the
 	// first stage.
@@ -41,7 +94,7 @@ type Job struct {
 type Event struct {
 	ID      int64
 	At      time.Time
-	Event   string // enqueued, started, succeeded, retrying, snoozed, failed, released, rescued, cancel_requested, cancelled, cleanup_started, cleaned, restarted
+	Event   EventKind
 	Stage   string
 	Attempt int
 	Worker  string
@@ -84,7 +137,7 @@ func Get(ctx context.Context, db DB, id int64) (*Job, error) {
 // ListOpts filters [List]; nil lists the newest 100 jobs of every state.
 type ListOpts struct {
 	// States keeps jobs in these states (see [States]). Defaults to all.
-	States []string
+	States []JobState
 	// Kind keeps jobs of this kind. Defaults to all.
 	Kind string
 	// Limit is the most jobs returned, newest first. Defaults to 100.
@@ -100,9 +153,15 @@ func List(ctx context.Context, db DB, opts *ListOpts) ([]*Job, error) {
 	if o.Limit <= 0 {
 		o.Limit = 100
 	}
+	// As text: pgx's exec and simple_protocol modes cannot encode a slice
+	// of a named string type.
+	states := make([]string, len(o.States))
+	for i, s := range o.States {
+		states[i] = string(s)
+	}
 	rows, err := db.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
 WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR state = ANY($1::text[])) AND ($2::text = '' OR kind = $2::text)
-ORDER BY id DESC LIMIT $3::int`, o.States, o.Kind, o.Limit)
+ORDER BY id DESC LIMIT $3::int`, states, o.Kind, o.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
 	}
@@ -150,7 +209,7 @@ func Entities(ctx context.Context, db DB, id int64) ([]Entity, error) {
 // within a second of the commit: given the caller's pgx.Tx, when that
 // commits) and becomes cancelled when the stage returns. Finished jobs are
 // left alone and reported with a [*StateError].
-func Cancel(ctx context.Context, db DB, id int64) (state string, err error) {
+func Cancel(ctx context.Context, db DB, id int64) (state JobState, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		now := time.Now()
 		err := tx.QueryRow(ctx, `
@@ -170,13 +229,13 @@ RETURNING state`, id, now).Scan(&state)
 		if err != nil {
 			return err
 		}
-		event := "cancelled"
-		if state == "running" {
-			event = "cancel_requested"
+		event := EventCancelled
+		if state == StateRunning {
+			event = EventCancelRequested
 		}
 		_, err = tx.Exec(ctx, `
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt)
-SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id = $1::bigint`, id, now, event)
+SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id = $1::bigint`, id, now, string(event))
 		if err != nil {
 			return err
 		}

@@ -146,12 +146,12 @@ func (c *Client) countStates(ctx context.Context, db DB) error {
 		return err
 	}
 	defer rows.Close()
-	counts := make(map[string]int64, len(States))
+	counts := make(map[JobState]int64, len(States))
 	for _, s := range States {
 		counts[s] = 0
 	}
 	for rows.Next() {
-		var state string
+		var state JobState
 		var n int64
 		if err := rows.Scan(&state, &n); err != nil {
 			return err

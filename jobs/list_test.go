@@ -36,10 +36,10 @@ func TestList(t *testing.T) {
 	}{
 		{"NilOptsListsEveryJob", nil, all},
 		{"NoStatesListsEveryState", &jobs.ListOpts{}, all},
-		{"EmptyStatesListsEveryState", &jobs.ListOpts{States: []string{}}, all},
-		{"States", &jobs.ListOpts{States: []string{"cancelled", "failed"}}, fmt.Sprintf("%d export cancelled", gone)},
+		{"EmptyStatesListsEveryState", &jobs.ListOpts{States: []jobs.JobState{}}, all},
+		{"States", &jobs.ListOpts{States: []jobs.JobState{"cancelled", "failed"}}, fmt.Sprintf("%d export cancelled", gone)},
 		{"Kind", &jobs.ListOpts{Kind: "export"}, fmt.Sprintf("%d export cancelled|%d export available", gone, exp)},
-		{"KindAndState", &jobs.ListOpts{Kind: "export", States: []string{"available"}}, fmt.Sprintf("%d export available", exp)},
+		{"KindAndState", &jobs.ListOpts{Kind: "export", States: []jobs.JobState{"available"}}, fmt.Sprintf("%d export available", exp)},
 		{"Limit", &jobs.ListOpts{Limit: 2}, fmt.Sprintf("%d export cancelled|%d export available", gone, exp)},
 		{"NothingMatches", &jobs.ListOpts{Kind: "nope"}, ""},
 	} {

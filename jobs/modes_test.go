@@ -143,7 +143,7 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 	}
 	failed := list[0].ID
 	waitState(t, db, failed, "failed", 10*time.Second)
-	if list, err := jobs.List(ctx, db, &jobs.ListOpts{States: []string{"failed", "cancelled"}}); err != nil || len(list) != 2 {
+	if list, err := jobs.List(ctx, db, &jobs.ListOpts{States: []jobs.JobState{"failed", "cancelled"}}); err != nil || len(list) != 2 {
 		t.Fatalf("list by state: %d jobs, %v", len(list), err)
 	}
 	if all, err := jobs.List(ctx, db, nil); err != nil || len(all) != 5 {

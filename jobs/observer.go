@@ -80,7 +80,7 @@ type StatesData struct {
 	Leader bool
 	// Counts is the number of jobs in each of [States], zeros included;
 	// nil when Leader is false.
-	Counts map[string]int64
+	Counts map[JobState]int64
 }
 
 // noObserver is the Observer of a client configured without one.

@@ -20,7 +20,7 @@ type recorder struct {
 	stages      []jobs.StageData
 	rescued     int
 	leader      bool
-	counts      map[string]int64
+	counts      map[jobs.JobState]int64
 	afterLeader int // calls with Leader false after one with Leader true
 }
 
@@ -59,7 +59,7 @@ func (r *recorder) rescuedStages() int {
 
 // states is the last count of jobs by state and whether it came from a
 // leader.
-func (r *recorder) states() (map[string]int64, bool) {
+func (r *recorder) states() (map[jobs.JobState]int64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return maps.Clone(r.counts), r.leader
@@ -119,7 +119,7 @@ func TestObserverSeesWhatTheClientDoes(t *testing.T) {
 	}
 	waitState(t, b.db, obs.ID, "failed", 10*time.Second)
 	<-started
-	want := map[string]int64{"available": 1, "running": 1, "succeeded": 0, "failed": 1, "cancelled": 0, "cleaned": 0}
+	want := map[jobs.JobState]int64{"available": 1, "running": 1, "succeeded": 0, "failed": 1, "cancelled": 0, "cleaned": 0}
 	waitFor(t, 10*time.Second, "the leader's counts", func() bool {
 		counts, leader := rec.states()
 		return leader && maps.Equal(counts, want)

@@ -35,7 +35,8 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 		from = "first"
 	}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		var state, stage, key string
+		var state JobState
+		var stage, key string
 		err := tx.QueryRow(ctx, "SELECT state, stage, coalesce(unique_key, '') FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage, &key)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("%w: id %d", ErrNotFound, id)
@@ -44,18 +45,18 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 			return err
 		}
 		switch {
-		case state == "available" || state == "running":
+		case state == StateAvailable || state == StateRunning:
 			return &StateError{ID: id, State: state, Op: "restart", Hint: "it has not finished; cancel it first if it must start over"}
-		case !o.FromFirst && (state == "cleaned" || state == "succeeded"):
+		case !o.FromFirst && (state == StateCleaned || state == StateSucceeded):
 			return &StateError{ID: id, State: state, Op: "restart from the failed stage", Hint: "restart it from the first stage instead (--from-first)"}
 		}
-		var last string
+		var last EventKind
 		err = tx.QueryRow(ctx, `SELECT event FROM seatbelt_job_events
 WHERE job_id = $1::bigint AND event IN ('cleanup_started', 'cleaned', 'restarted') ORDER BY id DESC LIMIT 1`, id).Scan(&last)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if last == "cleanup_started" {
+		if last == EventCleanupStarted {
 			return &StateError{ID: id, State: state, Op: "restart", Hint: fmt.Sprintf("its cleanup began and has not finished, so part of what it created is gone; run the cleanup again to finish it (seatbelt jobs cleanup %d), then restart it from the first stage", id)}
 		}
 		if o.FromFirst {

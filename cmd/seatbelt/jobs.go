@@ -85,16 +85,19 @@ func jobID(arg string) (int64, error) {
 
 func newJobsListCmd(open openDB) *cobra.Command {
 	var o jobs.ListOpts
+	var states []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List jobs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, s := range o.States {
-				if !validState(s) {
-					return fmt.Errorf("--state %q: want one of %s", s, strings.Join(jobs.States, ", "))
+			for _, s := range states {
+				st, err := jobs.ParseState(s)
+				if err != nil {
+					return fmt.Errorf("--state: %w", err)
 				}
+				o.States = append(o.States, st)
 			}
 			db, err := open(cmd.Context())
 			if err != nil {
@@ -119,20 +122,11 @@ func newJobsListCmd(open openDB) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.States, "state", nil, "only jobs in these states (repeatable or comma-separated)")
+	f.StringSliceVar(&states, "state", nil, "only jobs in these states (repeatable or comma-separated)")
 	f.StringVar(&o.Kind, "kind", "", "only jobs of this kind")
 	f.IntVar(&o.Limit, "limit", 100, "at most this many jobs")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
-}
-
-func validState(s string) bool {
-	for _, v := range jobs.States {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func oneLine(s string, n int) string {
@@ -240,9 +234,9 @@ func writeJob(out io.Writer, j *jobs.Job, hist []jobs.Event, ents []jobs.Entity)
 func cleanupUnfinished(hist []jobs.Event) bool {
 	for i := len(hist) - 1; i >= 0; i-- {
 		switch hist[i].Event {
-		case "cleanup_started":
+		case jobs.EventCleanupStarted:
 			return true
-		case "cleaned", "restarted":
+		case jobs.EventCleaned, jobs.EventRestarted:
 			return false
 		}
 	}
@@ -259,7 +253,7 @@ func newJobsCancelCmd(open openDB) *cobra.Command {
 			if err != nil {
 				return jobsRefused(err)
 			}
-			if state == "running" {
+			if state == jobs.StateRunning {
 				fmt.Fprintf(cmd.OutOrStdout(), "job %d: cancel requested; its running stage is being interrupted\n", id)
 			} else {
 				fmt.Fprintf(cmd.OutOrStdout(), "job %d: cancelled\n", id)

@@ -76,19 +76,9 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := fmt.Sprint(res.ID)
-	waitJob := func(state string) {
+	waitJob := func(state jobs.JobState) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			j, err := jobs.Get(ctx, db, res.ID)
-			if err == nil && j.State == state {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job not %s: %+v %v", state, j, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitJobState(t, db, res.ID, state)
 	}
 	waitJob("failed")
 	lines := func() int {
@@ -206,7 +196,7 @@ func jobsDB(t *testing.T, schema string, kinds ...jobs.Kind) (*pgxpool.Pool, str
 	return db, url
 }
 
-func waitJobState(t *testing.T, db *pgxpool.Pool, id int64, state string) {
+func waitJobState(t *testing.T, db *pgxpool.Pool, id int64, state jobs.JobState) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

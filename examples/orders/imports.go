@@ -203,7 +203,7 @@ func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 // importView is an import as the API shows it.
 type importView struct {
 	ID         int64                      `json:"id"`
-	State      string                     `json:"state"`
+	State      jobs.JobState              `json:"state"`
 	Stage      string                     `json:"stage"`
 	Attempt    int                        `json:"attempt"`
 	Args       json.RawMessage            `json:"args"`
@@ -219,7 +219,7 @@ type importView struct {
 
 type eventView struct {
 	At      time.Time       `json:"at"`
-	Event   string          `json:"event"`
+	Event   jobs.EventKind  `json:"event"`
 	Stage   string          `json:"stage,omitempty"`
 	Attempt int             `json:"attempt,omitempty"`
 	Worker  string          `json:"worker,omitempty"`

@@ -95,6 +95,6 @@ func (c *Collector) ObserveStates(_ context.Context, d jobs.StatesData) {
 		return
 	}
 	for _, s := range jobs.States {
-		c.jobs.WithLabelValues(s).Set(float64(d.Counts[s]))
+		c.jobs.WithLabelValues(string(s)).Set(float64(d.Counts[s]))
 	}
 }
