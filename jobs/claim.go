@@ -10,6 +10,7 @@ import (
 type claimed struct {
 	id              int64
 	kind            string
+	queue           string
 	stage           string
 	attempt         int
 	claim           int64
@@ -19,17 +20,23 @@ type claimed struct {
 	cancelRequested bool
 }
 
-// claimSQL takes up to $4 due jobs whose kind and stage this worker knows
-// (an unknown one is left for a worker that knows it), skipping rows other
-// workers are claiming, and records a "started" event for each.
+// claimSQL takes, from each queue of $8 that is not paused, up to the
+// matching count of $4 due jobs whose kind and stage this worker knows (an
+// unknown one is left for a worker that knows it), skipping rows other
+// workers are claiming, and records a "started" event for each. The pause
+// is read at each claim, so a pause holds from its commit on.
 const claimSQL = `
 WITH picked AS (
-	SELECT id FROM seatbelt_jobs
-	WHERE state = 'available' AND run_at <= $1::timestamptz AND kind = ANY($2::text[])
-	  AND (stage = '' OR kind || chr(31) || stage = ANY($3::text[]))
-	ORDER BY priority, run_at, id
-	LIMIT $4::int
-	FOR UPDATE SKIP LOCKED
+	SELECT p.id FROM unnest($8::text[], $4::int[]) AS q(name, n)
+	CROSS JOIN LATERAL (
+		SELECT id FROM seatbelt_jobs
+		WHERE state = 'available' AND queue = q.name AND run_at <= $1::timestamptz AND kind = ANY($2::text[])
+		  AND (stage = '' OR kind || chr(31) || stage = ANY($3::text[]))
+		ORDER BY priority, run_at, id
+		LIMIT q.n
+		FOR UPDATE SKIP LOCKED
+	) p
+	WHERE q.n > 0 AND NOT EXISTS (SELECT 1 FROM seatbelt_job_queues s WHERE s.name = q.name AND s.paused_at IS NOT NULL)
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = 'running',
@@ -40,19 +47,20 @@ WITH picked AS (
 		lease_until = $6::timestamptz,
 		updated_at = $1::timestamptz
 	WHERE j.id = ANY(ARRAY(SELECT id FROM picked)) -- an index scan; a join would hash the whole table
-	RETURNING j.id, j.kind, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
+	RETURNING j.id, j.kind, j.queue, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)
 	SELECT id, $1::timestamptz, 'started', stage, attempt, $5::text FROM u
 )
 SELECT * FROM u ORDER BY id`
 
-func (c *Client) claim(ctx context.Context, n int) ([]claimed, error) {
-	if len(c.kindNames) == 0 || n <= 0 {
+// claim claims up to n[i] jobs of queue c.queueNames[i].
+func (c *Client) claim(ctx context.Context, n []int32) ([]claimed, error) {
+	if len(c.kindNames) == 0 {
 		return nil, nil
 	}
 	now := c.cfg.Now()
-	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, now.Add(c.cfg.Lease), c.firsts)
+	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, now.Add(c.cfg.Lease), c.firsts, c.queueNames)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +68,7 @@ func (c *Client) claim(ctx context.Context, n int) ([]claimed, error) {
 	var out []claimed
 	for rows.Next() {
 		var j claimed
-		if err := rows.Scan(&j.id, &j.kind, &j.stage, &j.attempt, &j.claim, &j.args, &j.results, &j.runAt, &j.cancelRequested); err != nil {
+		if err := rows.Scan(&j.id, &j.kind, &j.queue, &j.stage, &j.attempt, &j.claim, &j.args, &j.results, &j.runAt, &j.cancelRequested); err != nil {
 			return out, err
 		}
 		if k := c.kinds[j.kind]; k != nil && j.attempt == 1 && k.Stages[0].Name == j.stage {

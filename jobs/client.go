@@ -39,6 +39,12 @@ type Client struct {
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
 	listenCfg                *pgx.ConnConfig // nil: no listener, the client polls
+	// The queues worked, in name order, with each one's MaxWorkers and
+	// running stages, and the index of each name.
+	queueNames []string
+	queueMax   []int64
+	queueBusy  []atomic.Int64
+	queueIdx   map[string]int
 
 	wake          chan struct{}
 	saturated     atomic.Bool
@@ -139,6 +145,13 @@ func (c *Client) Start(ctx context.Context) error {
 		c.mu.Unlock()
 		return ErrAlreadyStarted
 	}
+	c.queueNames = slices.Sorted(maps.Keys(c.cfg.Queues))
+	c.queueIdx = make(map[string]int, len(c.queueNames))
+	c.queueBusy = make([]atomic.Int64, len(c.queueNames))
+	for i, q := range c.queueNames {
+		c.queueMax = append(c.queueMax, int64(c.cfg.Queues[q].MaxWorkers))
+		c.queueIdx[q] = i
+	}
 	for name, k := range c.kinds {
 		c.kindNames = append(c.kindNames, name)
 		c.firsts = append(c.firsts, k.Stages[0].Name)
@@ -169,7 +182,7 @@ func (c *Client) Start(ctx context.Context) error {
 	go func() { defer c.bg.Done(); c.leaderLoop(bgCtx) }()
 	go func() { defer close(c.compDone); c.completer() }()
 	go func() { defer close(c.fetchDone); c.fetchLoop(fetchCtx) }()
-	c.log.Info("jobs: client started", "kinds", c.kindNames, "max_workers", c.cfg.MaxWorkers, "lease", c.cfg.Lease, "listener", l != nil)
+	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil)
 	return nil
 }
 
@@ -264,9 +277,17 @@ func (c *Client) fetchLoop(ctx context.Context) {
 	poll := time.NewTimer(c.cfg.PollInterval)
 	defer poll.Stop()
 	var last time.Time
+	want := make([]int32, len(c.queueNames))
+	got := make([]int32, len(c.queueNames))
 	for {
-		free := int64(c.cfg.MaxWorkers) - c.busy.Load()
-		if free > 0 {
+		// What each queue has room for: claims of up to FetchBatch.
+		room := false
+		for i := range want {
+			free := c.queueMax[i] - c.queueBusy[i].Load()
+			want[i] = int32(max(0, min(free, int64(c.cfg.FetchBatch))))
+			room = room || want[i] > 0
+		}
+		if room {
 			if wait := c.cfg.FetchCooldown - time.Since(last); wait > 0 {
 				t := time.NewTimer(wait)
 				select {
@@ -276,18 +297,26 @@ func (c *Client) fetchLoop(ctx context.Context) {
 				case <-t.C:
 				}
 			}
-			n := int(min(free, int64(c.cfg.FetchBatch)))
-			got, err := c.claim(ctx, n)
+			claimed, err := c.claim(ctx, want)
 			last = time.Now()
 			if err != nil && ctx.Err() == nil {
 				c.log.Error("jobs: claiming jobs failed; retrying after the poll interval", "err", err)
 			}
-			for _, j := range got {
+			clear(got)
+			for _, j := range claimed {
+				got[c.queueIdx[j.queue]]++
 				c.startStage(j)
 			}
-			full := len(got) == n && err == nil
-			c.saturated.Store(full || int64(len(got)) == free)
-			if full {
+			// A queue that got all it asked for may have more waiting: claim
+			// again at once. One with no room left waits for a stage to
+			// end (saturated makes an ending stage wake this loop).
+			full, saturated := false, false
+			for i := range want {
+				full = full || (want[i] > 0 && got[i] == want[i])
+				saturated = saturated || c.queueBusy[i].Load() >= c.queueMax[i]
+			}
+			c.saturated.Store(full || saturated)
+			if full && err == nil {
 				continue
 			}
 		} else {
@@ -314,6 +343,8 @@ func (c *Client) startStage(j claimed) {
 	c.mu.Lock()
 	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
 	c.mu.Unlock()
+	q := &c.queueBusy[c.queueIdx[j.queue]]
+	q.Add(1)
 	c.busy.Add(1)
 	c.stages.Add(1)
 	go func() {
@@ -324,6 +355,7 @@ func (c *Client) startStage(j claimed) {
 			}
 			c.mu.Unlock()
 			cancel(nil)
+			q.Add(-1)
 			c.busy.Add(-1)
 			c.stages.Done()
 			if c.saturated.Load() {

@@ -27,11 +27,18 @@ type Config struct {
 	// leader election; it must be unique among running clients. Defaults
 	// to "<hostname>-<pid>-<n>", n counting the clients of the process.
 	WorkerID string
-	// MaxWorkers is how many stages run at once in this client. Defaults
-	// to 100.
+	// MaxWorkers is how many stages of one queue run at once in this
+	// client, for each queue in Queues that sets no MaxWorkers of its own.
+	// Defaults to 100.
 	MaxWorkers int
-	// FetchBatch is the most jobs claimed by one query. Defaults to
-	// MaxWorkers.
+	// Queues are the queues this client claims jobs from, by name (see
+	// EnqueueOpts.Queue). Jobs of other queues are left to clients that
+	// work them. A queue paused in the database ([PauseQueue]) is claimed
+	// from by no client until it is resumed. Defaults to the one queue
+	// [DefaultQueue] with MaxWorkers.
+	Queues map[string]QueueConfig
+	// FetchBatch is the most jobs of one queue claimed by one query.
+	// Defaults to MaxWorkers.
 	FetchBatch int
 	// FetchCooldown is the least time between two claim queries, so a busy
 	// queue is not polled in a tight loop. Defaults to 5 milliseconds.
@@ -102,6 +109,13 @@ type Config struct {
 	Now func() time.Time
 }
 
+// QueueConfig tunes one of the queues a client works.
+type QueueConfig struct {
+	// MaxWorkers is how many stages of this queue run at once in the
+	// client. Defaults to Config.MaxWorkers.
+	MaxWorkers int
+}
+
 // DefaultBackoff waits 1 s before the first retry and doubles each time, up
 // to 10 minutes.
 func DefaultBackoff(attempt int) time.Duration {
@@ -152,6 +166,14 @@ func (c *Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("field Config.%s is %d; set a positive number, or 0 for the default (%s)", f.name, f.v, f.def))
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(o.Queues)) {
+		if err := checkQueueName(name); err != nil {
+			errs = append(errs, fmt.Errorf("field Config.Queues: %w", err))
+		}
+		if n := o.Queues[name].MaxWorkers; n < 0 {
+			errs = append(errs, fmt.Errorf("field Config.Queues[%q].MaxWorkers is %d; set a positive number, or 0 for Config.MaxWorkers", name, n))
+		}
+	}
 	if o.Direct != nil && o.Direct.ConnString() == "" {
 		errs = append(errs, errors.New("field Config.Direct was not made by pgx.ParseConfig, which pgx requires; parse it from the direct URL: pgx.ParseConfig(os.Getenv(\"DATABASE_DIRECT_URL\"))"))
 	}
@@ -173,6 +195,17 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.FetchBatch == 0 {
 		o.FetchBatch = o.MaxWorkers
 	}
+	queues := map[string]QueueConfig{}
+	for name, q := range o.Queues {
+		if q.MaxWorkers == 0 {
+			q.MaxWorkers = o.MaxWorkers
+		}
+		queues[name] = q
+	}
+	if len(queues) == 0 {
+		queues[DefaultQueue] = QueueConfig{MaxWorkers: o.MaxWorkers}
+	}
+	o.Queues = queues
 	if o.FetchCooldown == 0 {
 		o.FetchCooldown = 5 * time.Millisecond
 	}

@@ -32,6 +32,8 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{jobs.Config{FetchBatch: -1}, "field Config.FetchBatch is -1; set a positive number, or 0 for the default (MaxWorkers)"},
 		{jobs.Config{MaxAttempts: -1}, "field Config.MaxAttempts is -1; set a positive number, or 0 for the default (5)"},
 		{jobs.Config{Deleters: map[string]jobs.Deleter{"orders": nil}}, `field Config.Deleters["orders"] is nil; give it a Deleter such as jobs.DeleteByColumn("id"), or leave the table out`},
+		{jobs.Config{Queues: map[string]jobs.QueueConfig{"": {}}}, `field Config.Queues: the queue name is empty; name it, or leave it out for "default"`},
+		{jobs.Config{Queues: map[string]jobs.QueueConfig{"import": {MaxWorkers: -1}}}, `field Config.Queues["import"].MaxWorkers is -1; set a positive number, or 0 for Config.MaxWorkers`},
 	} {
 		_, err := jobs.NewClient(b.db, &tc.cfg)
 		if !errors.Is(err, jobs.ErrInvalidConfig) || err.Error() != "jobs: invalid config: "+tc.want {

@@ -61,6 +61,18 @@
 // a kind set wrong, with [ErrInvalidConfig] naming the field and what to
 // set.
 //
+// # Queues
+//
+// Every job waits in a queue: EnqueueOpts.Queue, or [DefaultQueue]. A
+// client works the queues of Config.Queues (by default only
+// DefaultQueue), each with its own MaxWorkers, so a flood of imports does
+// not hold back the emails. [PauseQueue] stops every replica claiming
+// from a queue at the pause's commit, a replica started later included,
+// until [ResumeQueue]; stages already running finish, and jobs can still
+// be enqueued. Operators pause a queue before a risky deploy (seatbelt
+// jobs pause import) and resume it after. [Queues] reports each queue's
+// pause and its jobs by state.
+//
 // # Stopping
 //
 // [Client.Stop] is the soft stop, made to be a graceful stop hook

@@ -16,7 +16,12 @@ type EnqueueOpts struct {
 	// failed) per key: a second Enqueue with the same key returns the
 	// existing job with Duplicate set. Defaults to no key.
 	UniqueKey string
-	// Priority orders available jobs; lower runs first. Defaults to 0.
+	// Queue is the queue the job waits in: the clients whose
+	// Config.Queues name it run it, and pausing it ([PauseQueue]) holds
+	// it. Defaults to [DefaultQueue].
+	Queue string
+	// Priority orders available jobs of a queue; lower runs first.
+	// Defaults to 0.
 	Priority int16
 	// RunAt delays the job until that time. Defaults to now, on the wall
 	// clock (time.Now): a test that runs its client on a fake clock
@@ -43,8 +48,8 @@ const liveStates = "('available', 'running', 'failed')"
 
 const enqueueSQL = `
 WITH j AS (
-	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
-	VALUES ($1::text, $2::jsonb, 'available', $3::smallint, $4::timestamptz, NULLIF($5::text, ''), $6::timestamptz, $6::timestamptz)
+	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at, queue)
+	VALUES ($1::text, $2::jsonb, 'available', $3::smallint, $4::timestamptz, NULLIF($5::text, ''), $6::timestamptz, $6::timestamptz, $8::text)
 	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ` + liveStates + ` DO NOTHING
 	RETURNING id
 ), e AS (
@@ -66,6 +71,10 @@ func Enqueue(ctx context.Context, db DB, kind string, args any, opts *EnqueueOpt
 	if opts != nil {
 		o = *opts
 	}
+	queue, err := queueOf(&o)
+	if err != nil {
+		return EnqueueResult{}, fmt.Errorf("jobs: enqueue %s: EnqueueOpts.Queue: %w", kind, err)
+	}
 	raw, err := encodeArgs(args)
 	if err != nil {
 		return EnqueueResult{}, err
@@ -79,7 +88,7 @@ func Enqueue(ctx context.Context, db DB, kind string, args any, opts *EnqueueOpt
 	// and SELECT and then finish (freeing the key); retry a few times.
 	for range 5 {
 		var id int64
-		err := db.QueryRow(ctx, enqueueSQL, kind, raw, o.Priority, runAt, o.UniqueKey, now, notify).Scan(&id, nil)
+		err := db.QueryRow(ctx, enqueueSQL, kind, raw, o.Priority, runAt, o.UniqueKey, now, notify, queue).Scan(&id, nil)
 		if err == nil {
 			return EnqueueResult{ID: id}, nil
 		}
@@ -110,7 +119,7 @@ type EnqueueParams struct {
 func EnqueueMany(ctx context.Context, db DB, params []EnqueueParams) (int, error) {
 	now := time.Now()
 	n := len(params)
-	kinds, args, keys := make([]string, n), make([]string, n), make([]string, n)
+	kinds, args, keys, queues := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	prios, runAts := make([]int16, n), make([]time.Time, n)
 	for i, p := range params {
 		if p.Kind == "" {
@@ -120,8 +129,11 @@ func EnqueueMany(ctx context.Context, db DB, params []EnqueueParams) (int, error
 		if err != nil {
 			return 0, err
 		}
-		kinds[i], args[i], runAts[i] = p.Kind, raw, now
+		kinds[i], args[i], runAts[i], queues[i] = p.Kind, raw, now, DefaultQueue
 		if p.Opts != nil {
+			if queues[i], err = queueOf(p.Opts); err != nil {
+				return 0, fmt.Errorf("jobs: EnqueueMany: params[%d].Opts.Queue: %w", i, err)
+			}
 			keys[i], prios[i] = p.Opts.UniqueKey, p.Opts.Priority
 			if !p.Opts.RunAt.IsZero() {
 				runAts[i] = p.Opts.RunAt
@@ -131,19 +143,28 @@ func EnqueueMany(ctx context.Context, db DB, params []EnqueueParams) (int, error
 	var inserted int
 	err := db.QueryRow(ctx, `
 WITH j AS (
-	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at)
-	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6::timestamptz, $6::timestamptz
-	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[]) AS t(k, a, p, r, u)
+	INSERT INTO seatbelt_jobs (kind, args, state, priority, run_at, unique_key, created_at, updated_at, queue)
+	SELECT k, a::jsonb, 'available', p, r, NULLIF(u, ''), $6::timestamptz, $6::timestamptz, q
+	FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::text[], $7::text[]) AS t(k, a, p, r, u, q)
 	ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN `+liveStates+` DO NOTHING
 	RETURNING id
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event) SELECT id, $6::timestamptz, 'enqueued' FROM j
 )
-SELECT count(*), pg_notify('`+wakeChannel+`', '') FROM j`, kinds, args, prios, runAts, keys, now).Scan(&inserted, nil)
+SELECT count(*), pg_notify('`+wakeChannel+`', '') FROM j`, kinds, args, prios, runAts, keys, now, queues).Scan(&inserted, nil)
 	if err != nil {
 		return 0, fmt.Errorf("jobs: enqueue many: %w", err)
 	}
 	return inserted, nil
+}
+
+// queueOf returns o's queue, DefaultQueue when unset, or why it is not a
+// queue name.
+func queueOf(o *EnqueueOpts) (string, error) {
+	if o.Queue == "" {
+		return DefaultQueue, nil
+	}
+	return o.Queue, checkQueueName(o.Queue)
 }
 
 // encodeArgs returns args as JSON text. It is sent as a string with an

@@ -70,6 +70,7 @@ const (
 type Job struct {
 	ID    int64
 	Kind  string
+	Queue string
 	Args  json.RawMessage
 	State JobState
 	// Stage is the stage running or to run next; for a succeeded job the
@@ -112,12 +113,12 @@ type Entity struct {
 	DeletedAt *time.Time
 }
 
-const jobColumns = `id, kind, args, state, stage, attempt, priority, run_at, coalesce(unique_key, ''), coalesce(worker, ''),
+const jobColumns = `id, kind, queue, args, state, stage, attempt, priority, run_at, coalesce(unique_key, ''), coalesce(worker, ''),
 	lease_until, cancel_requested, results, coalesce(last_error, ''), created_at, updated_at, finished_at`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
-	err := row.Scan(&j.ID, &j.Kind, &j.Args, &j.State, &j.Stage, &j.Attempt, &j.Priority, &j.RunAt, &j.UniqueKey, &j.Worker,
+	err := row.Scan(&j.ID, &j.Kind, &j.Queue, &j.Args, &j.State, &j.Stage, &j.Attempt, &j.Priority, &j.RunAt, &j.UniqueKey, &j.Worker,
 		&j.LeaseUntil, &j.CancelRequested, &j.Results, &j.LastError, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt)
 	return &j, err
 }
@@ -140,6 +141,8 @@ type ListOpts struct {
 	States []JobState
 	// Kind keeps jobs of this kind. Defaults to all.
 	Kind string
+	// Queue keeps jobs of this queue. Defaults to all.
+	Queue string
 	// Limit is the most jobs returned, newest first. Defaults to 100.
 	Limit int
 }
@@ -161,7 +164,8 @@ func List(ctx context.Context, db DB, opts *ListOpts) ([]*Job, error) {
 	}
 	rows, err := db.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
 WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR state = ANY($1::text[])) AND ($2::text = '' OR kind = $2::text)
-ORDER BY id DESC LIMIT $3::int`, states, o.Kind, o.Limit)
+	AND ($4::text = '' OR queue = $4::text)
+ORDER BY id DESC LIMIT $3::int`, states, o.Kind, o.Limit, o.Queue)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
 	}

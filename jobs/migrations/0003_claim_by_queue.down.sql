@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS seatbelt_jobs_claim_queue;

@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultQueue is the queue of a job enqueued without EnqueueOpts.Queue,
+// and the one queue a client works when Config.Queues is empty.
+const DefaultQueue = "default"
+
+// MaxQueueLen is the longest queue name, in bytes.
+const MaxQueueLen = 128
+
+func checkQueueName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the queue name is empty; name it, or leave it out for \"default\"")
+	case len(name) > MaxQueueLen:
+		return fmt.Errorf("the queue name %.40q... is %d bytes; the most is %d (MaxQueueLen)", name, len(name), MaxQueueLen)
+	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
+		return fmt.Errorf("the queue name %q is not valid UTF-8 text without NUL bytes", name)
+	}
+	return nil
+}
+
+// QueueInfo is one queue as [Queues] reports it.
+type QueueInfo struct {
+	Name string
+	// Paused is true from PauseQueue until ResumeQueue; PausedAt and
+	// PausedBy say when and by whom.
+	Paused   bool
+	PausedAt *time.Time
+	PausedBy string
+	// Counts is the number of its jobs in each state; states without jobs
+	// are left out.
+	Counts map[JobState]int64
+}
+
+// PauseQueue pauses the named queue: from the commit on, no client claims
+// its jobs until [ResumeQueue], on every replica, including ones started
+// later. Stages already running finish; jobs can still be enqueued. by
+// says who paused it (an operator, a deploy), as Queues reports it. A
+// queue already paused keeps its first pause's time and author; a queue
+// no job uses yet can be paused, so that its first jobs wait. Like every
+// function here it takes a pool or the caller's pgx.Tx.
+func PauseQueue(ctx context.Context, db DB, name, by string) error {
+	if err := checkQueueName(name); err != nil {
+		return fmt.Errorf("jobs: PauseQueue: %w", err)
+	}
+	_, err := db.Exec(ctx, `
+INSERT INTO seatbelt_job_queues (name, paused_at, paused_by, updated_at) VALUES ($1::text, $2::timestamptz, $3::text, $2::timestamptz)
+ON CONFLICT (name) DO UPDATE SET paused_at = coalesce(seatbelt_job_queues.paused_at, EXCLUDED.paused_at),
+	paused_by = CASE WHEN seatbelt_job_queues.paused_at IS NULL THEN EXCLUDED.paused_by ELSE seatbelt_job_queues.paused_by END,
+	updated_at = EXCLUDED.updated_at`, name, time.Now(), by)
+	if err != nil {
+		return fmt.Errorf("jobs: pausing queue %q: %w", name, err)
+	}
+	return nil
+}
+
+// ResumeQueue lets clients claim from the named queue again and wakes
+// them. It reports whether the queue was paused.
+func ResumeQueue(ctx context.Context, db DB, name string) (wasPaused bool, err error) {
+	if err := checkQueueName(name); err != nil {
+		return false, fmt.Errorf("jobs: ResumeQueue: %w", err)
+	}
+	var n int
+	err = db.QueryRow(ctx, `
+WITH u AS (
+	UPDATE seatbelt_job_queues SET paused_at = NULL, paused_by = '', updated_at = $2::timestamptz
+	WHERE name = $1::text AND paused_at IS NOT NULL
+	RETURNING name
+)
+SELECT count(*)::int FROM u, pg_notify('`+wakeChannel+`', '')`, name, time.Now()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("jobs: resuming queue %q: %w", name, err)
+	}
+	return n > 0, nil
+}
+
+// Queues reports every queue that has jobs or was ever paused, by name,
+// with its pause and the number of its jobs in each state. It counts
+// every job: meant for operators, not for a hot path.
+func Queues(ctx context.Context, db DB) ([]QueueInfo, error) {
+	byName := map[string]*QueueInfo{}
+	get := func(name string) *QueueInfo {
+		q := byName[name]
+		if q == nil {
+			q = &QueueInfo{Name: name, Counts: map[JobState]int64{}}
+			byName[name] = q
+		}
+		return q
+	}
+	rows, err := db.Query(ctx, `SELECT queue, state, count(*) FROM seatbelt_jobs GROUP BY queue, state`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var state JobState
+		var n int64
+		if err := rows.Scan(&name, &state, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+		}
+		get(name).Counts[state] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+	}
+	rows, err = db.Query(ctx, `SELECT name, paused_at, paused_by FROM seatbelt_job_queues`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
+	}
+	for rows.Next() {
+		var name, by string
+		var at *time.Time
+		if err := rows.Scan(&name, &at, &by); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
+		}
+		q := get(name)
+		q.Paused, q.PausedAt, q.PausedBy = at != nil, at, by
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
+	}
+	out := make([]QueueInfo, 0, len(byName))
+	for _, q := range byName {
+		out = append(out, *q)
+	}
+	slices.SortFunc(out, func(a, b QueueInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
