@@ -30,11 +30,12 @@ type Client struct {
 	log    *slog.Logger
 	tracer trace.Tracer
 
-	mu      sync.Mutex
-	kinds   map[string]*kindReg
-	state   int // clientNew, clientStarted, clientStopping, clientStopped
-	stopped chan struct{}
-	active  map[int64]*active
+	mu       sync.Mutex
+	kinds    map[string]*kindReg
+	periodic []*periodicReg
+	state    int // clientNew, clientStarted, clientStopping, clientStopped
+	stopped  chan struct{}
+	active   map[int64]*active
 
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
@@ -45,6 +46,9 @@ type Client struct {
 	queueMax   []int64
 	queueBusy  []atomic.Int64
 	queueIdx   map[string]int
+	// startedAt orders this client's periodic schedules against those of
+	// other clients (see AddPeriodic).
+	startedAt time.Time
 
 	wake          chan struct{}
 	saturated     atomic.Bool
@@ -167,6 +171,7 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.state = clientStarted
+	c.startedAt = c.cfg.Now()
 	c.mu.Unlock()
 
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -182,6 +187,10 @@ func (c *Client) Start(ctx context.Context) error {
 	go func() { defer c.bg.Done(); c.leaderLoop(bgCtx) }()
 	go func() { defer close(c.compDone); c.completer() }()
 	go func() { defer close(c.fetchDone); c.fetchLoop(fetchCtx) }()
+	if len(c.periodic) > 0 {
+		c.bg.Add(1)
+		go func() { defer c.bg.Done(); c.periodicLoop(bgCtx) }()
+	}
 	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil)
 	return nil
 }

@@ -72,6 +72,11 @@ type Config struct {
 	// try to become leader.
 	// Defaults to 1 second.
 	LeaderInterval time.Duration
+	// PeriodicInterval is how often the client looks for due slots of its
+	// periodic jobs ([Client.AddPeriodic]); a slot found more than
+	// max(5 s, 3×PeriodicInterval) after it passed counts as missed.
+	// Defaults to 1 second.
+	PeriodicInterval time.Duration
 	// StageTimeout bounds a stage that sets no Timeout of its own.
 	// Defaults to 5 minutes.
 	StageTimeout time.Duration
@@ -146,6 +151,7 @@ func (c *Config) withDefaults() (Config, error) {
 		{"Lease", &o.Lease, "30s"},
 		{"HeartbeatInterval", &o.HeartbeatInterval, "Lease/3"},
 		{"LeaderInterval", &o.LeaderInterval, "1s"},
+		{"PeriodicInterval", &o.PeriodicInterval, "1s"},
 		{"StageTimeout", &o.StageTimeout, "5m"},
 		{"Retention", &o.Retention, "7 days, 168h"},
 	} {
@@ -221,6 +227,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.LeaderInterval == 0 {
 		o.LeaderInterval = time.Second
+	}
+	if o.PeriodicInterval == 0 {
+		o.PeriodicInterval = time.Second
 	}
 	if o.StageTimeout == 0 {
 		o.StageTimeout = 5 * time.Minute

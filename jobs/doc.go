@@ -73,6 +73,20 @@
 // jobs pause import) and resume it after. [Queues] reports each queue's
 // pause and its jobs by state.
 //
+// # Periodic jobs
+//
+// [Client.AddPeriodic] enqueues a kind at every slot of a [Schedule]
+// ([Cron], seconds optional, in a time zone; or [Every]). Every replica
+// that adds it takes part, and each slot gets exactly one job: the job is
+// enqueued in the transaction that moves the schedule's row in
+// seatbelt_jobs_periodic past the slot, under that row's lock, so two
+// replicas, two leaders or a restart cannot double it. Slots that passed
+// while every replica was down are skipped or run once together
+// ([Missed]). A replica started later with another schedule under the
+// same name (a new build) replaces the stored one and the older replicas
+// defer to it, so a changed schedule holds from the deploy on. [Periodic]
+// (seatbelt jobs periodic) shows each schedule's last and next slot.
+//
 // # Stopping
 //
 // [Client.Stop] is the soft stop, made to be a graceful stop hook

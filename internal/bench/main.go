@@ -8,6 +8,7 @@
 //	go run ./internal/bench jobs
 //	go run ./internal/bench eventlog --duration 8s
 //	go run ./internal/bench index
+//	go run ./internal/bench periodic
 //
 // Each prints a table, or with --json one JSON object as its last line.
 // Exit codes: 0 success, 2 bad flags or an unreachable server, 1 a failed run.
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBenchJobsCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS seatbelt_jobs_periodic;

@@ -1,0 +1,322 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/robfig/cron/v3"
+)
+
+// Schedule says when a periodic job is due: [Cron] or [Every].
+type Schedule interface {
+	// Next returns the first slot after t.
+	Next(t time.Time) time.Time
+	// String is the schedule as written; a client that finds another
+	// string in the database knows the schedule changed.
+	String() string
+}
+
+// cronParser takes five fields or six (seconds first), and the
+// descriptors (@hourly, @daily, @every 90s ...).
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+type cronSchedule struct {
+	spec  string
+	sched cron.Schedule
+}
+
+func (s cronSchedule) Next(t time.Time) time.Time { return s.sched.Next(t) }
+func (s cronSchedule) String() string             { return s.spec }
+
+// Cron parses a cron expression: five fields (minute hour day-of-month
+// month day-of-week), or six with seconds first, or a descriptor such as
+// @hourly or @daily. It is evaluated in the PeriodicJob's Location.
+func Cron(spec string) (Schedule, error) {
+	s, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: cron expression %q: %w (want \"minute hour day month weekday\", seconds first optional, or @hourly/@daily/@weekly)", spec, err)
+	}
+	return cronSchedule{spec: spec, sched: s}, nil
+}
+
+// MustCron is [Cron] for expressions fixed in the code; it panics on a bad
+// one.
+func MustCron(spec string) Schedule {
+	s, err := Cron(spec)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+type every time.Duration
+
+// Every is a schedule with a slot at each multiple of d since the Unix
+// epoch, so every replica computes the same slots. d must be at least one
+// second (AddPeriodic refuses less).
+func Every(d time.Duration) Schedule { return every(d) }
+
+func (e every) Next(t time.Time) time.Time {
+	d := time.Duration(e)
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, 0).Add(t.Sub(time.Unix(0, 0)).Truncate(d) + d).In(t.Location())
+}
+
+func (e every) String() string { return "every " + time.Duration(e).String() }
+
+// Missed says what a periodic job does about slots that passed while no
+// client was running it (every replica down, or a deploy that took
+// longer than a slot).
+type Missed int
+
+const (
+	// MissedSkip skips them: the job runs again at its next slot.
+	MissedSkip Missed = iota
+	// MissedRunOnce runs the job once, at start, for all of them (as the
+	// latest missed slot), then keeps its schedule.
+	MissedRunOnce
+)
+
+func (m Missed) String() string {
+	if m == MissedRunOnce {
+		return "run-once"
+	}
+	return "skip"
+}
+
+// PeriodicJob is a job enqueued at each slot of a schedule; see
+// [Client.AddPeriodic].
+type PeriodicJob struct {
+	// Name identifies the schedule and its slots across replicas and
+	// deploys; keep it when the schedule changes. Defaults to Kind.
+	Name string
+	// Kind is the kind of the jobs enqueued. Required. A client that
+	// does not run the kind still enqueues it, for those that do.
+	Kind string
+	// Args are every job's args, encoded as JSON. Defaults to {}.
+	Args any
+	// Queue and Priority of the jobs. Default to [DefaultQueue] and 0.
+	Queue    string
+	Priority int16
+	// Schedule is when the jobs are due: [Cron] or [Every]. Required.
+	Schedule Schedule
+	// Location is the time zone a Cron schedule is read in. Defaults to
+	// UTC.
+	Location *time.Location
+	// Missed is what happens to slots that passed while no client ran
+	// the schedule. Defaults to MissedSkip.
+	Missed Missed
+}
+
+// onTime is how late a slot may be handled and still count as on time
+// rather than missed: each client looks every PeriodicInterval, so a
+// later one means no client was running.
+func (c *Client) onTime() time.Duration { return max(5*time.Second, 3*c.cfg.PeriodicInterval) }
+
+type periodicReg struct {
+	PeriodicJob
+	spec string // what the row's schedule column holds for this schedule
+	args string
+	// deferred is set once the client has logged that a newer schedule
+	// runs this name, so it says it once.
+	deferred bool
+}
+
+func (p *periodicReg) next(t time.Time) time.Time {
+	return p.Schedule.Next(t.In(p.Location))
+}
+
+// AddPeriodic has the client enqueue p.Kind at every slot of p.Schedule.
+// Call it before Start. Every replica that adds the same schedule takes
+// part, and each slot gets exactly one job: the job is enqueued in the
+// transaction that records the slot as handled, under the schedule's row
+// lock in seatbelt_jobs_periodic, so neither two replicas nor a restart
+// can double it. A new schedule starts at its next slot, without
+// backfill. A client started later with another schedule under the same
+// Name (a new build) replaces the stored one at its first look, and the
+// older clients still running defer to it, so a changed schedule holds
+// from the deploy on without both firing. Each job's UniqueKey is
+// "periodic:<Name>:<slot>", so the slot shows in listings.
+func (c *Client) AddPeriodic(p PeriodicJob) error {
+	if p.Name == "" {
+		p.Name = p.Kind
+	}
+	var errs []error
+	if p.Kind == "" {
+		errs = append(errs, errors.New("PeriodicJob.Kind is empty; give the kind its jobs are enqueued as"))
+	}
+	if p.Schedule == nil {
+		errs = append(errs, errors.New("PeriodicJob.Schedule is nil; give jobs.Cron(\"0 3 * * *\") or jobs.Every(time.Hour)"))
+	} else if e, ok := p.Schedule.(every); ok && time.Duration(e) < time.Second {
+		errs = append(errs, fmt.Errorf("PeriodicJob.Schedule is Every(%v); the shortest is one second", time.Duration(e)))
+	}
+	if p.Missed != MissedSkip && p.Missed != MissedRunOnce {
+		errs = append(errs, fmt.Errorf("PeriodicJob.Missed is %d; use jobs.MissedSkip or jobs.MissedRunOnce", p.Missed))
+	}
+	if p.Queue == "" {
+		p.Queue = DefaultQueue
+	} else if err := checkQueueName(p.Queue); err != nil {
+		errs = append(errs, fmt.Errorf("PeriodicJob.Queue: %w", err))
+	}
+	if p.Location == nil {
+		p.Location = time.UTC
+	}
+	args, err := encodeArgs(p.Args)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PeriodicJob.Args: %w", err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: periodic job %q: %w", ErrInvalidConfig, p.Name, errors.Join(errs...))
+	}
+	reg := &periodicReg{PeriodicJob: p, args: args,
+		spec: fmt.Sprintf("%s (%s, missed: %s, kind %s, queue %s)", p.Schedule, p.Location, p.Missed, p.Kind, p.Queue)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != clientNew {
+		return fmt.Errorf("%w: AddPeriodic(%q) after Start; add every periodic job before starting the client", ErrInvalidConfig, p.Name)
+	}
+	for _, q := range c.periodic {
+		if q.Name == p.Name {
+			return fmt.Errorf("%w: periodic job %q added twice; give each schedule its own Name", ErrInvalidConfig, p.Name)
+		}
+	}
+	c.periodic = append(c.periodic, reg)
+	return nil
+}
+
+// periodicLoop looks at the client's schedules every PeriodicInterval and
+// enqueues the slots that are due.
+func (c *Client) periodicLoop(ctx context.Context) {
+	t := time.NewTicker(c.cfg.PeriodicInterval)
+	defer t.Stop()
+	for {
+		for _, p := range c.periodic {
+			if err := c.firePeriodic(ctx, p); err != nil && ctx.Err() == nil {
+				c.log.Error("jobs: periodic job: enqueueing its slot failed; trying again in a second", "periodic", p.Name, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// firePeriodic handles p's due slot, if any, in one transaction under the
+// schedule's row lock.
+func (c *Client) firePeriodic(ctx context.Context, p *periodicReg) error {
+	now := c.cfg.Now()
+	return pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
+		var schedule string
+		var from time.Time
+		var next time.Time
+		err := tx.QueryRow(ctx, `SELECT schedule, schedule_from, next_slot FROM seatbelt_jobs_periodic WHERE name = $1::text FOR UPDATE`, p.Name).
+			Scan(&schedule, &from, &next)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A new schedule starts at its next slot. Another client may
+			// insert first; then this one looks again in a second.
+			_, err = tx.Exec(ctx, `INSERT INTO seatbelt_jobs_periodic (name, kind, schedule, schedule_from, written_by, next_slot, updated_at)
+VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz, $7::timestamptz) ON CONFLICT (name) DO NOTHING`,
+				p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if schedule != p.spec {
+			if !c.startedAt.After(from) {
+				if !p.deferred {
+					p.deferred = true
+					c.log.Warn("jobs: periodic job: a client started later runs another schedule under this name; this one defers to it",
+						"periodic", p.Name, "stored", schedule, "mine", p.spec)
+				}
+				return nil
+			}
+			// This client is newer: its schedule replaces the stored one
+			// from its next slot.
+			c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", schedule, "to", p.spec)
+			_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET kind = $2::text, schedule = $3::text, schedule_from = $4::timestamptz, written_by = $5::text,
+	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
+			return err
+		}
+		p.deferred = false
+		if next.After(now) {
+			return nil
+		}
+		// Slots due within the on-time window each get a job. Slots older
+		// than it passed while no client ran this schedule: the policy
+		// says whether they get one job together (unless an on-time slot
+		// runs now anyway) or none.
+		windowStart := now.Add(-c.onTime())
+		var due []time.Time
+		s := next
+		missed := !s.After(windowStart)
+		if missed {
+			s = p.next(windowStart)
+		}
+		for ; !s.After(now) && len(due) < 1000; s = p.next(s) {
+			due = append(due, s)
+		}
+		if missed {
+			c.log.Warn("jobs: periodic job: slots passed while no client ran it", "periodic", p.Name, "first_missed", next, "policy", p.Missed.String())
+			if p.Missed == MissedRunOnce && len(due) == 0 {
+				due = append(due, next) // one run, keyed by the first missed slot
+			}
+		}
+		var last *time.Time
+		var lastID *int64
+		for _, slot := range due {
+			res, err := Enqueue(ctx, tx, p.Kind, rawArgs(p.args), &EnqueueOpts{Queue: p.Queue, Priority: p.Priority,
+				UniqueKey: "periodic:" + p.Name + ":" + slot.UTC().Format(time.RFC3339Nano), RunAt: now})
+			if err != nil {
+				return err
+			}
+			last, lastID = &slot, &res.ID
+		}
+		_, err = tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET last_slot = coalesce($2::timestamptz, last_slot), last_job_id = coalesce($3::bigint, last_job_id),
+	next_slot = $4::timestamptz, written_by = $5::text, updated_at = $6::timestamptz WHERE name = $1::text`, p.Name, last, lastID, p.next(now), c.cfg.WorkerID, now)
+		return err
+	})
+}
+
+// rawArgs hands encoded args to Enqueue as they are.
+type rawArgs string
+
+func (r rawArgs) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// PeriodicInfo is one stored schedule, as [Periodic] reports it.
+type PeriodicInfo struct {
+	Name     string
+	Kind     string
+	Schedule string // as written, with time zone, missed policy, kind and queue
+	// LastSlot is the latest slot a job was enqueued for, LastJobID that
+	// job; nil before the first.
+	LastSlot  *time.Time
+	LastJobID *int64
+	NextSlot  time.Time
+	// WrittenBy is the worker that last wrote the row.
+	WrittenBy string
+	UpdatedAt time.Time
+}
+
+// Periodic reports the stored schedules, by name, with their next slots.
+func Periodic(ctx context.Context, db DB) ([]PeriodicInfo, error) {
+	rows, err := db.Query(ctx, `SELECT name, kind, schedule, last_slot, last_job_id, next_slot, written_by, updated_at FROM seatbelt_jobs_periodic ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading periodic jobs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PeriodicInfo, error) {
+		var p PeriodicInfo
+		return p, r.Scan(&p.Name, &p.Kind, &p.Schedule, &p.LastSlot, &p.LastJobID, &p.NextSlot, &p.WrittenBy, &p.UpdatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: reading periodic jobs: %w", err)
+	}
+	return out, nil
+}

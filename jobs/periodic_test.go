@@ -1,0 +1,215 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/jobs"
+)
+
+var tickKind = jobs.Kind{Name: "tick", Stages: []jobs.Stage{{Name: "run", Run: func(context.Context, *jobs.StageRun) error { return nil }}}}
+
+func periodicConfig(id string) *jobs.Config {
+	cfg := testConfig(id)
+	cfg.PeriodicInterval = 50 * time.Millisecond
+	return cfg
+}
+
+// startPeriodic starts a client running tickKind with the periodic jobs.
+func startPeriodic(t *testing.T, db *pgxpool.Pool, cfg *jobs.Config, ps ...jobs.PeriodicJob) *jobs.Client {
+	t.Helper()
+	c := newClient(t, db, cfg, tickKind)
+	for _, p := range ps {
+		if err := c.AddPeriodic(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// slots returns the slots that got a job of the named schedule, oldest
+// first, each as many times as it got one.
+func slots(t *testing.T, db *pgxpool.Pool, name string) []time.Time {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT unique_key FROM seatbelt_jobs WHERE unique_key LIKE $1 ORDER BY unique_key`, "periodic:"+name+":%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(key, "periodic:"+name+":"))
+		if err != nil {
+			t.Fatalf("key %q: %v", key, err)
+		}
+		out = append(out, at)
+	}
+	return out
+}
+
+// Three replicas race for every slot of a one-second schedule while one
+// of them is restarted every 700 ms: each slot gets exactly one job, and
+// none is skipped.
+func TestPeriodicSlotsFireExactlyOnceAcrossReplicasAndRestarts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Second)}
+	for i := range 2 {
+		startPeriodic(t, b.db, periodicConfig("steady-"+string(rune('a'+i))), p)
+	}
+	ctx := context.Background()
+	restarted := startPeriodic(t, b.db, periodicConfig("restarted-0"), p)
+	begun := time.Now()
+	for i := 1; time.Since(begun) < 5*time.Second; i++ {
+		time.Sleep(700 * time.Millisecond)
+		stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := restarted.StopAndCancel(stopCtx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		restarted = startPeriodic(t, b.db, periodicConfig("restarted-"+string(rune('0'+i))), p)
+	}
+	got := slots(t, b.db, "tick")
+	if len(got) < 4 {
+		t.Fatalf("%d slots fired in 5 s of a one-second schedule: %v", len(got), got)
+	}
+	for i := 1; i < len(got); i++ {
+		if d := got[i].Sub(got[i-1]); d != time.Second {
+			t.Fatalf("slots %v and %v are %v apart: a slot was doubled or skipped (all: %v)", got[i-1], got[i], d, got)
+		}
+	}
+	info, err := jobs.Periodic(ctx, b.db)
+	if err != nil || len(info) != 1 || info[0].Name != "tick" || info[0].LastSlot == nil || !info[0].LastSlot.Equal(got[len(got)-1]) ||
+		!info[0].NextSlot.After(*info[0].LastSlot) || !strings.Contains(info[0].Schedule, "every 1s") {
+		t.Fatalf("periodic info %+v %v", info, err)
+	}
+}
+
+// On a fake clock: slots that pass while every client is down are skipped,
+// or run once together, by each schedule's policy.
+func TestPeriodicMissedSlots(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := newFakeClock()
+	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
+	clock.Set(hour.Add(time.Second))
+	cfg := func(id string) *jobs.Config {
+		c := periodicConfig(id)
+		c.Now = clock.Now
+		return c
+	}
+	skip := jobs.PeriodicJob{Name: "skip", Kind: "tick", Schedule: jobs.Every(time.Minute)}
+	once := jobs.PeriodicJob{Name: "once", Kind: "tick", Schedule: jobs.Every(time.Minute), Missed: jobs.MissedRunOnce}
+	c := startPeriodic(t, b.db, cfg("w1"), skip, once)
+	waitFor(t, 10*time.Second, "the schedules stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 2 })
+	if n := len(slots(t, b.db, "skip")) + len(slots(t, b.db, "once")); n != 0 {
+		t.Fatalf("%d jobs before the first slot: a new schedule must start at its next slot", n)
+	}
+	clock.Advance(time.Minute)
+	waitFor(t, 10*time.Second, "one slot of each", func() bool { return len(slots(t, b.db, "skip")) == 1 && len(slots(t, b.db, "once")) == 1 })
+
+	// Every client down for ten minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(hour.Add(11*time.Minute + 31*time.Second)) // every slot from :02 to :11 passed unseen
+	startPeriodic(t, b.db, cfg("w2"), skip, once)
+	waitFor(t, 10*time.Second, "the missed slots run once", func() bool { return len(slots(t, b.db, "once")) == 2 })
+	time.Sleep(300 * time.Millisecond) // six looks
+	if s := slots(t, b.db, "skip"); len(s) != 1 {
+		t.Fatalf("skip policy: %v", s)
+	}
+	if s := slots(t, b.db, "once"); len(s) != 2 || s[1].Sub(s[0]) != time.Minute {
+		t.Fatalf("run-once policy: %v; want the first missed slot once", s)
+	}
+	// Both keep their schedule afterwards.
+	clock.Set(hour.Add(12*time.Minute + time.Second))
+	waitFor(t, 10*time.Second, "the next slot of each", func() bool { return len(slots(t, b.db, "skip")) == 2 && len(slots(t, b.db, "once")) == 3 })
+}
+
+// A client started later with another schedule under the same name (a new
+// build) replaces the stored one; the older client still running defers
+// to it, so only the new schedule's slots fire.
+func TestPeriodicScheduleChangeTakesEffectOnDeploy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := newFakeClock()
+	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
+	clock.Set(hour)
+	cfg := func(id string) *jobs.Config {
+		c := periodicConfig(id)
+		c.Now = clock.Now
+		return c
+	}
+	old := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(10 * time.Minute)}
+	startPeriodic(t, b.db, cfg("old"), old)
+	waitFor(t, 10*time.Second, "the old schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	clock.Advance(time.Second) // the new build starts later
+	changed := old
+	changed.Schedule = jobs.MustCron("0 15,45 * * * *") // at :15 and :45
+	startPeriodic(t, b.db, cfg("new"), changed)
+	waitFor(t, 10*time.Second, "the new schedule stored", func() bool {
+		info, err := jobs.Periodic(context.Background(), b.db)
+		return err == nil && len(info) == 1 && strings.HasPrefix(info[0].Schedule, "0 15,45")
+	})
+	// Just past each slot of either schedule, long enough for both
+	// clients to look: the old one's :10, :20, :30 and :40 fire nothing.
+	for _, m := range []int{10, 15, 20, 30, 40, 45} {
+		clock.Set(hour.Add(time.Duration(m)*time.Minute + time.Second))
+		time.Sleep(300 * time.Millisecond)
+	}
+	got := slots(t, b.db, "report")
+	if len(got) != 2 || got[0].Minute() != 15 || got[1].Minute() != 45 {
+		t.Fatalf("slots fired after the change: %v; want :15 and :45 only", got)
+	}
+}
+
+func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := newClient(t, b.db, testConfig("w"), tickKind)
+	for _, tc := range []struct {
+		p    jobs.PeriodicJob
+		want string
+	}{
+		{jobs.PeriodicJob{Schedule: jobs.Every(time.Hour)}, "PeriodicJob.Kind is empty"},
+		{jobs.PeriodicJob{Kind: "tick"}, "PeriodicJob.Schedule is nil"},
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Millisecond)}, "the shortest is one second"},
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Missed: 7}, "PeriodicJob.Missed is 7"},
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Queue: strings.Repeat("q", 200)}, "PeriodicJob.Queue"},
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Args: func() {}}, "PeriodicJob.Args"},
+	} {
+		if err := c.AddPeriodic(tc.p); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want %q", tc.p, err, tc.want)
+		}
+	}
+	if _, err := jobs.Cron("61 * * * *"); err == nil || !strings.Contains(err.Error(), "minute hour day month weekday") {
+		t.Errorf("a bad cron expression: %v", err)
+	}
+	if err := c.AddPeriodic(jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPeriodic(jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Minute)}); err == nil || !strings.Contains(err.Error(), "added twice") {
+		t.Errorf("a second schedule of one name: %v", err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPeriodic(jobs.PeriodicJob{Name: "late", Kind: "tick", Schedule: jobs.Every(time.Hour)}); err == nil || !strings.Contains(err.Error(), "after Start") {
+		t.Errorf("AddPeriodic after Start: %v", err)
+	}
+}
