@@ -173,7 +173,7 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.Queues)) {
-		if err := checkQueueName(name); err != nil {
+		if err := CheckQueueName(name); err != nil {
 			errs = append(errs, fmt.Errorf("field Config.Queues: %w", err))
 		}
 		if n := o.Queues[name].MaxWorkers; n < 0 {

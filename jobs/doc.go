@@ -136,9 +136,11 @@
 // jobs.attempt (Config.TracerProvider). Config.Observer, an [Observer],
 // receives stage outcomes, job starts, rescues and the leader's count of
 // jobs by state; the package jobsprom implements it and exports
-// seatbelt_jobs_jobs{state}, seatbelt_jobs_stage_duration_seconds,
-// seatbelt_jobs_retries_total, seatbelt_jobs_rescued_total and
-// seatbelt_jobs_queue_latency_seconds, so that jobs itself does not link
+// seatbelt_jobs_jobs{state}, seatbelt_jobs_queue_jobs{queue,state},
+// seatbelt_jobs_queue_paused{queue}, seatbelt_jobs_queue_paused_seconds,
+// seatbelt_jobs_stage_duration_seconds, seatbelt_jobs_retries_total,
+// seatbelt_jobs_rescued_total and seatbelt_jobs_queue_latency_seconds, so
+// that jobs itself does not link
 // the Prometheus client:
 //
 //	col := jobsprom.NewCollector()

@@ -164,7 +164,7 @@ func queueOf(o *EnqueueOpts) (string, error) {
 	if o.Queue == "" {
 		return DefaultQueue, nil
 	}
-	return o.Queue, checkQueueName(o.Queue)
+	return o.Queue, CheckQueueName(o.Queue)
 }
 
 // encodeArgs returns args as JSON text. It is sent as a string with an

@@ -9,10 +9,11 @@ import (
 )
 
 // leaderLoop competes for leadership; the leader rescues expired leases,
-// deletes jobs past retention and counts the jobs by state for the
-// Observer. Leadership is a row renewed every LeaderInterval and lost when
-// not renewed for three of them (by the database's clock): a dead or
-// paused leader is replaced within about 3×LeaderInterval.
+// deletes jobs past retention and counts the jobs by queue and state, with
+// the queues' pauses, for the Observer. Leadership is a row renewed every
+// LeaderInterval and lost when not renewed for three of them (by the
+// database's clock): a dead or paused leader is replaced within about
+// 3×LeaderInterval.
 func (c *Client) leaderLoop(ctx context.Context) {
 	defer func() {
 		if c.leader.Load() {
@@ -139,28 +140,57 @@ DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.No
 	return err
 }
 
-// countStates reports the number of jobs in each state to the Observer.
+// countStatesSQL counts the jobs by queue and state and joins each queue's
+// pause, in one statement so that the counts and the pauses are of one
+// snapshot. The full join keeps a queue that was paused before it had jobs,
+// in one row whose state is empty; a queue with jobs and no pause row has
+// never been paused.
+const countStatesSQL = `
+SELECT coalesce(c.queue, q.name), coalesce(c.state, ''), coalesce(c.n, 0), q.paused_at, coalesce(q.paused_by, '')
+FROM (SELECT queue, state, count(*) AS n FROM seatbelt_jobs GROUP BY queue, state) c
+FULL JOIN seatbelt_job_queues q ON q.name = c.queue`
+
+// countStates reports the number of jobs in each state, in all and by
+// queue, and each queue's pause to the Observer.
 func (c *Client) countStates(ctx context.Context, db DB) error {
-	rows, err := db.Query(ctx, "SELECT state, count(*) FROM seatbelt_jobs GROUP BY state")
+	rows, err := db.Query(ctx, countStatesSQL)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	counts := make(map[JobState]int64, len(States))
-	for _, s := range States {
-		counts[s] = 0
+	zeros := func() map[JobState]int64 {
+		m := make(map[JobState]int64, len(States))
+		for _, s := range States {
+			m[s] = 0
+		}
+		return m
 	}
+	counts := zeros()
+	queues := map[string]QueueStates{}
 	for rows.Next() {
+		var name, by string
 		var state JobState
 		var n int64
-		if err := rows.Scan(&state, &n); err != nil {
+		var at *time.Time
+		if err := rows.Scan(&name, &state, &n, &at, &by); err != nil {
 			return err
 		}
-		counts[state] = n
+		q, ok := queues[name]
+		if !ok {
+			q = QueueStates{Counts: zeros()}
+		}
+		// A pause row joins each of its queue's states: the same pause on
+		// every row.
+		q.Paused, q.PausedAt, q.PausedBy = at != nil, at, by
+		if state != "" {
+			q.Counts[state] = n
+			counts[state] += n
+		}
+		queues[name] = q
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	c.cfg.Observer.ObserveStates(ctx, StatesData{Leader: true, Counts: counts})
+	c.cfg.Observer.ObserveStates(ctx, StatesData{Leader: true, Counts: counts, Queues: queues})
 	return nil
 }

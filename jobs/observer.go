@@ -24,10 +24,11 @@ type Observer interface {
 	// again because their worker stopped renewing its lease.
 	ObserveRescue(ctx context.Context, data RescueData)
 	// ObserveStates is called by the leader with the number of jobs in
-	// each state, every Config.LeaderInterval, and once with Leader false
-	// when this client stops being the leader (or stops): from then on
-	// another client reports the counts, and an observer that kept
-	// reporting these would count each job twice in a sum over pods.
+	// each state, in all and by queue, and which queues are paused, every
+	// Config.LeaderInterval, and once with Leader false when this client
+	// stops being the leader (or stops): from then on another client
+	// reports the counts, and an observer that kept reporting these would
+	// count each job twice in a sum over pods.
 	ObserveStates(ctx context.Context, data StatesData)
 }
 
@@ -73,14 +74,35 @@ type RescueData struct {
 	Stages int
 }
 
-// StatesData is what [Observer.ObserveStates] receives.
+// StatesData is what [Observer.ObserveStates] receives. Its maps are made
+// anew for each call and not changed afterwards, so an observer may keep
+// them.
 type StatesData struct {
 	// Leader is true while this client is the leader, false in the one
 	// call made when it stops being the leader.
 	Leader bool
-	// Counts is the number of jobs in each of [States], zeros included;
-	// nil when Leader is false.
+	// Counts is the number of jobs in each of [States], all queues
+	// together, zeros included; nil when Leader is false.
 	Counts map[JobState]int64
+	// Queues is each queue, by name, that has jobs or was ever paused (the
+	// queues [Queues] reports), with its counts and its pause; nil when
+	// Leader is false. Counted in the same statement as Counts, so the
+	// queues' counts add up to it.
+	Queues map[string]QueueStates
+}
+
+// QueueStates is one queue in [StatesData].
+type QueueStates struct {
+	// Counts is the number of the queue's jobs in each of [States], zeros
+	// included.
+	Counts map[JobState]int64
+	// Paused is true from [PauseQueue] until [ResumeQueue]: no client
+	// claims the queue's jobs. PausedAt and PausedBy say when (on the
+	// clock of whoever paused it) and by whom; PausedAt is nil while the
+	// queue runs.
+	Paused   bool
+	PausedAt *time.Time
+	PausedBy string
 }
 
 // noObserver is the Observer of a client configured without one.

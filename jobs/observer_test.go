@@ -21,6 +21,7 @@ type recorder struct {
 	rescued     int
 	leader      bool
 	counts      map[jobs.JobState]int64
+	queues      map[string]jobs.QueueStates
 	afterLeader int // calls with Leader false after one with Leader true
 }
 
@@ -48,7 +49,7 @@ func (r *recorder) ObserveStates(_ context.Context, d jobs.StatesData) {
 	if !d.Leader && r.leader {
 		r.afterLeader++
 	}
-	r.leader, r.counts = d.Leader, maps.Clone(d.Counts)
+	r.leader, r.counts, r.queues = d.Leader, maps.Clone(d.Counts), d.Queues // the client makes new maps for each call
 }
 
 func (r *recorder) rescuedStages() int {
@@ -63,6 +64,13 @@ func (r *recorder) states() (map[jobs.JobState]int64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return maps.Clone(r.counts), r.leader
+}
+
+// queueStates is the last count by queue, with the pauses.
+func (r *recorder) queueStates() map[string]jobs.QueueStates {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queues
 }
 
 // stagesOf are the stage observations of one job as "stage attempt
@@ -124,6 +132,10 @@ func TestObserverSeesWhatTheClientDoes(t *testing.T) {
 		counts, leader := rec.states()
 		return leader && maps.Equal(counts, want)
 	})
+	// Every job is in the default queue: its counts are the totals.
+	if qs := rec.queueStates(); len(qs) != 1 || !maps.Equal(qs[jobs.DefaultQueue].Counts, want) || qs[jobs.DefaultQueue].Paused {
+		t.Errorf("counts by queue %+v; want the default queue alone, running, with %v", qs, want)
+	}
 	if n := rec.rescuedStages(); n != 1 {
 		t.Errorf("rescued %d stages, want 1", n)
 	}
@@ -158,7 +170,83 @@ func TestObserverSeesWhatTheClientDoes(t *testing.T) {
 	if want := fmt.Sprintf("%d obs/a|%d block/wait", obs.ID, block); strings.Join(starts, "|") != want {
 		t.Errorf("job starts %q, want %s (one per job, at its first stage)", starts, want)
 	}
-	if rec.leader || rec.counts != nil || rec.afterLeader != 1 {
-		t.Errorf("after stop: leader %v, counts %v, %d calls dropping the counts; want one call, with no counts", rec.leader, rec.counts, rec.afterLeader)
+	if rec.leader || rec.counts != nil || rec.queues != nil || rec.afterLeader != 1 {
+		t.Errorf("after stop: leader %v, counts %v, queues %v, %d calls dropping the counts; want one call, with no counts", rec.leader, rec.counts, rec.queues, rec.afterLeader)
+	}
+}
+
+// TestObserverCountsByQueue: the leader counts each queue that has jobs or
+// was paused, with its pause, and the queues add up to the totals. A queue
+// paused before it has jobs is reported with zeros; a resumed one stays,
+// running.
+func TestObserverCountsByQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	cfg := testConfig("w")
+	cfg.Queues = map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, "mail": {}}
+	rec := cfg.Observer.(*recorder)
+	startClient(t, b.db, cfg, noteKind("note", "w"))
+	for _, q := range []string{"mail", "later", "brief"} {
+		if err := jobs.PauseQueue(ctx, b.db, q, "ops@bastion"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := jobs.ResumeQueue(ctx, b.db, "brief"); err != nil {
+		t.Fatal(err)
+	}
+	done := enqueue(t, b.db, "note", nil, nil)
+	for range 2 {
+		enqueue(t, b.db, "note", nil, &jobs.EnqueueOpts{Queue: "mail"})
+	}
+	// A queue no client here works: its job waits, not paused.
+	enqueue(t, b.db, "note", nil, &jobs.EnqueueOpts{Queue: "elsewhere"})
+	waitState(t, b.db, done, jobs.StateSucceeded, 10*time.Second)
+
+	counts := func(m map[jobs.JobState]int64) map[jobs.JobState]int64 {
+		out := map[jobs.JobState]int64{}
+		for _, s := range jobs.States {
+			out[s] = m[s]
+		}
+		return out
+	}
+	want := map[string]map[jobs.JobState]int64{
+		jobs.DefaultQueue: counts(map[jobs.JobState]int64{jobs.StateSucceeded: 1}),
+		"mail":            counts(map[jobs.JobState]int64{jobs.StateAvailable: 2}),
+		"elsewhere":       counts(map[jobs.JobState]int64{jobs.StateAvailable: 1}),
+		"later":           counts(nil),
+		"brief":           counts(nil),
+	}
+	paused := map[string]bool{"mail": true, "later": true}
+	var qs map[string]jobs.QueueStates
+	waitFor(t, 10*time.Second, "the leader's counts by queue", func() bool {
+		qs = rec.queueStates()
+		if len(qs) != len(want) {
+			return false
+		}
+		for name, w := range want {
+			if q, ok := qs[name]; !ok || !maps.Equal(q.Counts, w) || q.Paused != paused[name] {
+				return false
+			}
+		}
+		return true
+	})
+	for name, q := range qs {
+		switch {
+		case q.Paused && (q.PausedBy != "ops@bastion" || q.PausedAt == nil || time.Since(*q.PausedAt) > time.Minute || time.Since(*q.PausedAt) < 0):
+			t.Errorf("queue %s: paused at %v by %q; want a moment ago by ops@bastion", name, q.PausedAt, q.PausedBy)
+		case !q.Paused && (q.PausedAt != nil || q.PausedBy != ""):
+			t.Errorf("running queue %s: paused at %v by %q; want neither", name, q.PausedAt, q.PausedBy)
+		}
+	}
+	totals, _ := rec.states()
+	sum := counts(nil)
+	for _, q := range qs {
+		for s, n := range q.Counts {
+			sum[s] += n
+		}
+	}
+	if !maps.Equal(totals, sum) {
+		t.Errorf("totals %v, but the queues add up to %v", totals, sum)
 	}
 }

@@ -160,7 +160,7 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	}
 	if p.Queue == "" {
 		p.Queue = DefaultQueue
-	} else if err := checkQueueName(p.Queue); err != nil {
+	} else if err := CheckQueueName(p.Queue); err != nil {
 		errs = append(errs, fmt.Errorf("PeriodicJob.Queue: %w", err))
 	}
 	if p.Location == nil {

@@ -17,7 +17,11 @@ const DefaultQueue = "default"
 // MaxQueueLen is the longest queue name, in bytes.
 const MaxQueueLen = 128
 
-func checkQueueName(name string) error {
+// CheckQueueName says why name cannot be a queue's name (empty, longer
+// than MaxQueueLen, not UTF-8, or holding a NUL byte), or returns nil.
+// Every function that takes a queue name checks it; a command line can
+// check it before connecting.
+func CheckQueueName(name string) error {
 	switch {
 	case name == "":
 		return errors.New("the queue name is empty; name it, or leave it out for \"default\"")
@@ -50,7 +54,7 @@ type QueueInfo struct {
 // no job uses yet can be paused, so that its first jobs wait. Like every
 // function here it takes a pool or the caller's pgx.Tx.
 func PauseQueue(ctx context.Context, db DB, name, by string) error {
-	if err := checkQueueName(name); err != nil {
+	if err := CheckQueueName(name); err != nil {
 		return fmt.Errorf("jobs: PauseQueue: %w", err)
 	}
 	_, err := db.Exec(ctx, `
@@ -67,7 +71,7 @@ ON CONFLICT (name) DO UPDATE SET paused_at = coalesce(seatbelt_job_queues.paused
 // ResumeQueue lets clients claim from the named queue again and wakes
 // them. It reports whether the queue was paused.
 func ResumeQueue(ctx context.Context, db DB, name string) (wasPaused bool, err error) {
-	if err := checkQueueName(name); err != nil {
+	if err := CheckQueueName(name); err != nil {
 		return false, fmt.Errorf("jobs: ResumeQueue: %w", err)
 	}
 	var n int

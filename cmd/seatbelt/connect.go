@@ -38,6 +38,8 @@ var readOnlyCommands = map[string]bool{
 	"seatbelt index status":     true,
 	"seatbelt jobs list":        true,
 	"seatbelt jobs show":        true,
+	"seatbelt jobs queues":      true,
+	"seatbelt jobs periodic":    true,
 	"seatbelt eventlog history": true,
 	"seatbelt standby status":   true,
 }
@@ -52,7 +54,7 @@ func (f *connectFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", defaultConnectTimeout,
 		"give up connecting to the database after this long (0 waits for ever); when given, it wins over a connect_timeout in the URL")
 	fs.DurationVar(&f.readTimeout, "read-timeout", defaultReadTimeout,
-		"statement_timeout of the read-only commands (migrate verify, status and lint, index status, jobs list and show, eventlog history)")
+		"statement_timeout of the read-only commands (migrate verify, status and lint, index status, jobs list, show and queues, eventlog history)")
 }
 
 // connectSettings are what [poolConfig] applies.

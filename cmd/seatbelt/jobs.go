@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,12 +20,13 @@ import (
 )
 
 // newJobsCmd is the operator's view of the jobs tables: list, show, cancel,
-// clean up what a failed job created, and restart it.
+// clean up what a failed job created, and restart it; see the queues, and
+// pause and resume one.
 func newJobsCmd() *cobra.Command {
 	var dbURL string
 	cmd := &cobra.Command{
 		Use:   "jobs",
-		Short: "List, inspect, cancel, clean up and restart durable jobs",
+		Short: "List, inspect, cancel, clean up and restart durable jobs; pause and resume queues",
 		Long: `Operate on the jobs of the jobs package in one database.
 
 The usual repair of a failed job: look at it, delete everything it created,
@@ -35,12 +37,23 @@ run it again.
   seatbelt jobs cleanup 42 --delete orders=id --delete order_lines=id
   seatbelt jobs restart 42 --from-first
 
+Every job waits in a queue ("default" unless it was enqueued with another).
+A paused queue is claimed from by no worker, on every replica, until it is
+resumed: hold the imports while the partner they call is down, or during a
+risky deploy. Running stages finish, and jobs can still be enqueued.
+
+  seatbelt jobs queues
+  seatbelt jobs pause imports --by "alice: partner API down"
+  seatbelt jobs list --queue imports --state available
+  seatbelt jobs resume imports
+
 Exit codes: 0 done, 1 refused (wrong state, unknown job, a table with no
 deleter), 2 usage or connection errors.`,
 	}
 	cmd.PersistentFlags().StringVar(&dbURL, "database-url", os.Getenv("DATABASE_URL"), "the database (default $DATABASE_URL)")
 	open := func(ctx context.Context) (*pgxpool.Pool, error) { return openPool(ctx, "--database-url", dbURL) }
-	cmd.AddCommand(newJobsListCmd(open), newJobsShowCmd(open), newJobsCancelCmd(open), newJobsCleanupCmd(open), newJobsRestartCmd(open))
+	cmd.AddCommand(newJobsListCmd(open), newJobsShowCmd(open), newJobsCancelCmd(open), newJobsCleanupCmd(open), newJobsRestartCmd(open),
+		newJobsQueuesCmd(open), newJobsPeriodicCmd(open), newJobsPauseCmd(open), newJobsResumeCmd(open))
 	return cmd
 }
 
@@ -92,6 +105,11 @@ func newJobsListCmd(open openDB) *cobra.Command {
 		Short: "List jobs, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Queue != "" { // empty: every queue
+				if err := jobs.CheckQueueName(o.Queue); err != nil {
+					return fmt.Errorf("--queue: %w", err)
+				}
+			}
 			for _, s := range states {
 				st, err := jobs.ParseState(s)
 				if err != nil {
@@ -113,9 +131,9 @@ func newJobsListCmd(open openDB) *cobra.Command {
 				return writeJSON(out, list)
 			}
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tKIND\tSTATE\tSTAGE\tATTEMPT\tUPDATED\tERROR")
+			fmt.Fprintln(w, "ID\tKIND\tQUEUE\tSTATE\tSTAGE\tATTEMPT\tUPDATED\tERROR")
 			for _, j := range list {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, j.State, j.Stage, j.Attempt,
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, j.Queue, j.State, j.Stage, j.Attempt,
 					j.UpdatedAt.UTC().Format(time.RFC3339), oneLine(j.LastError, 60))
 			}
 			return w.Flush()
@@ -124,6 +142,7 @@ func newJobsListCmd(open openDB) *cobra.Command {
 	f := cmd.Flags()
 	f.StringSliceVar(&states, "state", nil, "only jobs in these states (repeatable or comma-separated)")
 	f.StringVar(&o.Kind, "kind", "", "only jobs of this kind")
+	f.StringVar(&o.Queue, "queue", "", "only jobs of this queue")
 	f.IntVar(&o.Limit, "limit", 100, "at most this many jobs")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
@@ -170,7 +189,7 @@ func newJobsShowCmd(open openDB) *cobra.Command {
 }
 
 func writeJob(out io.Writer, j *jobs.Job, hist []jobs.Event, ents []jobs.Entity) {
-	fmt.Fprintf(out, "job %d  kind %s  state %s  stage %s  attempt %d\n", j.ID, j.Kind, j.State, j.Stage, j.Attempt)
+	fmt.Fprintf(out, "job %d  kind %s  queue %s  state %s  stage %s  attempt %d\n", j.ID, j.Kind, j.Queue, j.State, j.Stage, j.Attempt)
 	fmt.Fprintf(out, "args %s\n", j.Args)
 	if j.UniqueKey != "" {
 		fmt.Fprintf(out, "unique key %s\n", j.UniqueKey)
@@ -381,4 +400,270 @@ func newJobsRestartCmd(open openDB) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&fromFirst, "from-first", false, "start over from the first stage (clean up first)")
 	return cmd
+}
+
+// shellArg quotes s for a command line the operator may paste.
+func shellArg(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/@+=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func newJobsQueuesCmd(open openDB) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "queues",
+		Short: "List the queues: paused or not, since when and by whom, and their jobs by state",
+		Long: `List every queue that has jobs or was ever paused, by name: whether it is
+paused (since when and by whom) and how many of its jobs are in each state.
+It counts every job, so on a large table it takes a while (--read-timeout
+bounds it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			qs, err := jobs.Queues(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, qs)
+			}
+			if len(qs) == 0 {
+				fmt.Fprintln(out, "no queues: there are no jobs, and no queue was ever paused")
+				return nil
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprint(w, "QUEUE\tPAUSED")
+			for _, s := range jobs.States {
+				fmt.Fprint(w, "\t"+strings.ToUpper(string(s)))
+			}
+			fmt.Fprintln(w)
+			now := time.Now()
+			for _, q := range qs {
+				fmt.Fprintf(w, "%s\t%s", q.Name, pausedSince(q, now))
+				for _, s := range jobs.States {
+					fmt.Fprintf(w, "\t%d", q.Counts[s])
+				}
+				fmt.Fprintln(w)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func newJobsPeriodicCmd(open openDB) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "periodic",
+		Short: "List the periodic jobs: schedule, last slot and job, next slot",
+		Long: `List the schedules the services' clients added (jobs.Client.AddPeriodic),
+by name, as stored: the schedule with its time zone and missed-slot policy,
+the last slot a job was enqueued for and that job, and the next slot. A
+schedule a new build changed shows the new one once one of its replicas has
+looked (within a second of its start).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ps, err := jobs.Periodic(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, ps)
+			}
+			if len(ps) == 0 {
+				fmt.Fprintln(out, "no periodic jobs: no client has added one (jobs.Client.AddPeriodic)")
+				return nil
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSCHEDULE\tLAST SLOT\tLAST JOB\tNEXT SLOT")
+			now := time.Now()
+			for _, p := range ps {
+				last, job := "-", "-"
+				if p.LastSlot != nil {
+					last = p.LastSlot.UTC().Format(time.RFC3339)
+				}
+				if p.LastJobID != nil {
+					job = fmt.Sprint(*p.LastJobID)
+				}
+				next := p.NextSlot.UTC().Format(time.RFC3339)
+				if d := p.NextSlot.Sub(now); d > 0 {
+					next += fmt.Sprintf(" (in %s)", d.Round(time.Second))
+				} else {
+					next += " (due: no client runs it now?)"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Schedule, last, job, next)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+// pausedSince is a queue's PAUSED cell: "no", or since when (and how long
+// ago) and by whom.
+func pausedSince(q jobs.QueueInfo, now time.Time) string {
+	if !q.Paused {
+		return "no"
+	}
+	s := "yes"
+	if q.PausedAt != nil {
+		// The age is on this machine's clock, the time on the pauser's:
+		// a clock a little ahead must not show a negative age.
+		age := max(0, now.Sub(*q.PausedAt)).Round(time.Second)
+		s = fmt.Sprintf("since %s (%s ago)", q.PausedAt.UTC().Format(time.RFC3339), age)
+	}
+	if q.PausedBy != "" {
+		s += " by " + oneLine(q.PausedBy, 60)
+	}
+	return s
+}
+
+func newJobsPauseCmd(open openDB) *cobra.Command {
+	var by string
+	cmd := &cobra.Command{
+		Use:   "pause QUEUE",
+		Short: "Pause a queue: no worker claims its jobs until it is resumed",
+		Long: `Pause a queue: from now on no worker, on any replica (including ones
+started later), claims its jobs until seatbelt jobs resume QUEUE. Stages
+already running finish; jobs can still be enqueued and wait.
+
+--by says who paused it, and why, for whoever finds it paused (jobs queues
+shows it, and the metric seatbelt_jobs_queue_paused_seconds how long ago).
+It defaults to $USER@hostname.
+
+A queue already paused stays paused since its first pause, by its first
+author. A queue no job uses yet can be paused, so that its first jobs wait;
+the command says so, in case the name is mistyped.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := jobs.CheckQueueName(name); err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("by") {
+				by = defaultPausedBy()
+			} else if strings.TrimSpace(by) == "" {
+				return errors.New("--by is empty; say who pauses the queue (and why), or leave --by out for $USER@hostname")
+			}
+			ctx := cmd.Context()
+			db, err := open(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			// PauseQueue stamps the pause with its own clock, stored to the
+			// microsecond: a pause older than this was already there.
+			start := time.Now().Truncate(time.Microsecond)
+			// The pause commits on its own, at once; the report, which
+			// counts the queue's jobs, comes after it.
+			if err := jobs.PauseQueue(ctx, db, name, by); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			qs, err := jobs.Queues(ctx, db)
+			if err != nil {
+				fmt.Fprintf(out, "queue %s: paused\n", name)
+				return fmt.Errorf("queue %s is paused, but reading it back failed: %w", name, err)
+			}
+			q := jobs.QueueInfo{Name: name}
+			for _, x := range qs {
+				if x.Name == name {
+					q = x
+				}
+			}
+			switch {
+			case !q.Paused:
+				// Resumed by someone else in between.
+				fmt.Fprintf(out, "queue %s: paused, and resumed since by someone else; it runs\n", name)
+				return nil
+			case q.PausedAt != nil && q.PausedAt.Before(start):
+				fmt.Fprintf(out, "queue %s: already paused %s; left as it was\n", name, pausedSince(q, time.Now()))
+			default:
+				fmt.Fprintf(out, "queue %s: paused by %s; no worker claims its jobs until seatbelt jobs resume %s (running stages finish)\n",
+					name, oneLine(q.PausedBy, 60), shellArg(name))
+			}
+			var counts []string
+			for _, s := range jobs.States {
+				if n := q.Counts[s]; n > 0 {
+					counts = append(counts, fmt.Sprintf("%d %s", n, s))
+				}
+			}
+			if len(counts) == 0 {
+				fmt.Fprintf(out, "no job is in queue %s yet: its first jobs will wait. If the name is mistyped, seatbelt jobs resume %s undoes this and seatbelt jobs queues lists the queues\n",
+					name, shellArg(name))
+			} else {
+				fmt.Fprintf(out, "its jobs: %s\n", strings.Join(counts, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&by, "by", "", "who pauses the queue, and why, as jobs queues shows it (default $USER@hostname)")
+	return cmd
+}
+
+// defaultPausedBy is the default --by of jobs pause: the operator's login
+// and host, so that whoever finds the queue paused knows whom to ask.
+func defaultPausedBy() string {
+	who := os.Getenv("USER")
+	if who == "" {
+		if u, err := user.Current(); err == nil {
+			who = u.Username
+		}
+	}
+	if who == "" {
+		who = "unknown"
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		who += "@" + host
+	}
+	return who
+}
+
+func newJobsResumeCmd(open openDB) *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume QUEUE",
+		Short: "Resume a paused queue: workers claim its jobs again at once",
+		Long: `Resume a paused queue: workers are woken and claim its jobs again at once.
+Says whether the queue was paused; resuming one that was not changes
+nothing and is not an error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := jobs.CheckQueueName(name); err != nil {
+				return err
+			}
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			was, err := jobs.ResumeQueue(cmd.Context(), db, name)
+			if err != nil {
+				return err
+			}
+			if was {
+				fmt.Fprintf(cmd.OutOrStdout(), "queue %s: resumed; workers claim its jobs again\n", name)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "queue %s: was not paused; nothing to do\n", name)
+			}
+			return nil
+		},
+	}
 }

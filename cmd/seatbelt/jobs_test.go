@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,6 +159,29 @@ func TestJobsUsageErrors(t *testing.T) {
 	if out, code := runCLI(t, "jobs", "list"); code != 2 || !strings.Contains(out, "--database-url") {
 		t.Fatalf("no database: exit %d\n%s", code, out)
 	}
+	// A bad queue name is refused before the database is opened.
+	long := strings.Repeat("q", jobs.MaxQueueLen+1)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pause", ""}, "the queue name is empty"},
+		{[]string{"resume", ""}, "the queue name is empty"},
+		{[]string{"list", "--queue", "bad\x00"}, "--queue: the queue name \"bad\\x00\" is not valid UTF-8 text without NUL bytes"},
+		{[]string{"pause", long}, fmt.Sprintf("is %d bytes; the most is %d", jobs.MaxQueueLen+1, jobs.MaxQueueLen)},
+		{[]string{"resume", long}, fmt.Sprintf("is %d bytes; the most is %d", jobs.MaxQueueLen+1, jobs.MaxQueueLen)},
+		{[]string{"list", "--queue", long}, fmt.Sprintf("is %d bytes; the most is %d", jobs.MaxQueueLen+1, jobs.MaxQueueLen)},
+		{[]string{"pause", "a\x00b"}, "not valid UTF-8 text without NUL bytes"},
+		{[]string{"pause", "imports", "--by", " "}, "--by is empty"},
+		{[]string{"pause"}, "accepts 1 arg(s), received 0"},
+		{[]string{"resume", "a", "b"}, "accepts 1 arg(s), received 2"},
+		{[]string{"queues", "imports"}, "unknown command"},
+	} {
+		out, code := runCLI(t, append(append([]string{"jobs"}, tc.args...), "--database-url=postgres://x")...)
+		if code != 2 || !strings.Contains(out, tc.want) || strings.Contains(out, "cannot connect") {
+			t.Errorf("jobs %q: exit %d, want 2 with %q before connecting\n%s", tc.args, code, tc.want, out)
+		}
+	}
 	if out, code := runCLI(t, "jobs", "show", "abc", "--database-url=postgres://x"); code != 2 || !strings.Contains(out, "not a positive number") {
 		t.Fatalf("bad id: exit %d\n%s", code, out)
 	}
@@ -170,6 +194,12 @@ func TestJobsUsageErrors(t *testing.T) {
 // that runs kinds.
 func jobsDB(t *testing.T, schema string, kinds ...jobs.Kind) (*pgxpool.Pool, string) {
 	t.Helper()
+	return jobsDBWith(t, jobs.Config{}, schema, kinds...)
+}
+
+// jobsDBWith is jobsDB with a client configured as cfg, made fast.
+func jobsDBWith(t *testing.T, cfg jobs.Config, schema string, kinds ...jobs.Kind) (*pgxpool.Pool, string) {
+	t.Helper()
 	url := migtest.NewURL(t, jobs.Migrations)
 	ctx := context.Background()
 	db, err := pgxpool.New(ctx, url)
@@ -180,7 +210,8 @@ func jobsDB(t *testing.T, schema string, kinds ...jobs.Kind) (*pgxpool.Pool, str
 	if _, err := db.Exec(ctx, schema); err != nil {
 		t.Fatal(err)
 	}
-	c, err := jobs.NewClient(db, &jobs.Config{LeaderInterval: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.LeaderInterval, cfg.PollInterval, cfg.Logger = 100*time.Millisecond, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := jobs.NewClient(db, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,16 +257,25 @@ func TestJobsList(t *testing.T) {
 	if _, err := jobs.Cancel(ctx, db, exp.ID); err != nil {
 		t.Fatal(err)
 	}
+	mail, err := jobs.Enqueue(ctx, db, "mail", nil, &jobs.EnqueueOpts{Queue: "outbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	dbURL := "--database-url=" + url
-	row := func(id int64, kind, state string) string { return fmt.Sprintf("%d  %s  %s", id, kind, state) }
+	row := func(id int64, kind, queue, state string) string {
+		return fmt.Sprintf("%d  %s  %s  %s", id, kind, queue, state)
+	}
 	for _, tc := range []struct {
 		args      []string
 		want, not []string
 	}{
-		{nil, []string{row(exp.ID, "export", "cancelled"), row(imp.ID, "import", "available")}, nil},
-		{[]string{"--kind", "import"}, []string{row(imp.ID, "import", "available")}, []string{"export"}},
-		{[]string{"--state", "cancelled,failed"}, []string{row(exp.ID, "export", "cancelled")}, []string{"import"}},
-		{[]string{"--limit", "1"}, []string{row(exp.ID, "export", "cancelled")}, []string{"import"}},
+		{nil, []string{"ID  KIND  QUEUE  STATE", row(mail.ID, "mail", "outbox", "available"), row(exp.ID, "export", "default", "cancelled"), row(imp.ID, "import", "default", "available")}, nil},
+		{[]string{"--kind", "import"}, []string{row(imp.ID, "import", "default", "available")}, []string{"export", "mail"}},
+		{[]string{"--state", "cancelled,failed"}, []string{row(exp.ID, "export", "default", "cancelled")}, []string{"import", "mail"}},
+		{[]string{"--limit", "1"}, []string{row(mail.ID, "mail", "outbox", "available")}, []string{"import", "export"}},
+		{[]string{"--queue", "outbox"}, []string{row(mail.ID, "mail", "outbox", "available")}, []string{"import", "export"}},
+		{[]string{"--queue", "default", "--state", "available"}, []string{row(imp.ID, "import", "default", "available")}, []string{"export", "mail"}},
+		{[]string{"--queue", "nobody uses this"}, []string{"ID  KIND  QUEUE"}, []string{"import", "export", "mail"}},
 	} {
 		out, code := runCLI(t, append([]string{"jobs", "list", dbURL}, tc.args...)...)
 		got := strings.Join(strings.Fields(out), "  ")
@@ -255,7 +295,7 @@ func TestJobsList(t *testing.T) {
 	}
 	out, code := runCLI(t, "jobs", "list", dbURL, "--json")
 	var list []jobs.Job
-	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 2 || list[0].ID != exp.ID {
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 3 || list[0].ID != mail.ID || list[0].Queue != "outbox" {
 		t.Fatalf("list --json: exit %d, %v\n%s", code, err, out)
 	}
 	if out, code := runCLI(t, "jobs", "list", dbURL, "--state", "faild"); code != 2 || !strings.Contains(out, "want one of") {
@@ -354,11 +394,11 @@ INSERT INTO billing.invoices (customer) VALUES ('acme');`, kind)
 }
 
 // TestJobsTimeouts: every jobs subcommand gives up on a server that never
-// answers after --connect-timeout, and list and show wait behind a lock for
-// --read-timeout, not for ever.
+// answers after --connect-timeout, and list, show and queues wait behind a
+// lock for --read-timeout, not for ever.
 func TestJobsTimeouts(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"list"}, {"show", "1"}, {"cancel", "1"}, {"cleanup", "1"}, {"restart", "1"}} {
+	for _, args := range [][]string{{"list"}, {"show", "1"}, {"cancel", "1"}, {"cleanup", "1"}, {"restart", "1"}, {"queues"}, {"pause", "q"}, {"resume", "q"}} {
 		t.Run("ConnectTimeout/"+args[0], func(t *testing.T) {
 			t.Parallel()
 			args := append([]string{"jobs"}, args...)
@@ -384,11 +424,177 @@ func TestJobsTimeouts(t *testing.T) {
 		if _, err := tx.Exec(ctx, "LOCK TABLE seatbelt_jobs IN ACCESS EXCLUSIVE MODE"); err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"jobs", "list"}, {"jobs", "show", fmt.Sprint(res.ID)}} {
+		for _, args := range [][]string{{"jobs", "list"}, {"jobs", "show", fmt.Sprint(res.ID)}, {"jobs", "queues"}} {
 			out, code, took := runCLIWithin(t, 30*time.Second, append(args, "--database-url", url, "--read-timeout", "1s")...)
 			if code != 2 || took > 10*time.Second || !strings.Contains(out, "within --read-timeout (1s)") {
 				t.Fatalf("%v: exit %d after %v; want 2 after about a second\n%s", args, code, took, out)
 			}
 		}
 	})
+}
+
+// TestJobsQueues is the operator's path through a queue: pause it while
+// its jobs wait, see it paused (by whom, since when) in queues and list,
+// pause it again (the first pause stays), resume it, and its jobs run.
+func TestJobsQueues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	note := jobs.Kind{Name: "note", Stages: []jobs.Stage{{Name: "write", Run: func(context.Context, *jobs.StageRun) error { return nil }}}}
+	db, url := jobsDBWith(t, jobs.Config{Queues: map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, "imports": {}}}, "", note)
+	dbURL := "--database-url=" + url
+
+	out, code := runCLI(t, "jobs", "queues", dbURL)
+	if code != 0 || !strings.Contains(out, "no queues") {
+		t.Fatalf("queues of an empty database: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "pause", "imports", "--by", "alice: partner API down", dbURL)
+	if code != 0 || !strings.Contains(out, "queue imports: paused by alice: partner API down; no worker claims its jobs until seatbelt jobs resume imports") ||
+		!strings.Contains(out, "no job is in queue imports yet") {
+		t.Fatalf("pause: exit %d\n%s", code, out)
+	}
+	var waiting []int64
+	for range 2 {
+		res, err := jobs.Enqueue(ctx, db, "note", nil, &jobs.EnqueueOpts{Queue: "imports"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = append(waiting, res.ID)
+	}
+	// A job of the default queue runs; one of a kind nobody runs waits.
+	ran, err := jobs.Enqueue(ctx, db, "note", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Enqueue(ctx, db, "unknown", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitJobState(t, db, ran.ID, jobs.StateSucceeded)
+	time.Sleep(300 * time.Millisecond) // six polls of the client
+	for _, id := range waiting {
+		if j, err := jobs.Get(ctx, db, id); err != nil || j.State != jobs.StateAvailable {
+			t.Fatalf("job %d of the paused queue: %+v %v; want it available", id, j, err)
+		}
+	}
+
+	out, code = runCLI(t, "jobs", "queues", dbURL)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("queues: exit %d, want a header and two queues\n%s", code, out)
+	}
+	fields := func(line string) string { return strings.Join(strings.Fields(line), " ") }
+	if got := fields(lines[0]); got != "QUEUE PAUSED AVAILABLE RUNNING SUCCEEDED FAILED CANCELLED CLEANED" {
+		t.Errorf("header %q", got)
+	}
+	if got := fields(lines[1]); got != "default no 1 0 1 0 0 0" {
+		t.Errorf("default queue: %q, want running, one available and one succeeded", got)
+	}
+	today := time.Now().UTC().Format("2006-01-02T")
+	if got := fields(lines[2]); !strings.HasPrefix(got, "imports since "+today) || !strings.HasSuffix(got, " ago) by alice: partner API down 2 0 0 0 0 0") {
+		t.Errorf("imports queue: %q, want paused today by alice, two jobs available", got)
+	}
+
+	// A second pause leaves the first one's time and author.
+	out, code = runCLI(t, "jobs", "pause", "imports", "--by", "bob", dbURL)
+	if code != 0 || !strings.Contains(out, "queue imports: already paused since "+today) || !strings.Contains(out, "by alice: partner API down; left as it was") ||
+		!strings.Contains(out, "its jobs: 2 available") {
+		t.Fatalf("second pause: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "queues", dbURL, "--json")
+	var qs []jobs.QueueInfo
+	if err := json.Unmarshal([]byte(out), &qs); code != 0 || err != nil || len(qs) != 2 {
+		t.Fatalf("queues --json: exit %d, %v\n%s", code, err, out)
+	}
+	if q := qs[1]; q.Name != "imports" || !q.Paused || q.PausedBy != "alice: partner API down" || q.PausedAt == nil ||
+		time.Since(*q.PausedAt) > time.Minute || q.Counts[jobs.StateAvailable] != 2 {
+		t.Errorf("queues --json: imports is %+v", q)
+	}
+	if q := qs[0]; q.Name != jobs.DefaultQueue || q.Paused || q.PausedAt != nil || q.Counts[jobs.StateSucceeded] != 1 {
+		t.Errorf("queues --json: default is %+v", q)
+	}
+	out, code = runCLI(t, "jobs", "list", dbURL, "--queue", "imports")
+	if got := fields(out); code != 0 || !strings.Contains(got, fmt.Sprintf("%d note imports available", waiting[1])) || strings.Contains(got, "default") {
+		t.Errorf("list --queue imports: exit %d\n%s", code, out)
+	}
+
+	out, code = runCLI(t, "jobs", "resume", "imports", dbURL)
+	if code != 0 || !strings.Contains(out, "queue imports: resumed") {
+		t.Fatalf("resume: exit %d\n%s", code, out)
+	}
+	for _, id := range waiting {
+		waitJobState(t, db, id, jobs.StateSucceeded)
+	}
+	out, code = runCLI(t, "jobs", "resume", "imports", dbURL)
+	if code != 0 || !strings.Contains(out, "queue imports: was not paused; nothing to do") {
+		t.Fatalf("second resume: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "queues", dbURL)
+	if code != 0 || !strings.Contains(fields(out), "imports no 0 0 2 0 0 0") {
+		t.Fatalf("queues after resume: exit %d\n%s", code, out)
+	}
+	// A queue name that needs quoting is quoted in the command to undo it.
+	out, code = runCLI(t, "jobs", "pause", "bulk mail", "--by", "carol", dbURL)
+	if code != 0 || !strings.Contains(out, "until seatbelt jobs resume 'bulk mail'") {
+		t.Fatalf("pause of a name with a space: exit %d\n%s", code, out)
+	}
+}
+
+// TestJobsPauseByDefaultsToUserAndHost: without --by, a pause is signed
+// $USER@hostname. Not parallel: it sets USER.
+func TestJobsPauseByDefaultsToUserAndHost(t *testing.T) {
+	t.Setenv("USER", "dana")
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no hostname:", err)
+	}
+	url := migtest.NewURL(t, jobs.Migrations)
+	out, code := runCLI(t, "jobs", "pause", "imports", "--database-url="+url)
+	if code != 0 || !strings.Contains(out, "queue imports: paused by dana@"+host+";") {
+		t.Fatalf("pause without --by: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "queues", "--database-url="+url, "--json")
+	if code != 0 || !strings.Contains(out, `"PausedBy": "dana@`+host+`"`) {
+		t.Fatalf("queues --json: exit %d\n%s", code, out)
+	}
+}
+
+func TestJobsPeriodic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, url := jobsDBWith(t, jobs.Config{}, "")
+	dbURL := "--database-url=" + url
+	if out, code := runCLI(t, "jobs", "periodic", dbURL); code != 0 || !strings.Contains(out, "no periodic jobs") {
+		t.Fatalf("periodic of an empty database: exit %d\n%s", code, out)
+	}
+	c, err := jobs.NewClient(db, &jobs.Config{PeriodicInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddPeriodic(jobs.PeriodicJob{Name: "heartbeat", Kind: "beat", Schedule: jobs.Every(time.Second), Queue: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	var ps []jobs.PeriodicInfo
+	for deadline := time.Now().Add(10 * time.Second); len(ps) == 0 || ps[0].LastJobID == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot fired: %+v", ps)
+		}
+		ps, _ = jobs.Periodic(ctx, db)
+	}
+	out, code := runCLI(t, "jobs", "periodic", dbURL)
+	if code != 0 || !strings.Contains(out, "NAME") || !strings.Contains(out, "heartbeat") || !strings.Contains(out, "every 1s (UTC, missed: skip, kind beat, queue ops)") ||
+		!strings.Contains(out, " (in ") {
+		t.Fatalf("periodic: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "periodic", "--json", dbURL)
+	var got []jobs.PeriodicInfo
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 || got[0].Kind != "beat" || got[0].LastJobID == nil {
+		t.Fatalf("periodic --json: exit %d\n%s", code, out)
+	}
+	j, err := jobs.Get(ctx, db, *got[0].LastJobID)
+	if err != nil || j.Kind != "beat" || j.Queue != "ops" || !strings.HasPrefix(j.UniqueKey, "periodic:heartbeat:") {
+		t.Fatalf("the slot's job: %+v %v", j, err)
+	}
 }

@@ -2,6 +2,8 @@ package jobsprom
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,6 +18,17 @@ type Collector struct {
 	retries       *prometheus.CounterVec
 	rescued       prometheus.Counter
 	queueLatency  *prometheus.HistogramVec
+
+	// The per-queue gauges are made at each Collect from the leader's
+	// last report rather than kept in GaugeVecs: queues come and go (one
+	// whose jobs were all deleted after retention and that was never
+	// paused is no longer reported), and a Reset followed by the new
+	// values would let a scrape in between see no queue at all. The
+	// paused time also grows between two reports.
+	queueJobsDesc, queuePausedDesc, queuePausedSecondsDesc *prometheus.Desc
+
+	mu     sync.Mutex
+	queues map[string]jobs.QueueStates // nil: not the leader
 }
 
 var (
@@ -48,6 +61,15 @@ func NewCollector() *Collector {
 			Help:    "Time from a job's run-at to the claim of its first stage.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}, []string{"kind"}),
+		queueJobsDesc: prometheus.NewDesc("seatbelt_jobs_queue_jobs",
+			"Jobs by queue and state; reported by the leader only, so a sum over pods is right.",
+			[]string{"queue", "state"}, nil),
+		queuePausedDesc: prometheus.NewDesc("seatbelt_jobs_queue_paused",
+			"1 while the queue is paused (no client claims its jobs), 0 while it runs; reported by the leader only.",
+			[]string{"queue"}, nil),
+		queuePausedSecondsDesc: prometheus.NewDesc("seatbelt_jobs_queue_paused_seconds",
+			"How long the queue has been paused, 0 while it runs; reported by the leader only.",
+			[]string{"queue"}, nil),
 	}
 }
 
@@ -58,6 +80,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	c.retries.Describe(ch)
 	c.rescued.Describe(ch)
 	c.queueLatency.Describe(ch)
+	ch <- c.queueJobsDesc
+	ch <- c.queuePausedDesc
+	ch <- c.queuePausedSecondsDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -67,6 +92,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.retries.Collect(ch)
 	c.rescued.Collect(ch)
 	c.queueLatency.Collect(ch)
+	c.mu.Lock()
+	queues := c.queues
+	c.mu.Unlock()
+	now := time.Now()
+	for name, q := range queues {
+		for _, s := range jobs.States {
+			ch <- prometheus.MustNewConstMetric(c.queueJobsDesc, prometheus.GaugeValue, float64(q.Counts[s]), name, string(s))
+		}
+		paused, seconds := 0.0, 0.0
+		if q.Paused {
+			paused = 1
+			if q.PausedAt != nil {
+				// PausedAt is on the clock of whoever paused the queue;
+				// a clock a little ahead of this one must not make the
+				// time negative.
+				seconds = max(0, now.Sub(*q.PausedAt).Seconds())
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.queuePausedDesc, prometheus.GaugeValue, paused, name)
+		ch <- prometheus.MustNewConstMetric(c.queuePausedSecondsDesc, prometheus.GaugeValue, seconds, name)
+	}
 }
 
 // ObserveJobStart implements jobs.Observer.
@@ -88,8 +134,17 @@ func (c *Collector) ObserveRescue(_ context.Context, d jobs.RescueData) {
 }
 
 // ObserveStates implements jobs.Observer: the gauges follow the leader's
-// counts, and are dropped when the client stops being the leader.
+// counts and pauses, and are dropped when the client stops being the
+// leader.
 func (c *Collector) ObserveStates(_ context.Context, d jobs.StatesData) {
+	c.mu.Lock()
+	// Kept as is: the client makes new maps for each call (see
+	// jobs.StatesData).
+	c.queues = d.Queues
+	if !d.Leader {
+		c.queues = nil
+	}
+	c.mu.Unlock()
 	if !d.Leader {
 		c.jobs.Reset()
 		return

@@ -3,10 +3,12 @@ package jobsprom_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,9 @@ var families = map[string]struct {
 	"seatbelt_jobs_retries_total":          {"Stage attempts that failed and were scheduled again.", dto.MetricType_COUNTER, "kind,stage"},
 	"seatbelt_jobs_rescued_total":          {"Stages made available again because their worker's lease expired (counted by the leader).", dto.MetricType_COUNTER, ""},
 	"seatbelt_jobs_queue_latency_seconds":  {"Time from a job's run-at to the claim of its first stage.", dto.MetricType_HISTOGRAM, "kind"},
+	"seatbelt_jobs_queue_jobs":             {"Jobs by queue and state; reported by the leader only, so a sum over pods is right.", dto.MetricType_GAUGE, "queue,state"},
+	"seatbelt_jobs_queue_paused":           {"1 while the queue is paused (no client claims its jobs), 0 while it runs; reported by the leader only.", dto.MetricType_GAUGE, "queue"},
+	"seatbelt_jobs_queue_paused_seconds":   {"How long the queue has been paused, 0 while it runs; reported by the leader only.", dto.MetricType_GAUGE, "queue"},
 }
 
 // TestCollectorExportsWhatTheClientDoes runs a job whose first stage fails
@@ -163,8 +168,163 @@ seatbelt_jobs_retries_total{kind="import",stage="fetch"} 1
 		t.Fatal(err)
 	}
 	stopped = true
-	if n := testutil.CollectAndCount(col, "seatbelt_jobs_jobs"); n != 0 {
-		t.Errorf("%d seatbelt_jobs_jobs series after stop, want none", n)
+	for _, name := range []string{"seatbelt_jobs_jobs", "seatbelt_jobs_queue_jobs", "seatbelt_jobs_queue_paused", "seatbelt_jobs_queue_paused_seconds"} {
+		if n := testutil.CollectAndCount(col, name); n != 0 {
+			t.Errorf("%d %s series after stop, want none", n, name)
+		}
+	}
+}
+
+// TestCollectorExportsQueues pauses a queue with jobs waiting (two hours
+// ago, as if an operator had forgotten it) and one with no jobs yet, and
+// reads the queue gauges while they are paused and after one is resumed.
+func TestCollectorExportsQueues(t *testing.T) {
+	t.Parallel()
+	db := migtest.New(t, jobs.Migrations)
+	ctx := context.Background()
+	col := jobsprom.NewCollector()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+
+	c, err := jobs.NewClient(db, &jobs.Config{
+		Observer:       col,
+		Queues:         map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, "reports": {}},
+		LeaderInterval: 50 * time.Millisecond,
+		PollInterval:   50 * time.Millisecond,
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noop := []jobs.Stage{{Name: "run", Run: func(context.Context, *jobs.StageRun) error { return nil }}}
+	for _, k := range []string{"import", "report"} {
+		if err := c.Register(jobs.Kind{Name: k, Stages: noop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"reports", "later"} {
+		if err := jobs.PauseQueue(ctx, db, q, "ops@bastion"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(ctx, `UPDATE seatbelt_job_queues SET paused_at = now() - interval '2 hours' WHERE name = 'reports'`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := jobs.Enqueue(ctx, db, "report", nil, &jobs.EnqueueOpts{Queue: "reports"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := jobs.Enqueue(ctx, db, "import", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			c.Stop(ctx)
+		}
+	}()
+
+	// waitGauges waits until the queue gauges other than the paused time
+	// are want (the series of each state of each queue listed in counts,
+	// the rest zero).
+	waitGauges := func(counts map[string]map[jobs.JobState]int, paused map[string]int) {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("# HELP seatbelt_jobs_queue_jobs " + families["seatbelt_jobs_queue_jobs"].help + "\n# TYPE seatbelt_jobs_queue_jobs gauge\n")
+		for _, q := range slices.Sorted(maps.Keys(counts)) {
+			for _, s := range jobs.States {
+				fmt.Fprintf(&b, "seatbelt_jobs_queue_jobs{queue=%q,state=%q} %d\n", q, s, counts[q][s])
+			}
+		}
+		b.WriteString("# HELP seatbelt_jobs_queue_paused " + families["seatbelt_jobs_queue_paused"].help + "\n# TYPE seatbelt_jobs_queue_paused gauge\n")
+		for _, q := range slices.Sorted(maps.Keys(paused)) {
+			fmt.Fprintf(&b, "seatbelt_jobs_queue_paused{queue=%q} %d\n", q, paused[q])
+		}
+		want := b.String()
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err = testutil.GatherAndCompare(reg, strings.NewReader(want), "seatbelt_jobs_queue_jobs", "seatbelt_jobs_queue_paused"); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the queue gauges never showed what was expected: %v", err)
+			}
+		}
+	}
+	// pausedSeconds is seatbelt_jobs_queue_paused_seconds by queue.
+	pausedSeconds := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, m := range gather(t, reg)["seatbelt_jobs_queue_paused_seconds"].GetMetric() {
+			out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+		return out
+	}
+
+	// The import ran; the reports wait in their paused queue; "later" has
+	// no job yet but is reported, paused.
+	waitGauges(map[string]map[jobs.JobState]int{
+		jobs.DefaultQueue: {jobs.StateSucceeded: 1},
+		"reports":         {jobs.StateAvailable: 2},
+		"later":           {},
+	}, map[string]int{jobs.DefaultQueue: 0, "reports": 1, "later": 1})
+	secs := pausedSeconds()
+	if s := secs["reports"]; s < 2*3600 || s > 2*3600+60 {
+		t.Errorf("reports paused for %v s, want about two hours (7200 s)", s)
+	}
+	if s := secs["later"]; s < 0 || s > 60 {
+		t.Errorf("later paused for %v s, want the few seconds since the test paused it", s)
+	}
+	if s, ok := secs[jobs.DefaultQueue]; !ok || s != 0 {
+		t.Errorf("the running default queue: paused for %v s (series present: %v), want 0", s, ok)
+	}
+	// The paused time grows between the leader's reports: it is measured
+	// at each scrape.
+	time.Sleep(1100 * time.Millisecond)
+	if s := pausedSeconds()["later"]; s < secs["later"]+1 {
+		t.Errorf("later paused for %v s a second after %v s", s, secs["later"])
+	}
+	// seatbelt_jobs_jobs stays the total over every queue.
+	total := "# HELP seatbelt_jobs_jobs " + families["seatbelt_jobs_jobs"].help + `
+# TYPE seatbelt_jobs_jobs gauge
+seatbelt_jobs_jobs{state="available"} 2
+seatbelt_jobs_jobs{state="cancelled"} 0
+seatbelt_jobs_jobs{state="cleaned"} 0
+seatbelt_jobs_jobs{state="failed"} 0
+seatbelt_jobs_jobs{state="running"} 0
+seatbelt_jobs_jobs{state="succeeded"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(total), "seatbelt_jobs_jobs"); err != nil {
+		t.Error(err)
+	}
+
+	// Resumed, the reports run and the queue reads 0 paused, for 0 s.
+	if was, err := jobs.ResumeQueue(ctx, db, "reports"); err != nil || !was {
+		t.Fatalf("resume: %v %v", was, err)
+	}
+	waitGauges(map[string]map[jobs.JobState]int{
+		jobs.DefaultQueue: {jobs.StateSucceeded: 1},
+		"reports":         {jobs.StateSucceeded: 2},
+		"later":           {},
+	}, map[string]int{jobs.DefaultQueue: 0, "reports": 0, "later": 1})
+	if s := pausedSeconds()["reports"]; s != 0 {
+		t.Errorf("resumed reports: paused for %v s, want 0", s)
+	}
+	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	for _, name := range []string{"seatbelt_jobs_queue_jobs", "seatbelt_jobs_queue_paused", "seatbelt_jobs_queue_paused_seconds"} {
+		if n := testutil.CollectAndCount(col, name); n != 0 {
+			t.Errorf("%d %s series after stop, want none", n, name)
+		}
 	}
 }
 
