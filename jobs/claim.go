@@ -71,7 +71,9 @@ func (c *Client) claim(ctx context.Context, n []int32) ([]claimed, error) {
 		if err := rows.Scan(&j.id, &j.kind, &j.queue, &j.stage, &j.attempt, &j.claim, &j.args, &j.results, &j.runAt, &j.cancelRequested); err != nil {
 			return out, err
 		}
-		if k := c.kinds[j.kind]; k != nil && j.attempt == 1 && k.Stages[0].Name == j.stage {
+		// The job's first claim ever is its start; a stage given back
+		// (released, snoozed) and claimed again is not.
+		if j.claim == 1 {
 			c.cfg.Observer.ObserveJobStart(ctx, JobStartData{JobID: j.id, Kind: j.kind, Stage: j.stage, Latency: now.Sub(j.runAt)})
 		}
 		out = append(out, j)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,13 +46,15 @@ type Client struct {
 	queueNames []string
 	queueMax   []int64
 	queueBusy  []atomic.Int64
-	queueIdx   map[string]int
+	// queueFull: the queue had no room, or may have more jobs waiting, at
+	// the last claim; a stage of it that ends wakes the claim loop.
+	queueFull []atomic.Bool
+	queueIdx  map[string]int
 	// startedAt orders this client's periodic schedules against those of
 	// other clients (see AddPeriodic).
 	startedAt time.Time
 
 	wake          chan struct{}
-	saturated     atomic.Bool
 	busy          atomic.Int64
 	stages        sync.WaitGroup
 	stopFetch     context.CancelFunc
@@ -140,6 +143,9 @@ func (c *Client) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	c.mu.Unlock()
+	if err := checkSchema(ctx, c.db); err != nil {
+		return err
+	}
 	tables := slices.Sorted(maps.Keys(c.cfg.Deleters))
 	if err := checkDeleters(ctx, c.db, c.cfg.Deleters, tables); err != nil {
 		return fmt.Errorf("jobs: Config.Deleters: %w", err)
@@ -152,6 +158,7 @@ func (c *Client) Start(ctx context.Context) error {
 	c.queueNames = slices.Sorted(maps.Keys(c.cfg.Queues))
 	c.queueIdx = make(map[string]int, len(c.queueNames))
 	c.queueBusy = make([]atomic.Int64, len(c.queueNames))
+	c.queueFull = make([]atomic.Bool, len(c.queueNames))
 	for i, q := range c.queueNames {
 		c.queueMax = append(c.queueMax, int64(c.cfg.Queues[q].MaxWorkers))
 		c.queueIdx[q] = i
@@ -192,6 +199,35 @@ func (c *Client) Start(ctx context.Context) error {
 		go func() { defer c.bg.Done(); c.periodicLoop(bgCtx) }()
 	}
 	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil)
+	return nil
+}
+
+// checkSchema refuses to start on a database that lacks what this version
+// of the package writes, naming the migrations: otherwise every claim
+// would fail with an undefined column, logged and retried forever.
+func checkSchema(ctx context.Context, db DB) error {
+	var jobsTable, queueColumn, queues, periodic bool
+	err := db.QueryRow(ctx, `SELECT to_regclass('seatbelt_jobs') IS NOT NULL,
+	EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('seatbelt_jobs') AND attname = 'queue' AND NOT attisdropped),
+	to_regclass('seatbelt_job_queues') IS NOT NULL, to_regclass('seatbelt_jobs_periodic') IS NOT NULL`).Scan(&jobsTable, &queueColumn, &queues, &periodic)
+	if err != nil {
+		return fmt.Errorf("jobs: checking the jobs tables: %w", err)
+	}
+	var missing []string
+	for _, m := range []struct {
+		ok   bool
+		what string
+	}{{jobsTable, "seatbelt_jobs (migration 0001)"}, {queueColumn, "seatbelt_jobs.queue (0002)"}, {queues, "seatbelt_job_queues (0002)"}, {periodic, "seatbelt_jobs_periodic (0004)"}} {
+		if !m.ok {
+			missing = append(missing, m.what)
+		}
+	}
+	if !jobsTable {
+		missing = missing[:1]
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("jobs: the database lacks %s; apply jobs.Migrations before starting this version (seatbelt migrate up, or migcheck with jobs.Migrations in the sets)", strings.Join(missing, ", "))
+	}
 	return nil
 }
 
@@ -317,19 +353,21 @@ func (c *Client) fetchLoop(ctx context.Context) {
 				c.startStage(j)
 			}
 			// A queue that got all it asked for may have more waiting: claim
-			// again at once. One with no room left waits for a stage to
-			// end (saturated makes an ending stage wake this loop).
-			full, saturated := false, false
+			// again at once. One with no room left waits for one of its
+			// stages to end, which wakes this loop.
+			more := false
 			for i := range want {
-				full = full || (want[i] > 0 && got[i] == want[i])
-				saturated = saturated || c.queueBusy[i].Load() >= c.queueMax[i]
+				gotAll := want[i] > 0 && got[i] == want[i]
+				more = more || gotAll
+				c.queueFull[i].Store(gotAll || c.queueBusy[i].Load() >= c.queueMax[i])
 			}
-			c.saturated.Store(full || saturated)
-			if full && err == nil {
+			if more && err == nil {
 				continue
 			}
 		} else {
-			c.saturated.Store(true)
+			for i := range c.queueFull {
+				c.queueFull[i].Store(true)
+			}
 		}
 		if !poll.Stop() {
 			select {
@@ -352,7 +390,8 @@ func (c *Client) startStage(j claimed) {
 	c.mu.Lock()
 	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
 	c.mu.Unlock()
-	q := &c.queueBusy[c.queueIdx[j.queue]]
+	qi := c.queueIdx[j.queue]
+	q := &c.queueBusy[qi]
 	q.Add(1)
 	c.busy.Add(1)
 	c.stages.Add(1)
@@ -367,7 +406,7 @@ func (c *Client) startStage(j claimed) {
 			q.Add(-1)
 			c.busy.Add(-1)
 			c.stages.Done()
-			if c.saturated.Load() {
+			if c.queueFull[qi].Load() {
 				c.signalWake()
 			}
 		}()

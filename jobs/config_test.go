@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
@@ -92,5 +93,32 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 	}
 	if err := c.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A client started on a database without this version's tables says which
+// migrations are missing, instead of failing every claim.
+func TestStartRefusesADatabaseWithoutTheMigrations(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if _, err := b.db.Exec(ctx, "DROP TABLE seatbelt_jobs_periodic; ALTER TABLE seatbelt_jobs DROP COLUMN queue"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := jobs.NewClient(b.db, testConfig("w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "lacks seatbelt_jobs.queue (0002), seatbelt_jobs_periodic (0004); apply jobs.Migrations") {
+		t.Fatalf("start on a database behind: %v", err)
+	}
+	empty := migtest.New(t)
+	c, err = jobs.NewClient(empty, testConfig("w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err == nil || !strings.Contains(err.Error(), "lacks seatbelt_jobs (migration 0001); apply") {
+		t.Fatalf("start on an empty database: %v", err)
 	}
 }

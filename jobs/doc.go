@@ -67,7 +67,8 @@
 // client works the queues of Config.Queues (by default only
 // DefaultQueue), each with its own MaxWorkers, so a flood of imports does
 // not hold back the emails. [PauseQueue] stops every replica claiming
-// from a queue at the pause's commit, a replica started later included,
+// from a queue at the pause's commit (a claim already under way may still
+// start its batch), a replica started later included,
 // until [ResumeQueue]; stages already running finish, and jobs can still
 // be enqueued. Operators pause a queue before a risky deploy (seatbelt
 // jobs pause import) and resume it after. [Queues] reports each queue's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
 )
 
@@ -77,8 +78,9 @@ type Missed int
 const (
 	// MissedSkip skips them: the job runs again at its next slot.
 	MissedSkip Missed = iota
-	// MissedRunOnce runs the job once, at start, for all of them (as the
-	// latest missed slot), then keeps its schedule.
+	// MissedRunOnce runs the job once, at start, for all of them (its
+	// unique key names the first missed slot), then keeps its schedule;
+	// not when a slot on time runs at that start anyway.
 	MissedRunOnce
 )
 
@@ -106,7 +108,11 @@ type PeriodicJob struct {
 	// Schedule is when the jobs are due: [Cron] or [Every]. Required.
 	Schedule Schedule
 	// Location is the time zone a Cron schedule is read in. Defaults to
-	// UTC.
+	// UTC. Give every replica the same zone by name
+	// (time.LoadLocation("Europe/Berlin")), never time.Local, which is each
+	// machine's own. In a zone with daylight saving time, a slot in the
+	// hour the clocks repeat runs twice and one in the hour they skip does
+	// not run: schedule such times in UTC.
 	Location *time.Location
 	// Missed is what happens to slots that passed while no client ran
 	// the schedule. Defaults to MissedSkip.
@@ -166,6 +172,12 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Location == nil {
 		p.Location = time.UTC
 	}
+	if p.Schedule != nil {
+		now := time.Now().In(p.Location)
+		if next := p.Schedule.Next(now); !next.After(now) {
+			errs = append(errs, fmt.Errorf("PeriodicJob.Schedule %q has no slot after now (a date that never comes, such as February 30); fix the expression", p.Schedule))
+		}
+	}
 	args, err := encodeArgs(p.Args)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("PeriodicJob.Args: %w", err))
@@ -194,11 +206,13 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 func (c *Client) periodicLoop(ctx context.Context) {
 	t := time.NewTicker(c.cfg.PeriodicInterval)
 	defer t.Stop()
+	names := make([]string, len(c.periodic))
+	for i, p := range c.periodic {
+		names[i] = p.Name
+	}
 	for {
-		for _, p := range c.periodic {
-			if err := c.firePeriodic(ctx, p); err != nil && ctx.Err() == nil {
-				c.log.Error("jobs: periodic job: enqueueing its slot failed; trying again in a second", "periodic", p.Name, "err", err)
-			}
+		if err := c.lookAtPeriodic(ctx, names); err != nil && ctx.Err() == nil {
+			c.log.Error("jobs: periodic jobs: looking for due slots failed; trying again", "err", err, "in", c.cfg.PeriodicInterval)
 		}
 		select {
 		case <-ctx.Done():
@@ -208,81 +222,177 @@ func (c *Client) periodicLoop(ctx context.Context) {
 	}
 }
 
-// firePeriodic handles p's due slot, if any, in one transaction under the
-// schedule's row lock.
-func (c *Client) firePeriodic(ctx context.Context, p *periodicReg) error {
+// periodicRow is a schedule's row in seatbelt_jobs_periodic.
+type periodicRow struct {
+	schedule       string
+	from, next     time.Time
+	lastSlot       *time.Time
+	exists, locked bool
+}
+
+// periodicAction is what a client does about one of its schedules.
+type periodicAction int
+
+const (
+	periodicNothing periodicAction = iota // not due
+	periodicDefer                         // a newer client's schedule holds
+	periodicInsert                        // no row yet
+	periodicReplace                       // store this client's schedule
+	periodicFire                          // enqueue the due slots
+)
+
+func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) periodicAction {
+	switch {
+	case !row.exists:
+		return periodicInsert
+	case row.schedule != p.spec:
+		// The newer client's schedule holds (a new build, deployed), as
+		// long as some client services it: one whose next slot is overdue
+		// beyond the on-time window is not being run (that build was
+		// rolled back, or its clock is far off), and this one takes over.
+		if !c.startedAt.After(row.from) && now.Sub(row.next) <= c.onTime() {
+			return periodicDefer
+		}
+		return periodicReplace
+	case row.next.After(now):
+		return periodicNothing
+	}
+	return periodicFire
+}
+
+// lookAtPeriodic reads the client's schedules in one query, without a
+// lock or a transaction id, and handles those with something to do.
+func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
+	rows, err := c.db.Query(ctx, `SELECT name, schedule, schedule_from, next_slot, last_slot FROM seatbelt_jobs_periodic WHERE name = ANY($1::text[])`, names)
+	if err != nil {
+		return err
+	}
+	stored := map[string]periodicRow{}
+	for rows.Next() {
+		var name string
+		r := periodicRow{exists: true}
+		if err := rows.Scan(&name, &r.schedule, &r.from, &r.next, &r.lastSlot); err != nil {
+			rows.Close()
+			return err
+		}
+		stored[name] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	now := c.cfg.Now()
-	return pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
-		var schedule string
-		var from time.Time
-		var next time.Time
-		err := tx.QueryRow(ctx, `SELECT schedule, schedule_from, next_slot FROM seatbelt_jobs_periodic WHERE name = $1::text FOR UPDATE`, p.Name).
-			Scan(&schedule, &from, &next)
+	var errs []error
+	for _, p := range c.periodic {
+		switch c.periodicAction(p, stored[p.Name], now) {
+		case periodicNothing:
+			p.deferred = false
+		case periodicDefer:
+			if !p.deferred {
+				p.deferred = true
+				c.log.Warn("jobs: periodic job: a client started later runs another schedule under this name; this one defers to it while that one keeps it",
+					"periodic", p.Name, "stored", stored[p.Name].schedule, "mine", p.spec)
+			}
+		default:
+			p.deferred = false
+			if err := c.firePeriodic(ctx, p, now); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// firePeriodic acts on p in one transaction under its row's lock,
+// deciding again on what the locked row holds. The lock is taken with
+// NOWAIT (another client holding it is acting on it now) and the
+// transaction may not sit idle longer than the on-time window, so a
+// client frozen inside it (SIGSTOP, a long GC) cannot hold the schedule.
+func (c *Client) firePeriodic(ctx context.Context, p *periodicReg, now time.Time) error {
+	err := pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1::text, true)", fmt.Sprintf("%dms", c.onTime().Milliseconds())); err != nil {
+			return err
+		}
+		row := periodicRow{exists: true}
+		err := tx.QueryRow(ctx, `SELECT schedule, schedule_from, next_slot, last_slot FROM seatbelt_jobs_periodic WHERE name = $1::text FOR UPDATE NOWAIT`, p.Name).
+			Scan(&row.schedule, &row.from, &row.next, &row.lastSlot)
 		if errors.Is(err, pgx.ErrNoRows) {
-			// A new schedule starts at its next slot. Another client may
-			// insert first; then this one looks again in a second.
+			row.exists = false
+		} else if err != nil {
+			return err
+		}
+		switch c.periodicAction(p, row, now) {
+		case periodicInsert:
+			// A new schedule starts at its next slot. If another client
+			// inserts first, this one looks again at its next tick.
 			_, err = tx.Exec(ctx, `INSERT INTO seatbelt_jobs_periodic (name, kind, schedule, schedule_from, written_by, next_slot, updated_at)
 VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz, $7::timestamptz) ON CONFLICT (name) DO NOTHING`,
 				p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
 			return err
+		case periodicReplace:
+			// From the first slot not yet enqueued that is still on time,
+			// so a deploy that changes the schedule does not drop a slot
+			// due this very moment.
+			from := now.Add(-c.onTime())
+			if row.lastSlot != nil && row.lastSlot.After(from) {
+				from = *row.lastSlot
+			}
+			c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", row.schedule, "to", p.spec)
+			_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET kind = $2::text, schedule = $3::text, schedule_from = $4::timestamptz, written_by = $5::text,
+	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(from), now)
+			return err
+		case periodicFire:
+			return c.enqueueDue(ctx, tx, p, row.next, now)
 		}
+		return nil
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: another client acts on it
+		return nil
+	}
+	return err
+}
+
+// enqueueDue enqueues p's due slots, next being the first, and moves the
+// row past them. Slots within the on-time window each get a job. Older
+// ones passed while no client ran the schedule: the policy says whether
+// they get one job together (unless an on-time slot runs now anyway) or
+// none.
+func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next, now time.Time) error {
+	windowStart := now.Add(-c.onTime())
+	var due []time.Time
+	s := next
+	missed := !s.After(windowStart)
+	if missed {
+		s = p.next(windowStart)
+	}
+	for !s.IsZero() && !s.After(now) && len(due) < 1000 {
+		due = append(due, s)
+		n := p.next(s)
+		if !n.After(s) {
+			break
+		}
+		s = n
+	}
+	if missed {
+		c.log.Warn("jobs: periodic job: slots passed while no client ran it", "periodic", p.Name, "first_missed", next, "policy", p.Missed.String())
+		if p.Missed == MissedRunOnce && len(due) == 0 {
+			due = append(due, next) // one run, keyed by the first missed slot
+		}
+	}
+	var last *time.Time
+	var lastID *int64
+	for _, slot := range due {
+		res, err := Enqueue(ctx, tx, p.Kind, rawArgs(p.args), &EnqueueOpts{Queue: p.Queue, Priority: p.Priority,
+			UniqueKey: "periodic:" + p.Name + ":" + slot.UTC().Format(time.RFC3339Nano), RunAt: now})
 		if err != nil {
 			return err
 		}
-		if schedule != p.spec {
-			if !c.startedAt.After(from) {
-				if !p.deferred {
-					p.deferred = true
-					c.log.Warn("jobs: periodic job: a client started later runs another schedule under this name; this one defers to it",
-						"periodic", p.Name, "stored", schedule, "mine", p.spec)
-				}
-				return nil
-			}
-			// This client is newer: its schedule replaces the stored one
-			// from its next slot.
-			c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", schedule, "to", p.spec)
-			_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET kind = $2::text, schedule = $3::text, schedule_from = $4::timestamptz, written_by = $5::text,
-	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
-			return err
-		}
-		p.deferred = false
-		if next.After(now) {
-			return nil
-		}
-		// Slots due within the on-time window each get a job. Slots older
-		// than it passed while no client ran this schedule: the policy
-		// says whether they get one job together (unless an on-time slot
-		// runs now anyway) or none.
-		windowStart := now.Add(-c.onTime())
-		var due []time.Time
-		s := next
-		missed := !s.After(windowStart)
-		if missed {
-			s = p.next(windowStart)
-		}
-		for ; !s.After(now) && len(due) < 1000; s = p.next(s) {
-			due = append(due, s)
-		}
-		if missed {
-			c.log.Warn("jobs: periodic job: slots passed while no client ran it", "periodic", p.Name, "first_missed", next, "policy", p.Missed.String())
-			if p.Missed == MissedRunOnce && len(due) == 0 {
-				due = append(due, next) // one run, keyed by the first missed slot
-			}
-		}
-		var last *time.Time
-		var lastID *int64
-		for _, slot := range due {
-			res, err := Enqueue(ctx, tx, p.Kind, rawArgs(p.args), &EnqueueOpts{Queue: p.Queue, Priority: p.Priority,
-				UniqueKey: "periodic:" + p.Name + ":" + slot.UTC().Format(time.RFC3339Nano), RunAt: now})
-			if err != nil {
-				return err
-			}
-			last, lastID = &slot, &res.ID
-		}
-		_, err = tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET last_slot = coalesce($2::timestamptz, last_slot), last_job_id = coalesce($3::bigint, last_job_id),
+		last, lastID = &slot, &res.ID
+	}
+	_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET last_slot = coalesce($2::timestamptz, last_slot), last_job_id = coalesce($3::bigint, last_job_id),
 	next_slot = $4::timestamptz, written_by = $5::text, updated_at = $6::timestamptz WHERE name = $1::text`, p.Name, last, lastID, p.next(now), c.cfg.WorkerID, now)
-		return err
-	})
+	return err
 }
 
 // rawArgs hands encoded args to Enqueue as they are.

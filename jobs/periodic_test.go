@@ -192,6 +192,7 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Missed: 7}, "PeriodicJob.Missed is 7"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Queue: strings.Repeat("q", 200)}, "PeriodicJob.Queue"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Args: func() {}}, "PeriodicJob.Args"},
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.MustCron("0 0 30 2 *")}, "has no slot after now"},
 	} {
 		if err := c.AddPeriodic(tc.p); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want %q", tc.p, err, tc.want)
@@ -212,4 +213,78 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 	if err := c.AddPeriodic(jobs.PeriodicJob{Name: "late", Kind: "tick", Schedule: jobs.Every(time.Hour)}); err == nil || !strings.Contains(err.Error(), "after Start") {
 		t.Errorf("AddPeriodic after Start: %v", err)
 	}
+}
+
+// A schedule stored by a newer client that no client services any more
+// (that build was rolled back) is taken over by the older clients once its
+// next slot is overdue, so the name keeps firing.
+func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock := newFakeClock()
+	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
+	clock.Set(hour)
+	cfg := func(id string) *jobs.Config {
+		c := periodicConfig(id)
+		c.Now = clock.Now
+		return c
+	}
+	blue := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(10 * time.Minute)}
+	startPeriodic(t, b.db, cfg("blue"), blue)
+	waitFor(t, 10*time.Second, "blue's schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	clock.Set(hour.Add(time.Second))
+	green := blue
+	green.Schedule = jobs.MustCron("0 15,45 * * * *")
+	g := startPeriodic(t, b.db, cfg("green"), green)
+	waitFor(t, 10*time.Second, "green's schedule stored", func() bool {
+		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE '0 15,45%'") == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Stop(ctx); err != nil { // green rolled back
+		t.Fatal(err)
+	}
+	clock.Set(hour.Add(15*time.Minute + time.Second)) // green's slot, on time: blue still defers
+	time.Sleep(300 * time.Millisecond)
+	if n := len(slots(t, b.db, "report")); n != 0 {
+		t.Fatalf("%d jobs while green's slot was on time", n)
+	}
+	clock.Set(hour.Add(15*time.Minute + 10*time.Second)) // overdue: nobody runs green's schedule
+	waitFor(t, 10*time.Second, "blue takes the schedule back", func() bool {
+		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE 'every 10m%'") == 1
+	})
+	clock.Set(hour.Add(20*time.Minute + time.Second))
+	waitFor(t, 10*time.Second, "blue's :20 slot", func() bool { return len(slots(t, b.db, "report")) == 1 })
+	if got := slots(t, b.db, "report"); got[0].Minute() != 20 {
+		t.Fatalf("slots: %v", got)
+	}
+}
+
+// A client stuck holding one schedule's row lock does not stop the other
+// schedules, and the schedule goes on once the lock is gone.
+func TestPeriodicHeldRowLockBlocksOnlyItsSchedule(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	a := jobs.PeriodicJob{Name: "a", Kind: "tick", Schedule: jobs.Every(time.Second)}
+	bb := jobs.PeriodicJob{Name: "b", Kind: "tick", Schedule: jobs.Every(time.Second)}
+	startPeriodic(t, b.db, periodicConfig("w"), a, bb)
+	waitFor(t, 10*time.Second, "both stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 2 })
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs_periodic WHERE name = 'a' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(slots(t, b.db, "b"))
+	time.Sleep(2500 * time.Millisecond)
+	if got := len(slots(t, b.db, "b")); got < before+2 {
+		t.Fatalf("schedule b fired %d slots in 2.5 s while a's row was locked", got-before)
+	}
+	heldA := len(slots(t, b.db, "a"))
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a fires again", func() bool { return len(slots(t, b.db, "a")) > heldA })
 }

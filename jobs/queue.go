@@ -48,7 +48,10 @@ type QueueInfo struct {
 
 // PauseQueue pauses the named queue: from the commit on, no client claims
 // its jobs until [ResumeQueue], on every replica, including ones started
-// later. Stages already running finish; jobs can still be enqueued. by
+// later. Stages already running finish, and a claim already running when
+// the pause commits may still start up to Config.FetchBatch jobs of the
+// queue per client; jobs can still be enqueued. Workers of a version
+// before queues ignore pauses. by
 // says who paused it (an operator, a deploy), as Queues reports it. A
 // queue already paused keeps its first pause's time and author; a queue
 // no job uses yet can be paused, so that its first jobs wait. Like every

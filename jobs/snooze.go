@@ -36,7 +36,7 @@ const snoozeSQL = `
 WITH u AS (
 	UPDATE seatbelt_jobs SET
 		state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
-		attempt = attempt - 1,
+		attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END,
 		run_at = $5::timestamptz,
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN cancel_requested THEN $3::timestamptz END

@@ -42,7 +42,8 @@ func TestSnoozeRunsAgainWithoutUsingAnAttempt(t *testing.T) {
 		widgetStage("store"),
 	}}
 	runs := func() int { mu.Lock(); defer mu.Unlock(); return len(attempts) }
-	first := startClient(t, b.db, testConfigWithClock("w1", clock), kind)
+	cfg1, cfg2 := testConfigWithClock("w1", clock), testConfigWithClock("w2", clock)
+	first := startClient(t, b.db, cfg1, kind)
 	id := enqueue(t, b.db, "export", nil, &jobs.EnqueueOpts{RunAt: clock.Now()})
 
 	waitFor(t, 10*time.Second, "the first snooze", func() bool { return len(events(t, b.db, id)) == 3 })
@@ -71,7 +72,7 @@ func TestSnoozeRunsAgainWithoutUsingAnAttempt(t *testing.T) {
 	if err := first.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	startClient(t, b.db, testConfigWithClock("w2", clock), kind)
+	startClient(t, b.db, cfg2, kind)
 	clock.Advance(time.Hour)
 	waitFor(t, 10*time.Second, "the second snooze", func() bool { return runs() == 2 && jobState(t, b.db, id).State == "available" })
 	clock.Advance(time.Hour)
@@ -86,6 +87,17 @@ func TestSnoozeRunsAgainWithoutUsingAnAttempt(t *testing.T) {
 	want := "enqueued  0|started wait 1|snoozed wait 1|started wait 1|snoozed wait 1|started wait 1|succeeded wait 1|started store 1|succeeded store 1"
 	if h := strings.Join(events(t, b.db, id), "|"); h != want {
 		t.Fatalf("history\n got %s\nwant %s", h, want)
+	}
+	// The job started once, however often its stage ran.
+	starts := 0
+	for _, cfg := range []*jobs.Config{cfg1, cfg2} {
+		r := cfg.Observer.(*recorder)
+		r.mu.Lock()
+		starts += len(r.starts)
+		r.mu.Unlock()
+	}
+	if starts != 1 {
+		t.Fatalf("ObserveJobStart called %d times for one job that snoozed twice", starts)
 	}
 	// Only the run that did not snooze committed its write.
 	if n := count(t, b.db, "SELECT count(*) FROM effects WHERE job_id = $1 AND attempt = 3", id); n != 1 || count(t, b.db, "SELECT count(*) FROM effects WHERE job_id = $1", id) != 1 {

@@ -558,3 +558,38 @@ func TestApplyContextCancelsRunningMigration(t *testing.T) {
 	}
 	only(t, r, migcheck.KindPending, migcheck.SeverityError)
 }
+
+// A CONCURRENTLY index build in a migration waits out an older
+// transaction instead of failing on lock_timeout (which would leave the set
+// dirty and an INVALID index); the statements after it run with
+// lock_timeout again.
+func TestConcurrentIndexInAMigrationWaitsOutOldTransactions(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	exec(t, db, "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)")
+	pid, commit := openTransaction(t, db)
+	set := migcheck.Set{Name: "app", FS: files(
+		"0001_idx.up.sql", "-- a comment first\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n"+
+			"DO $$ BEGIN IF current_setting('lock_timeout') <> '200ms' THEN RAISE EXCEPTION 'lock_timeout is %, not restored', current_setting('lock_timeout'); END IF; END $$;\n")}
+	cfg := quietConfig()
+	cfg.LockTimeout = 200 * time.Millisecond
+	m := newMigrator(t, db, cfg, set)
+	done := make(chan error, 1)
+	go func() { _, err := m.Apply(context.Background()); done <- err }()
+	// The build waits for the open transaction, well past lock_timeout.
+	waitFor(t, db, "SELECT count(*) FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase LIKE 'waiting%'")
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("the migration ended while pid %d's transaction was open: %v", pid, err)
+	default:
+	}
+	commit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var valid bool
+	if err := db.QueryRow(ctx, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_a'::regclass").Scan(&valid); err != nil || !valid {
+		t.Fatalf("t_a valid %v, %v", valid, err)
+	}
+}

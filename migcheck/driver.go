@@ -222,7 +222,7 @@ func (d *sessionDriver) runSteps(file []byte) error {
 	for i, st := range stmts {
 		d.lastSQL = []byte(st.SQL)
 		offset = st.Offset
-		if _, err := d.conn.Exec(d.ctx, st.SQL); err != nil {
+		if err := d.runStep(st.SQL); err != nil {
 			if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Position > 0 {
 				// Position counts characters of the statement; make it
 				// count from the start of the file.
@@ -241,6 +241,34 @@ func (d *sessionDriver) runSteps(file []byte) error {
 	}
 	d.lastSQL = file
 	return nil
+}
+
+// waitsOutTransactions matches the statements that build or drop an index
+// CONCURRENTLY, after any leading comments.
+var waitsOutTransactions = regexp.MustCompile(`(?is)^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[^;]*\bconcurrently)\b`)
+
+// runStep runs one statement of a file that cannot be one transaction. A
+// CONCURRENTLY index build or drop runs without lock_timeout: it waits for
+// every transaction older than it (a long report, a stuck session), and
+// its lock, SHARE UPDATE EXCLUSIVE, blocks no ordinary read or write while
+// it waits, so lock_timeout would only throw the work away and leave an
+// INVALID index, again on every retry. (migcheck.Indexer builds the same
+// way.)
+func (d *sessionDriver) runStep(sql string) error {
+	if !waitsOutTransactions.MatchString(sql) {
+		_, err := d.conn.Exec(d.ctx, sql)
+		return err
+	}
+	if _, err := d.conn.Exec(d.ctx, "SET lock_timeout = 0"); err != nil {
+		return err
+	}
+	_, err := d.conn.Exec(d.ctx, sql)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), 5*time.Second)
+	defer cancel()
+	if _, rerr := d.conn.Exec(ctx, "SET lock_timeout = "+quoteLiteral(ms(d.mg.cfg.LockTimeout))); rerr != nil && err == nil {
+		err = fmt.Errorf("restoring lock_timeout after the statement: %w", rerr)
+	}
+	return err
 }
 
 func (d *sessionDriver) rollback() {

@@ -1,1 +1,0 @@
-CREATE INDEX CONCURRENTLY IF NOT EXISTS seatbelt_jobs_claim ON seatbelt_jobs (priority, run_at, id) WHERE state = 'available';
