@@ -307,7 +307,7 @@ func writeBenchJobs(out io.Writer, o benchJobsOptions, r benchJobsResult) {
 	fmt.Fprintln(w, "measure\tseatbelt\triver\tgoal")
 	if r.Peer != "" {
 		peer = fmt.Sprintf("%.0f", r.PeerJobsPerSec)
-		fmt.Fprintf(w, "burn-down, %d single-stage no-op jobs (jobs/s)\t%.0f\t%s\t>= river, aim 1.5x: %.2fx, %s\n", o.jobs, r.JobsPerSec, peer, r.VsPeer, verdict(r.VsPeer >= 1))
+		fmt.Fprintf(w, "burn-down, %d single-stage no-op jobs (jobs/s)\t%.0f\t%s\t>= 1.5x river: %.2fx, %s\n", o.jobs, r.JobsPerSec, peer, r.VsPeer, verdict(r.VsPeer >= 1.5))
 	} else {
 		fmt.Fprintf(w, "burn-down, %d single-stage no-op jobs (jobs/s)\t%.0f\t-\t-\n", o.jobs, r.JobsPerSec)
 	}
@@ -316,7 +316,7 @@ func writeBenchJobs(out io.Writer, o benchJobsOptions, r benchJobsResult) {
 	if r.Peer != "" {
 		peerLat = fmt.Sprintf("%.2f / %.2f", r.PeerLatencyP50Ms, r.PeerLatencyP95Ms)
 	}
-	fmt.Fprintf(w, "enqueue-to-start latency p50 / p95 (ms)\t%.2f / %.2f\t%s\tp50 < 5 ms: %s\n", r.LatencyP50Ms, r.LatencyP95Ms, peerLat, verdict(r.LatencyP50Ms < 5))
+	fmt.Fprintf(w, "enqueue-to-start latency p50 / p95 (ms)\t%.2f / %.2f\t%s\tp50 < 3 ms: %s\n", r.LatencyP50Ms, r.LatencyP95Ms, peerLat, verdict(r.LatencyP50Ms < 3))
 	if r.LeaseMs > 0 {
 		fmt.Fprintf(w, "kill -9 mid-stage to reclaim, lease %s (ms)\t%.0f\t-\t<= lease + 1 s: %s\n", time.Duration(r.LeaseMs)*time.Millisecond, r.ReclaimMs, verdict(r.ReclaimMs <= float64(r.LeaseMs+1000)))
 	}
