@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -179,7 +178,7 @@ func (c *Client) completer() {
 // failStage records a failed attempt: the stage runs again after its
 // backoff, or the job fails after its last attempt. It reports whether the
 // stage was scheduled again.
-func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st Stage, stageErr error, log *slog.Logger) (retrying bool) {
+func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st Stage, stageErr error, log *stageLogger) (retrying bool) {
 	final := j.attempt >= maxAttempts
 	backoff := st.Backoff
 	if backoff == nil {
@@ -219,7 +218,7 @@ FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 	return false
 }
 
-func (c *Client) finishCancelled(ctx context.Context, j claimed, log *slog.Logger) {
+func (c *Client) finishCancelled(ctx context.Context, j claimed, log *stageLogger) {
 	now := c.cfg.Now()
 	_, err := c.db.Exec(ctx, `
 WITH u AS (

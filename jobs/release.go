@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 )
 
@@ -42,7 +41,7 @@ type releaseResult struct {
 }
 
 // release gives an interrupted stage back without using an attempt.
-func (c *Client) release(j claimed, log *slog.Logger) {
+func (c *Client) release(j claimed, log *stageLogger) {
 	req := &releaseReq{j: j, done: make(chan releaseResult, 1)}
 	q := &c.releases
 	q.mu.Lock()

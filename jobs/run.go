@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -19,7 +20,7 @@ func (c *Client) runStage(base context.Context, j claimed) {
 	if maxAttempts == 0 {
 		maxAttempts = c.cfg.MaxAttempts
 	}
-	log := c.log.With("job", j.id, "kind", j.kind, "stage", j.stage, "attempt", j.attempt)
+	log := &stageLogger{c: c, j: &j}
 	if j.cancelRequested {
 		c.finishCancelled(base, j, log)
 		return
@@ -114,3 +115,24 @@ func (r *StageRun) rollback() {
 		r.tx = nil
 	}
 }
+
+// stageLogger is a stage's logger, with its job, kind, stage and attempt,
+// built at its first use: most stages log nothing, and building one for
+// every stage took a fifth of the client's CPU in the burn-down benchmark.
+// It belongs to the stage's goroutine.
+type stageLogger struct {
+	c *Client
+	j *claimed
+	l *slog.Logger
+}
+
+func (s *stageLogger) logger() *slog.Logger {
+	if s.l == nil {
+		s.l = s.c.log.With("job", s.j.id, "kind", s.j.kind, "stage", s.j.stage, "attempt", s.j.attempt)
+	}
+	return s.l
+}
+
+func (s *stageLogger) Info(msg string, args ...any)  { s.logger().Info(msg, args...) }
+func (s *stageLogger) Warn(msg string, args ...any)  { s.logger().Warn(msg, args...) }
+func (s *stageLogger) Error(msg string, args ...any) { s.logger().Error(msg, args...) }

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -50,7 +49,7 @@ FROM u`
 
 // snoozeStage records a snooze of j for d. It reports whether the job
 // waits as available (rather than a cancel having ended it).
-func (c *Client) snoozeStage(ctx context.Context, j claimed, d time.Duration, log *slog.Logger) bool {
+func (c *Client) snoozeStage(ctx context.Context, j claimed, d time.Duration, log *stageLogger) bool {
 	now := c.cfg.Now()
 	until := now.Add(d)
 	tag, err := c.db.Exec(ctx, snoozeSQL, j.id, j.claim, now, j.attempt, until, c.cfg.WorkerID, d.Seconds())
