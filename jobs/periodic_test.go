@@ -20,6 +20,19 @@ func periodicConfig(id string) *jobs.Config {
 	return cfg
 }
 
+// onTheHour returns a fake clock set to the next full hour, that hour,
+// and the config of a periodic client on that clock.
+func onTheHour() (*fakeClock, time.Time, func(id string) *jobs.Config) {
+	clock := newFakeClock()
+	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
+	clock.Set(hour)
+	return clock, hour, func(id string) *jobs.Config {
+		c := periodicConfig(id)
+		c.Now = clock.Now
+		return c
+	}
+}
+
 // startPeriodic starts a client running tickKind with the periodic jobs.
 func startPeriodic(t *testing.T, db *pgxpool.Pool, cfg *jobs.Config, ps ...jobs.PeriodicJob) *jobs.Client {
 	t.Helper()
@@ -102,14 +115,8 @@ func TestPeriodicSlotsFireExactlyOnceAcrossReplicasAndRestarts(t *testing.T) {
 func TestPeriodicMissedSlots(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := newFakeClock()
-	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
+	clock, hour, cfg := onTheHour()
 	clock.Set(hour.Add(time.Second))
-	cfg := func(id string) *jobs.Config {
-		c := periodicConfig(id)
-		c.Now = clock.Now
-		return c
-	}
 	skip := jobs.PeriodicJob{Name: "skip", Kind: "tick", Schedule: jobs.Every(time.Minute)}
 	once := jobs.PeriodicJob{Name: "once", Kind: "tick", Schedule: jobs.Every(time.Minute), Missed: jobs.MissedRunOnce}
 	c := startPeriodic(t, b.db, cfg("w1"), skip, once)
@@ -147,14 +154,7 @@ func TestPeriodicMissedSlots(t *testing.T) {
 func TestPeriodicScheduleChangeTakesEffectOnDeploy(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := newFakeClock()
-	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
-	clock.Set(hour)
-	cfg := func(id string) *jobs.Config {
-		c := periodicConfig(id)
-		c.Now = clock.Now
-		return c
-	}
+	clock, hour, cfg := onTheHour()
 	old := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(10 * time.Minute)}
 	startPeriodic(t, b.db, cfg("old"), old)
 	waitFor(t, 10*time.Second, "the old schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
@@ -221,14 +221,7 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	clock := newFakeClock()
-	hour := clock.Now().Truncate(time.Hour).Add(time.Hour)
-	clock.Set(hour)
-	cfg := func(id string) *jobs.Config {
-		c := periodicConfig(id)
-		c.Now = clock.Now
-		return c
-	}
+	clock, hour, cfg := onTheHour()
 	blue := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(10 * time.Minute)}
 	startPeriodic(t, b.db, cfg("blue"), blue)
 	waitFor(t, 10*time.Second, "blue's schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })

@@ -413,34 +413,13 @@ func shellArg(s string) string {
 }
 
 func newJobsQueuesCmd(open openDB) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "queues",
-		Short: "List the queues: paused or not, since when and by whom, and their jobs by state",
-		Long: `List every queue that has jobs or was ever paused, by name: whether it is
+	return listCmd(open, "queues", "List the queues: paused or not, since when and by whom, and their jobs by state",
+		`List every queue that has jobs or was ever paused, by name: whether it is
 paused (since when and by whom) and how many of its jobs are in each state.
 It counts every job, so on a large table it takes a while (--read-timeout
 bounds it).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			qs, err := jobs.Queues(cmd.Context(), db)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, qs)
-			}
-			if len(qs) == 0 {
-				fmt.Fprintln(out, "no queues: there are no jobs, and no queue was ever paused")
-				return nil
-			}
-			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		"no queues: there are no jobs, and no queue was ever paused", jobs.Queues,
+		func(w io.Writer, qs []jobs.QueueInfo) {
 			fmt.Fprint(w, "QUEUE\tPAUSED")
 			for _, s := range jobs.States {
 				fmt.Fprint(w, "\t"+strings.ToUpper(string(s)))
@@ -454,43 +433,18 @@ bounds it).`,
 				}
 				fmt.Fprintln(w)
 			}
-			return w.Flush()
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	return cmd
+		})
 }
 
 func newJobsPeriodicCmd(open openDB) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "periodic",
-		Short: "List the periodic jobs: schedule, last slot and job, next slot",
-		Long: `List the schedules the services' clients added (jobs.Client.AddPeriodic),
+	return listCmd(open, "periodic", "List the periodic jobs: schedule, last slot and job, next slot",
+		`List the schedules the services' clients added (jobs.Client.AddPeriodic),
 by name, as stored: the schedule with its time zone and missed-slot policy,
 the last slot a job was enqueued for and that job, and the next slot. A
 schedule a new build changed shows the new one once one of its replicas has
 looked (within a second of its start).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ps, err := jobs.Periodic(cmd.Context(), db)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				return writeJSON(out, ps)
-			}
-			if len(ps) == 0 {
-				fmt.Fprintln(out, "no periodic jobs: no client has added one (jobs.Client.AddPeriodic)")
-				return nil
-			}
-			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		"no periodic jobs: no client has added one (jobs.Client.AddPeriodic)", jobs.Periodic,
+		func(w io.Writer, ps []jobs.PeriodicInfo) {
 			fmt.Fprintln(w, "NAME\tSCHEDULE\tLAST SLOT\tLAST JOB\tNEXT SLOT")
 			now := time.Now()
 			for _, p := range ps {
@@ -509,6 +463,39 @@ looked (within a second of its start).`,
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Schedule, last, job, next)
 			}
+		})
+}
+
+// listCmd is a read-only listing: it reads the rows with read, prints
+// them as JSON with --json, says empty when there are none, and otherwise
+// writes them with table through a tabwriter.
+func listCmd[T any](open openDB, use, short, long, empty string, read func(context.Context, jobs.DB) ([]T, error), table func(io.Writer, []T)) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rows, err := read(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(out, empty)
+				return nil
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			table(w, rows)
 			return w.Flush()
 		},
 	}
