@@ -224,10 +224,10 @@ func (c *Client) periodicLoop(ctx context.Context) {
 
 // periodicRow is a schedule's row in seatbelt_jobs_periodic.
 type periodicRow struct {
-	schedule       string
-	from, next     time.Time
-	lastSlot       *time.Time
-	exists, locked bool
+	schedule   string
+	from, next time.Time
+	lastSlot   *time.Time
+	exists     bool
 }
 
 // periodicAction is what a client does about one of its schedules.
