@@ -49,7 +49,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	deleters := map[string]jobs.Deleter{orderTable: deleteOrders(log)}
-	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: quiet, PollInterval: 50 * time.Millisecond})
+	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Queues: jobQueues, Logger: quiet, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +272,8 @@ func TestImportCreatesItsOrdersOnce(t *testing.T) {
 	}
 	id := jsonID(m["id"])
 	job := b.waitJob(t, id, "succeeded")
-	if job["entities"] != 230.0 {
-		t.Fatalf("ledger has %v orders, want 230", job["entities"])
+	if job["entities"] != 230.0 || job["queue"] != importQueue {
+		t.Fatalf("ledger has %v orders (want 230), queue %v (want %s)", job["entities"], job["queue"], importQueue)
 	}
 	if live, versions := b.liveImportOrders(t, id); live != 230 || versions != 230 {
 		t.Fatalf("%d live orders in %d versions, want 230 in 230", live, versions)

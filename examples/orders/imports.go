@@ -23,6 +23,18 @@ import (
 // whatever crashes, and a failed import can be cleaned up and restarted.
 const importKind = "order-import"
 
+// importQueue is the queue imports wait in: they are heavy, so each
+// replica runs at most importWorkers at once (the orders API keeps its
+// connections), and an operator can hold them during a risky deploy
+// without touching anything else: seatbelt jobs pause imports.
+const (
+	importQueue   = "imports"
+	importWorkers = 4
+)
+
+// jobQueues are the queues the service's job client works.
+var jobQueues = map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, importQueue: {MaxWorkers: importWorkers}}
+
 // importBatches is how many create stages an import has; each creates its
 // share of the orders.
 const importBatches = 5
@@ -170,7 +182,7 @@ func (a *importsAPI) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := jobs.Enqueue(r.Context(), a.db, importKind, args, &jobs.EnqueueOpts{UniqueKey: key})
+	res, err := jobs.Enqueue(r.Context(), a.db, importKind, args, &jobs.EnqueueOpts{UniqueKey: key, Queue: importQueue})
 	if err != nil {
 		serverError(w, r, a.logger, err)
 		return
@@ -203,6 +215,7 @@ func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 // importView is an import as the API shows it.
 type importView struct {
 	ID         int64                      `json:"id"`
+	Queue      string                     `json:"queue"`
 	State      jobs.JobState              `json:"state"`
 	Stage      string                     `json:"stage"`
 	Attempt    int                        `json:"attempt"`
@@ -246,7 +259,7 @@ func (a *importsAPI) get(w http.ResponseWriter, r *http.Request) {
 		serverError(w, r, a.logger, err)
 		return
 	}
-	v := importView{ID: job.ID, State: job.State, Stage: job.Stage, Attempt: job.Attempt, Args: job.Args,
+	v := importView{ID: job.ID, Queue: job.Queue, State: job.State, Stage: job.Stage, Attempt: job.Attempt, Args: job.Args,
 		Results: job.Results, LastError: job.LastError, CreatedAt: job.CreatedAt, FinishedAt: job.FinishedAt,
 		History: make([]eventView, len(hist))}
 	for i, e := range hist {

@@ -71,7 +71,7 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 	if err := reg.Register(jobMetrics); err != nil {
 		return err
 	}
-	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Logger: logger, Observer: jobMetrics, Direct: env.direct()})
+	worker, err := jobs.NewClient(db, &jobs.Config{Deleters: deleters, Queues: jobQueues, Logger: logger, Observer: jobMetrics, Direct: env.direct()})
 	if err != nil {
 		return err
 	}
