@@ -87,6 +87,10 @@
 // expose a transaction's commit time unless track_commit_timestamp is on,
 // so Time is the insert time inside the writing transaction.)
 //
+// [Store.ReadCategory] reads the records of every stream of one type after
+// a [Cursor], in the order consumers see them (commit order, behind the
+// same fence), a page at a time: for ad hoc replays and audits.
+//
 // [Store.Revert] appends a new version equal to an old one, its metadata
 // gaining {"eventlog_revert": {"to_version", "from_version"}} and its
 // RevertOf set; reverting to 0 appends JSON null.
