@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -39,27 +39,33 @@ var families = map[string]struct {
 	"seatbelt_jobs_queue_paused_seconds":   {"How long the queue has been paused, 0 while it runs; reported by the leader only.", dto.MetricType_GAUGE, "queue"},
 }
 
+// observedClient gives the test a migrated database, a client configured
+// with cfg and quick loops, the Collector observing it, and the registry
+// the Collector is in.
+func observedClient(t *testing.T, cfg jobs.Config) (*pgxpool.Pool, *jobs.Client, *jobsprom.Collector, *prometheus.Registry) {
+	t.Helper()
+	db := migtest.New(t, jobs.Migrations)
+	col := jobsprom.NewCollector()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+	cfg.Observer = col
+	cfg.LeaderInterval, cfg.PollInterval = 50*time.Millisecond, 50*time.Millisecond
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	c, err := jobs.NewClient(db, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, c, col, reg
+}
+
 // TestCollectorExportsWhatTheClientDoes runs a job whose first stage fails
 // once, and a job whose worker "died" (its lease long expired), through a
 // client observed by a Collector, and reads every metric.
 func TestCollectorExportsWhatTheClientDoes(t *testing.T) {
 	t.Parallel()
-	db := migtest.New(t, jobs.Migrations)
 	ctx := context.Background()
-	col := jobsprom.NewCollector()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(col)
-
-	c, err := jobs.NewClient(db, &jobs.Config{
-		Observer:       col,
-		LeaderInterval: 50 * time.Millisecond,
-		PollInterval:   50 * time.Millisecond,
-		Backoff:        func(int) time.Duration { return time.Millisecond },
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, c, col, reg := observedClient(t, jobs.Config{Backoff: func(int) time.Duration { return time.Millisecond }})
+	var err error
 	err = c.Register(jobs.Kind{Name: "import", Stages: []jobs.Stage{
 		{Name: "fetch", Run: func(ctx context.Context, r *jobs.StageRun) error {
 			if r.Attempt() == 1 {
@@ -180,22 +186,8 @@ seatbelt_jobs_retries_total{kind="import",stage="fetch"} 1
 // reads the queue gauges while they are paused and after one is resumed.
 func TestCollectorExportsQueues(t *testing.T) {
 	t.Parallel()
-	db := migtest.New(t, jobs.Migrations)
 	ctx := context.Background()
-	col := jobsprom.NewCollector()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(col)
-
-	c, err := jobs.NewClient(db, &jobs.Config{
-		Observer:       col,
-		Queues:         map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, "reports": {}},
-		LeaderInterval: 50 * time.Millisecond,
-		PollInterval:   50 * time.Millisecond,
-		Logger:         slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, c, col, reg := observedClient(t, jobs.Config{Queues: map[string]jobs.QueueConfig{jobs.DefaultQueue: {}, "reports": {}}})
 	noop := []jobs.Stage{{Name: "run", Run: func(context.Context, *jobs.StageRun) error { return nil }}}
 	for _, k := range []string{"import", "report"} {
 		if err := c.Register(jobs.Kind{Name: k, Stages: noop}); err != nil {
