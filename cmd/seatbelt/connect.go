@@ -32,16 +32,17 @@ const (
 // readOnlyCommands only read the database: a lock or a stuck server must not
 // hold them for ever, so their sessions get a statement timeout.
 var readOnlyCommands = map[string]bool{
-	"seatbelt migrate verify":   true,
-	"seatbelt migrate status":   true,
-	"seatbelt migrate lint":     true,
-	"seatbelt index status":     true,
-	"seatbelt jobs list":        true,
-	"seatbelt jobs show":        true,
-	"seatbelt jobs queues":      true,
-	"seatbelt jobs periodic":    true,
-	"seatbelt eventlog history": true,
-	"seatbelt standby status":   true,
+	"seatbelt migrate verify":    true,
+	"seatbelt migrate status":    true,
+	"seatbelt migrate lint":      true,
+	"seatbelt index status":      true,
+	"seatbelt jobs list":         true,
+	"seatbelt jobs show":         true,
+	"seatbelt jobs queues":       true,
+	"seatbelt jobs periodic":     true,
+	"seatbelt eventlog history":  true,
+	"seatbelt eventlog category": true,
+	"seatbelt standby status":    true,
 }
 
 // connectFlags are the root's connection flags.
@@ -54,7 +55,7 @@ func (f *connectFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", defaultConnectTimeout,
 		"give up connecting to the database after this long (0 waits for ever); when given, it wins over a connect_timeout in the URL")
 	fs.DurationVar(&f.readTimeout, "read-timeout", defaultReadTimeout,
-		"statement_timeout of the read-only commands (migrate verify, status and lint, index status, jobs list, show and queues, eventlog history)")
+		"statement_timeout of the read-only commands (migrate verify, status and lint, index status, jobs list, show, queues and periodic, eventlog history and category)")
 }
 
 // connectSettings are what [poolConfig] applies.

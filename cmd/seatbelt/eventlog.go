@@ -49,7 +49,7 @@ conflict, no such version), 2 usage or connection errors.`,
 		}
 		return pool, store, nil
 	}
-	cmd.AddCommand(newEventlogHistoryCmd(open), newEventlogRevertCmd(open), newEventlogRevertWriterCmd(open))
+	cmd.AddCommand(newEventlogHistoryCmd(open), newEventlogCategoryCmd(open), newEventlogRevertCmd(open), newEventlogRevertWriterCmd(open))
 	return cmd
 }
 
