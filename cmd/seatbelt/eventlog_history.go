@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,13 +41,7 @@ func newEventlogHistoryCmd(open eventlogOpen) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				for _, r := range page.Records {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSONLines(out, page.Records)
 			}
 			if len(page.Records) == 0 {
 				return problems(fmt.Errorf("%w: %s has no versions here", eventlog.ErrNotFound, stream))
@@ -80,4 +75,16 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
+}
+
+// writeJSONLines prints one JSON record per line, for tools that read a
+// stream of them.
+func writeJSONLines(out io.Writer, records []*eventlog.Record) error {
+	enc := json.NewEncoder(out)
+	for _, r := range records {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
