@@ -542,17 +542,18 @@ func TestJobsQueues(t *testing.T) {
 // $USER@hostname. Not parallel: it sets USER.
 func TestJobsPauseByDefaultsToUserAndHost(t *testing.T) {
 	t.Setenv("USER", "dana")
-	host, err := os.Hostname()
-	if err != nil {
-		t.Skip("no hostname:", err)
+	// Without a hostname the command signs with the user alone.
+	by := "dana"
+	if host, err := os.Hostname(); err == nil && host != "" {
+		by += "@" + host
 	}
 	url := migtest.NewURL(t, jobs.Migrations)
 	out, code := runCLI(t, "jobs", "pause", "imports", "--database-url="+url)
-	if code != 0 || !strings.Contains(out, "queue imports: paused by dana@"+host+";") {
+	if code != 0 || !strings.Contains(out, "queue imports: paused by "+by+";") {
 		t.Fatalf("pause without --by: exit %d\n%s", code, out)
 	}
 	out, code = runCLI(t, "jobs", "queues", "--database-url="+url, "--json")
-	if code != 0 || !strings.Contains(out, `"PausedBy": "dana@`+host+`"`) {
+	if code != 0 || !strings.Contains(out, `"PausedBy": "`+by+`"`) {
 		t.Fatalf("queues --json: exit %d\n%s", code, out)
 	}
 }
