@@ -140,24 +140,13 @@ DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.No
 	return err
 }
 
-// countStatesSQL counts the jobs by queue and state and joins each queue's
-// pause, in one statement so that the counts and the pauses are of one
-// snapshot. The full join keeps a queue that was paused before it had jobs,
-// in one row whose state is empty; a queue with jobs and no pause row has
-// never been paused.
-const countStatesSQL = `
-SELECT coalesce(c.queue, q.name), coalesce(c.state, ''), coalesce(c.n, 0), q.paused_at, coalesce(q.paused_by, '')
-FROM (SELECT queue, state, count(*) AS n FROM seatbelt_jobs GROUP BY queue, state) c
-FULL JOIN seatbelt_job_queues q ON q.name = c.queue`
-
 // countStates reports the number of jobs in each state, in all and by
 // queue, and each queue's pause to the Observer.
 func (c *Client) countStates(ctx context.Context, db DB) error {
-	rows, err := db.Query(ctx, countStatesSQL)
+	infos, err := readQueues(ctx, db)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	zeros := func() map[JobState]int64 {
 		m := make(map[JobState]int64, len(States))
 		for _, s := range States {
@@ -166,30 +155,14 @@ func (c *Client) countStates(ctx context.Context, db DB) error {
 		return m
 	}
 	counts := zeros()
-	queues := map[string]QueueStates{}
-	for rows.Next() {
-		var name, by string
-		var state JobState
-		var n int64
-		var at *time.Time
-		if err := rows.Scan(&name, &state, &n, &at, &by); err != nil {
-			return err
-		}
-		q, ok := queues[name]
-		if !ok {
-			q = QueueStates{Counts: zeros()}
-		}
-		// A pause row joins each of its queue's states: the same pause on
-		// every row.
-		q.Paused, q.PausedAt, q.PausedBy = at != nil, at, by
-		if state != "" {
+	queues := make(map[string]QueueStates, len(infos))
+	for name, info := range infos {
+		q := QueueStates{Counts: zeros(), Paused: info.Paused, PausedAt: info.PausedAt, PausedBy: info.PausedBy}
+		for state, n := range info.Counts {
 			q.Counts[state] = n
 			counts[state] += n
 		}
 		queues[name] = q
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	c.cfg.Observer.ObserveStates(ctx, StatesData{Leader: true, Counts: counts, Queues: queues})
 	return nil

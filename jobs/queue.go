@@ -95,50 +95,9 @@ SELECT count(*)::int FROM u, pg_notify('`+wakeChannel+`', '')`, name, time.Now()
 // with its pause and the number of its jobs in each state. It counts
 // every job: meant for operators, not for a hot path.
 func Queues(ctx context.Context, db DB) ([]QueueInfo, error) {
-	byName := map[string]*QueueInfo{}
-	get := func(name string) *QueueInfo {
-		q := byName[name]
-		if q == nil {
-			q = &QueueInfo{Name: name, Counts: map[JobState]int64{}}
-			byName[name] = q
-		}
-		return q
-	}
-	rows, err := db.Query(ctx, `SELECT queue, state, count(*) FROM seatbelt_jobs GROUP BY queue, state`)
+	byName, err := readQueues(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		var state JobState
-		var n int64
-		if err := rows.Scan(&name, &state, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
-		}
-		get(name).Counts[state] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
-	}
-	rows, err = db.Query(ctx, `SELECT name, paused_at, paused_by FROM seatbelt_job_queues`)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
-	}
-	for rows.Next() {
-		var name, by string
-		var at *time.Time
-		if err := rows.Scan(&name, &at, &by); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
-		}
-		q := get(name)
-		q.Paused, q.PausedAt, q.PausedBy = at != nil, at, by
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("jobs: reading queue pauses: %w", err)
+		return nil, err
 	}
 	out := make([]QueueInfo, 0, len(byName))
 	for _, q := range byName {
@@ -146,4 +105,50 @@ func Queues(ctx context.Context, db DB) ([]QueueInfo, error) {
 	}
 	slices.SortFunc(out, func(a, b QueueInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// readQueuesSQL counts the jobs by queue and state and joins each queue's
+// pause, in one statement so that the counts and the pauses are of one
+// snapshot. The full join keeps a queue that was paused before it had jobs,
+// in one row whose state is empty; a queue with jobs and no pause row has
+// never been paused.
+const readQueuesSQL = `
+SELECT coalesce(c.queue, q.name), coalesce(c.state, ''), coalesce(c.n, 0), q.paused_at, coalesce(q.paused_by, '')
+FROM (SELECT queue, state, count(*) AS n FROM seatbelt_jobs GROUP BY queue, state) c
+FULL JOIN seatbelt_job_queues q ON q.name = c.queue`
+
+// readQueues reads every queue that has jobs or was ever paused, with its
+// pause and its jobs by state (only the states that have jobs), for
+// [Queues] and the leader's count.
+func readQueues(ctx context.Context, db DB) (map[string]*QueueInfo, error) {
+	rows, err := db.Query(ctx, readQueuesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+	}
+	defer rows.Close()
+	byName := map[string]*QueueInfo{}
+	for rows.Next() {
+		var name, by string
+		var state JobState
+		var n int64
+		var at *time.Time
+		if err := rows.Scan(&name, &state, &n, &at, &by); err != nil {
+			return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+		}
+		q := byName[name]
+		if q == nil {
+			q = &QueueInfo{Name: name, Counts: map[JobState]int64{}}
+			byName[name] = q
+		}
+		// A pause row joins each of its queue's states: the same pause on
+		// every row.
+		q.Paused, q.PausedAt, q.PausedBy = at != nil, at, by
+		if state != "" {
+			q.Counts[state] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("jobs: counting jobs by queue: %w", err)
+	}
+	return byName, nil
 }
