@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -146,7 +147,8 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // backfill. A client started later with another schedule under the same
 // Name (a new build) replaces the stored one at its first look, and the
 // older clients still running defer to it, so a changed schedule holds
-// from the deploy on without both firing. Each job's UniqueKey is
+// from the deploy on without both firing; they take it back if its next
+// slot goes overdue (that build rolled back). Each job's UniqueKey is
 // "periodic:<Name>:<slot>", so the slot shows in listings.
 func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Name == "" {
@@ -222,13 +224,18 @@ func (c *Client) periodicLoop(ctx context.Context) {
 	}
 }
 
-// periodicRow is a schedule's row in seatbelt_jobs_periodic.
+// periodicRow is a schedule's row in seatbelt_jobs_periodic: the
+// periodicColumns, which dest scans.
 type periodicRow struct {
 	schedule   string
 	from, next time.Time
 	lastSlot   *time.Time
 	exists     bool
 }
+
+const periodicColumns = `schedule, schedule_from, next_slot, last_slot`
+
+func (r *periodicRow) dest() []any { return []any{&r.schedule, &r.from, &r.next, &r.lastSlot} }
 
 // periodicAction is what a client does about one of its schedules.
 type periodicAction int
@@ -263,7 +270,7 @@ func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) 
 // lookAtPeriodic reads the client's schedules in one query, without a
 // lock or a transaction id, and handles those with something to do.
 func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
-	rows, err := c.db.Query(ctx, `SELECT name, schedule, schedule_from, next_slot, last_slot FROM seatbelt_jobs_periodic WHERE name = ANY($1::text[])`, names)
+	rows, err := c.db.Query(ctx, `SELECT name, `+periodicColumns+` FROM seatbelt_jobs_periodic WHERE name = ANY($1::text[])`, names)
 	if err != nil {
 		return err
 	}
@@ -271,7 +278,7 @@ func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
 	for rows.Next() {
 		var name string
 		r := periodicRow{exists: true}
-		if err := rows.Scan(&name, &r.schedule, &r.from, &r.next, &r.lastSlot); err != nil {
+		if err := rows.Scan(append([]any{&name}, r.dest()...)...); err != nil {
 			rows.Close()
 			return err
 		}
@@ -314,8 +321,7 @@ func (c *Client) firePeriodic(ctx context.Context, p *periodicReg, now time.Time
 			return err
 		}
 		row := periodicRow{exists: true}
-		err := tx.QueryRow(ctx, `SELECT schedule, schedule_from, next_slot, last_slot FROM seatbelt_jobs_periodic WHERE name = $1::text FOR UPDATE NOWAIT`, p.Name).
-			Scan(&row.schedule, &row.from, &row.next, &row.lastSlot)
+		err := tx.QueryRow(ctx, `SELECT `+periodicColumns+` FROM seatbelt_jobs_periodic WHERE name = $1::text FOR UPDATE NOWAIT`, p.Name).Scan(row.dest()...)
 		if errors.Is(err, pgx.ErrNoRows) {
 			row.exists = false
 		} else if err != nil {
@@ -383,7 +389,7 @@ func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next
 	var last *time.Time
 	var lastID *int64
 	for _, slot := range due {
-		res, err := Enqueue(ctx, tx, p.Kind, rawArgs(p.args), &EnqueueOpts{Queue: p.Queue, Priority: p.Priority,
+		res, err := Enqueue(ctx, tx, p.Kind, json.RawMessage(p.args), &EnqueueOpts{Queue: p.Queue, Priority: p.Priority,
 			UniqueKey: "periodic:" + p.Name + ":" + slot.UTC().Format(time.RFC3339Nano), RunAt: now})
 		if err != nil {
 			return err
@@ -394,11 +400,6 @@ func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next
 	next_slot = $4::timestamptz, written_by = $5::text, updated_at = $6::timestamptz WHERE name = $1::text`, p.Name, last, lastID, p.next(now), c.cfg.WorkerID, now)
 	return err
 }
-
-// rawArgs hands encoded args to Enqueue as they are.
-type rawArgs string
-
-func (r rawArgs) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 
 // PeriodicInfo is one stored schedule, as [Periodic] reports it.
 type PeriodicInfo struct {
