@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Cursor is a place in the log's commit order: just after the record at
@@ -47,13 +49,51 @@ type CategoryPage struct {
 	HeldBack bool
 }
 
-// categorySQL reads the type's records after the cursor in commit order,
-// one more than asked for, each with whether it is below the fence: the
-// order the consumers deliver in.
-const categorySQL = `SELECT ` + recordColumns + `, xid < pg_snapshot_xmin(pg_current_snapshot())
-FROM eventlog_records
-WHERE stream_type = $1 AND (xid, position) > ($2::text::xid8, $3::bigint)
-ORDER BY xid, position LIMIT $4`
+// categorySQL reads the type's records after the cursor ($2, $3) in the
+// consumers' order (see fencedSQL).
+var categorySQL = fencedSQL(`stream_type = $1 AND (xid, position) > ($2::text::xid8, $3::bigint)`, "$4")
+
+// fencedSQL reads the records matching where in delivery order, at most
+// limit, each with whether it is below the fence. Records below the fence
+// sort before those above it (the fence is on xid, the first sort key), so
+// the deliverable ones are a prefix, and a record above the fence in the
+// result means records are held back.
+func fencedSQL(where, limit string) string {
+	return `SELECT ` + recordColumns + `, xid < pg_snapshot_xmin(pg_current_snapshot())
+FROM eventlog_records WHERE ` + where + `
+ORDER BY xid, position LIMIT ` + limit
+}
+
+// readFenced runs a fencedSQL statement that asks for one record more than
+// limit. It returns up to limit records below the fence, whether another
+// below it follows them (more), and whether the read stopped at the fence
+// (heldBack).
+func readFenced(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args []any, limit int) (recs []*Record, more, heldBack bool, err error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, false, false, err
+	}
+	defer rows.Close()
+	recs = make([]*Record, 0, limit)
+	for rows.Next() {
+		r, below, err := scanFenced(rows)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if !below {
+			heldBack = true
+			break
+		}
+		if len(recs) == limit {
+			more = true
+			break
+		}
+		recs = append(recs, r)
+	}
+	return recs, more, heldBack, rows.Err()
+}
 
 // ReadCategory reads the records of every stream of type typ after
 // opts.After, in the order consumers see them, a page at a time: for ad
@@ -90,28 +130,11 @@ func (s *Store) ReadCategory(ctx context.Context, typ string, opts *CategoryOpts
 	if o.After.Position < 0 {
 		return nil, errors.New("eventlog: ReadCategory: After.Position is negative; start from the zero Cursor or a page's Next")
 	}
-	rows, err := s.pool.Query(ctx, categorySQL, typ, strconv.FormatUint(o.After.TxID, 10), o.After.Position, o.Limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("eventlog: reading the records of type %s: %w", shorten(typ), err)
-	}
-	defer rows.Close()
 	page := &CategoryPage{Next: o.After}
-	for rows.Next() {
-		r, below, err := scanFenced(rows)
-		if err != nil {
-			return nil, fmt.Errorf("eventlog: reading the records of type %s: %w", shorten(typ), err)
-		}
-		if !below {
-			page.HeldBack = true
-			break
-		}
-		if len(page.Records) == o.Limit {
-			page.More = true
-			break
-		}
-		page.Records = append(page.Records, r)
-	}
-	if err := rows.Err(); err != nil {
+	var err error
+	page.Records, page.More, page.HeldBack, err = readFenced(ctx, s.pool, categorySQL,
+		[]any{typ, strconv.FormatUint(o.After.TxID, 10), o.After.Position, o.Limit + 1}, o.Limit)
+	if err != nil {
 		return nil, fmt.Errorf("eventlog: reading the records of type %s: %w", shorten(typ), err)
 	}
 	if n := len(page.Records); n > 0 {

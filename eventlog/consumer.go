@@ -355,15 +355,9 @@ func (c *Consumer) backoff(n int) time.Duration {
 	return min(d, c.cfg.MaxBackoff)
 }
 
-// fetchSQL reads the records after the checkpoint in delivery order, one
-// more than asked for, each with whether it is below the fence. Records
-// below the fence sort before those above it (the fence is on xid, the
-// first sort key), so the deliverable ones are a prefix, and a record
-// above the fence in the result means records are held back.
-const fetchSQL = `SELECT ` + recordColumns + `, xid < pg_snapshot_xmin(pg_current_snapshot())
-FROM eventlog_records
-WHERE (xid, position) > ($1::text::xid8, $2::bigint)
-ORDER BY xid, position LIMIT $3`
+// fetchSQL reads the records after the checkpoint ($1, $2) in delivery
+// order (see fencedSQL).
+var fetchSQL = fencedSQL(`(xid, position) > ($1::text::xid8, $2::bigint)`, "$3")
 
 // batchResult is what one batch did.
 type batchResult struct {
@@ -404,29 +398,11 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 	if err := tx.QueryRow(ctx, checkpointSQL, c.name).Scan(&xid, &pos); err != nil {
 		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
 	}
-	rows, err := tx.Query(ctx, fetchSQL, xid, pos, limit+1)
+	recs, _, heldBack, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, limit + 1}, limit)
 	if err != nil {
 		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
 	}
-	recs := make([]*Record, 0, limit)
-	for rows.Next() {
-		r, below, err := scanFenced(rows)
-		if err != nil {
-			rows.Close()
-			return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
-		}
-		if !below {
-			res.heldBack = true
-			break
-		}
-		if len(recs) < limit {
-			recs = append(recs, r)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
-	}
+	res.heldBack = heldBack
 	if len(recs) == 0 {
 		return res, nil
 	}
