@@ -162,9 +162,20 @@ func (m *Migrator) acquireLock(ctx context.Context) (conn *pgx.Conn, waited time
 }
 
 // releaseLock ends the runner session, which releases the lock with it.
+//
+// It releases the session's advisory locks and clears its runner name
+// before closing: a closed connection's backend exits a moment after the
+// client has gone on, and until then a Verify right after Apply (a
+// service that migrates, then checks) would find it in pg_stat_activity
+// and report migrations as running.
 func releaseLock(conn *pgx.Conn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if !conn.IsClosed() {
+		// Best effort: a broken session is gone with its locks anyway.
+		_, _ = conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+		_, _ = conn.Exec(ctx, "SET application_name = ''")
+	}
 	return conn.Close(ctx)
 }
 

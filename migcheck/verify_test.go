@@ -312,3 +312,21 @@ func TestVerifyDuringRunningMigration(t *testing.T) {
 		}
 	})
 }
+
+// The runner's session is closed when Apply returns, but its backend goes a
+// moment later: a Verify at once (a service that migrates, then checks)
+// must not take it for migrations still running.
+func TestVerifyRightAfterApplyFindsNoRunner(t *testing.T) {
+	t.Parallel()
+	for range 10 {
+		db, _ := emptyDB(t)
+		m := newMigrator(t, db, nil, appSet())
+		if _, err := m.Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.Verify(ctx)
+		if err != nil || len(r.Problems) != 0 || r.Runner != nil {
+			t.Fatalf("verify right after apply: runner %v, problems %+v, %v", r.Runner, r.Problems, err)
+		}
+	}
+}
