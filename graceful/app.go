@@ -71,6 +71,14 @@ func (a *App) StartupGate(name string, check Check) { a.r.addGate(name, check) }
 // replica out of rotation at once.
 func (a *App) ReadinessCheck(name string, check Check) { a.r.addCheck(name, check) }
 
+// HandleProbe mounts h on the probe server under pattern (an
+// http.ServeMux pattern, such as "/console/"), for what belongs on an
+// internal port beside the probes and /metrics: an admin page, pprof. It
+// serves for the whole life of the process, drain included, like the
+// probes. It fails when there is no probe server or the pattern is
+// malformed or already taken.
+func (a *App) HandleProbe(pattern string, h http.Handler) error { return a.r.handleProbe(pattern, h) }
+
 // Stop asks the service to stop, as SIGTERM would. It returns at once and
 // may be called any number of times.
 func (a *App) Stop() { a.r.requestStop(nil) }

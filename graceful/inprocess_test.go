@@ -305,3 +305,42 @@ func TestOnPhaseReportsEachPhase(t *testing.T) {
 		t.Fatalf("phases %s, want ready,stopping,drained,stopped", got)
 	}
 }
+
+func TestHandleProbeMountsBesideTheProbes(t *testing.T) {
+	t.Parallel()
+	errs := make(chan error, 3)
+	b := setup(t, nil, func(_ context.Context, app *App) error {
+		errs <- app.HandleProbe("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "admin "+r.URL.Path)
+		}))
+		errs <- app.HandleProbe("GET /livez", http.NotFoundHandler())
+		errs <- app.HandleProbe("bad pattern with spaces", http.NotFoundHandler())
+		return nil
+	})
+	b.sink.attr(t, "graceful: ready", "startup")
+	if err := <-errs; err != nil {
+		t.Fatalf("HandleProbe: %v", err)
+	}
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "/livez") {
+		t.Fatalf("HandleProbe on the liveness probe's pattern: %v, want an error naming it", err)
+	}
+	if err := <-errs; err == nil {
+		t.Fatal("HandleProbe with a malformed pattern: no error")
+	}
+	if code, body := get(t, b.probe+"/admin/x"); code != 200 || body != "admin /admin/x" {
+		t.Fatalf("/admin/x: %d %q", code, body)
+	}
+	if code, _ := get(t, b.probe+"/livez"); code != 200 {
+		t.Fatalf("/livez after a refused HandleProbe: %d", code)
+	}
+}
+
+func TestHandleProbeWithoutProbes(t *testing.T) {
+	t.Parallel()
+	err := RunContext(context.Background(), func(_ context.Context, app *App) error {
+		return app.HandleProbe("/admin/", http.NotFoundHandler())
+	}, &Config{ProbeAddr: "-", ShutdownDelay: None, Logger: slog.New(&logSink{})})
+	if err == nil || !strings.Contains(err.Error(), `ProbeAddr is "-"`) {
+		t.Fatalf("HandleProbe without a probe server: %v", err)
+	}
+}

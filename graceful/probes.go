@@ -17,6 +17,7 @@ import (
 type probeServer struct {
 	srv *http.Server
 	ln  net.Listener
+	mux *http.ServeMux
 }
 
 // checkStatus is one entry of a ?verbose probe answer.
@@ -51,12 +52,31 @@ func (r *runner) startProbes() error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	r.cfg.applyTimeouts(srv)
-	p := &probeServer{srv: srv, ln: ln}
+	p := &probeServer{srv: srv, ln: ln, mux: mux}
 	go func() { _ = p.srv.Serve(ln) }()
 	r.mu.Lock()
 	r.probeSrv = p
 	r.mu.Unlock()
 	r.cfg.Logger.Info("graceful: probes listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// handleProbe mounts h on the probe server; a ServeMux takes new patterns
+// while it serves.
+func (r *runner) handleProbe(pattern string, h http.Handler) (err error) {
+	r.mu.Lock()
+	p := r.probeSrv
+	r.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("graceful: HandleProbe(%q): there is no probe server (Config.ProbeAddr is \"-\")", pattern)
+	}
+	defer func() {
+		// ServeMux panics on a pattern that is malformed or taken.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("graceful: HandleProbe(%q): %v", pattern, v)
+		}
+	}()
+	p.mux.Handle(pattern, h)
 	return nil
 }
 
