@@ -106,12 +106,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		token, name := r.PostFormValue("token"), strings.TrimSpace(r.PostFormValue("name"))
 		if subtle.ConstantTimeCompare([]byte(token), []byte(c.cfg.Token)) != 1 {
 			c.log.Warn("console: sign-in with a wrong token", "remote", r.RemoteAddr, "name", name)
-			w.WriteHeader(http.StatusUnauthorized)
-			return c.render(w, r, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": "That token is not this console's token.", "Name": name})
+			return c.renderStatus(w, r, http.StatusUnauthorized, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": "That token is not this console's token.", "Name": name})
 		}
 		if msg := checkName(name); msg != "" {
-			w.WriteHeader(http.StatusBadRequest)
-			return c.render(w, r, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": msg, "Name": name})
+			return c.renderStatus(w, r, http.StatusBadRequest, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": msg, "Name": name})
 		}
 		http.SetCookie(w, &http.Cookie{
 			Name: cookieName, Value: c.newSession(name), Path: c.cookiePath(),

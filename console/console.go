@@ -45,6 +45,10 @@ type Config struct {
 	// schema page: the service's own and the library's (eventlog.Migrations,
 	// jobs.Migrations). Defaults to none: the schema page says so.
 	Sets []migcheck.Set
+	// Migrate is how the service migrates (migcheck.Config): its ledger
+	// table, its declared Indexes, and Hint, so the schema page's fixes name
+	// the command the operator runs. Defaults to migcheck's defaults.
+	Migrate *migcheck.Config
 	// Deploys feeds the deploys page (the chaos schedule and its past
 	// actions). Defaults to nil: the page says none is configured.
 	Deploys Deploys

@@ -57,8 +57,7 @@ func (c *Console) servePage(w http.ResponseWriter, r *http.Request, h func(http.
 		c.log.Error("console: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		he = &httpError{http.StatusInternalServerError, err.Error()}
 	}
-	w.WriteHeader(he.status)
-	if rerr := c.render(w, r, "error.html", http.StatusText(he.status), he.msg); rerr != nil {
+	if rerr := c.renderStatus(w, r, he.status, "error.html", http.StatusText(he.status), he.msg); rerr != nil {
 		c.log.Error("console: rendering the error page", "error", rerr)
 	}
 }
@@ -79,6 +78,11 @@ type pageData struct {
 // template error leaves nothing half-written: the page renders to a buffer
 // first.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, name, title string, data any) error {
+	return c.renderStatus(w, r, http.StatusOK, name, title, data)
+}
+
+// renderStatus is render with another status than 200.
+func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) error {
 	t, ok := c.pages[name]
 	if !ok {
 		return fmt.Errorf("console: no template %q", name)
@@ -98,6 +102,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name, title str
 		return fmt.Errorf("console: rendering %s: %w", name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	_, err = w.Write(buf.Bytes())
 	return err
 }
@@ -148,18 +153,7 @@ func (c *Console) parseTemplates() error {
 			}
 			return strings.ReplaceAll(c.cfg.TraceURL, "{trace_id}", url.PathEscape(id))
 		},
-		"query": func(kv ...string) string {
-			q := url.Values{}
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i+1] != "" {
-					q.Set(kv[i], kv[i+1])
-				}
-			}
-			if len(q) == 0 {
-				return ""
-			}
-			return "?" + q.Encode()
-		},
+		"query":      func(kv ...string) string { return withQuery("", kv...) },
 		"pathescape": url.PathEscape,
 		"csrfField":  func() string { return csrfField },
 	}

@@ -126,11 +126,23 @@ func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migc
 		cfg = &migcheck.Config{}
 	}
 	cfg.LockWait = o.lockWait
+	cfg.Hint = migrateHint(sets, flags)
+	m, err := migcheck.New(pool, cfg, sets...)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return m, pool, nil
+}
+
+// migrateHint names the seatbelt migrate command that fixes a problem of
+// sets, which flags name on the command line.
+func migrateHint(sets []migcheck.Set, flags map[string]string) func(op migcheck.Op, set string, version int64) string {
 	all := make([]string, len(sets))
 	for i, st := range sets {
 		all[i] = flags[st.Name]
 	}
-	cfg.Hint = func(op migcheck.Op, set string, version int64) string {
+	return func(op migcheck.Op, set string, version int64) string {
 		switch op {
 		case migcheck.OpForce:
 			return fmt.Sprintf("seatbelt migrate force %s --version %d", flags[set], version)
@@ -139,12 +151,6 @@ func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migc
 		}
 		return "seatbelt migrate up " + strings.Join(all, " ")
 	}
-	m, err := migcheck.New(pool, cfg, sets...)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return m, pool, nil
 }
 
 func writeJSON(out io.Writer, v any) error {

@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newFingerprintCmd(),
 		newEventlogCmd(),
 		newStandbyCmd(),
+		newConsoleCmd(),
 	)
 	root.SetFlagErrorFunc(flagError)
 	walk(root, func(c *cobra.Command) {
