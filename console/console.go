@@ -80,6 +80,8 @@ type Console struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
+	// scanPerPage is jobs.ListOpts.Scan of the jobs list.
+	scanPerPage int
 }
 
 //go:embed templates
@@ -100,7 +102,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Console, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("%w: pool is nil", ErrInvalidConfig)
 	}
-	c := &Console{db: pool}
+	c := &Console{db: pool, scanPerPage: defaultScanPerPage}
 	if cfg != nil {
 		c.cfg = *cfg
 	}

@@ -31,6 +31,7 @@ type site struct {
 	srv    *httptest.Server
 	client *http.Client
 	prefix string
+	c      *console.Console
 }
 
 // newDB returns a fresh database with the library's tables.
@@ -63,7 +64,7 @@ func serve(t *testing.T, db *pgxpool.Pool, cfg *console.Config) *site {
 		t.Fatal(err)
 	}
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &site{t: t, db: db, srv: srv, client: client, prefix: cfg.Prefix}
+	return &site{t: t, db: db, srv: srv, client: client, prefix: cfg.Prefix, c: c}
 }
 
 // get fetches the console path p and returns the status, the body and

@@ -178,7 +178,7 @@ func TestClient(t *testing.T) {
 			t.Fatal("stage did not start")
 		}
 		begun := time.Now()
-		state, err := jobs.Cancel(context.Background(), b.db, id)
+		state, err := jobs.Cancel(context.Background(), b.db, id, nil)
 		if err != nil || state != "running" {
 			t.Fatalf("cancel: %s %v", state, err)
 		}
@@ -193,7 +193,7 @@ func TestClient(t *testing.T) {
 			t.Fatalf("history %s", got)
 		}
 		var se *jobs.StateError
-		if _, err := jobs.Cancel(context.Background(), b.db, id); !errors.As(err, &se) || se.State != "cancelled" {
+		if _, err := jobs.Cancel(context.Background(), b.db, id, nil); !errors.As(err, &se) || se.State != "cancelled" {
 			t.Fatalf("second cancel: %v", err)
 		}
 	})

@@ -108,10 +108,10 @@ func everyFunction(t *testing.T, db jobs.DB) int64 {
 	if err := jobs.Restart(ctx, db, id, nil); !errors.As(err, &se) {
 		t.Fatalf("restart of an available job: %v, want a StateError", err)
 	}
-	if state, err := jobs.Cancel(ctx, db, id); err != nil || state != "cancelled" {
+	if state, err := jobs.Cancel(ctx, db, id, nil); err != nil || state != "cancelled" {
 		t.Fatalf("cancel: %s %v", state, err)
 	}
-	if _, err := jobs.Cancel(ctx, db, id); !errors.As(err, &se) {
+	if _, err := jobs.Cancel(ctx, db, id, nil); !errors.As(err, &se) {
 		t.Fatalf("second cancel: %v, want a StateError", err)
 	}
 	// What a stage would have created and recorded.

@@ -101,12 +101,18 @@
 //
 // [List], [Get], [History] and [Entities] read (a job's state is a
 // [JobState], StateAvailable to StateCleaned, and each history row's kind
-// an [EventKind]; [ParseState] reads a state from text); [Cancel] cancels (a running
+// an [EventKind]; [ParseState] reads a state from text). List pages
+// newest first through jobs filtered by state, kind, queue and creation
+// time ([ListOpts]), each filter through an index of its own, so a page
+// costs about the same in a table of millions. [Cancel] cancels (a running
 // stage's context is cancelled within a second, through LISTEN/NOTIFY, or
 // at the next heartbeat for a client without a listener);
 // [Restart] runs the job again from the failed stage or, after a cleanup,
-// from the first, keeping the history. The CLI wraps them: seatbelt jobs
-// list | show | cancel | cleanup | restart.
+// from the first, keeping the history. Cancel, [Cleanup] and Restart take
+// an Actor in their options, who asked, and write it into the detail of
+// the history events they add ("actor"). The CLI wraps them: seatbelt jobs
+// list | show | cancel | cleanup | restart, and so does the operator
+// console (package console).
 //
 // # Cleanup
 //

@@ -85,7 +85,7 @@ func TestEnqueue(t *testing.T) {
 		for k := range ids {
 			id = k
 		}
-		if _, err := jobs.Cancel(context.Background(), b.db, id); err != nil {
+		if _, err := jobs.Cancel(context.Background(), b.db, id, nil); err != nil {
 			t.Fatal(err)
 		}
 		res, err := jobs.Enqueue(context.Background(), b.db, "import", nil, &jobs.EnqueueOpts{UniqueKey: "same"})

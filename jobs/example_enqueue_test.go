@@ -40,7 +40,7 @@ func ExampleCancel() {
 	defer drop()
 	ctx := context.Background()
 	res, _ := jobs.Enqueue(ctx, db, "import", nil, &jobs.EnqueueOpts{UniqueKey: "b.csv"})
-	state, err := jobs.Cancel(ctx, db, res.ID)
+	state, err := jobs.Cancel(ctx, db, res.ID, nil)
 	fmt.Println(state, err)
 	again, _ := jobs.Enqueue(ctx, db, "import", nil, &jobs.EnqueueOpts{UniqueKey: "b.csv"})
 	fmt.Println("new job:", again.ID != res.ID)

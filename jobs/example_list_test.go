@@ -15,7 +15,7 @@ func ExampleList() {
 	_, _ = jobs.Enqueue(ctx, db, "import", map[string]string{"file": "a.csv"}, nil)
 	b, _ := jobs.Enqueue(ctx, db, "import", map[string]string{"file": "b.csv"}, nil)
 	_, _ = jobs.Enqueue(ctx, db, "report", nil, nil)
-	_, _ = jobs.Cancel(ctx, db, b.ID)
+	_, _ = jobs.Cancel(ctx, db, b.ID, nil)
 
 	all, err := jobs.List(ctx, db, nil)
 	if err != nil {

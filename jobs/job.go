@@ -135,52 +135,6 @@ func Get(ctx context.Context, db DB, id int64) (*Job, error) {
 	return j, nil
 }
 
-// ListOpts filters [List]; nil lists the newest 100 jobs of every state.
-type ListOpts struct {
-	// States keeps jobs in these states (see [States]). Defaults to all.
-	States []JobState
-	// Kind keeps jobs of this kind. Defaults to all.
-	Kind string
-	// Queue keeps jobs of this queue. Defaults to all.
-	Queue string
-	// Limit is the most jobs returned, newest first. Defaults to 100.
-	Limit int
-}
-
-// List returns jobs, newest first.
-func List(ctx context.Context, db DB, opts *ListOpts) ([]*Job, error) {
-	var o ListOpts
-	if opts != nil {
-		o = *opts
-	}
-	if o.Limit <= 0 {
-		o.Limit = 100
-	}
-	// As text: pgx's exec and simple_protocol modes cannot encode a slice
-	// of a named string type.
-	states := make([]string, len(o.States))
-	for i, s := range o.States {
-		states[i] = string(s)
-	}
-	rows, err := db.Query(ctx, "SELECT "+jobColumns+` FROM seatbelt_jobs
-WHERE (coalesce(cardinality($1::text[]), 0) = 0 OR state = ANY($1::text[])) AND ($2::text = '' OR kind = $2::text)
-	AND ($4::text = '' OR queue = $4::text)
-ORDER BY id DESC LIMIT $3::int`, states, o.Kind, o.Limit, o.Queue)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
-	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
-}
-
 // History returns a job's events, oldest first.
 func History(ctx context.Context, db DB, id int64) ([]Event, error) {
 	rows, err := db.Query(ctx, `SELECT id, at, event, stage, attempt, worker, detail FROM seatbelt_job_events WHERE job_id = $1::bigint ORDER BY id`, id)
@@ -208,12 +162,28 @@ func Entities(ctx context.Context, db DB, id int64) ([]Entity, error) {
 	})
 }
 
+// CancelOpts tunes [Cancel]; nil means all defaults.
+type CancelOpts struct {
+	// Actor says who cancels (an operator's name, a tool), as the history
+	// shows it: the "actor" of the cancel event's detail. Defaults to "":
+	// none recorded.
+	Actor string
+}
+
 // Cancel cancels a job. An available or failed job is cancelled at once; a
 // running one has its stage's context cancelled (through LISTEN/NOTIFY,
 // within a second of the commit: given the caller's pgx.Tx, when that
 // commits) and becomes cancelled when the stage returns. Finished jobs are
 // left alone and reported with a [*StateError].
-func Cancel(ctx context.Context, db DB, id int64) (state JobState, err error) {
+func Cancel(ctx context.Context, db DB, id int64, opts *CancelOpts) (state JobState, err error) {
+	var o CancelOpts
+	if opts != nil {
+		o = *opts
+	}
+	detail, err := eventDetail(o.Actor, nil)
+	if err != nil {
+		return "", err
+	}
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		now := time.Now()
 		err := tx.QueryRow(ctx, `
@@ -238,8 +208,8 @@ RETURNING state`, id, now).Scan(&state)
 			event = EventCancelRequested
 		}
 		_, err = tx.Exec(ctx, `
-INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt)
-SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id = $1::bigint`, id, now, string(event))
+INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, detail)
+SELECT id, $2::timestamptz, $3::text, stage, attempt, $4::jsonb FROM seatbelt_jobs WHERE id = $1::bigint`, id, now, string(event), detail)
 		if err != nil {
 			return err
 		}
@@ -256,20 +226,36 @@ SELECT id, $2::timestamptz, $3::text, stage, attempt FROM seatbelt_jobs WHERE id
 	return state, nil
 }
 
-// addEvent appends an event to a job's history. detail, when not nil, is
-// stored as JSON; it goes as text with ::jsonb, which every pgx query mode
-// sends the same way (a map or []byte would not).
-func addEvent(ctx context.Context, db DB, id int64, at time.Time, event, stage string, detail any) error {
-	var text *string
-	if detail != nil {
-		raw, err := json.Marshal(detail)
-		if err != nil {
-			return fmt.Errorf("jobs: encoding the detail of a %s event: %w", event, err)
+// eventDetail is an event's detail as JSON text, fields with "actor" added
+// when actor is set, or nil (SQL NULL) when there is nothing to record. It
+// goes as text with ::jsonb, which every pgx query mode sends the same way
+// (a map or []byte would not).
+func eventDetail(actor string, fields map[string]any) (*string, error) {
+	if actor != "" {
+		if fields == nil {
+			fields = map[string]any{}
 		}
-		s := string(raw)
-		text = &s
+		fields["actor"] = actor
 	}
-	_, err := db.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail)
+	if fields == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: encoding an event's detail: %w", err)
+	}
+	s := string(raw)
+	return &s, nil
+}
+
+// addEvent appends an event to a job's history, with detail's fields and
+// the actor who asked for it (see [eventDetail]).
+func addEvent(ctx context.Context, db DB, id int64, at time.Time, event, stage, actor string, detail map[string]any) error {
+	text, err := eventDetail(actor, detail)
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `INSERT INTO seatbelt_job_events (job_id, at, event, stage, detail)
 VALUES ($1::bigint, $2::timestamptz, $3::text, $4::text, $5::jsonb)`, id, at, event, stage, text)
 	return err
 }

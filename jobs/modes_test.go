@@ -132,7 +132,7 @@ func runEveryStatement(t *testing.T, db *pgxpool.Pool) {
 
 	// Cancel one blocked stage; the other is released by the hard stop.
 	cancelled, released := <-blocking, <-blocking
-	if state, err := jobs.Cancel(ctx, db, cancelled); err != nil || state != "running" {
+	if state, err := jobs.Cancel(ctx, db, cancelled, nil); err != nil || state != "running" {
 		t.Fatalf("cancel: %s %v", state, err)
 	}
 	waitState(t, db, cancelled, "cancelled", 5*time.Second)

@@ -61,7 +61,7 @@ func TestClientBehindAPoolerPolls(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the polling client did not start the job")
 	}
-	if _, err := jobs.Cancel(context.Background(), db, id); err != nil {
+	if _, err := jobs.Cancel(context.Background(), db, id, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, db, id, "cancelled", 5*time.Second)

@@ -17,6 +17,10 @@ type RestartOpts struct {
 	// first. Defaults to false: run again from the stage that failed or
 	// was cancelled, keeping the results of the stages before it.
 	FromFirst bool
+	// Actor says who restarts (an operator's name, a tool), as the history
+	// shows it: the "actor" of the restarted event's detail. Defaults to
+	// "": none recorded.
+	Actor string
 }
 
 // Restart makes a failed, cancelled or cleaned job available again,
@@ -83,7 +87,7 @@ WHERE id = $1::bigint`, id, o.FromFirst, now)
 		if err != nil {
 			return err
 		}
-		if err := addEvent(ctx, tx, id, now, "restarted", stage, map[string]any{"from": from, "previous_state": state}); err != nil {
+		if err := addEvent(ctx, tx, id, now, "restarted", stage, o.Actor, map[string]any{"from": from, "previous_state": state}); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "SELECT pg_notify('"+wakeChannel+"', '')")

@@ -136,7 +136,7 @@ func TestSnoozedJobCanBeCancelled(t *testing.T) {
 	startClient(t, b.db, testConfig("w"), kind)
 	id := enqueue(t, b.db, "later", nil, nil)
 	waitFor(t, 10*time.Second, "the snooze", func() bool { return len(events(t, b.db, id)) == 3 })
-	if _, err := jobs.Cancel(context.Background(), b.db, id); err != nil {
+	if _, err := jobs.Cancel(context.Background(), b.db, id, nil); err != nil {
 		t.Fatal(err)
 	}
 	if j := jobState(t, b.db, id); j.State != "cancelled" {

@@ -263,12 +263,17 @@ func cleanupUnfinished(hist []jobs.Event) bool {
 }
 
 func newJobsCancelCmd(open openDB) *cobra.Command {
-	return &cobra.Command{
+	var actor string
+	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a job; a running stage is interrupted within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: onJob(open, func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error {
-			state, err := jobs.Cancel(cmd.Context(), db, id)
+			who, err := actorFlag(cmd, actor)
+			if err != nil {
+				return err
+			}
+			state, err := jobs.Cancel(cmd.Context(), db, id, &jobs.CancelOpts{Actor: who})
 			if err != nil {
 				return jobsRefused(err)
 			}
@@ -280,11 +285,14 @@ func newJobsCancelCmd(open openDB) *cobra.Command {
 			return nil
 		}),
 	}
+	addActorFlag(cmd, &actor, "cancels")
+	return cmd
 }
 
 func newJobsCleanupCmd(open openDB) *cobra.Command {
 	var dryRun, asJSON bool
 	var deletes []string
+	var actor string
 	cmd := &cobra.Command{
 		Use:   "cleanup ID --delete table=column...",
 		Short: "Delete every entity a job recorded, newest first, then mark it cleaned",
@@ -306,6 +314,10 @@ cannot be restarted until it has), and on a cleaned job it does nothing.`,
 			if err != nil {
 				return err
 			}
+			who, err := actorFlag(cmd, actor)
+			if err != nil {
+				return err
+			}
 			dels := map[string]jobs.Deleter{}
 			for _, d := range deletes {
 				table, col, ok := strings.Cut(d, "=")
@@ -319,7 +331,7 @@ cannot be restarted until it has), and on a cleaned job it does nothing.`,
 				return err
 			}
 			defer db.Close()
-			res, err := jobs.Cleanup(cmd.Context(), db, id, &jobs.CleanupOpts{Deleters: dels, DryRun: dryRun})
+			res, err := jobs.Cleanup(cmd.Context(), db, id, &jobs.CleanupOpts{Deleters: dels, DryRun: dryRun, Actor: who})
 			out := cmd.OutOrStdout()
 			if res != nil {
 				if asJSON {
@@ -337,6 +349,7 @@ cannot be restarted until it has), and on a cleaned job it does nothing.`,
 	f.StringArrayVar(&deletes, "delete", nil, "delete recorded rows of table by column: table=column (repeatable)")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be deleted; change nothing")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	addActorFlag(cmd, &actor, "cleans up")
 	return cmd
 }
 
@@ -382,12 +395,17 @@ func plural(n int, one, many string) string {
 
 func newJobsRestartCmd(open openDB) *cobra.Command {
 	var fromFirst bool
+	var actor string
 	cmd := &cobra.Command{
 		Use:   "restart ID",
 		Short: "Run a failed, cancelled or cleaned job again, keeping its history",
 		Args:  cobra.ExactArgs(1),
 		RunE: onJob(open, func(cmd *cobra.Command, db *pgxpool.Pool, id int64) error {
-			if err := jobs.Restart(cmd.Context(), db, id, &jobs.RestartOpts{FromFirst: fromFirst}); err != nil {
+			who, err := actorFlag(cmd, actor)
+			if err != nil {
+				return err
+			}
+			if err := jobs.Restart(cmd.Context(), db, id, &jobs.RestartOpts{FromFirst: fromFirst, Actor: who}); err != nil {
 				return jobsRefused(err)
 			}
 			from := "the failed stage"
@@ -399,7 +417,26 @@ func newJobsRestartCmd(open openDB) *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVar(&fromFirst, "from-first", false, "start over from the first stage (clean up first)")
+	addActorFlag(cmd, &actor, "restarts")
 	return cmd
+}
+
+// addActorFlag adds --actor to a command that changes a job: who does it,
+// as the job's history records it ("actor" in the event's detail).
+func addActorFlag(cmd *cobra.Command, actor *string, verb string) {
+	cmd.Flags().StringVar(actor, "actor", "", "who "+verb+" the job, as its history records it (default $USER@hostname)")
+}
+
+// actorFlag is the --actor the command was given, or the operator's login
+// and host when it was left out.
+func actorFlag(cmd *cobra.Command, actor string) (string, error) {
+	if !cmd.Flags().Changed("actor") {
+		return defaultOperator(), nil
+	}
+	if strings.TrimSpace(actor) == "" {
+		return "", errors.New("--actor is empty; say who acts, or leave --actor out for $USER@hostname")
+	}
+	return actor, nil
 }
 
 // shellArg quotes s for a command line the operator may paste.
@@ -545,7 +582,7 @@ the command says so, in case the name is mistyped.`,
 				return err
 			}
 			if !cmd.Flags().Changed("by") {
-				by = defaultPausedBy()
+				by = defaultOperator()
 			} else if strings.TrimSpace(by) == "" {
 				return errors.New("--by is empty; say who pauses the queue (and why), or leave --by out for $USER@hostname")
 			}
@@ -605,9 +642,11 @@ the command says so, in case the name is mistyped.`,
 	return cmd
 }
 
-// defaultPausedBy is the default --by of jobs pause: the operator's login
-// and host, so that whoever finds the queue paused knows whom to ask.
-func defaultPausedBy() string {
+// defaultOperator is who acts when a command is not told (--by of jobs
+// pause, --actor of cancel, cleanup and restart): the operator's login and
+// host, so that whoever finds the queue paused or reads a job's history
+// knows whom to ask.
+func defaultOperator() string {
 	who := os.Getenv("USER")
 	if who == "" {
 		if u, err := user.Current(); err == nil {

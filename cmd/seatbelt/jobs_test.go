@@ -110,7 +110,7 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "would delete the rows of 3 recorded keys in order lines") || lines() != 3 {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
-	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id")
+	out, code = runCLI(t, "jobs", "cleanup", id, db2, "--delete", "order lines=id", "--actor", "ana (on call)")
 	if code != 0 || !strings.Contains(out, "deleted 3 rows of order lines (3 recorded keys)") || lines() != 0 {
 		t.Fatalf("cleanup: exit %d, %d lines left\n%s", code, lines(), out)
 	}
@@ -131,6 +131,21 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 	if lines() != 3 {
 		t.Fatalf("%d lines after the restart, want 3", lines())
 	}
+	// Who did it is in the history: as given, or the operator's login.
+	actorOf := func(event string) string {
+		t.Helper()
+		var who string
+		if err := db.QueryRow(ctx, "SELECT coalesce(detail->>'actor', '') FROM seatbelt_job_events WHERE job_id = $1 AND event = $2", res.ID, event).Scan(&who); err != nil {
+			t.Fatalf("the %s event: %v", event, err)
+		}
+		return who
+	}
+	if got := actorOf("cleaned"); got != "ana (on call)" {
+		t.Fatalf("cleaned by %q, want the --actor", got)
+	}
+	if got := actorOf("restarted"); got != defaultOperator() || got == "" {
+		t.Fatalf("restarted by %q, want %q", got, defaultOperator())
+	}
 	out, code = runCLI(t, "jobs", "show", id, db2, "--json")
 	if code != 0 || !strings.Contains(out, `"Event": "restarted"`) || !strings.Contains(out, `"Event": "cleaned"`) {
 		t.Fatalf("show --json: exit %d\n%s", code, out)
@@ -141,9 +156,17 @@ func TestJobsRepairAFailedJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2)
+	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2, "--actor", " ")
+	if code != 2 || !strings.Contains(out, "--actor is empty") {
+		t.Fatalf("cancel with an empty --actor: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2, "--actor", "bo")
 	if code != 0 || !strings.Contains(out, "cancelled") {
 		t.Fatalf("cancel: exit %d\n%s", code, out)
+	}
+	var cancelledBy string
+	if err := db.QueryRow(ctx, "SELECT detail->>'actor' FROM seatbelt_job_events WHERE job_id = $1 AND event = 'cancelled'", other.ID).Scan(&cancelledBy); err != nil || cancelledBy != "bo" {
+		t.Fatalf("cancelled by %q, %v; want bo", cancelledBy, err)
 	}
 	out, code = runCLI(t, "jobs", "cancel", fmt.Sprint(other.ID), db2)
 	if code != 1 || !strings.Contains(out, `state "cancelled"`) {
@@ -254,7 +277,7 @@ func TestJobsList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := jobs.Cancel(ctx, db, exp.ID); err != nil {
+	if _, err := jobs.Cancel(ctx, db, exp.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	mail, err := jobs.Enqueue(ctx, db, "mail", nil, &jobs.EnqueueOpts{Queue: "outbox"})

@@ -320,6 +320,14 @@ func TestFailedImportIsCleanedUpAndRestarted(t *testing.T) {
 	if live, _ := b.liveImportOrders(t, id); live != 100 {
 		t.Fatalf("%d live orders after the restart, want 100", live)
 	}
+	// The job's history says where the cleanup and the restart came from.
+	var cleanedBy, restartedBy string
+	err := b.db.QueryRow(context.Background(), `
+SELECT max(detail->>'actor') FILTER (WHERE event = 'cleaned'), max(detail->>'actor') FILTER (WHERE event = 'restarted')
+FROM seatbelt_job_events WHERE job_id = $1::bigint`, id).Scan(&cleanedBy, &restartedBy)
+	if err != nil || !strings.HasPrefix(cleanedBy, "orders API, from ") || !strings.HasPrefix(restartedBy, "orders API, from ") {
+		t.Fatalf("cleaned by %q, restarted by %q, %v; want the API and the caller's address", cleanedBy, restartedBy, err)
+	}
 }
 
 func TestSummaryFollowsTheLog(t *testing.T) {

@@ -42,6 +42,9 @@ type env struct {
 	ShutdownDelay time.Duration
 	DrainTimeout  time.Duration
 	Version       string
+	// ConsoleToken, when set, mounts the operator console at /console/ on
+	// the probe port, behind a sign-in with this token.
+	ConsoleToken string
 }
 
 func loadEnv(getenv func(string) string) (env, error) {
@@ -53,6 +56,7 @@ func loadEnv(getenv func(string) string) (env, error) {
 		HTTPAddr:          or(getenv("HTTP_ADDR"), ":8080"),
 		ProbeAddr:         or(getenv("PROBE_ADDR"), ":8081"),
 		Version:           or(getenv("VERSION"), buildVersion),
+		ConsoleToken:      getenv("CONSOLE_TOKEN"),
 	}
 	var errs []error
 	if e.DatabaseDirectURL != "" {
@@ -85,6 +89,9 @@ func loadEnv(getenv func(string) string) (env, error) {
 		if d == 0 {
 			errs = append(errs, errors.New("DRAIN_TIMEOUT=0: requests need some time to drain; use at least 1s"))
 		}
+	}
+	if n := len(e.ConsoleToken); n > 0 && n < 16 {
+		errs = append(errs, fmt.Errorf("CONSOLE_TOKEN is %d bytes: give at least 16 (openssl rand -hex 16), or unset it for no console", n))
 	}
 	return e, errors.Join(errs...)
 }

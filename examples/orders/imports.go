@@ -278,7 +278,7 @@ func (a *importsAPI) cleanup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res, err := jobs.Cleanup(r.Context(), a.db, id, &jobs.CleanupOpts{Deleters: a.deleters, DryRun: r.URL.Query().Has("dry_run")})
+	res, err := jobs.Cleanup(r.Context(), a.db, id, &jobs.CleanupOpts{Deleters: a.deleters, DryRun: r.URL.Query().Has("dry_run"), Actor: apiActor(r)})
 	if err != nil {
 		a.writeJobError(w, r, id, err)
 		return
@@ -299,12 +299,17 @@ func (a *importsAPI) restart(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !decodeJSON(w, r, &req) {
 		return
 	}
-	if err := jobs.Restart(r.Context(), a.db, id, &jobs.RestartOpts{FromFirst: req.FromFirst}); err != nil {
+	if err := jobs.Restart(r.Context(), a.db, id, &jobs.RestartOpts{FromFirst: req.FromFirst, Actor: apiActor(r)}); err != nil {
 		a.writeJobError(w, r, id, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": id, "restarted": true})
 }
+
+// apiActor is who the job's history records as cleaning up or restarting
+// it. This API has no sign-in, so the caller's address is all that is
+// known; a service with one records the signed-in user.
+func apiActor(r *http.Request) string { return "orders API, from " + r.RemoteAddr }
 
 func (a *importsAPI) writeJobError(w http.ResponseWriter, r *http.Request, id int64, err error) {
 	var se *jobs.StateError

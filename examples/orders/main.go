@@ -20,6 +20,8 @@
 //	PROBE_ADDR      /livez, /readyz, /startupz and /metrics, default :8081
 //	SHUTDOWN_DELAY  how long to keep serving after readiness drops, default 5s, 0 for none
 //	DRAIN_TIMEOUT   how long requests in flight may take on stop, default 15s
+//	CONSOLE_TOKEN   mounts the operator console at /console/ on PROBE_ADDR behind a sign-in with
+//	                this token (at least 16 bytes); unset for no console
 //	VERSION         the build it reports and stamps on its records, default the -X main.buildVersion stamp, else "dev"
 //	OTEL_*          where traces go (OTEL_TRACES_EXPORTER=none to send none)
 //

@@ -8,12 +8,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatbelt-go/seatbelt/console"
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/eventlog/eventlogprom"
 	"github.com/seatbelt-go/seatbelt/graceful"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/jobs/jobsprom"
 	"github.com/seatbelt-go/seatbelt/metrics"
+	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/migprom"
 	"github.com/seatbelt-go/seatbelt/tracing"
 )
@@ -88,6 +90,20 @@ func serve(ctx context.Context, app *graceful.App, env env, reg *prometheus.Regi
 		return nil
 	})
 	app.OnStop("jobs", worker.Stop) // a stage still running at the deadline is released, not lost
+
+	if env.ConsoleToken != "" {
+		// The operator console on the internal probe port, behind the token:
+		// job args and orders are customers' data.
+		ops, err := console.New(db, &console.Config{Prefix: "/console", Token: env.ConsoleToken, Deleters: deleters,
+			Sets: allSets(), Migrate: &migcheck.Config{Indexes: &Indexes}, Logger: logger})
+		if err != nil {
+			return err
+		}
+		app.OnStop("console", func(context.Context) error { ops.Close(); return nil })
+		if err := app.HandleProbe("/console/", ops); err != nil {
+			return err
+		}
+	}
 
 	httpMetrics, err := metrics.NewHTTPServer(&metrics.HTTPConfig{Registerer: reg})
 	if err != nil {

@@ -1,0 +1,7 @@
+package console
+
+// LedgerSQL is the schema page's own query, for the EXPLAIN test.
+const LedgerSQL = ledgerSQL
+
+// SetScanPerPage sets the bound of the jobs a page of the list reads.
+func SetScanPerPage(c *Console, n int) { c.scanPerPage = n }
