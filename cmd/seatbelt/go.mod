@@ -23,7 +23,6 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
@@ -58,7 +57,10 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-require github.com/seatbelt-go/seatbelt v0.0.0-00010101000000-000000000000
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/seatbelt-go/seatbelt v0.0.0-00010101000000-000000000000
+)
 
 // The library from this checkout; go.work ties the modules together for
 // development, and this lets the module build alone too.
