@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The session is a cookie signed with a key derived from Config.Token:
@@ -170,8 +171,26 @@ func (c *Console) page(h func(http.ResponseWriter, *http.Request) error) http.Ha
 			}
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		}
-		c.servePage(w, r, h)
+		c.servePage(w, r, func(w http.ResponseWriter, r *http.Request) error {
+			if err := checkInput(r.URL.Query()); err != nil {
+				return err
+			}
+			return h(w, r)
+		})
 	})
+}
+
+// checkInput refuses a field PostgreSQL cannot take as text (a NUL byte,
+// bytes that are not UTF-8) with a 400, before any page queries with it.
+func checkInput(form url.Values) error {
+	for k, vs := range form {
+		for _, v := range append([]string{k}, vs...) {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				return badRequest("the field %q holds a NUL byte or bytes that are not UTF-8; give text", k)
+			}
+		}
+	}
+	return nil
 }
 
 // action wraps a POST that changes something: it needs the Token's
@@ -191,6 +210,12 @@ func (c *Console) action(h func(http.ResponseWriter, *http.Request) error) http.
 				return forbidden("cross-origin request refused: %v", err)
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				return badRequest("the form cannot be read: %v", err)
+			}
+			if err := checkInput(r.Form); err != nil {
+				return err
+			}
 			if !hmac.Equal([]byte(r.PostFormValue(csrfField)), []byte(c.csrfToken(r))) {
 				return forbidden("the form's CSRF token is missing or stale; reload the page and try again")
 			}

@@ -130,3 +130,18 @@ func TestConfigIsChecked(t *testing.T) {
 		t.Errorf("a nil pool: %v", err)
 	}
 }
+
+func TestBadBytesInAFieldAre400(t *testing.T) {
+	t.Parallel()
+	s := serve(t, newDB(t), &console.Config{Token: testToken})
+	s.signIn("ana")
+	for _, p := range []string{"/jobs?kind=%00", "/jobs?kind=%FF", "/events/writers?writer=%00&since=2026-01-01T00:00:00Z", "/jobs?%FF=1"} {
+		code, body, _ := s.get(p)
+		if code != http.StatusBadRequest || !strings.Contains(body, "NUL byte or bytes that are not UTF-8") {
+			t.Errorf("GET %s: %d, want 400 saying what is wrong\n%s", p, code, body)
+		}
+	}
+	if code, body, _ := s.act("/", "/logout", url.Values{"x": {"\x00"}}); code != http.StatusBadRequest {
+		t.Errorf("an action with a NUL byte in a field: %d, want 400\n%s", code, body)
+	}
+}

@@ -51,8 +51,16 @@ func typePath(typ string) string { return "/events/types/" + url.PathEscape(typ)
 
 // pathStream reads the stream of a /events/streams or /events/revert path.
 func pathStream(r *http.Request) (eventlog.Stream, error) {
-	st, err := eventlog.ParseStream(r.PathValue("type") + "/" + r.PathValue("id"))
-	if err != nil {
+	st := eventlog.Stream{Type: r.PathValue("type"), ID: r.PathValue("id")}
+	// ParseStream checks the names, but splits at the first slash, so a
+	// type holding one (escaped in the path) is taken as it came.
+	if strings.Contains(st.Type, "/") {
+		if st.ID == "" {
+			return st, badRequest("stream %q has no id: a stream is type/id", st.Type)
+		}
+		return st, nil
+	}
+	if _, err := eventlog.ParseStream(st.String()); err != nil {
 		return st, badRequest("%v", err)
 	}
 	return st, nil

@@ -316,7 +316,10 @@ func TestEventsPageFindsStreamsAndListsConsumersAndTypes(t *testing.T) {
 			t.Errorf("find %s: %d to %q, want 303 to %q", query, code, loc, want)
 		}
 	}
-	for _, query := range []string{"stream=order", "type=order&id=", "type=a/b&id=1", "stream=" + url.QueryEscape("order/\x00")} {
+	if code, body, _ := s.get("/events?stream=" + url.QueryEscape("order/\x00")); code != http.StatusBadRequest || !strings.Contains(body, "NUL byte") {
+		t.Errorf("find a stream with a NUL byte: %d, want 400 naming it\n%s", code, body)
+	}
+	for _, query := range []string{"stream=order", "type=order&id=", "type=a/b&id=1"} {
 		code, body, _ := s.get("/events?" + query)
 		if code != http.StatusBadRequest || !strings.Contains(body, `id="find-error"`) || !strings.Contains(body, "bad stream") {
 			t.Errorf("find %s: %d, want 400 with the parse error\n%s", query, code, body)
@@ -508,7 +511,14 @@ func TestRevertWriterFromTheConsole(t *testing.T) {
 	body = s.mustGet(preview + "&force=1")
 	evWantAll(t, "the forced preview", body, `<strong id="reverting">3</strong>`, "reverts to v1 as v4", `name="force" value="1"`)
 
-	code, _, loc := s.act(preview, "/events/writers/revert", url.Values{"writer": {"build-bad"}, "since": {since}, "reason": {"build-bad negated totals"}})
+	if code, _, _ := s.act(preview, "/events/writers/revert", url.Values{"writer": {"build-bad"}, "since": {since}}); code != http.StatusBadRequest {
+		t.Fatalf("a writer revert without the preview's moment: %d, want 400", code)
+	}
+	seen := regexp.MustCompile(`name="seen" value="([^"]+)"`).FindStringSubmatch(s.mustGet(preview))
+	if seen == nil {
+		t.Fatal("the writer revert's form does not carry the preview's moment")
+	}
+	code, _, loc := s.act(preview, "/events/writers/revert", url.Values{"writer": {"build-bad"}, "since": {since}, "reason": {"build-bad negated totals"}, "seen": {seen[1]}})
 	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/events/writers?") {
 		t.Fatalf("the writer revert: %d to %q", code, loc)
 	}
@@ -703,5 +713,36 @@ FROM generate_series(1, 10000) s, generate_series(1, 4) v ORDER BY s, v`); err !
 		if explained == 0 {
 			t.Errorf("%s ran no statement on eventlog_records: the capture is broken", p)
 		}
+	}
+}
+
+// A type that holds a slash is escaped in the path and names its own
+// stream, not the stream that "type/id" would parse to.
+func TestStreamTypeWithASlash(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	st, err := eventlog.New(db, &eventlog.Config{Writer: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	for _, w := range []struct {
+		s    eventlog.Stream
+		data string
+	}{
+		{eventlog.Stream{Type: "billing/invoice", ID: "1"}, `{"which":"slash-in-type"}`},
+		{eventlog.Stream{Type: "billing", ID: "invoice/1"}, `{"which":"slash-in-id"}`},
+	} {
+		if _, err := st.Append(ctx, w.s, []eventlog.NewRecord{{Data: json.RawMessage(w.data)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := serve(t, db, nil)
+	if body := s.mustGet("/events/streams/billing%2Finvoice/1"); !strings.Contains(body, "slash-in-type") || strings.Contains(body, "slash-in-id") {
+		t.Fatalf("the stream billing/invoice · 1 shows another stream's data:\n%s", body)
+	}
+	if body := s.mustGet("/events/streams/billing/invoice/1"); !strings.Contains(body, "slash-in-id") || strings.Contains(body, "slash-in-type") {
+		t.Fatalf("the stream billing · invoice/1 shows another stream's data:\n%s", body)
 	}
 }

@@ -96,7 +96,17 @@ func (c *Console) writerRevertFields(get func(string) string) (writer string, si
 		return "", time.Time{}, false, badRequest("give the writer whose records to revert: the Writer shown on each version (the build's VCS revision by default)")
 	}
 	since, err = c.parseWhen("since", get("since"))
-	return writer, since, get("force") != "", err
+	if err != nil {
+		return "", time.Time{}, false, err
+	}
+	switch f := get("force"); f {
+	case "", "0", "false", "off":
+	case "1", "true", "on":
+		force = true
+	default:
+		return "", time.Time{}, false, badRequest("force %q: give 1 to discard other writers' later changes too, or leave it out", f)
+	}
+	return writer, since, force, nil
 }
 
 // writerRevertPage runs RevertWriter as a dry run: which streams would be
@@ -130,7 +140,9 @@ func (c *Console) writerRevertPage(w http.ResponseWriter, r *http.Request) error
 	}
 	d.Hidden = len(rep.Streams) - len(d.Rows)
 	if d.Reverting > 0 {
-		fields := map[string]string{"writer": writer, "since": sinceParam}
+		// The preview's moment: the revert skips a stream written after it
+		// rather than revert more than the operator saw.
+		fields := map[string]string{"writer": writer, "since": sinceParam, "seen": rep.At.Format(time.RFC3339Nano)}
 		if force {
 			fields["force"] = "1"
 		}
@@ -139,17 +151,21 @@ func (c *Console) writerRevertPage(w http.ResponseWriter, r *http.Request) error
 	return c.render(w, r, "writers_revert.html", "Revert what "+writer+" wrote", d)
 }
 
-// revertWriter reverts what the preview showed. Each stream is reverted
-// against the version it is at when this runs, so a stream changed since
-// the preview by another writer is skipped (unless force) rather than
-// overwritten.
+// revertWriter reverts what the preview showed: a stream with a version
+// written after the preview (its seen field) is skipped as changed since,
+// whoever wrote it, and force discards only the other writers' changes the
+// preview listed.
 func (c *Console) revertWriter(w http.ResponseWriter, r *http.Request) error {
 	writer, since, force, err := c.writerRevertFields(r.PostFormValue)
 	if err != nil {
 		return err
 	}
+	seen, err := time.Parse(time.RFC3339Nano, r.PostFormValue("seen"))
+	if err != nil {
+		return badRequest("the form lacks the preview's moment (seen): open the preview and confirm from there")
+	}
 	rep, err := c.events.RevertWriter(r.Context(), writer, since, &eventlog.RevertWriterOpts{
-		Force: force, Actor: actor(r), Reason: r.PostFormValue("reason"),
+		Force: force, Actor: actor(r), Reason: r.PostFormValue("reason"), Seen: seen,
 	})
 	if err != nil {
 		n := 0
@@ -163,7 +179,7 @@ func (c *Console) revertWriter(w http.ResponseWriter, r *http.Request) error {
 		"reverted", rep.Reverted(), "skipped", skipped, "actor", actor(r))
 	msg := fmt.Sprintf("Reverted %d streams written by %s since %s.", rep.Reverted(), writer, since.In(c.cfg.Location).Format(shownLayout))
 	if skipped > 0 {
-		msg += fmt.Sprintf(" Skipped %d: see why below (already reverted, or changed afterwards by another writer).", skipped)
+		msg += fmt.Sprintf(" Skipped %d (already reverted, changed afterwards by another writer, or changed since the preview): open the preview again to see each reason.", skipped)
 	}
 	return c.done(w, r, withQuery("/events/writers", "writer", writer, "since", since.Format(time.RFC3339Nano)), msg)
 }

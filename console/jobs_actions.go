@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/seatbelt-go/seatbelt/jobs"
 )
@@ -17,7 +18,11 @@ func (c *Console) cancelJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	state, err := jobs.Cancel(r.Context(), c.db, id, &jobs.CancelOpts{Actor: actor(r)})
+	seen, err := seenAt(r)
+	if err != nil {
+		return err
+	}
+	state, err := jobs.Cancel(r.Context(), c.db, id, &jobs.CancelOpts{Actor: actor(r), IfUpdatedAt: seen})
 	if err != nil {
 		return jobError(id, err)
 	}
@@ -86,7 +91,10 @@ func (c *Console) cleanupPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		v.Problem = jobError(id, err).Error()
 	} else if !res.AlreadyClean {
-		v.Confirm = c.form(r, jobPath(id, "cleanup"), "Delete them and mark the job cleaned", true, nil)
+		// The job as read before the preview: a job that changes before the
+		// confirmation (restarted, run, cleaned) is refused, not cleaned with
+		// a ledger the operator never saw.
+		v.Confirm = c.form(r, jobPath(id, "cleanup"), "Delete them and mark the job cleaned", true, seenField(j))
 	}
 	return c.render(w, r, "job_cleanup.html", fmt.Sprintf("Clean up job %d", id), v)
 }
@@ -96,7 +104,11 @@ func (c *Console) cleanupJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := jobs.Cleanup(r.Context(), c.db, id, &jobs.CleanupOpts{Deleters: c.cfg.Deleters, Actor: actor(r)})
+	seen, err := seenAt(r)
+	if err != nil {
+		return err
+	}
+	res, err := jobs.Cleanup(r.Context(), c.db, id, &jobs.CleanupOpts{Deleters: c.cfg.Deleters, Actor: actor(r), IfUpdatedAt: seen})
 	if err != nil {
 		return jobError(id, err)
 	}
@@ -117,6 +129,27 @@ func (c *Console) cleanupJob(w http.ResponseWriter, r *http.Request) error {
 		msg = fmt.Sprintf("Cleaned up job %d: deleted %s.", id, strings.Join(parts, ", "))
 	}
 	return c.done(w, r, jobPath(id, ""), msg)
+}
+
+// seenField is the hidden field of an action's form that carries the job
+// as the page showed it (its UpdatedAt), so the action refuses a job that
+// changed since.
+func seenField(j *jobs.Job) map[string]string {
+	return map[string]string{"seen": j.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+}
+
+// seenAt reads the seen field; a form without one (posted by hand) gets
+// no check.
+func seenAt(r *http.Request) (time.Time, error) {
+	v := r.PostFormValue("seen")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest("seen %q is not the time the page gave; reload the page and try again", v)
+	}
+	return t, nil
 }
 
 func sortedKeys(keys map[string]int) []tableKeys {

@@ -134,7 +134,7 @@ func (c *Console) jobActions(r *http.Request, v *jobView) {
 		return
 	}
 	if (j.State == jobs.StateAvailable || j.State == jobs.StateFailed || j.State == jobs.StateRunning) && !j.CancelRequested {
-		v.Cancel = c.form(r, jobPath(j.ID, "cancel"), "Cancel", true, nil)
+		v.Cancel = c.form(r, jobPath(j.ID, "cancel"), "Cancel", true, seenField(j))
 	}
 	if v.CleanupUnfinished {
 		v.CleanupLink = c.jobLink(j.ID, "cleanup")

@@ -658,3 +658,62 @@ func TestReadOnlyConsoleRefusesJobActions(t *testing.T) {
 		t.Fatalf("the job after refused actions: %v %v", j, err)
 	}
 }
+
+// A cleanup confirmed from a preview refuses a job that changed since the
+// preview (restarted and run, say): its ledger is no longer what the
+// operator saw, and nothing is deleted. The same holds for a cancel.
+func TestJobActionsRefuseAJobChangedSinceThePage(t *testing.T) {
+	t.Parallel()
+	set := newJobSet(t, newDB(t))
+	s := serve(t, set.db, &console.Config{Token: testToken, Deleters: widgetDeleters})
+	s.signIn("ana")
+	ctx := context.Background()
+	seenRE := regexp.MustCompile(`name="seen" value="([^"]+)"`)
+	preview := fmt.Sprintf("/jobs/%d/cleanup", set.failed)
+	m := seenRE.FindStringSubmatch(s.mustGet(preview))
+	if m == nil {
+		t.Fatal("the cleanup preview's form does not carry the job as seen")
+	}
+	widgets := func() int {
+		var n int
+		if err := set.db.QueryRow(ctx, "SELECT count(*) FROM widgets WHERE job_id = $1", set.failed).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := widgets()
+	// The job moves on after the preview (as a restart does).
+	if _, err := set.db.Exec(ctx, "UPDATE seatbelt_jobs SET updated_at = updated_at + interval '1 second' WHERE id = $1", set.failed); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ := s.act(preview, preview, url.Values{"seen": {m[1]}})
+	if code != http.StatusConflict || !strings.Contains(body, "changed since it was looked at") {
+		t.Fatalf("a cleanup confirmed after the job changed: %d, want 409 saying it changed\n%s", code, body)
+	}
+	if widgets() != before || before == 0 {
+		t.Fatalf("the refused cleanup deleted widgets: %d left of %d", widgets(), before)
+	}
+	// A fresh preview confirms.
+	m = seenRE.FindStringSubmatch(s.mustGet(preview))
+	if code, body, _ := s.act(preview, preview, url.Values{"seen": {m[1]}}); code != http.StatusSeeOther {
+		t.Fatalf("a cleanup confirmed from a fresh preview: %d\n%s", code, body)
+	}
+	if widgets() != 0 {
+		t.Fatalf("%d widgets left after the cleanup", widgets())
+	}
+
+	page := fmt.Sprintf("/jobs/%d", set.available)
+	m = seenRE.FindStringSubmatch(s.mustGet(page))
+	if m == nil {
+		t.Fatal("the cancel form does not carry the job as seen")
+	}
+	if _, err := set.db.Exec(ctx, "UPDATE seatbelt_jobs SET updated_at = updated_at + interval '1 second' WHERE id = $1", set.available); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := s.act(page, page+"/cancel", url.Values{"seen": {m[1]}}); code != http.StatusConflict {
+		t.Fatalf("a cancel after the job changed: %d, want 409\n%s", code, body)
+	}
+	if code, body, _ := s.act(page, page+"/cancel", url.Values{"seen": {"yesterday"}}); code != http.StatusBadRequest {
+		t.Fatalf("a cancel with a mangled seen field: %d, want 400\n%s", code, body)
+	}
+}

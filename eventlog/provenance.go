@@ -76,6 +76,8 @@ type WriterChange struct {
 	// Reverted is true when the current version is already a revert to
 	// Before.
 	Reverted bool
+	// CurrentTime is when the current version was written.
+	CurrentTime time.Time
 }
 
 // WriterChanges lists the streams writer changed at or after since, ordered
@@ -88,16 +90,16 @@ WITH w AS (
 	FROM eventlog_records WHERE writer = $1 AND recorded_at >= $2
 	GROUP BY stream_type, stream_id
 ), cur AS (
-	SELECT w.*, h.version AS cur, h.revert_of AS cur_revert_of
+	SELECT w.*, h.version AS cur, h.revert_of AS cur_revert_of, h.recorded_at AS cur_at
 	FROM w CROSS JOIN LATERAL (
-		SELECT version, revert_of FROM eventlog_records r
+		SELECT version, revert_of, recorded_at FROM eventlog_records r
 		WHERE r.stream_type = w.stream_type AND r.stream_id = w.stream_id
 		ORDER BY version DESC LIMIT 1) h
 )
 SELECT stream_type, stream_id, first, last, cur, coalesce(cur_revert_of = first - 1, false),
 	coalesce((SELECT array_agg(DISTINCT r.writer ORDER BY r.writer) FROM eventlog_records r
 		WHERE r.stream_type = cur.stream_type AND r.stream_id = cur.stream_id AND r.version > cur.first
-		AND r.writer <> $1 AND r.revert_of IS DISTINCT FROM cur.first - 1), '{}')
+		AND r.writer <> $1 AND r.revert_of IS DISTINCT FROM cur.first - 1), '{}'), cur_at
 FROM cur ORDER BY stream_type, stream_id`, writer, since)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: listing the changes of writer %q: %w", writer, err)
@@ -106,7 +108,7 @@ FROM cur ORDER BY stream_type, stream_id`, writer, since)
 	var out []WriterChange
 	for rows.Next() {
 		var c WriterChange
-		if err := rows.Scan(&c.Stream.Type, &c.Stream.ID, &c.FirstVersion, &c.LastVersion, &c.Current, &c.Reverted, &c.OtherWriters); err != nil {
+		if err := rows.Scan(&c.Stream.Type, &c.Stream.ID, &c.FirstVersion, &c.LastVersion, &c.Current, &c.Reverted, &c.OtherWriters, &c.CurrentTime); err != nil {
 			return nil, fmt.Errorf("eventlog: listing the changes of writer %q: %w", writer, err)
 		}
 		c.Before = c.FirstVersion - 1
@@ -133,6 +135,12 @@ type RevertWriterOpts struct {
 	// Reason is stored on the revert records. Defaults to
 	// "revert writer <writer> since <since>".
 	Reason string
+	// Seen ties a revert to the dry run an operator confirmed: its
+	// WriterRevertReport.At. A stream with a version written after it (by
+	// the writer or anyone) is skipped as changed since, so the revert does
+	// no more than the preview showed. Records in flight while the preview
+	// read may escape it. Defaults to the zero time: no bound.
+	Seen time.Time
 }
 
 // StreamRevert is the outcome for one stream of [Store.RevertWriter].
@@ -147,9 +155,12 @@ type StreamRevert struct {
 
 // WriterRevertReport is what [Store.RevertWriter] did, stream by stream.
 type WriterRevertReport struct {
-	Writer  string
-	Since   time.Time
-	DryRun  bool
+	Writer string
+	Since  time.Time
+	DryRun bool
+	// At is the database's clock when the changes were read: the Seen of
+	// a revert confirmed from this report.
+	At      time.Time
 	Streams []StreamRevert
 }
 
@@ -194,14 +205,19 @@ func (s *Store) RevertWriter(ctx context.Context, writer string, since time.Time
 	if o.Reason == "" {
 		o.Reason = fmt.Sprintf("revert writer %s since %s", writer, since.UTC().Format(time.RFC3339))
 	}
+	rep := &WriterRevertReport{Writer: writer, Since: since, DryRun: o.DryRun}
+	if err := s.pool.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&rep.At); err != nil {
+		return nil, fmt.Errorf("eventlog: reading the database's clock: %w", err)
+	}
 	changes, err := s.WriterChanges(ctx, writer, since)
 	if err != nil {
 		return nil, err
 	}
-	rep := &WriterRevertReport{Writer: writer, Since: since, DryRun: o.DryRun}
 	for _, c := range changes {
 		sr := StreamRevert{WriterChange: c}
 		switch {
+		case !o.Seen.IsZero() && c.CurrentTime.After(o.Seen):
+			sr.Skipped = fmt.Sprintf("changed since the preview (version %d, written %s); look at it again", c.Current, c.CurrentTime.UTC().Format(time.RFC3339))
 		case c.Reverted:
 			sr.Skipped = fmt.Sprintf("already reverted to version %d", c.Before)
 		case len(c.OtherWriters) > 0 && !o.Force:

@@ -163,3 +163,45 @@ func fmtAny(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A revert confirmed from a dry run (Seen: the report's At) does no more
+// than the dry run showed: a stream written after it, by the bad writer
+// or anyone, is skipped as changed since.
+func TestRevertWriterSeenSkipsWhatChangedSinceThePreview(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	good := newStore(t, tb, "good")
+	bad := newStore(t, tb, "bad")
+	ops := newStore(t, tb, "seatbelt-cli")
+	ctx := context.Background()
+	s := func(id string) eventlog.Stream { return eventlog.Stream{Type: "order", ID: id} }
+	since := time.Now().Add(-time.Hour)
+
+	mustAppend(t, bad, s("shown"), "b1")
+	mustAppend(t, bad, s("moved"), "b1")
+	preview, err := ops.RevertWriter(ctx, "bad", since, &eventlog.RevertWriterOpts{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if preview.Reverted() != 2 || preview.At.IsZero() {
+		t.Fatalf("the preview would revert %d streams (at %v), want 2", preview.Reverted(), preview.At)
+	}
+	time.Sleep(5 * time.Millisecond)
+	mustAppend(t, good, s("moved"), "g2") // another writer, after the preview
+	mustAppend(t, bad, s("unseen"), "b1") // the bad build, after the preview
+
+	rep, err := ops.RevertWriter(ctx, "bad", since, &eventlog.RevertWriterOpts{Force: true, Seen: preview.At})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, sr := range rep.Streams {
+		got[sr.Stream.ID] = sr.Skipped
+	}
+	if got["shown"] != "" || !strings.Contains(got["moved"], "changed since the preview") || !strings.Contains(got["unseen"], "changed since the preview") {
+		t.Fatalf("outcomes %q: want shown reverted, moved and unseen skipped as changed since the preview", got)
+	}
+	if rep.Reverted() != 1 {
+		t.Fatalf("reverted %d streams, want 1", rep.Reverted())
+	}
+}

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -94,4 +95,38 @@ func TestActorIsRecorded(t *testing.T) {
 			t.Fatalf("history %s, want %s", got, want)
 		}
 	})
+}
+
+// IfUpdatedAt ties Cancel and Cleanup to the job as the operator saw it: a
+// job that changed since is refused, and nothing is done to it.
+func TestIfUpdatedAtRefusesAChangedJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := enqueue(t, b.db, "bill", nil, nil)
+	seen := jobState(t, b.db, id).UpdatedAt
+	stale := seen.Add(-time.Microsecond)
+	var se *jobs.StateError
+	if _, err := jobs.Cancel(ctx, b.db, id, &jobs.CancelOpts{IfUpdatedAt: stale}); !errors.As(err, &se) || !strings.Contains(err.Error(), "changed since it was looked at") {
+		t.Fatalf("cancel of a job changed since: %v, want a StateError saying it changed", err)
+	}
+	if got := jobState(t, b.db, id).State; got != jobs.StateAvailable {
+		t.Fatalf("a refused cancel left the job %s", got)
+	}
+	if _, err := jobs.Cancel(ctx, b.db, id, &jobs.CancelOpts{IfUpdatedAt: seen}); err != nil {
+		t.Fatalf("cancel of the job as seen: %v", err)
+	}
+	cancelled := jobState(t, b.db, id)
+	if _, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{IfUpdatedAt: seen}); !errors.As(err, &se) || !strings.Contains(err.Error(), "changed since it was looked at") {
+		t.Fatalf("cleanup after the job changed: %v, want a StateError saying it changed", err)
+	}
+	if got := jobState(t, b.db, id).State; got != jobs.StateCancelled {
+		t.Fatalf("a refused cleanup left the job %s", got)
+	}
+	if _, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{IfUpdatedAt: cancelled.UpdatedAt}); err != nil {
+		t.Fatalf("cleanup of the job as seen: %v", err)
+	}
+	if got := jobState(t, b.db, id).State; got != jobs.StateCleaned {
+		t.Fatalf("after the cleanup the job is %s, want cleaned", got)
+	}
 }

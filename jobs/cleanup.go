@@ -20,6 +20,12 @@ type CleanupOpts struct {
 	// DryRun reports what would be deleted and changes nothing. Defaults
 	// to false.
 	DryRun bool
+	// IfUpdatedAt, when set, cleans up only a job whose UpdatedAt still
+	// equals it: the job as a dry run (a preview) read it. A job restarted,
+	// run or cleaned meanwhile, whose ledger is no longer what the preview
+	// showed, is refused with a *StateError before anything is deleted.
+	// Defaults to the zero time: no check.
+	IfUpdatedAt time.Time
 	// BatchSize is how many ledger entries are deleted per transaction;
 	// each committed batch is kept if the cleanup is interrupted, and the
 	// next cleanup resumes after it. Defaults to 100.
@@ -173,8 +179,12 @@ func cleanupBatch(ctx context.Context, db DB, id int64, o CleanupOpts, res *Clea
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var state JobState
 		var stage string
-		if err := tx.QueryRow(ctx, "SELECT state, stage FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage); err != nil {
+		var updated time.Time
+		if err := tx.QueryRow(ctx, "SELECT state, stage, updated_at FROM seatbelt_jobs WHERE id = $1::bigint FOR UPDATE", id).Scan(&state, &stage, &updated); err != nil {
 			return err
+		}
+		if first && !o.IfUpdatedAt.IsZero() && !updated.Equal(o.IfUpdatedAt) {
+			return changedError(&Job{ID: id, State: state, UpdatedAt: updated}, "clean up")
 		}
 		if err := cleanable(id, state); err != nil {
 			return err

@@ -168,6 +168,11 @@ type CancelOpts struct {
 	// shows it: the "actor" of the cancel event's detail. Defaults to "":
 	// none recorded.
 	Actor string
+	// IfUpdatedAt, when set, cancels only a job whose UpdatedAt still
+	// equals it: the job as the operator saw it. A job that moved on
+	// meanwhile (restarted, run, finished) is refused with a *StateError
+	// saying to look again. Defaults to the zero time: no check.
+	IfUpdatedAt time.Time
 }
 
 // Cancel cancels a job. An available or failed job is cancelled at once; a
@@ -192,11 +197,15 @@ UPDATE seatbelt_jobs SET
 	cancel_requested = true, updated_at = $2::timestamptz,
 	finished_at = CASE WHEN state = 'running' THEN NULL ELSE $2::timestamptz END
 WHERE id = $1::bigint AND state IN ('available', 'running', 'failed')
-RETURNING state`, id, now).Scan(&state)
+	AND ($3::timestamptz IS NULL OR updated_at = $3::timestamptz)
+RETURNING state`, id, now, ifUpdatedAt(o.IfUpdatedAt)).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
 			j, gerr := Get(ctx, tx, id)
 			if gerr != nil {
 				return gerr
+			}
+			if !o.IfUpdatedAt.IsZero() && !j.UpdatedAt.Equal(o.IfUpdatedAt) {
+				return changedError(j, "cancel")
 			}
 			return &StateError{ID: id, State: j.State, Op: "cancel", Hint: "only available, running and failed jobs can be cancelled"}
 		}
@@ -224,6 +233,21 @@ SELECT id, $2::timestamptz, $3::text, stage, attempt, $4::jsonb FROM seatbelt_jo
 		return "", fmt.Errorf("jobs: cancelling job %d: %w", id, err)
 	}
 	return state, nil
+}
+
+// ifUpdatedAt is an IfUpdatedAt option as a parameter: nil (SQL NULL)
+// for no check.
+func ifUpdatedAt(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// changedError refuses op on a job that changed since the operator looked.
+func changedError(j *Job, op string) error {
+	return &StateError{ID: j.ID, State: j.State, Op: op, Hint: fmt.Sprintf(
+		"it changed since it was looked at (updated %s); look at it again before you %s it", j.UpdatedAt.UTC().Format(time.RFC3339Nano), op)}
 }
 
 // eventDetail is an event's detail as JSON text, fields with "actor" added

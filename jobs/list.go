@@ -28,8 +28,9 @@ type ListOpts struct {
 	Before int64
 	// Scan bounds how many jobs one call reads, newest first, looking for
 	// matches of the filters no index serves: Kind, Queue, the created
-	// bounds and the states of jobs not ended. Only the ended states, and
-	// no filter at all, are read through an index of their own. A page that stops at the bound returns the matches found and
+	// bounds, the available state and several states at once. No filter,
+	// or one ended state, or running, are read through an index of their
+	// own and not bounded. A page that stops at the bound returns the matches found and
 	// where to go on (JobPage.Next). Defaults to 0: no bound, which on a
 	// table of millions may read them all.
 	Scan int
@@ -82,16 +83,10 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 	if o.Scan < 0 {
 		return nil, fmt.Errorf("%w: ListOpts.Scan %d is negative; leave it 0 for no bound", ErrInvalidConfig, o.Scan)
 	}
-	// The ID range, from Before and the created bounds: integers of our
-	// own, written into the statement.
-	var upper, lower int64 // upper exclusive, lower inclusive; 0 for none
-	upper = o.Before
-	var filters []string
-	var args []any
-	param := func(v any, typ string) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d::%s", len(args), typ)
-	}
+	// The ID range, from Before and the created bounds. Its parameters
+	// come first, so that the read of where a bounded scan stopped can
+	// take them alone.
+	upper, lower := o.Before, int64(0) // upper exclusive, lower inclusive; 0 for none
 	if !o.CreatedBefore.IsZero() {
 		hi, err := firstIDFrom(ctx, db, o.CreatedBefore)
 		if err != nil {
@@ -100,7 +95,6 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 		if upper <= 0 || hi < upper {
 			upper = hi
 		}
-		filters = append(filters, "created_at < "+param(o.CreatedBefore, "timestamptz"))
 	}
 	if !o.CreatedAfter.IsZero() {
 		lo, err := firstIDFrom(ctx, db, o.CreatedAfter)
@@ -108,32 +102,47 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 			return nil, err
 		}
 		lower = lo
-		filters = append(filters, "created_at > "+param(o.CreatedAfter, "timestamptz"))
 	}
-	var idConds []string
+	var idConds, filters []string
+	var args []any
+	param := func(v any, typ string) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d::%s", len(args), typ)
+	}
 	if upper > 0 || !o.CreatedBefore.IsZero() {
-		idConds = append(idConds, fmt.Sprintf("id < %d", upper))
+		idConds = append(idConds, "id < "+param(upper, "bigint"))
 	}
 	if lower > 0 {
-		idConds = append(idConds, fmt.Sprintf("id >= %d", lower))
+		idConds = append(idConds, "id >= "+param(lower, "bigint"))
 	}
+	idArgs := len(args)
+	if !o.CreatedBefore.IsZero() {
+		filters = append(filters, "created_at < "+param(o.CreatedBefore, "timestamptz"))
+	}
+	if !o.CreatedAfter.IsZero() {
+		filters = append(filters, "created_at > "+param(o.CreatedAfter, "timestamptz"))
+	}
+	// Read through an index of their own: one ended state (the index of
+	// ended jobs, by state and id) and the running jobs (the lease index:
+	// as many as the workers run). Several states at once are not: their
+	// newest would be sorted from every job of those states.
 	indexed := true
 	switch {
 	case len(o.States) == 0:
 	case len(o.States) == 1 && slices.Contains(States, o.States[0]):
 		// A known state as a literal: a parameter would keep a plan that
-		// PostgreSQL caches from using the partial index of ended states.
+		// PostgreSQL caches from using the partial index of that state.
 		filters = append(filters, "state = '"+string(o.States[0])+"'")
-		indexed = slices.Contains(endedStates, o.States[0])
+		indexed = o.States[0] == StateRunning || slices.Contains(endedStates, o.States[0])
 	default:
 		// As text: pgx's exec and simple_protocol modes cannot encode a
 		// slice of a named string type.
 		states := make([]string, len(o.States))
 		for i, s := range o.States {
 			states[i] = string(s)
-			indexed = indexed && slices.Contains(endedStates, s)
 		}
 		filters = append(filters, "state = ANY("+param(states, "text[]")+")")
+		indexed = false
 	}
 	if o.Kind != "" {
 		filters = append(filters, "kind = "+param(o.Kind, "text"))
@@ -178,7 +187,7 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 		// Where the bounded read stopped: the page goes on from there
 		// when it read as many jobs as it may.
 		var last, n int64
-		err := db.QueryRow(ctx, "SELECT coalesce(min(id), 0), count(*) FROM ("+strings.Replace(window, "*", "id", 1)+") w").Scan(&last, &n)
+		err := db.QueryRow(ctx, "SELECT coalesce(min(id), 0), count(*) FROM ("+strings.Replace(window, "*", "id", 1)+") w", args[:idArgs]...).Scan(&last, &n)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: listing jobs: %w", err)
 		}
