@@ -19,16 +19,27 @@ import (
 // changing the token signs everyone out. It holds the operator's name and
 // its expiry, nothing secret.
 const (
-	cookieName  = "seatbelt_console"
+	cookiePrefix = "seatbelt_console_"
 	maxNameLen  = 64
 	csrfField   = "csrf"
 	sessionSalt = "seatbelt console session\x00"
 )
 
+// wrongTokenDelay is how long a sign-in with a wrong token waits before
+// its answer.
+const wrongTokenDelay = 500 * time.Millisecond
+
 type session struct {
 	Name    string
 	Expires time.Time
 	raw     string
+}
+
+// cookieName is the session cookie's name, one per token: cookies are not
+// kept apart by port, so two consoles on one host (two port-forwards, say)
+// would otherwise overwrite each other's sessions.
+func (c *Console) cookieName() string {
+	return cookiePrefix + c.sign("cookie")[:10]
 }
 
 // key is the HMAC key for sessions and CSRF tokens.
@@ -51,7 +62,7 @@ func (c *Console) newSession(name string) string {
 
 // session reads and checks the request's session cookie.
 func (c *Console) session(r *http.Request) (session, bool) {
-	ck, err := r.Cookie(cookieName)
+	ck, err := r.Cookie(c.cookieName())
 	if err != nil {
 		return session{}, false
 	}
@@ -107,13 +118,18 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		token, name := r.PostFormValue("token"), strings.TrimSpace(r.PostFormValue("name"))
 		if subtle.ConstantTimeCompare([]byte(token), []byte(c.cfg.Token)) != 1 {
 			c.log.Warn("console: sign-in with a wrong token", "remote", r.RemoteAddr, "name", name)
+			// A pause per wrong guess; the token's length does the rest.
+			select {
+			case <-time.After(wrongTokenDelay):
+			case <-r.Context().Done():
+			}
 			return c.renderStatus(w, r, http.StatusUnauthorized, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": "That token is not this console's token.", "Name": name})
 		}
 		if msg := checkName(name); msg != "" {
 			return c.renderStatus(w, r, http.StatusBadRequest, "login.html", "Sign in", map[string]string{"Next": safeNext(r.PostFormValue("next")), "Error": msg, "Name": name})
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name: cookieName, Value: c.newSession(name), Path: c.cookiePath(),
+			Name: c.cookieName(), Value: c.newSession(name), Path: c.cookiePath(),
 			MaxAge: int(c.cfg.SessionTTL.Seconds()), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 		})
 		c.log.Info("console: signed in", "operator", name, "remote", r.RemoteAddr)
@@ -127,7 +143,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: c.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.cookieName(), Value: "", Path: c.cookiePath(), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, c.link("/login"), http.StatusSeeOther)
 	return nil
 }
@@ -224,12 +240,24 @@ func (c *Console) action(h func(http.ResponseWriter, *http.Request) error) http.
 	})
 }
 
-// done redirects after an action to p with a message the page shows.
+// done redirects after an action to p with a message the page shows. The
+// message is signed: a link someone else crafted with a msg of their own
+// ("job 7 must be cleaned up now") shows nothing.
 func (c *Console) done(w http.ResponseWriter, r *http.Request, p, msg string) error {
 	sep := "?"
 	if strings.Contains(p, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, c.link(p)+sep+"msg="+url.QueryEscape(msg), http.StatusSeeOther)
+	http.Redirect(w, r, c.link(p)+sep+"msg="+url.QueryEscape(msg)+"&sig="+c.sign("msg", msg), http.StatusSeeOther)
 	return nil
+}
+
+// message is the action's message the request carries, if it is signed.
+func (c *Console) message(r *http.Request) string {
+	q := r.URL.Query()
+	msg := q.Get("msg")
+	if msg == "" || c.cfg.Token == "" || !hmac.Equal([]byte(q.Get("sig")), []byte(c.sign("msg", msg))) {
+		return ""
+	}
+	return msg
 }

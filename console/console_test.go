@@ -91,7 +91,7 @@ func TestForgedOrExpiredSessionIsRefused(t *testing.T) {
 	db := newDB(t)
 	s := serve(t, db, &console.Config{Token: testToken})
 	u, _ := url.Parse(s.srv.URL)
-	s.client.Jar.SetCookies(u, []*http.Cookie{{Name: "seatbelt_console", Value: "YW5h.99999999999.forged"}})
+	s.client.Jar.SetCookies(u, []*http.Cookie{{Name: console.CookieName(s.c), Value: "YW5h.99999999999.forged"}})
 	if code, _, _ := s.get("/"); code != http.StatusSeeOther {
 		t.Fatalf("a forged session: %d, want 303 to the sign-in", code)
 	}
@@ -102,7 +102,13 @@ func TestForgedOrExpiredSessionIsRefused(t *testing.T) {
 		t.Fatalf("sign-in to the other console: %d", code)
 	}
 	ou, _ := url.Parse(other.srv.URL)
-	s.client.Jar.SetCookies(u, other.client.Jar.Cookies(ou))
+	theirs := other.client.Jar.Cookies(ou)
+	if len(theirs) != 1 {
+		t.Fatalf("the other console set %d cookies, want its session", len(theirs))
+	}
+	// Under this console's cookie name, as a browser would send it if the
+	// names were the same.
+	s.client.Jar.SetCookies(u, []*http.Cookie{{Name: console.CookieName(s.c), Value: theirs[0].Value}})
 	if code, _, _ := s.get("/"); code != http.StatusSeeOther {
 		t.Fatalf("another console's session: %d, want 303 to the sign-in", code)
 	}
@@ -143,5 +149,16 @@ func TestBadBytesInAFieldAre400(t *testing.T) {
 	}
 	if code, body, _ := s.act("/", "/logout", url.Values{"x": {"\x00"}}); code != http.StatusBadRequest {
 		t.Errorf("an action with a NUL byte in a field: %d, want 400\n%s", code, body)
+	}
+}
+
+// Only the console's own messages after an action show: a crafted link's
+// msg does not.
+func TestACraftedMessageIsNotShown(t *testing.T) {
+	t.Parallel()
+	s := serve(t, newDB(t), &console.Config{Token: testToken})
+	s.signIn("ana")
+	if body := s.mustGet("/?msg=" + url.QueryEscape("Job 7 must be cleaned up now") + "&sig=x"); strings.Contains(body, "must be cleaned up") {
+		t.Fatal("a crafted msg shows on the page")
 	}
 }

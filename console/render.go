@@ -93,7 +93,7 @@ func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, status in
 		Operator: operator(r.Context()),
 		Actions:  c.cfg.Token != "",
 		CSRF:     c.csrfToken(r),
-		Msg:      r.URL.Query().Get("msg"),
+		Msg:      c.message(r),
 		Path:     r.URL.Path,
 		Now:      c.cfg.Now().In(c.cfg.Location),
 		Data:     data,

@@ -15,23 +15,33 @@ type ConsumerStatus struct {
 	Handled int64
 	// Updated is when the checkpoint last moved.
 	Updated time.Time
-	// LagRecords counts the committed records not yet handled.
+	// LagRecords counts the committed records not yet handled, up to
+	// MaxLagCount: a consumer further behind shows MaxLagCount.
 	LagRecords int64
 	// LagSeconds is the age of the oldest committed record not yet
-	// handled, 0 when none is waiting.
+	// handled (of those counted), 0 when none is waiting.
 	LagSeconds float64
 }
 
+// MaxLagCount is where Store.Consumers stops counting a consumer's lag:
+// counting every record of a consumer millions behind (the incident, or a
+// retired consumer's checkpoint) would read the log whole on every scrape
+// and every console page. Alerts fire long before it.
+const MaxLagCount = 100000
+
 // Consumers returns every consumer's checkpoint and lag, by name. It counts
-// the records after each checkpoint, so it costs a scan of the lag.
+// the records after each checkpoint, up to MaxLagCount each, through the
+// log's order index.
 func (s *Store) Consumers(ctx context.Context) ([]ConsumerStatus, error) {
 	rows, err := s.pool.Query(ctx, `
 SELECT c.name, c.position, c.handled, c.updated_at, l.n,
 	coalesce(extract(epoch FROM clock_timestamp() - l.oldest)::float8, 0)
 FROM eventlog_consumers c CROSS JOIN LATERAL (
-	SELECT count(*) AS n, min(recorded_at) AS oldest FROM eventlog_records r
-	WHERE (r.xid, r.position) > (c.xid, c.position)) l
-ORDER BY c.name`)
+	SELECT count(*) AS n, min(recorded_at) AS oldest FROM (
+		SELECT recorded_at FROM eventlog_records r
+		WHERE (r.xid, r.position) > (c.xid, c.position)
+		ORDER BY r.xid, r.position LIMIT $1::int) w) l
+ORDER BY c.name`, MaxLagCount)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: reading consumer status: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -32,6 +33,9 @@ type consoleOptions struct {
 	chaos       consoleChaos
 	traceURL    string
 	timeZone    string
+	tlsCert     string
+	tlsKey      string
+	plainHTTP   bool
 }
 
 func newConsoleCmd() *cobra.Command {
@@ -53,8 +57,10 @@ who did it.
 
 The schema page checks the service's sets (--dir, --set, --table, as for
 seatbelt migrate) and the event log's and jobs' own sets where the database
-has their version tables. It listens on 127.0.0.1:8090: an address other
-than loopback needs a token.`,
+has their version tables. It listens on 127.0.0.1:8090. An address other
+than loopback needs a token, and TLS (--tls-cert, --tls-key) so that the
+token and the session do not cross the network in the clear, or
+--plain-http when a TLS proxy or a port-forward stands in front.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runConsole(cmd, &o) },
 	}
@@ -69,6 +75,9 @@ than loopback needs a token.`,
 	o.chaos.register(f)
 	f.StringVar(&o.traceURL, "trace-url", os.Getenv("SEATBELT_TRACE_URL"), "link trace ids to the tracing backend: a URL with {trace_id} in it (default $SEATBELT_TRACE_URL)")
 	f.StringVar(&o.timeZone, "tz", "UTC", "the time zone pages show times in, e.g. Europe/Berlin")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "serve plain HTTP beyond loopback (a TLS proxy or a port-forward is in front)")
 	return cmd
 }
 
@@ -77,7 +86,10 @@ func runConsole(cmd *cobra.Command, o *consoleOptions) error {
 	if err != nil {
 		return fmt.Errorf("--tz %q: %w; give an IANA name like Europe/Berlin or UTC", o.timeZone, err)
 	}
-	if err := checkConsoleAddr(o.addr, o.token != ""); err != nil {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both for HTTPS, or neither")
+	}
+	if err := checkConsoleAddr(o.addr, o.token != "", o.tlsCert != "" || o.plainHTTP); err != nil {
 		return err
 	}
 	dels := map[string]jobs.Deleter{}
@@ -143,9 +155,19 @@ func runConsole(cmd *cobra.Command, o *consoleOptions) error {
 	if o.token != "" {
 		mode = "sign in with the token and your name"
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "seatbelt console on http://%s/ (%s)\n", ln.Addr(), mode)
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "seatbelt console on %s://%s/ (%s)\n", scheme, ln.Addr(), mode)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if o.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -157,22 +179,24 @@ func runConsole(cmd *cobra.Command, o *consoleOptions) error {
 }
 
 // checkConsoleAddr refuses to serve the console beyond this machine
-// without a token: job args and records are the service's data.
-func checkConsoleAddr(addr string, token bool) error {
+// without a token (job args and records are the service's data), or
+// without TLS unless secure says a TLS proxy or a port-forward is in front
+// (the token and the session would cross the network in the clear).
+func checkConsoleAddr(addr string, token, secure bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("--addr %q: %w; write it as host:port, like 127.0.0.1:8090", addr, err)
 	}
-	if token {
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	if host == "localhost" {
-		return nil
+	if !token {
+		return fmt.Errorf("--addr %s listens beyond this machine: set a token (--token or $SEATBELT_CONSOLE_TOKEN) so that only operators read it, or listen on 127.0.0.1", addr)
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
+	if !secure {
+		return fmt.Errorf("--addr %s listens beyond this machine over plain HTTP, where the token and the session travel in the clear: give --tls-cert and --tls-key, or --plain-http when a TLS proxy or a port-forward is in front", addr)
 	}
-	return fmt.Errorf("--addr %s listens beyond this machine: set a token (--token or $SEATBELT_CONSOLE_TOKEN) so that only operators read it, or listen on 127.0.0.1", addr)
+	return nil
 }
 
 // librarySets are the event log's and jobs' migration sets, each when the

@@ -49,11 +49,12 @@ func startConsole(t *testing.T, args ...string) string {
 		cancel()
 		t.Fatalf("seatbelt console printed no address: %v (exit %d) %s", err, <-done, stderr.String())
 	}
-	_, rest, ok := strings.Cut(line, "http://")
-	if !ok {
+	i := strings.Index(line, "://")
+	if i < 0 {
 		t.Fatalf("seatbelt console's first line has no URL: %q", line)
 	}
-	return "http://" + strings.TrimSuffix(strings.Fields(rest)[0], "/")
+	start := strings.LastIndex(line[:i], " ") + 1
+	return strings.TrimSuffix(strings.Fields(line[start:])[0], "/")
 }
 
 // browser starts Debian's Chromium headless for the test.
