@@ -20,9 +20,9 @@ import (
 // its expiry, nothing secret.
 const (
 	cookiePrefix = "seatbelt_console_"
-	maxNameLen  = 64
-	csrfField   = "csrf"
-	sessionSalt = "seatbelt console session\x00"
+	maxNameLen   = 64
+	csrfField    = "csrf"
+	sessionSalt  = "seatbelt console session\x00"
 )
 
 // wrongTokenDelay is how long a sign-in with a wrong token waits before

@@ -1,14 +1,15 @@
 // Command bench measures seatbelt's packages on this machine, each beside a
 // baseline or a peer in the same run: "bench jobs" beside River, "bench
 // eventlog" beside raw INSERT transactions, "bench index" beside a plain
-// CREATE INDEX CONCURRENTLY. It is a module of its own so
-// that River and the other peers stay out of the library's and the CLI's
-// dependencies:
+// CREATE INDEX CONCURRENTLY; "bench console" times the console's pages
+// against their goal, with no peer. It is a module of its own so that River
+// and the other peers stay out of the library's and the CLI's dependencies:
 //
 //	go run ./internal/bench jobs
 //	go run ./internal/bench eventlog --duration 8s
 //	go run ./internal/bench index
 //	go run ./internal/bench periodic
+//	go run ./internal/bench console
 //
 // Each prints a table, or with --json one JSON object as its last line.
 // Exit codes: 0 success, 2 bad flags or an unreachable server, 1 a failed run.
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return pprof.StartCPUProfile(f)
 	}
 	defer pprof.StopCPUProfile()
-	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd(), newBenchConsoleCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
