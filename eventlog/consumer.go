@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,9 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 	}
 	if err := checkName("the consumer name", name, MaxConsumerNameLen, "MaxConsumerNameLen"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if strings.HasPrefix(name, RebuildPrefix) {
+		return nil, fmt.Errorf("%w: the consumer name %q begins with %q, which names rebuilds' checkpoints (Store.Rebuild); name it otherwise", ErrInvalidConfig, name, RebuildPrefix)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("%w: consumer %q has no handler; pass the Handler that processes its records", ErrInvalidConfig, name)
@@ -387,7 +391,26 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 		}
 		span.End()
 	}()
-	tx, err := c.store.pool.Begin(ctx)
+	return c.store.checkpointBatch(ctx, c.name, limit, func(ctx context.Context, tx pgx.Tx, recs []*Record) (int, *Record, error) {
+		for i, r := range recs {
+			if herr := c.handler(ctx, tx, r); herr != nil {
+				return i, r, herr
+			}
+		}
+		return len(recs), nil, nil
+	})
+}
+
+// handleFunc handles a batch of records in tx; it returns how many it
+// handled before the one it failed on (bad, with the handler's error), or
+// len(recs).
+type handleFunc func(ctx context.Context, tx pgx.Tx, recs []*Record) (n int, bad *Record, herr error)
+
+// checkpointBatch reads up to limit records after the checkpoint named
+// name, hands them to handle and moves the checkpoint past them, in one
+// transaction: the batch of a consumer, and of a rebuild.
+func (s *Store) checkpointBatch(ctx context.Context, name string, limit int, handle handleFunc) (res batchResult, err error) {
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -395,12 +418,12 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 	const checkpointSQL = `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1`
 	var xid string
 	var pos int64
-	if err := tx.QueryRow(ctx, checkpointSQL, c.name).Scan(&xid, &pos); err != nil {
-		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", c.name, err)
+	if err := tx.QueryRow(ctx, checkpointSQL, name).Scan(&xid, &pos); err != nil {
+		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", name, err)
 	}
 	recs, _, heldBack, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, limit + 1}, limit)
 	if err != nil {
-		return res, fmt.Errorf("eventlog: reading records for %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: reading records for %q: %w", name, err)
 	}
 	res.heldBack = heldBack
 	if len(recs) == 0 {
@@ -411,26 +434,24 @@ func (c *Consumer) batch(ctx context.Context, limit int) (res batchResult, err e
 	// one that finds the checkpoint moved starts again from it.
 	var xid2 string
 	var pos2 int64
-	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, c.name).Scan(&xid2, &pos2); err != nil {
-		return res, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", c.name, err)
+	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, name).Scan(&xid2, &pos2); err != nil {
+		return res, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", name, err)
 	}
 	if xid2 != xid || pos2 != pos {
 		res.moved = true
 		return res, nil
 	}
-	for i, r := range recs {
-		if herr := c.handler(ctx, tx, r); herr != nil {
-			res.n, res.bad, res.herr = i, r, herr
-			return res, nil
-		}
+	if n, bad, herr := handle(ctx, tx, recs); herr != nil {
+		res.n, res.bad, res.herr = n, bad, herr
+		return res, nil
 	}
 	last := recs[len(recs)-1]
 	if _, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = handled + $4, updated_at = now() WHERE name = $1`,
-		c.name, strconv.FormatUint(last.TxID, 10), last.Position, len(recs)); err != nil {
-		return res, fmt.Errorf("eventlog: storing the checkpoint of %q: %w", c.name, err)
+		name, strconv.FormatUint(last.TxID, 10), last.Position, len(recs)); err != nil {
+		return res, fmt.Errorf("eventlog: storing the checkpoint of %q: %w", name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("eventlog: committing a batch of %q: %w", c.name, err)
+		return res, fmt.Errorf("eventlog: committing a batch of %q: %w", name, err)
 	}
 	res.n = len(recs)
 	return res, nil

@@ -124,8 +124,22 @@
 // Run returns a [*HandlerError] naming the record, with the checkpoint just
 // before it.
 //
-// [Store.Consumers] reports each consumer's lag in records and seconds;
-// package eventlogprom exports it as Prometheus metrics.
+// [Store.Consumers] reports each consumer's lag in records (up to
+// [MaxLagCount]) and seconds; package eventlogprom exports it as
+// Prometheus metrics.
+//
+// # Rebuilding a read model
+//
+// A projection that was wrong (a bug skipped records, a column was added)
+// is fixed by [Store.Rebuild]: deploy the fixed handler, then replay the
+// whole log into a new read model beside the live one ([RebuildOpts]:
+// Prepare creates it, Handle writes a batch into it) while the live
+// consumer keeps serving and handling new records, and switch atomically
+// (Switch, in the transaction that hands the rebuild's checkpoint to the
+// live consumer, whose batches wait on that checkpoint's lock). The
+// rebuild keeps its own checkpoint ([RebuildPrefix] + the consumer's name,
+// listed by Store.Consumers with its lag), so a rebuild killed or stopped
+// resumes where it was; [Store.CancelRebuild] abandons one.
 //
 // # Behind a connection pooler
 //

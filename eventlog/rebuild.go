@@ -1,0 +1,265 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RebuildPrefix begins the name of a rebuild's checkpoint: the rebuild of
+// consumer "summaries" keeps its place as "rebuild/summaries", beside the
+// consumers (Store.Consumers lists it, with its lag). NewConsumer refuses
+// names that begin with it.
+const RebuildPrefix = "rebuild/"
+
+// RebuildOpts says how [Store.Rebuild] builds the new read model and
+// switches to it.
+type RebuildOpts struct {
+	// Prepare creates the new read model, empty, beside the live one (a
+	// shadow table, say), in the transaction that starts the rebuild. A
+	// rebuild resumed after a kill does not call it again. Defaults to
+	// nil: nothing to create.
+	Prepare func(ctx context.Context, tx pgx.Tx) error
+	// Handle writes a batch of records, in the log's order, into the new
+	// read model, in the transaction that moves the rebuild's checkpoint
+	// past them, so a rebuild killed at any point resumes without doubling
+	// or losing one. A batch lets it write a table's rows in one
+	// statement. Required.
+	Handle func(ctx context.Context, tx pgx.Tx, recs []*Record) error
+	// Switch makes the new read model the live one (copy it over the live
+	// tables, or rename them), in the transaction that hands the rebuild's
+	// checkpoint to the consumer: the live consumer, blocked meanwhile on
+	// its checkpoint's lock, goes on from there into the switched model.
+	// Required.
+	Switch func(ctx context.Context, tx pgx.Tx) error
+	// BatchSize is the most records one transaction handles. Defaults to
+	// 2,000.
+	BatchSize int
+	// Progress is called after each batch. Defaults to nil.
+	Progress func(RebuildProgress)
+}
+
+// RebuildProgress says how far a rebuild is.
+type RebuildProgress struct {
+	// Handled counts the records the rebuild handled, since it began (a
+	// resumed rebuild counts those before the kill too).
+	Handled int64
+	// Position is the log position of the last record handled; Head is the
+	// highest position in the log when the batch ran (positions are not
+	// the delivery order, but they tell how far along it is).
+	Position, Head int64
+}
+
+// RebuildResult is what a finished rebuild did.
+type RebuildResult struct {
+	// Resumed is true when the rebuild went on from a checkpoint a killed
+	// or cancelled run left.
+	Resumed bool
+	// Handled counts every record the rebuild handled.
+	Handled int64
+	// Took is how long this call took.
+	Took time.Duration
+}
+
+// rebuildCatchUp bounds the batches the switch handles while it holds the
+// live consumer's checkpoint: past it, the switch lets go and the rebuild
+// catches up again first.
+const rebuildCatchUp = 5
+
+// Rebuild replays the whole log into a new read model while the live one
+// keeps serving, then switches to it atomically: the fix for a projection
+// that was wrong. The live consumer named consumer keeps running (in the
+// service's replicas) throughout; Rebuild may run in any process.
+//
+// The rebuild keeps its own checkpoint (RebuildPrefix + consumer), so a
+// rebuild killed or cancelled (ctx) resumes where it stopped when Rebuild
+// is called again; CancelRebuild abandons it. When it has caught up,
+// Rebuild locks the live consumer's checkpoint, handles what arrived
+// meanwhile, calls opts.Switch and moves the live checkpoint to the
+// rebuild's, all in one transaction, so every record lands in the
+// switched model exactly once: records still behind the ordering fence at
+// that moment (their transactions in flight) are the live consumer's to
+// deliver, into the switched model, as it would any new record.
+func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts) (*RebuildResult, error) {
+	start := time.Now()
+	if err := checkRebuild(consumer, opts); err != nil {
+		return nil, err
+	}
+	o := *opts
+	if o.BatchSize == 0 {
+		o.BatchSize = 2000
+	}
+	name := RebuildPrefix + consumer
+	res := &RebuildResult{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, name)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			res.Resumed = true
+			return nil
+		}
+		if o.Prepare != nil {
+			return o.Prepare(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: starting the rebuild of %q: %w", consumer, err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, consumer); err != nil {
+		return nil, fmt.Errorf("eventlog: the checkpoint of %q: %w", consumer, err)
+	}
+	handle := func(ctx context.Context, tx pgx.Tx, recs []*Record) (int, *Record, error) {
+		if err := o.Handle(ctx, tx, recs); err != nil {
+			return 0, recs[0], err
+		}
+		return len(recs), nil, nil
+	}
+	for {
+		b, err := s.checkpointBatch(ctx, name, o.BatchSize, handle)
+		if err != nil {
+			return nil, fmt.Errorf("eventlog: rebuilding %q: %w", consumer, err)
+		}
+		if b.herr != nil {
+			return nil, fmt.Errorf("eventlog: rebuilding %q: the handler failed on the batch from %s version %d (position %d): %w; fix it and run the rebuild again: it goes on from there",
+				consumer, b.bad.Stream, b.bad.Version, b.bad.Position, b.herr)
+		}
+		if o.Progress != nil && b.n > 0 {
+			p, err := s.rebuildProgress(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			o.Progress(p)
+		}
+		if b.n > 0 || b.moved {
+			continue
+		}
+		done, err := s.switchRebuild(ctx, consumer, name, o, handle)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT handled FROM eventlog_consumers WHERE name = $1`, consumer).Scan(&res.Handled); err != nil {
+		return nil, fmt.Errorf("eventlog: rebuilding %q: %w", consumer, err)
+	}
+	res.Took = time.Since(start)
+	return res, nil
+}
+
+func checkRebuild(consumer string, o *RebuildOpts) error {
+	if consumer == "" || strings.HasPrefix(consumer, RebuildPrefix) {
+		return fmt.Errorf("%w: rebuild of consumer %q: give the name of the consumer whose read model to rebuild", ErrInvalidConfig, consumer)
+	}
+	if err := checkName("the consumer name", RebuildPrefix+consumer, MaxConsumerNameLen, "MaxConsumerNameLen"); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	switch {
+	case o == nil || o.Handle == nil:
+		return fmt.Errorf("%w: RebuildOpts.Handle is required: it writes records into the new read model", ErrInvalidConfig)
+	case o.Switch == nil:
+		return fmt.Errorf("%w: RebuildOpts.Switch is required: it makes the new read model the live one", ErrInvalidConfig)
+	case o.BatchSize < 0:
+		return fmt.Errorf("%w: RebuildOpts.BatchSize is %d; use a positive number, or 0 for the default (2000)", ErrInvalidConfig, o.BatchSize)
+	}
+	return nil
+}
+
+// switchRebuild hands the rebuild over to the live consumer, if the
+// rebuild can catch up within a few batches while it holds the live
+// checkpoint's lock; done is false when it could not (records keep
+// arriving faster) and the rebuild should catch up first.
+func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o RebuildOpts, handle handleFunc) (done bool, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The live consumer's batches lock this row before they write, so they
+	// wait here, and find it moved when they go on.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, consumer); err != nil {
+		return false, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", consumer, err)
+	}
+	var xid string
+	var pos, handled int64
+	if err := tx.QueryRow(ctx, `SELECT xid::text, position, handled FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, name).Scan(&xid, &pos, &handled); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, fmt.Errorf("eventlog: the rebuild of %q was cancelled while it ran", consumer)
+		}
+		return false, err
+	}
+	for range rebuildCatchUp {
+		recs, _, _, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+		if err != nil {
+			return false, err
+		}
+		if len(recs) == 0 {
+			// Records held back behind the fence are not lost: the live
+			// consumer delivers them after the checkpoint, into the
+			// switched model.
+			if err := o.Switch(ctx, tx); err != nil {
+				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = $4, updated_at = now() WHERE name = $1`,
+				consumer, xid, pos, handled); err != nil {
+				return false, err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM eventlog_consumers WHERE name = $1`, name); err != nil {
+				return false, err
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
+			}
+			return true, nil
+		}
+		if _, bad, herr := handle(ctx, tx, recs); herr != nil {
+			return false, fmt.Errorf("eventlog: rebuilding %q: the handler failed on the batch from %s version %d (position %d): %w", consumer, bad.Stream, bad.Version, bad.Position, herr)
+		}
+		last := recs[len(recs)-1]
+		xid, pos, handled = strconv.FormatUint(last.TxID, 10), last.Position, handled+int64(len(recs))
+	}
+	return false, nil
+}
+
+func (s *Store) rebuildProgress(ctx context.Context, name string) (RebuildProgress, error) {
+	var p RebuildProgress
+	err := s.pool.QueryRow(ctx, `SELECT handled, position, (SELECT coalesce(max(position), 0) FROM eventlog_records) FROM eventlog_consumers WHERE name = $1`, name).
+		Scan(&p.Handled, &p.Position, &p.Head)
+	if err != nil {
+		return p, fmt.Errorf("eventlog: reading the rebuild's progress: %w", err)
+	}
+	return p, nil
+}
+
+// CancelRebuild abandons consumer's rebuild: its checkpoint is deleted and
+// drop (which removes the new read model the rebuild's Prepare created)
+// runs, in one transaction, so the next Rebuild starts afresh. It reports
+// whether a rebuild was there. A Rebuild still running stops with an error
+// at its switch.
+func (s *Store) CancelRebuild(ctx context.Context, consumer string, drop func(ctx context.Context, tx pgx.Tx) error) (bool, error) {
+	var found bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM eventlog_consumers WHERE name = $1`, RebuildPrefix+consumer)
+		if err != nil {
+			return err
+		}
+		found = tag.RowsAffected() > 0
+		if found && drop != nil {
+			return drop(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("eventlog: cancelling the rebuild of %q: %w", consumer, err)
+	}
+	return found, nil
+}

@@ -1,0 +1,345 @@
+package eventlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
+)
+
+// The read model of the rebuild tests: records counted by stream type.
+// The live consumer adds one per record; a rebuild counts a batch at once
+// into counts_new, and its switch copies that over counts.
+const rebuildTables = `
+CREATE TABLE counts (stream_type text PRIMARY KEY, n bigint NOT NULL);
+CREATE TABLE prepared (at timestamptz NOT NULL DEFAULT now());`
+
+func countLive(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+	_, err := tx.Exec(ctx, `INSERT INTO counts VALUES ($1, 1) ON CONFLICT (stream_type) DO UPDATE SET n = counts.n + 1`, r.Stream.Type)
+	return err
+}
+
+// countsRebuild is the rebuild of counts; slow, when set, makes each batch
+// take that long (so a test can kill it half-way).
+func countsRebuild(slow time.Duration) *eventlog.RebuildOpts {
+	return &eventlog.RebuildOpts{
+		BatchSize: 50,
+		Prepare: func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `CREATE TABLE counts_new (LIKE counts INCLUDING ALL); INSERT INTO prepared DEFAULT VALUES`)
+			return err
+		},
+		Handle: func(ctx context.Context, tx pgx.Tx, recs []*eventlog.Record) error {
+			by := map[string]int64{}
+			for _, r := range recs {
+				by[r.Stream.Type]++
+			}
+			for typ, n := range by {
+				if _, err := tx.Exec(ctx, `INSERT INTO counts_new VALUES ($1, $2) ON CONFLICT (stream_type) DO UPDATE SET n = counts_new.n + $2`, typ, n); err != nil {
+					return err
+				}
+			}
+			time.Sleep(slow)
+			return nil
+		},
+		Switch: func(ctx context.Context, tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `DELETE FROM counts; INSERT INTO counts SELECT * FROM counts_new; DROP TABLE counts_new`)
+			return err
+		},
+	}
+}
+
+// wantCounts fails unless counts holds exactly the log's records by type.
+func wantCounts(t *testing.T, db *pgxpool.Pool) {
+	t.Helper()
+	var diff string
+	err := db.QueryRow(context.Background(), `
+SELECT coalesce(string_agg(coalesce(l.stream_type, c.stream_type) || ': ' || coalesce(l.n, 0) || ' in the log, ' || coalesce(c.n, 0) || ' counted', '; '), '')
+FROM (SELECT stream_type, count(*) AS n FROM eventlog_records GROUP BY 1) l FULL JOIN counts c USING (stream_type)
+WHERE l.n IS DISTINCT FROM c.n`).Scan(&diff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff != "" {
+		t.Fatalf("the read model disagrees with the log: %s", diff)
+	}
+}
+
+// The live consumer's model lacks what a bug skipped; the rebuild replays
+// the whole log beside it while records keep coming and the live consumer
+// keeps running, then switches: every record counts exactly once.
+func TestRebuildSwitchesUnderLoad(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice", "refund"}[i%3], ID: fmt.Sprint(i)}, i)
+	}
+	// The bug: an earlier build counted only orders.
+	buggy, err := st.NewConsumer("counts", func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		if r.Stream.Type != "order" {
+			return nil
+		}
+		return countLive(ctx, tx, r)
+	}, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilCaughtUp(t, tb, buggy)
+
+	// The fixed build's consumer runs, and writes go on, during the rebuild.
+	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stopLive := context.WithCancel(ctx)
+	liveDone := make(chan error, 1)
+	go func() { liveDone <- live.Run(lctx) }()
+	wctx, stopWriting := context.WithCancel(ctx)
+	var written atomic.Int64
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; wctx.Err() == nil; i++ {
+			if _, err := st.Append(wctx, eventlog.Stream{Type: "invoice", ID: fmt.Sprint("w", i)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil); err == nil {
+				written.Add(1)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	var batches atomic.Int64
+	opts := countsRebuild(0)
+	opts.Progress = func(p eventlog.RebuildProgress) {
+		if p.Handled <= 0 || p.Position <= 0 || p.Head < p.Position {
+			t.Errorf("progress %+v", p)
+		}
+		batches.Add(1)
+	}
+	res, err := st.Rebuild(ctx, "counts", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // some writes after the switch too
+	stopWriting()
+	<-writerDone
+	if res.Resumed || res.Handled < 300 || batches.Load() < 6 || written.Load() == 0 {
+		t.Fatalf("rebuild %+v after %d batches with %d records written during it: want a fresh rebuild of every record", res, batches.Load(), written.Load())
+	}
+	runUntilCaughtUpRunning(t, tb, "counts")
+	stopLive()
+	if err := <-liveDone; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	wantCounts(t, tb.pool)
+	if n := count(t, tb, "1=1"); n < 300 {
+		t.Fatalf("%d records", n)
+	}
+	var left int
+	tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_consumers WHERE name LIKE 'rebuild/%'`).Scan(&left)
+	if left != 0 {
+		t.Fatalf("the rebuild's checkpoint is still there after the switch")
+	}
+}
+
+// waitDeliverable waits until every record in the log is below the
+// consumers' fence: no transaction that started before one of them is
+// still running anywhere on the server (other tests' included).
+func waitDeliverable(t *testing.T, tb *testBundle) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var held int
+		if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM eventlog_records WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		if held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records still held back by transactions in flight", held)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runUntilCaughtUp runs c until its lag is 0, then stops it.
+func runUntilCaughtUp(t *testing.T, tb *testBundle, c *eventlog.Consumer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	runUntilCaughtUpRunning(t, tb, c.Name())
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+}
+
+// runUntilCaughtUpRunning waits until the running consumer name has no lag.
+func runUntilCaughtUpRunning(t *testing.T, tb *testBundle, name string) {
+	t.Helper()
+	st := newStore(t, tb, "watch")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cs, err := st.Consumers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Name == name && c.LagRecords == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s did not catch up: %+v", name, cs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rebuildChild is the scenario "rebuild": it rebuilds counts slowly,
+// printing each batch, until it is killed.
+func rebuildChild([]string) int {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	defer pool.Close()
+	st, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger()})
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	opts := countsRebuild(100 * time.Millisecond)
+	opts.Progress = func(p eventlog.RebuildProgress) { fmt.Println("handled", p.Handled) }
+	if _, err := st.Rebuild(ctx, "counts", opts); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	fmt.Println("switched")
+	return 0
+}
+
+// A rebuild killed half-way resumes from its checkpoint: Prepare does not
+// run again, and no record counts twice.
+func TestRebuildResumesAfterAKill(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
+	}
+	waitDeliverable(t, tb)
+	child := testchild.Start(t, "rebuild", nil, childDBEnv+"="+tb.url)
+	child.WaitPrefix("handled 150", 30*time.Second)
+	child.Kill()
+	var handled int64
+	if err := tb.pool.QueryRow(ctx, `SELECT handled FROM eventlog_consumers WHERE name = 'rebuild/counts'`).Scan(&handled); err != nil {
+		t.Fatalf("the killed rebuild left no checkpoint: %v", err)
+	}
+	if handled < 150 || handled >= 500 {
+		t.Fatalf("the killed rebuild handled %d records, want it killed half-way", handled)
+	}
+
+	res, err := st.Rebuild(ctx, "counts", countsRebuild(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Resumed || res.Handled != 500 {
+		t.Fatalf("the second rebuild: %+v, want it resumed, with 500 records handled in all", res)
+	}
+	if n := count(t, tb, "1=1"); n != 500 {
+		t.Fatalf("%d records", n)
+	}
+	wantCounts(t, tb.pool)
+	var prepared int
+	tb.pool.QueryRow(ctx, `SELECT count(*) FROM prepared`).Scan(&prepared)
+	if prepared != 1 {
+		t.Fatalf("Prepare ran %d times, want once", prepared)
+	}
+}
+
+func TestCancelRebuild(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, st, eventlog.Stream{Type: "order", ID: "1"}, 1)
+	waitDeliverable(t, tb)
+	// A rebuild stopped by its context keeps its checkpoint to resume.
+	opts := countsRebuild(0)
+	stop, cancel := context.WithCancel(ctx)
+	opts.Handle = func(ctx context.Context, tx pgx.Tx, recs []*eventlog.Record) error {
+		cancel()
+		return ctx.Err()
+	}
+	if _, err := st.Rebuild(stop, "counts", opts); err == nil {
+		t.Fatal("a rebuild whose context ended returned no error")
+	}
+	drop := func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DROP TABLE counts_new`)
+		return err
+	}
+	if found, err := st.CancelRebuild(ctx, "counts", drop); err != nil || !found {
+		t.Fatalf("cancel: %v, %v; want the rebuild found and dropped", found, err)
+	}
+	var shadow *string
+	tb.pool.QueryRow(ctx, `SELECT to_regclass('counts_new')::text`).Scan(&shadow)
+	if shadow != nil {
+		t.Fatal("the cancelled rebuild's table is still there")
+	}
+	if found, err := st.CancelRebuild(ctx, "counts", drop); err != nil || found {
+		t.Fatalf("a second cancel: %v, %v; want nothing found", found, err)
+	}
+}
+
+func TestRebuildRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ok := countsRebuild(0)
+	for _, tc := range []struct {
+		name     string
+		consumer string
+		opts     *eventlog.RebuildOpts
+		want     string
+	}{
+		{"NoHandle", "counts", &eventlog.RebuildOpts{Switch: ok.Switch}, "Handle is required"},
+		{"NoSwitch", "counts", &eventlog.RebuildOpts{Handle: ok.Handle}, "Switch is required"},
+		{"NegativeBatch", "counts", &eventlog.RebuildOpts{Handle: ok.Handle, Switch: ok.Switch, BatchSize: -1}, "BatchSize"},
+		{"NoConsumer", "", ok, "give the name"},
+		{"ARebuildOfARebuild", "rebuild/counts", ok, "give the name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := st.Rebuild(context.Background(), tc.consumer, tc.opts)
+			if !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v, want ErrInvalidConfig saying %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := st.NewConsumer("rebuild/x", countLive, nil); !errors.Is(err, eventlog.ErrInvalidConfig) {
+		t.Fatalf("a consumer named like a rebuild: %v", err)
+	}
+}
