@@ -19,7 +19,7 @@ type writersData struct {
 	Since   string // the field as given
 	When    time.Time
 	Changes []writerChangeRow
-	Hidden  int // changes past maxWriterRows, not listed
+	More    bool // more streams follow the maxWriterRows listed
 	// Counts of the streams by what a revert would find.
 	Open, Reverted, Others int
 	// Preview is the since the preview form sends: RFC 3339, so the next
@@ -46,11 +46,16 @@ func (c *Console) writersPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.When, d.Preview = when, when.Format(time.RFC3339Nano)
-	changes, err := c.events.WriterChanges(r.Context(), d.Writer, when)
+	// One more than the page shows tells whether there are more; each
+	// stream listed costs index reads of its own.
+	changes, err := c.events.WriterChanges(r.Context(), d.Writer, when, &eventlog.WriterChangesOpts{Limit: maxWriterRows + 1})
 	if err != nil {
 		return err
 	}
-	for i, ch := range changes {
+	if len(changes) > maxWriterRows {
+		changes, d.More = changes[:maxWriterRows], true
+	}
+	for _, ch := range changes {
 		switch {
 		case ch.Reverted:
 			d.Reverted++
@@ -59,11 +64,8 @@ func (c *Console) writersPage(w http.ResponseWriter, r *http.Request) error {
 		default:
 			d.Open++
 		}
-		if i < maxWriterRows {
-			d.Changes = append(d.Changes, writerChangeRow{WriterChange: ch, Path: streamPath(ch.Stream)})
-		}
+		d.Changes = append(d.Changes, writerChangeRow{WriterChange: ch, Path: streamPath(ch.Stream)})
 	}
-	d.Hidden = len(changes) - len(d.Changes)
 	return c.render(w, r, "writers.html", "Written by "+d.Writer, d)
 }
 

@@ -80,15 +80,27 @@ type WriterChange struct {
 	CurrentTime time.Time
 }
 
+// WriterChangesOpts bounds [Store.WriterChanges]; nil means no bound.
+type WriterChangesOpts struct {
+	// Limit is the most streams listed, the first by stream: each costs
+	// index reads of its own, so a page that shows some asks for no more.
+	// Defaults to 0: every stream.
+	Limit int
+}
+
 // WriterChanges lists the streams writer changed at or after since, ordered
 // by stream. It reads every record written since then (narrowed by a BRIN
 // index on the time), so give the latest since that covers the writer.
-func (s *Store) WriterChanges(ctx context.Context, writer string, since time.Time) ([]WriterChange, error) {
+func (s *Store) WriterChanges(ctx context.Context, writer string, since time.Time, opts *WriterChangesOpts) ([]WriterChange, error) {
+	var limit *int
+	if opts != nil && opts.Limit > 0 {
+		limit = &opts.Limit
+	}
 	rows, err := s.pool.Query(ctx, `
 WITH w AS (
 	SELECT stream_type, stream_id, min(version) AS first, max(version) AS last
 	FROM eventlog_records WHERE writer = $1 AND recorded_at >= $2
-	GROUP BY stream_type, stream_id
+	GROUP BY stream_type, stream_id ORDER BY stream_type, stream_id LIMIT $3::int
 ), cur AS (
 	SELECT w.*, h.version AS cur, h.revert_of AS cur_revert_of, h.recorded_at AS cur_at
 	FROM w CROSS JOIN LATERAL (
@@ -100,7 +112,7 @@ SELECT stream_type, stream_id, first, last, cur, coalesce(cur_revert_of = first 
 	coalesce((SELECT array_agg(DISTINCT r.writer ORDER BY r.writer) FROM eventlog_records r
 		WHERE r.stream_type = cur.stream_type AND r.stream_id = cur.stream_id AND r.version > cur.first
 		AND r.writer <> $1 AND r.revert_of IS DISTINCT FROM cur.first - 1), '{}'), cur_at
-FROM cur ORDER BY stream_type, stream_id`, writer, since)
+FROM cur ORDER BY stream_type, stream_id`, writer, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: listing the changes of writer %q: %w", writer, err)
 	}
@@ -209,7 +221,7 @@ func (s *Store) RevertWriter(ctx context.Context, writer string, since time.Time
 	if err := s.pool.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&rep.At); err != nil {
 		return nil, fmt.Errorf("eventlog: reading the database's clock: %w", err)
 	}
-	changes, err := s.WriterChanges(ctx, writer, since)
+	changes, err := s.WriterChanges(ctx, writer, since, nil)
 	if err != nil {
 		return nil, err
 	}

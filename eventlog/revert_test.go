@@ -88,7 +88,7 @@ func TestRevertWriterWithInterleavedWriters(t *testing.T) {
 	mustAppend(t, good, s("3"), "g3") //
 	mustAppend(t, bad, s("2"), "b2")  //
 
-	changes, err := ops.WriterChanges(ctx, "bad", since)
+	changes, err := ops.WriterChanges(ctx, "bad", since, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,5 +203,22 @@ func TestRevertWriterSeenSkipsWhatChangedSinceThePreview(t *testing.T) {
 	}
 	if rep.Reverted() != 1 {
 		t.Fatalf("reverted %d streams, want 1", rep.Reverted())
+	}
+}
+
+func TestWriterChangesLimit(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	bad := newStore(t, tb, "bad")
+	ctx := context.Background()
+	for _, id := range []string{"c", "a", "d", "b"} {
+		mustAppend(t, bad, eventlog.Stream{Type: "order", ID: id}, id)
+	}
+	changes, err := bad.WriterChanges(ctx, "bad", time.Now().Add(-time.Hour), &eventlog.WriterChangesOpts{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 || changes[0].Stream.ID != "a" || changes[1].Stream.ID != "b" {
+		t.Fatalf("the first 2 streams by name: %+v", changes)
 	}
 }
