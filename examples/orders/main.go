@@ -7,6 +7,8 @@
 //	orders migrate   apply the migrations (the pre-sync Job and CI run this),
 //	                 holding the standby at STANDBY_URL first when one is set
 //	orders release-standby  after a good deploy: the held standby catches up again
+//	orders rebuild-summaries [cancel]  rebuild the customer summaries from the whole log
+//	                 while the replicas serve, then switch to them (resumes after a kill)
 //
 // Environment:
 //
@@ -74,8 +76,9 @@ func main() {
 // command runs "orders migrate" or "orders release-standby"; it returns
 // the exit code.
 func command(args []string, env env, logger *slog.Logger) int {
-	if len(args) != 1 || (args[0] != "migrate" && args[0] != "release-standby") {
-		fmt.Fprintf(os.Stderr, "orders: unknown arguments %q; run \"orders\" to serve, \"orders migrate\" to apply migrations, or \"orders release-standby\" after a good deploy\n", args)
+	rebuild := len(args) >= 1 && args[0] == "rebuild-summaries" && (len(args) == 1 || len(args) == 2 && args[1] == "cancel")
+	if !rebuild && (len(args) != 1 || (args[0] != "migrate" && args[0] != "release-standby")) {
+		fmt.Fprintf(os.Stderr, "orders: unknown arguments %q; run \"orders\" to serve, \"orders migrate\" to apply migrations, \"orders release-standby\" after a good deploy, or \"orders rebuild-summaries [cancel]\"\n", args)
 		return 2
 	}
 	if args[0] == "release-standby" && env.StandbyURL == "" {
@@ -97,8 +100,11 @@ func command(args []string, env env, logger *slog.Logger) int {
 	}
 	defer db.Close()
 	run := migrate
-	if args[0] == "release-standby" {
+	switch args[0] {
+	case "release-standby":
 		run = releaseStandby
+	case "rebuild-summaries":
+		run = rebuildCommand(len(args) == 2)
 	}
 	if err := run(ctx, db, env, logger); err != nil {
 		logger.Error("orders: "+args[0]+" failed", "error", err)
