@@ -97,10 +97,14 @@ func (s *Store) WriterChanges(ctx context.Context, writer string, since time.Tim
 		limit = &opts.Limit
 	}
 	rows, err := s.pool.Query(ctx, `
-WITH w AS (
+WITH changed AS MATERIALIZED (
+	-- MATERIALIZED: with the limit inlined, the planner would walk the whole
+	-- log in stream order instead of the records since, by time.
 	SELECT stream_type, stream_id, min(version) AS first, max(version) AS last
 	FROM eventlog_records WHERE writer = $1 AND recorded_at >= $2
-	GROUP BY stream_type, stream_id ORDER BY stream_type, stream_id LIMIT $3::int
+	GROUP BY stream_type, stream_id
+), w AS (
+	SELECT * FROM changed ORDER BY stream_type, stream_id LIMIT $3::int
 ), cur AS (
 	SELECT w.*, h.version AS cur, h.revert_of AS cur_revert_of, h.recorded_at AS cur_at
 	FROM w CROSS JOIN LATERAL (

@@ -28,6 +28,11 @@ history keeps the bad versions and says who reverted them and why.
   seatbelt eventlog revert-writer 3f2a9c1 --since 2026-11-25T04:00:00Z --reason "bad totals"
   seatbelt eventlog history order/42
 
+A read model that went wrong is rebuilt from the whole log by the service
+(eventlog.Store.Rebuild; the template: orders rebuild-summaries), watched here:
+
+  seatbelt eventlog rebuild customer-summaries --follow
+
 Exit codes: 0 done, 1 something was left alone (a stream skipped, a
 conflict, no such version), 2 usage or connection errors.`,
 	}
@@ -49,7 +54,7 @@ conflict, no such version), 2 usage or connection errors.`,
 		}
 		return pool, store, nil
 	}
-	cmd.AddCommand(newEventlogHistoryCmd(open), newEventlogCategoryCmd(open), newEventlogRevertCmd(open), newEventlogRevertWriterCmd(open))
+	cmd.AddCommand(newEventlogHistoryCmd(open), newEventlogCategoryCmd(open), newEventlogRevertCmd(open), newEventlogRevertWriterCmd(open), newEventlogRebuildCmd(open))
 	return cmd
 }
 

@@ -145,3 +145,41 @@ func TestEventlogCategory(t *testing.T) {
 		t.Fatalf("an empty type: exit %d\n%s", code, out)
 	}
 }
+
+// seatbelt eventlog rebuild watches a rebuild a service left under way, and
+// cancels it.
+func TestEventlogRebuild(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t, eventlog.Migrations)
+	ctx := context.Background()
+	p, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	db := "--database-url=" + url
+	out, code := runCLI(t, "eventlog", "rebuild", "summaries", db)
+	if code != 1 || !strings.Contains(out, "no rebuild of \"summaries\" is under way") {
+		t.Fatalf("no rebuild: exit %d\n%s", code, out)
+	}
+	// What a killed rebuild leaves: its checkpoint, 40 records in.
+	if _, err := p.Exec(ctx, `INSERT INTO eventlog_consumers (name, handled) VALUES ('rebuild/summaries', 40), ('summaries', 7)`); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runCLI(t, "eventlog", "rebuild", "summaries", db)
+	if code != 0 || !strings.Contains(out, "summaries: rebuild handled 40 records, 0 records behind the log") {
+		t.Fatalf("a rebuild under way: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "rebuild", "summaries", db, "--cancel")
+	if code != 0 || !strings.Contains(out, "rebuild of summaries cancelled") {
+		t.Fatalf("cancel: exit %d\n%s", code, out)
+	}
+	var n int
+	p.QueryRow(ctx, `SELECT count(*) FROM eventlog_consumers WHERE name = 'rebuild/summaries'`).Scan(&n)
+	if n != 0 {
+		t.Fatal("the cancelled rebuild's checkpoint is still there")
+	}
+	if out, code = runCLI(t, "eventlog", "rebuild", "summaries", db, "--cancel"); code != 1 {
+		t.Fatalf("a second cancel: exit %d, want 1\n%s", code, out)
+	}
+}
