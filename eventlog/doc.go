@@ -87,6 +87,12 @@
 // expose a transaction's commit time unless track_commit_timestamp is on,
 // so Time is the insert time inside the writing transaction.)
 //
+// The log needs no snapshots: every record is a whole version, so the
+// current state of a stream of 100,000 versions is one index probe
+// (Latest), any version another (Version), and AsOf bisects the versions,
+// a few dozen probes, since versions are gapless and their times never go
+// back.
+//
 // [Store.ReadCategory] reads the records of every stream of one type after
 // a [Cursor], in the order consumers see them (commit order, behind the
 // same fence), a page at a time: for ad hoc replays and audits.

@@ -92,3 +92,58 @@ func TestHistoryPages(t *testing.T) {
 		}
 	}
 }
+
+// On a long stream AsOf bisects the versions: it answers what a walk back
+// from the newest would, at every version's time and between, with a few
+// index probes.
+func TestAsOfOnALongStream(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "price", ID: "long"}
+	const n = 300
+	for i := 1; i <= n; i++ {
+		mustAppend(t, s, st, i)
+	}
+	walk := func(at time.Time) int64 {
+		var v int64
+		err := tb.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM eventlog_records WHERE stream_type = $1 AND stream_id = $2 AND recorded_at <= $3`, st.Type, st.ID, at).Scan(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	rows, err := tb.pool.Query(ctx, `SELECT recorded_at FROM eventlog_records WHERE stream_type = $1 AND stream_id = $2 ORDER BY version`, st.Type, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Time
+	for rows.Next() {
+		var at time.Time
+		if err := rows.Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, at)
+	}
+	if rows.Err() != nil || len(times) != n {
+		t.Fatalf("%d versions read: %v", len(times), rows.Err())
+	}
+	probes := []time.Time{times[0].Add(-time.Microsecond)}
+	for _, at := range times {
+		probes = append(probes, at, at.Add(time.Microsecond/2))
+	}
+	for _, at := range probes {
+		want := walk(at)
+		r, err := s.AsOf(ctx, st, at)
+		switch {
+		case want == 0 && !errors.Is(err, eventlog.ErrNotFound):
+			t.Fatalf("as of %v, before the stream: %v, want ErrNotFound", at, err)
+		case want == 0:
+		case err != nil:
+			t.Fatal(err)
+		case r.Version != want:
+			t.Fatalf("as of %v: version %d, want %d", at, r.Version, want)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // RebuildPrefix begins the name of a rebuild's checkpoint: the rebuild of
@@ -66,6 +68,10 @@ type RebuildResult struct {
 	Took time.Duration
 }
 
+// rebuildFenceWait is how long a caught-up rebuild waits for records held
+// behind the ordering fence before it looks again.
+const rebuildFenceWait = 20 * time.Millisecond
+
 // rebuildCatchUp bounds the batches the switch handles while it holds the
 // live consumer's checkpoint: past it, the switch lets go and the rebuild
 // catches up again first.
@@ -82,9 +88,9 @@ const rebuildCatchUp = 5
 // Rebuild locks the live consumer's checkpoint, handles what arrived
 // meanwhile, calls opts.Switch and moves the live checkpoint to the
 // rebuild's, all in one transaction, so every record lands in the
-// switched model exactly once: records still behind the ordering fence at
-// that moment (their transactions in flight) are the live consumer's to
-// deliver, into the switched model, as it would any new record.
+// switched model exactly once. Like a consumer it waits behind the
+// ordering fence (a transaction older than a committed record still
+// running), so the model it switches to lacks no committed record.
 func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts) (*RebuildResult, error) {
 	start := time.Now()
 	if err := checkRebuild(consumer, opts); err != nil {
@@ -139,6 +145,15 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 			o.Progress(p)
 		}
 		if b.n > 0 || b.moved {
+			continue
+		}
+		if b.heldBack {
+			// Committed records wait behind an older transaction still
+			// running: switching now would hand the live consumer a model
+			// without them. Wait for the fence, as a consumer does.
+			if err := ctxtime.Sleep(ctx, rebuildFenceWait); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		done, err := s.switchRebuild(ctx, consumer, name, o, handle)
@@ -198,14 +213,16 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		return false, err
 	}
 	for range rebuildCatchUp {
-		recs, _, _, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+		recs, _, heldBack, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
 		if err != nil {
 			return false, err
 		}
+		if len(recs) == 0 && heldBack {
+			// Not while records wait behind the fence: the live model
+			// would lack them until the live consumer got to them.
+			return false, nil
+		}
 		if len(recs) == 0 {
-			// Records held back behind the fence are not lost: the live
-			// consumer delivers them after the checkpoint, into the
-			// switched model.
 			if err := o.Switch(ctx, tx); err != nil {
 				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
 			}

@@ -132,6 +132,15 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The model switched to lacks none of the records committed before the
+	// rebuild began, whatever transactions ran elsewhere on the server.
+	var switched int64
+	if err := tb.pool.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM counts`).Scan(&switched); err != nil {
+		t.Fatal(err)
+	}
+	if switched < 300 {
+		t.Fatalf("the switched model counts %d records, fewer than the 300 before the rebuild", switched)
+	}
 	time.Sleep(50 * time.Millisecond) // some writes after the switch too
 	stopWriting()
 	<-writerDone
