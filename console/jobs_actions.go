@@ -74,15 +74,11 @@ type tableKeys struct {
 }
 
 func (c *Console) cleanupPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobIDParam(r)
+	j, err := c.pathJob(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	j, err := jobs.Get(ctx, c.db, id)
-	if err != nil {
-		return jobError(id, err)
-	}
+	ctx, id := r.Context(), j.ID
 	res, err := jobs.Cleanup(ctx, c.db, id, &jobs.CleanupOpts{DryRun: true, Deleters: c.cfg.Deleters})
 	if res == nil {
 		return jobError(id, err)

@@ -90,15 +90,11 @@ type eventRow struct {
 }
 
 func (c *Console) jobPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := jobIDParam(r)
+	j, err := c.pathJob(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	j, err := jobs.Get(ctx, c.db, id)
-	if err != nil {
-		return jobError(id, err)
-	}
+	ctx, id := r.Context(), j.ID
 	hist, err := jobs.History(ctx, c.db, id)
 	if err != nil {
 		return err
@@ -274,6 +270,19 @@ func jobIDParam(r *http.Request) (int64, error) {
 // operator must see: 404 for an unknown job, 409 for a job whose state or
 // ledger does not allow the action (with the package's message, which says
 // what to do), anything else a 500.
+// pathJob reads the job the request's path names.
+func (c *Console) pathJob(r *http.Request) (*jobs.Job, error) {
+	id, err := jobIDParam(r)
+	if err != nil {
+		return nil, err
+	}
+	j, err := jobs.Get(r.Context(), c.db, id)
+	if err != nil {
+		return nil, jobError(id, err)
+	}
+	return j, nil
+}
+
 func jobError(id int64, err error) error {
 	var se *jobs.StateError
 	var de *jobs.DuplicateError

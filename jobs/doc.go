@@ -102,15 +102,20 @@
 // [List], [Get], [History] and [Entities] read (a job's state is a
 // [JobState], StateAvailable to StateCleaned, and each history row's kind
 // an [EventKind]; [ParseState] reads a state from text). List pages
-// newest first through jobs filtered by state, kind, queue and creation
-// time ([ListOpts]), each filter through an index of its own, so a page
-// costs about the same in a table of millions. [Cancel] cancels (a running
+// newest first (by ID) through jobs filtered by state, kind, queue and
+// creation time ([ListOpts]); [ListPage] also says where the next page
+// starts. No filter, one ended state and the running jobs read through an
+// index; the other filters read at most ListOpts.Scan jobs a page, so a
+// page costs about the same in a table of millions, and the creation-time
+// bounds become an ID range by bisecting the primary key. [Cancel] cancels (a running
 // stage's context is cancelled within a second, through LISTEN/NOTIFY, or
 // at the next heartbeat for a client without a listener);
 // [Restart] runs the job again from the failed stage or, after a cleanup,
 // from the first, keeping the history. Cancel, [Cleanup] and Restart take
 // an Actor in their options, who asked, and write it into the detail of
-// the history events they add ("actor"). The CLI wraps them: seatbelt jobs
+// the history events they add ("actor"); Cancel and Cleanup take
+// IfUpdatedAt, so an action confirmed from what a page showed refuses a
+// job that changed since. The CLI wraps them: seatbelt jobs
 // list | show | cancel | cleanup | restart, and so does the operator
 // console (package console).
 //
