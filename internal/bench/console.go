@@ -429,12 +429,6 @@ func writeBenchConsole(out io.Writer, r benchConsoleResult) *tabwriter.Writer {
 	}
 	fmt.Fprintf(out, "jobs by state: %s\n\n", strings.Join(states, ", "))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "NOT met"
-	}
 	fmt.Fprintln(tw, "PAGE\tP50 MS\tMAX MS\tIN SQL P50 MS\tSTATEMENTS\tKB\tGOAL\tMET\tWHAT")
 	for _, p := range r.Pages {
 		shown, err := url.QueryUnescape(p.Path)

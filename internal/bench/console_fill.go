@@ -121,14 +121,7 @@ func fillConsoleDB(ctx context.Context, dbURL string, o benchConsoleOptions, res
 	}
 	defer conn.Release()
 	now := time.Now().UTC()
-	exec := func(what, sql string, args ...any) error {
-		start := time.Now()
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		progress("  %s: %.1f s", what, time.Since(start).Seconds())
-		return nil
-	}
+	exec := fillStep(ctx, conn, progress)
 	if err := exec("seed", `SELECT setseed(0.18)`); err != nil {
 		return nil, err
 	}
@@ -237,61 +230,17 @@ FROM seatbelt_job_entities e CROSS JOIN unnest(e.keys) k WHERE e.deleted_at IS N
 		return nil, err
 	}
 
-	streams := max(o.records/10, 20)
-	progress("filling %d records on up to %d streams over the last %d days...", o.records, streams, consoleSpan/(24*time.Hour))
-	// Each record picks its stream; its version is its rank in the stream.
-	if err := exec("records' streams and versions", `CREATE TEMP TABLE fill_records AS
-WITH r AS MATERIALIZED (SELECT g, random() AS u, random() AS x FROM generate_series(1, $1::int) g)
-SELECT g, s, row_number() OVER (PARTITION BY s ORDER BY g) AS v
-FROM (SELECT g, CASE WHEN u < 0.01 THEN floor(x * 10)::int ELSE 10 + floor(x * ($2::int - 10))::int END AS s FROM r) p`,
-		o.records, streams); err != nil {
+	stream, versions, err := fillRecords(ctx, conn, o.records, now, progress)
+	if err != nil {
 		return nil, err
 	}
-	// The log's insert check wants each record dated by the clock of the
-	// statement that inserts it, so a month of history can only be loaded
-	// as a restore loads it: without the triggers (pg_restore
-	// --disable-triggers). The rows keep what the check guards: versions
-	// without gaps, times rising with versions, the inserting xid.
-	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
-		return nil, fmt.Errorf("loading the records needs a superuser (SET session_replication_role): %w", err)
-	}
-	types, services := make([]string, len(consoleTypes)), make([]string, len(consoleTypes))
-	for i, t := range consoleTypes {
-		types[i], services[i] = t[0], t[1]
-	}
-	start := time.Now()
-	const chunk = 100_000 // records a transaction
-	for first := 1; first <= o.records; first += chunk {
-		if _, err := conn.Exec(ctx, `
-INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, writer, trace_id, span_id, recorded_at)
-SELECT t.typ, t.typ || '-' || f.s, f.v, 'rec-' || f.g,
-	jsonb_build_object('state', (ARRAY['draft', 'open', 'paid', 'shipped', 'closed'])[1 + f.v % 5], 'amount_cents', (f.s * 37 + f.v * 101) % 100000,
-		'lines', 1 + f.v % 7, 'customer', 'customer-' || f.s % 5000, 'note', 'version ' || f.v || ' of ' || t.typ || ' ' || f.s),
-	t.service || '@build-' || lpad((1 + (f.g - 1) * $4::int / $2::int)::text, 2, '0'),
-	md5('trace-' || f.g), left(md5('span-' || f.g), 16),
-	$5::timestamptz - $6::float8 * interval '1 second' * (1 - (f.g - 1)::float8 / $2::int)
-FROM fill_records f CROSS JOIN LATERAL (SELECT ($7::text[])[1 + f.s % 3] AS typ, ($8::text[])[1 + f.s % 3] AS service) t
-WHERE f.g >= $1::int AND f.g < $1::int + $3::int
-ORDER BY f.g`, first, o.records, chunk, consoleBuilds, now, consoleSpan.Seconds(), types, services); err != nil {
-			return nil, fmt.Errorf("records: %w", err)
-		}
-	}
-	if _, err := conn.Exec(ctx, `RESET session_replication_role`); err != nil {
-		return nil, err
-	}
-	progress("  records: %.1f s", time.Since(start).Seconds())
 	if err := exec("consumer checkpoint", `INSERT INTO eventlog_consumers (name, xid, position, handled, updated_at)
 SELECT 'order-projection', xid, position, $1::bigint - 100, now() FROM eventlog_records ORDER BY xid DESC, position DESC OFFSET 100 LIMIT 1`, o.records); err != nil {
 		return nil, err
 	}
-	fx := &consoleFixtures{rareKind: consoleKinds[len(consoleKinds)-1].name, queue: "imports", since: now.Add(-24 * time.Hour)}
-	var busiest int64
-	if err := conn.QueryRow(ctx, `SELECT s, count(*) FROM fill_records GROUP BY s ORDER BY 2 DESC, 1 LIMIT 1`).Scan(&busiest, &fx.versions); err != nil {
-		return nil, err
-	}
-	typ := types[busiest%int64(len(types))]
-	fx.stream = eventlog.Stream{Type: typ, ID: fmt.Sprintf("%s-%d", typ, busiest)}
-	if err := exec("drop the fill's tables", `DROP TABLE fill_records, fill_kinds, fill_history`); err != nil {
+	fx := &consoleFixtures{rareKind: consoleKinds[len(consoleKinds)-1].name, queue: "imports", since: now.Add(-24 * time.Hour),
+		stream: stream, versions: versions}
+	if err := exec("drop the fill's tables", `DROP TABLE fill_kinds, fill_history`); err != nil {
 		return nil, err
 	}
 	// As autovacuum would have by then: statistics, and the visibility map
@@ -340,4 +289,80 @@ SELECT 'order-projection', xid, position, $1::bigint - 100, now() FROM eventlog_
 		return nil, err
 	}
 	return fx, nil
+}
+
+// fillStep returns the fill's statement runner on conn: it runs sql and
+// prints how long it took, as what.
+func fillStep(ctx context.Context, conn *pgxpool.Conn, progress func(string, ...any)) func(what, sql string, args ...any) error {
+	return func(what, sql string, args ...any) error {
+		start := time.Now()
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		progress("  %s: %.1f s", what, time.Since(start).Seconds())
+		return nil
+	}
+}
+
+// fillRecords loads n event log records on conn, dated over the consoleSpan
+// before now, on about one stream per 10 records of the consoleTypes (1% of
+// the records on 10 busy streams, stream s of the type s % 3 named
+// "type-s"), with versions 1..n; each type written by one service whose
+// build changes consoleBuilds times. It returns the busiest stream and its
+// versions. The user of conn must be a superuser: the records are loaded
+// as a restore loads them.
+func fillRecords(ctx context.Context, conn *pgxpool.Conn, n int, now time.Time, progress func(string, ...any)) (busiest eventlog.Stream, versions int64, err error) {
+	exec := fillStep(ctx, conn, progress)
+	streams := max(n/10, 20)
+	progress("filling %d records on up to %d streams over the last %d days...", n, streams, consoleSpan/(24*time.Hour))
+	// Each record picks its stream; its version is its rank in the stream.
+	if err := exec("records' streams and versions", `CREATE TEMP TABLE fill_records AS
+WITH r AS MATERIALIZED (SELECT g, random() AS u, random() AS x FROM generate_series(1, $1::int) g)
+SELECT g, s, row_number() OVER (PARTITION BY s ORDER BY g) AS v
+FROM (SELECT g, CASE WHEN u < 0.01 THEN floor(x * 10)::int ELSE 10 + floor(x * ($2::int - 10))::int END AS s FROM r) p`,
+		n, streams); err != nil {
+		return busiest, 0, err
+	}
+	// The log's insert check wants each record dated by the clock of the
+	// statement that inserts it, so a month of history can only be loaded
+	// as a restore loads it: without the triggers (pg_restore
+	// --disable-triggers). The rows keep what the check guards: versions
+	// without gaps, times rising with versions, the inserting xid.
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err != nil {
+		return busiest, 0, fmt.Errorf("loading the records needs a superuser (SET session_replication_role): %w", err)
+	}
+	types, services := make([]string, len(consoleTypes)), make([]string, len(consoleTypes))
+	for i, t := range consoleTypes {
+		types[i], services[i] = t[0], t[1]
+	}
+	start := time.Now()
+	const chunk = 100_000 // records a transaction
+	for first := 1; first <= n; first += chunk {
+		if _, err := conn.Exec(ctx, `
+INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, writer, trace_id, span_id, recorded_at)
+SELECT t.typ, t.typ || '-' || f.s, f.v, 'rec-' || f.g,
+	jsonb_build_object('state', (ARRAY['draft', 'open', 'paid', 'shipped', 'closed'])[1 + f.v % 5], 'amount_cents', (f.s * 37 + f.v * 101) % 100000,
+		'lines', 1 + f.v % 7, 'customer', 'customer-' || f.s % 5000, 'note', 'version ' || f.v || ' of ' || t.typ || ' ' || f.s),
+	t.service || '@build-' || lpad((1 + (f.g - 1) * $4::int / $2::int)::text, 2, '0'),
+	md5('trace-' || f.g), left(md5('span-' || f.g), 16),
+	$5::timestamptz - $6::float8 * interval '1 second' * (1 - (f.g - 1)::float8 / $2::int)
+FROM fill_records f CROSS JOIN LATERAL (SELECT ($7::text[])[1 + f.s % 3] AS typ, ($8::text[])[1 + f.s % 3] AS service) t
+WHERE f.g >= $1::int AND f.g < $1::int + $3::int
+ORDER BY f.g`, first, n, chunk, consoleBuilds, now, consoleSpan.Seconds(), types, services); err != nil {
+			return busiest, 0, fmt.Errorf("records: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `RESET session_replication_role`); err != nil {
+		return busiest, 0, err
+	}
+	progress("  records: %.1f s", time.Since(start).Seconds())
+	var s int64
+	if err := conn.QueryRow(ctx, `SELECT s, count(*) FROM fill_records GROUP BY s ORDER BY 2 DESC, 1 LIMIT 1`).Scan(&s, &versions); err != nil {
+		return busiest, 0, err
+	}
+	typ := types[s%int64(len(types))]
+	if _, err := conn.Exec(ctx, `DROP TABLE fill_records`); err != nil {
+		return busiest, 0, err
+	}
+	return eventlog.Stream{Type: typ, ID: fmt.Sprintf("%s-%d", typ, s)}, versions, nil
 }

@@ -2,14 +2,16 @@
 // baseline or a peer in the same run: "bench jobs" beside River, "bench
 // eventlog" beside raw INSERT transactions, "bench index" beside a plain
 // CREATE INDEX CONCURRENTLY; "bench console" times the console's pages
-// against their goal, with no peer. It is a module of its own so that River
-// and the other peers stay out of the library's and the CLI's dependencies:
+// and "bench rebuild" a read model's rebuild against their goals, with no
+// peer. It is a module of its own so that River and the other peers stay
+// out of the library's and the CLI's dependencies:
 //
 //	go run ./internal/bench jobs
 //	go run ./internal/bench eventlog --duration 8s
 //	go run ./internal/bench index
 //	go run ./internal/bench periodic
 //	go run ./internal/bench console
+//	go run ./internal/bench rebuild
 //
 // Each prints a table, or with --json one JSON object as its last line.
 // Exit codes: 0 success, 2 bad flags or an unreachable server, 1 a failed run.
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return pprof.StartCPUProfile(f)
 	}
 	defer pprof.StopCPUProfile()
-	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd(), newBenchConsoleCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd(), newBenchConsoleCmd(), newBenchRebuildCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -169,6 +171,15 @@ func met(ok bool) string {
 		return "yes"
 	}
 	return "NO"
+}
+
+// verdict is a results table's MET column where the goal is a figure:
+// met or NOT met.
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
 }
 
 // endTable flushes a results table and, with asJSON, prints r after it as
