@@ -188,11 +188,6 @@ func (c *Console) routes() {
 	}))
 }
 
-// overview is the front page: where to look first.
-func (c *Console) overview(w http.ResponseWriter, r *http.Request) error {
-	return c.render(w, r, "overview.html", "Overview", nil)
-}
-
 // ctxKey keys the request's session in its context.
 type ctxKey struct{}
 

@@ -17,7 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/console"
+	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/jobs"
+	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
 // jobSet is a database with a job in each state, made by a running client
@@ -715,5 +717,31 @@ func TestJobActionsRefuseAJobChangedSinceThePage(t *testing.T) {
 	}
 	if code, body, _ := s.act(page, page+"/cancel", url.Values{"seen": {"yesterday"}}); code != http.StatusBadRequest {
 		t.Fatalf("a cancel with a mangled seen field: %d, want 400\n%s", code, body)
+	}
+}
+
+// The front page says where to look: the failed jobs, the schema's state,
+// the consumers' lag.
+func TestOverviewSaysWhereToLook(t *testing.T) {
+	t.Parallel()
+	set := newJobSet(t, newDB(t))
+	s := serve(t, set.db, &console.Config{Sets: []migcheck.Set{eventlog.Migrations, jobs.Migrations}})
+	body := s.mustGet("/")
+	for _, want := range []string{
+		`<a href="/jobs?state=failed" class="bad" id="failed">2 failed</a>`,
+		"1 running",
+		`id="schema-ok">Every set at the version expected`,
+		"No deploy schedule given",
+		"No consumer yet.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the overview lacks %q", want)
+		}
+	}
+	if _, err := set.db.Exec(context.Background(), `UPDATE jobs_schema_migrations SET dirty = true`); err != nil {
+		t.Fatal(err)
+	}
+	if body := s.mustGet("/"); !strings.Contains(body, `id="dirty">Dirty: jobs.`) {
+		t.Errorf("the overview does not name the dirty set:\n%s", body)
 	}
 }

@@ -72,16 +72,9 @@ func (c *Console) schemaPage(w http.ResponseWriter, r *http.Request) error {
 		d.History = hist
 		return c.render(w, r, "schema.html", "Schema", d)
 	}
-	mc := migcheck.Config{}
-	if c.cfg.Migrate != nil {
-		mc = *c.cfg.Migrate
-	}
-	if mc.Logger == nil {
-		mc.Logger = c.log
-	}
-	m, err := migcheck.New(c.db, &mc, c.cfg.Sets...)
+	m, err := c.migrator()
 	if err != nil {
-		return fmt.Errorf("the migration sets given to the console (Config.Sets) cannot be read: %w", err)
+		return err
 	}
 	rep, err := m.Verify(ctx)
 	if err != nil {
@@ -120,6 +113,23 @@ func (c *Console) schemaPage(w http.ResponseWriter, r *http.Request) error {
 	slices.Reverse(hist)
 	d.History = hist
 	return c.render(w, r, "schema.html", "Schema", d)
+}
+
+// migrator is a Migrator over the console's sets, with the service's
+// migcheck settings (Config.Migrate).
+func (c *Console) migrator() (*migcheck.Migrator, error) {
+	mc := migcheck.Config{}
+	if c.cfg.Migrate != nil {
+		mc = *c.cfg.Migrate
+	}
+	if mc.Logger == nil {
+		mc.Logger = c.log
+	}
+	m, err := migcheck.New(c.db, &mc, c.cfg.Sets...)
+	if err != nil {
+		return nil, fmt.Errorf("the migration sets given to the console (Config.Sets) cannot be read: %w", err)
+	}
+	return m, nil
 }
 
 // migrationLedger reads the newest rows of the default ledger for a console given no
