@@ -74,6 +74,7 @@ var consoleLayouts = []string{
 	"2006-01-02 15:04:05",
 	"2006-01-02T15:04",
 	"2006-01-02T15:04:05",
+	"2006-01-02", // midnight, as the jobs filter reads a date
 }
 
 const shownLayout = "2006-01-02 15:04:05 MST"
@@ -86,20 +87,29 @@ func (c *Console) parseWhen(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, badRequest("give %s as %s", field, forms)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	if t, ok := c.readTime(s); ok {
 		return t, nil
+	}
+	return time.Time{}, badRequest("%s %q is not a time: give %s", field, s, forms)
+}
+
+// readTime reads a time field of any page: RFC 3339 with its own zone, or
+// one of consoleLayouts in Config.Location, or a time as the pages show it.
+func (c *Console) readTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
 	}
 	for _, l := range consoleLayouts {
 		if t, err := time.ParseInLocation(l, s, c.cfg.Location); err == nil {
-			return t, nil
+			return t, true
 		}
 	}
 	// A zone abbreviation the location does not use parses as UTC under
 	// that name; writing the time back tells the two apart.
 	if t, err := time.ParseInLocation(shownLayout, s, c.cfg.Location); err == nil && t.In(c.cfg.Location).Format(shownLayout) == s {
-		return t, nil
+		return t, true
 	}
-	return time.Time{}, badRequest("%s %q is not a time: give %s", field, s, forms)
+	return time.Time{}, false
 }
 
 // eventlogError turns the event log's refusals into what the operator sees:

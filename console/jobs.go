@@ -221,20 +221,11 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// timeLayouts are the times the filter takes: a datetime-local field's,
-// with or without seconds, a day, or RFC 3339 with its own zone.
-var timeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02"}
-
 // parseTime reads a time in the console's time zone (Config.Location),
-// unless it names its own.
+// unless it names its own: the forms parseWhen takes.
 func (c *Console) parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, ok := c.readTime(s); ok {
 		return t, nil
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, c.cfg.Location); err == nil {
-			return t, nil
-		}
 	}
 	return time.Time{}, fmt.Errorf("not a time; give one like 2024-03-01T04:45 (in %s) or 2024-03-01T04:45:00Z", c.cfg.Location)
 }
