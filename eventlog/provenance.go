@@ -232,10 +232,10 @@ func (s *Store) RevertWriter(ctx context.Context, writer string, since time.Time
 	for _, c := range changes {
 		sr := StreamRevert{WriterChange: c}
 		switch {
-		case !o.Seen.IsZero() && c.CurrentTime.After(o.Seen):
-			sr.Skipped = fmt.Sprintf("changed since the preview (version %d, written %s); look at it again", c.Current, c.CurrentTime.UTC().Format(time.RFC3339))
 		case c.Reverted:
 			sr.Skipped = fmt.Sprintf("already reverted to version %d", c.Before)
+		case !o.Seen.IsZero() && c.CurrentTime.After(o.Seen):
+			sr.Skipped = fmt.Sprintf("changed since the preview (version %d, written %s); look at it again", c.Current, c.CurrentTime.UTC().Format(time.RFC3339))
 		case len(c.OtherWriters) > 0 && !o.Force:
 			sr.Skipped = fmt.Sprintf("changed afterwards by %v; revert it by hand or use force", c.OtherWriters)
 		default:

@@ -68,6 +68,10 @@ type RebuildResult struct {
 	Took time.Duration
 }
 
+// maxRebuildBatch bounds RebuildOpts.BatchSize: a batch is held in memory
+// and in one transaction.
+const maxRebuildBatch = 100000
+
 // rebuildFenceWait is how long a caught-up rebuild waits for records held
 // behind the ordering fence before it looks again.
 const rebuildFenceWait = 20 * time.Millisecond
@@ -102,6 +106,16 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 	}
 	name := RebuildPrefix + consumer
 	res := &RebuildResult{}
+	// A rebuild replaces a running consumer's model: a mistyped name would
+	// switch the model under the real consumer, which goes on from its own
+	// checkpoint and applies records twice.
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_consumers WHERE name = $1)`, consumer).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("eventlog: the checkpoint of %q: %w", consumer, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w: no consumer named %q has a checkpoint; a rebuild replaces a running consumer's read model: check the name (seatbelt eventlog rebuild, Store.Consumers list them), or run the consumer once first", ErrInvalidConfig, consumer)
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, name)
 		if err != nil {
@@ -118,9 +132,6 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: starting the rebuild of %q: %w", consumer, err)
-	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, consumer); err != nil {
-		return nil, fmt.Errorf("eventlog: the checkpoint of %q: %w", consumer, err)
 	}
 	handle := func(ctx context.Context, tx pgx.Tx, recs []*Record) (int, *Record, error) {
 		if err := o.Handle(ctx, tx, recs); err != nil {
@@ -183,8 +194,8 @@ func checkRebuild(consumer string, o *RebuildOpts) error {
 		return fmt.Errorf("%w: RebuildOpts.Handle is required: it writes records into the new read model", ErrInvalidConfig)
 	case o.Switch == nil:
 		return fmt.Errorf("%w: RebuildOpts.Switch is required: it makes the new read model the live one", ErrInvalidConfig)
-	case o.BatchSize < 0:
-		return fmt.Errorf("%w: RebuildOpts.BatchSize is %d; use a positive number, or 0 for the default (2000)", ErrInvalidConfig, o.BatchSize)
+	case o.BatchSize < 0 || o.BatchSize > maxRebuildBatch:
+		return fmt.Errorf("%w: RebuildOpts.BatchSize is %d; use 1 to %d, or 0 for the default (2000)", ErrInvalidConfig, o.BatchSize, maxRebuildBatch)
 	}
 	return nil
 }
@@ -199,6 +210,11 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		return false, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// A rebuild process that vanishes mid-switch must not leave the live
+	// consumer waiting on its lock until TCP notices.
+	if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = '30s'`); err != nil {
+		return false, err
+	}
 	// The live consumer's batches lock this row before they write, so they
 	// wait here, and find it moved when they go on.
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, consumer); err != nil {
@@ -208,12 +224,12 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	var pos, handled int64
 	if err := tx.QueryRow(ctx, `SELECT xid::text, position, handled FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, name).Scan(&xid, &pos, &handled); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return false, fmt.Errorf("eventlog: the rebuild of %q was cancelled while it ran", consumer)
+			return false, fmt.Errorf("eventlog: the rebuild of %q has no checkpoint any more: it was cancelled (CancelRebuild), or another process running it switched first", consumer)
 		}
 		return false, err
 	}
 	for range rebuildCatchUp {
-		recs, _, heldBack, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+		recs, _, heldBack, err := readFenced(ctx, tx, switchFetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
 		if err != nil {
 			return false, err
 		}
@@ -226,9 +242,13 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 			if err := o.Switch(ctx, tx); err != nil {
 				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = $4, updated_at = now() WHERE name = $1`,
-				consumer, xid, pos, handled); err != nil {
+			tag, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = $4, updated_at = now() WHERE name = $1`,
+				consumer, xid, pos, handled)
+			if err != nil {
 				return false, err
+			}
+			if tag.RowsAffected() != 1 {
+				return false, fmt.Errorf("eventlog: the checkpoint of %q is gone (deleted by hand?); nothing was switched: run the consumer once, then the rebuild again", consumer)
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM eventlog_consumers WHERE name = $1`, name); err != nil {
 				return false, err
@@ -246,6 +266,16 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	}
 	return false, nil
 }
+
+// switchFetchSQL is fetchSQL for the switch, whose transaction holds row
+// locks and so an xid of its own: the snapshot's xmin counts that xid, so
+// fencing on it would hold back every record committed after the switch
+// began, and under steady writes the switch would never find the log
+// caught up. The oldest other transaction still running (the snapshot's
+// xip, which leaves out the caller's own) is the fence instead; the switch
+// writes no record, so none can come before one it delivers.
+var switchFetchSQL = strings.Replace(fetchSQL, "xid < pg_snapshot_xmin(pg_current_snapshot())",
+	"xid < coalesce((SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x ORDER BY x LIMIT 1), pg_snapshot_xmax(pg_current_snapshot()))", 1)
 
 func (s *Store) rebuildProgress(ctx context.Context, name string) (RebuildProgress, error) {
 	var p RebuildProgress

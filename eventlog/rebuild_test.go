@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,18 +109,24 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	lctx, stopLive := context.WithCancel(ctx)
 	liveDone := make(chan error, 1)
 	go func() { liveDone <- live.Run(lctx) }()
+	// Four writers at once, a millisecond apart each: there is nearly always a transaction
+	// in flight, as under a service's load, and the switch must still find
+	// the log caught up.
 	wctx, stopWriting := context.WithCancel(ctx)
 	var written atomic.Int64
 	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		for i := 0; wctx.Err() == nil; i++ {
-			if _, err := st.Append(wctx, eventlog.Stream{Type: "invoice", ID: fmt.Sprint("w", i)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil); err == nil {
-				written.Add(1)
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			for i := 0; wctx.Err() == nil; i++ {
+				if _, err := st.Append(wctx, eventlog.Stream{Type: "invoice", ID: fmt.Sprint("w", w, "-", i)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil); err == nil {
+					written.Add(1)
+				}
+				time.Sleep(time.Millisecond)
 			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
+		})
+	}
+	go func() { writers.Wait(); close(writerDone) }()
 	var batches atomic.Int64
 	opts := countsRebuild(0)
 	opts.Progress = func(p eventlog.RebuildProgress) {
@@ -128,9 +135,11 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 		}
 		batches.Add(1)
 	}
-	res, err := st.Rebuild(ctx, "counts", opts)
+	rctx, cancelRebuild := context.WithTimeout(ctx, time.Minute)
+	defer cancelRebuild()
+	res, err := st.Rebuild(rctx, "counts", opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the rebuild under four writers: %v", err)
 	}
 	// The model switched to lacks none of the records committed before the
 	// rebuild began, whatever transactions ran elsewhere on the server.
@@ -160,6 +169,15 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_consumers WHERE name LIKE 'rebuild/%'`).Scan(&left)
 	if left != 0 {
 		t.Fatalf("the rebuild's checkpoint is still there after the switch")
+	}
+}
+
+// liveCheckpoint gives consumer name a checkpoint at the start of the log,
+// as a consumer that ran once has.
+func liveCheckpoint(t *testing.T, tb *testBundle, name string) {
+	t.Helper()
+	if _, err := tb.pool.Exec(context.Background(), `INSERT INTO eventlog_consumers (name) VALUES ($1)`, name); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -257,6 +275,7 @@ func TestRebuildResumesAfterAKill(t *testing.T) {
 	for i := range 500 {
 		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
 	}
+	liveCheckpoint(t, tb, "counts")
 	waitDeliverable(t, tb)
 	child := testchild.Start(t, "rebuild", nil, childDBEnv+"="+tb.url)
 	child.WaitPrefix("handled 150", 30*time.Second)
@@ -296,6 +315,7 @@ func TestCancelRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAppend(t, st, eventlog.Stream{Type: "order", ID: "1"}, 1)
+	liveCheckpoint(t, tb, "counts")
 	waitDeliverable(t, tb)
 	// A rebuild stopped by its context keeps its checkpoint to resume.
 	opts := countsRebuild(0)
@@ -340,6 +360,7 @@ func TestRebuildRefusesBadOptions(t *testing.T) {
 		{"NegativeBatch", "counts", &eventlog.RebuildOpts{Handle: ok.Handle, Switch: ok.Switch, BatchSize: -1}, "BatchSize"},
 		{"NoConsumer", "", ok, "give the name"},
 		{"ARebuildOfARebuild", "rebuild/counts", ok, "give the name"},
+		{"NoSuchConsumer", "cuonts", ok, "no consumer named \"cuonts\" has a checkpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := st.Rebuild(context.Background(), tc.consumer, tc.opts)

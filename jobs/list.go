@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ListOpts filters [List]; nil lists the newest 100 jobs of every state.
@@ -68,11 +70,29 @@ func List(ctx context.Context, db DB, opts *ListOpts) ([]*Job, error) {
 //
 // IDs grow with creation time, so the created bounds are first turned into
 // an ID range (a binary search on the primary key, a few dozen index
-// probes) and a bound in the past does not read every newer job. Jobs
-// whose ID and creation time disagree (enqueued in the same moment by
-// transactions that committed out of order) may fall on the wrong side of
-// a bound by that moment.
+// probes, widened by a minute either side) and a bound in the past does
+// not read every newer job; the exact bound is then applied. A job whose
+// ID and creation time disagree by more than that minute (enqueued by a
+// host whose clock is that far off) may be left out by a bound.
 func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
+	// One snapshot for all its statements: where a bounded read stopped
+	// is read by a second statement, which must see the window the first
+	// saw, not one moved by jobs enqueued or deleted in between.
+	b, ok := db.(interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok { // the caller's transaction: its snapshot is the caller's
+		return listPage(ctx, db, opts)
+	}
+	tx, err := b.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: listing jobs: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return listPage(ctx, tx, opts)
+}
+
+func listPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 	var o ListOpts
 	if opts != nil {
 		o = *opts
@@ -88,7 +108,7 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 	// take them alone.
 	upper, lower := o.Before, int64(0) // upper exclusive, lower inclusive; 0 for none
 	if !o.CreatedBefore.IsZero() {
-		hi, err := firstIDFrom(ctx, db, o.CreatedBefore)
+		hi, err := firstIDFrom(ctx, db, o.CreatedBefore.Add(clockSlack))
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +117,7 @@ func ListPage(ctx context.Context, db DB, opts *ListOpts) (*JobPage, error) {
 		}
 	}
 	if !o.CreatedAfter.IsZero() {
-		lo, err := firstIDFrom(ctx, db, o.CreatedAfter)
+		lo, err := firstIDFrom(ctx, db, o.CreatedAfter.Add(-clockSlack))
 		if err != nil {
 			return nil, err
 		}
@@ -204,6 +224,12 @@ func where(conds []string) string {
 	}
 	return " WHERE " + strings.Join(conds, " AND ")
 }
+
+// clockSlack widens the ID range of the created bounds: CreatedAt is the
+// enqueuing host's clock, so jobs enqueued in one moment by hosts whose
+// clocks differ can disagree with their IDs' order by that much; the exact
+// created_at condition then cuts at the bound.
+const clockSlack = time.Minute
 
 // firstIDFrom returns the smallest ID from which on every job was created
 // at or after t, as far as the primary key's order tells: a binary search

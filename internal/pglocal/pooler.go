@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,11 +124,24 @@ logfile = %s
 	p.cmd.Dir = dir
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	dieWithParent(p.cmd.SysProcAttr)
-	if err := p.cmd.Start(); err != nil {
+	// The parent-death signal follows the thread that started the child,
+	// not the process: started from any goroutine, the pooler got SIGTERM
+	// whenever the runtime retired that thread, mid-run. This goroutine
+	// keeps its thread, locked, for as long as the pooler runs.
+	cmd, started := p.cmd, make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
 		return fail(fmt.Errorf("pglocal: start pgbouncer: %w", err))
 	}
-	cmd := p.cmd
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	u, err := p.URL(serverURL)
 	if err != nil {
 		_ = p.Close()
