@@ -21,6 +21,7 @@ type overviewData struct {
 	SchemaErr                  string
 	NoSets                     bool
 	Consumers                  []eventlog.ConsumerStatus
+	MaxLag                     int64 // eventlog.MaxLagCount: a lag there is a lower bound
 	ConsumersErr               string
 	NextDeploy                 *time.Time
 	LastDeploy                 *DeployOutcome
@@ -31,7 +32,7 @@ type overviewData struct {
 // overview is the front page: where to look first.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	d := overviewData{NoSets: len(c.cfg.Sets) == 0, HasDeploys: c.cfg.Deploys != nil}
+	d := overviewData{NoSets: len(c.cfg.Sets) == 0, HasDeploys: c.cfg.Deploys != nil, MaxLag: eventlog.MaxLagCount}
 	if counts, _, _, err := c.jobCounts(ctx); err != nil {
 		d.JobsErr = err.Error()
 	} else {
