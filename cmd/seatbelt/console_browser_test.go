@@ -168,6 +168,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("signed in as %q, want ana", who)
 	}
 	shot.take(b, "jobs")
+	run("the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#overview`)))
+	if failed := text("#failed"); failed != "1 failed" {
+		t.Fatalf("the overview says %q, want the one failed job", failed)
+	}
+	shot.take(b, "overview")
 
 	// Clean up the failed job: its page, the preview, the confirmation.
 	id := fmt.Sprint(jobID)
