@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -92,13 +91,9 @@ func runConsole(cmd *cobra.Command, o *consoleOptions) error {
 	if err := checkConsoleAddr(o.addr, o.token != "", o.tlsCert != "" || o.plainHTTP); err != nil {
 		return err
 	}
-	dels := map[string]jobs.Deleter{}
-	for _, d := range o.deletes {
-		table, col, ok := strings.Cut(d, "=")
-		if !ok || table == "" || col == "" {
-			return fmt.Errorf("--delete %q: want table=column", d)
-		}
-		dels[table] = jobs.DeleteByColumn(col)
+	dels, err := deleteFlags(o.deletes)
+	if err != nil {
+		return err
 	}
 	var sets []migcheck.Set
 	flags := map[string]string{}

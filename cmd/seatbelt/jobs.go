@@ -318,13 +318,9 @@ cannot be restarted until it has), and on a cleaned job it does nothing.`,
 			if err != nil {
 				return err
 			}
-			dels := map[string]jobs.Deleter{}
-			for _, d := range deletes {
-				table, col, ok := strings.Cut(d, "=")
-				if !ok || table == "" || col == "" {
-					return fmt.Errorf("--delete %q: want table=column", d)
-				}
-				dels[table] = jobs.DeleteByColumn(col)
+			dels, err := deleteFlags(deletes)
+			if err != nil {
+				return err
 			}
 			db, err := open(cmd.Context())
 			if err != nil {
@@ -692,4 +688,18 @@ nothing and is not an error.`,
 			return nil
 		},
 	}
+}
+
+// deleteFlags reads --delete table=column flags into the deleters a
+// cleanup takes: seatbelt jobs cleanup's and seatbelt console's.
+func deleteFlags(flags []string) (map[string]jobs.Deleter, error) {
+	dels := map[string]jobs.Deleter{}
+	for _, d := range flags {
+		table, col, ok := strings.Cut(d, "=")
+		if !ok || table == "" || col == "" {
+			return nil, fmt.Errorf("--delete %q: want table=column", d)
+		}
+		dels[table] = jobs.DeleteByColumn(col)
+	}
+	return dels, nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -138,7 +137,7 @@ func runBenchConsole(ctx context.Context, out, errOut io.Writer, o benchConsoleO
 		return fmt.Errorf("--database-url: %w", err)
 	}
 	defer dropDB()
-	res := benchConsoleResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH),
+	res := benchConsoleResult{Machine: machine(),
 		Jobs: o.jobs, Records: o.records, Rounds: o.rounds, Met: true}
 	start := time.Now()
 	fx, err := fillConsoleDB(ctx, dbURL, o, &res, progress)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -157,7 +156,7 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	}
 	defer store.Close()
 	res := benchEventlogResult{
-		Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH),
+		Machine: machine(),
 		Writers: o.writers, PhaseSeconds: o.duration.Seconds(), Batch: o.batch, LatencyRate: o.latencyRate,
 	}
 	payload := func(w, i int) string {

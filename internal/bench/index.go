@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"testing/fstest"
@@ -138,7 +137,7 @@ func runBenchIndex(ctx context.Context, out, errOut io.Writer, o benchIndexOptio
 	if err != nil {
 		return err
 	}
-	res := benchIndexResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Rows: o.rows, Rounds: o.rounds, WriteRate: o.writeRate}
+	res := benchIndexResult{Machine: machine(), Rows: o.rows, Rounds: o.rounds, WriteRate: o.writeRate}
 
 	// The quiet writes are measured in slices, one before each build, so
 	// that load from elsewhere on the machine hits them as it hits the

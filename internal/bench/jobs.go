@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -141,7 +140,7 @@ func runBenchJobs(ctx context.Context, out, errOut io.Writer, o benchJobsOptions
 	}
 	defer closeServer()
 	progress := progressTo(errOut, o.json)
-	res := benchJobsResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), Jobs: o.jobs}
+	res := benchJobsResult{Machine: machine(), Jobs: o.jobs}
 	pooler, err := startPooler(ctx, server, o.pooler)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -197,4 +198,10 @@ func endTable(tw *tabwriter.Writer, out io.Writer, r any, asJSON bool) error {
 	}
 	_, err = fmt.Fprintln(out, string(b))
 	return err
+}
+
+// machine names the machine a figure was measured on, for each command's
+// header.
+func machine() string {
+	return fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 }

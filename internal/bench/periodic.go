@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -146,7 +145,7 @@ SELECT min(slot), max(slot), count(*) FILTER (WHERE n > 1), sum(n)::int, count(*
 	if err != nil {
 		return err
 	}
-	res.Machine, res.Replicas = fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH), o.replicas
+	res.Machine, res.Replicas = machine(), o.replicas
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "bench periodic: %s, %d replicas, a slot every %v, %.0f s, %d restarts\n", res.Machine, res.Replicas, o.every, res.Seconds, res.Restarts)
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -129,7 +128,7 @@ func runBenchRebuild(ctx context.Context, out, errOut io.Writer, o benchRebuildO
 		return fmt.Errorf("--database-url: %w", err)
 	}
 	defer dropDB()
-	res := benchRebuildResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH),
+	res := benchRebuildResult{Machine: machine(),
 		Records: o.records, Batch: o.batch, WithWrites: o.withWrites}
 	start := time.Now()
 	streams, err := fillRebuildDB(ctx, dbURL, o.records, progress)

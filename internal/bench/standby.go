@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"text/tabwriter"
@@ -137,7 +136,7 @@ func runBenchStandby(ctx context.Context, out, errOut io.Writer, o benchStandbyO
 	})
 	defer func() { stopWriting(); writing.Wait() }()
 
-	res := benchStandbyResult{Machine: fmt.Sprintf("%d cores, %s/%s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH),
+	res := benchStandbyResult{Machine: machine(),
 		SizeMB: size >> 20, WritesPerSec: o.writes, Holds: o.holds}
 	var waits []time.Duration
 	for i := range o.holds {
