@@ -72,9 +72,13 @@ type RebuildResult struct {
 // and in one transaction.
 const maxRebuildBatch = 100000
 
-// rebuildFenceWait is how long a caught-up rebuild waits for records held
-// behind the ordering fence before it looks again.
+// rebuildFenceWait is how long a rebuild that could not switch waits
+// before it catches up and tries again.
 const rebuildFenceWait = 20 * time.Millisecond
+
+// switchFenceWait bounds how long the switch, holding the live consumer's
+// checkpoint, waits for records behind the ordering fence.
+const switchFenceWait = 500 * time.Millisecond
 
 // rebuildCatchUp bounds the batches the switch handles while it holds the
 // live consumer's checkpoint: past it, the switch lets go and the rebuild
@@ -158,21 +162,15 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 		if b.n > 0 || b.moved {
 			continue
 		}
-		if b.heldBack {
-			// Committed records wait behind an older transaction still
-			// running: switching now would hand the live consumer a model
-			// without them. Wait for the fence, as a consumer does.
-			if err := ctxtime.Sleep(ctx, rebuildFenceWait); err != nil {
-				return nil, err
-			}
-			continue
-		}
 		done, err := s.switchRebuild(ctx, consumer, name, o, handle)
 		if err != nil {
 			return nil, err
 		}
 		if done {
 			break
+		}
+		if err := ctxtime.Sleep(ctx, rebuildFenceWait); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.pool.QueryRow(ctx, `SELECT handled FROM eventlog_consumers WHERE name = $1`, consumer).Scan(&res.Handled); err != nil {
@@ -228,14 +226,26 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		}
 		return false, err
 	}
-	for range rebuildCatchUp {
+	deadline := time.Now().Add(switchFenceWait)
+	for batches := 0; ; {
 		recs, _, heldBack, err := readFenced(ctx, tx, switchFetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
 		if err != nil {
 			return false, err
 		}
 		if len(recs) == 0 && heldBack {
-			// Not while records wait behind the fence: the live model
-			// would lack them until the live consumer got to them.
+			// Not while committed records wait behind an older append
+			// still running: the live model would lack them until the live
+			// consumer got to them. Appends are short; under steady writes
+			// a moment without such a record comes soon.
+			if time.Now().After(deadline) {
+				return false, nil
+			}
+			if err := ctxtime.Sleep(ctx, 5*time.Millisecond); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if len(recs) > 0 && batches == rebuildCatchUp {
 			return false, nil
 		}
 		if len(recs) == 0 {
@@ -263,8 +273,8 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		}
 		last := recs[len(recs)-1]
 		xid, pos, handled = strconv.FormatUint(last.TxID, 10), last.Position, handled+int64(len(recs))
+		batches++
 	}
-	return false, nil
 }
 
 // switchFetchSQL is fetchSQL for the switch, whose transaction holds row
