@@ -24,6 +24,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newDemoCmd(),
+		newRehearseCmd(),
 		newMigrateCmd(),
 		newIndexCmd(),
 		newJobsCmd(),

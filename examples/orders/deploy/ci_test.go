@@ -427,9 +427,16 @@ func TestWorkflowOrder(t *testing.T) {
 		t.Error("the test job must install promtool and run go test -race ./...")
 	}
 
+	rehearse := w.job(t, "rehearse")
+	if !runs(rehearse, regexp.MustCompile(`seatbelt rehearse --from "\$deployed" --to "\$GITHUB_SHA" --scenario examples/orders/rehearse.yaml`)) {
+		t.Error("the rehearse job does not rehearse the deployed revision against this one with the example's scenario")
+	}
+	if _, err := os.Stat(filepath.Join("..", "rehearse.yaml")); err != nil {
+		t.Errorf("the rehearse job's scenario: %v", err)
+	}
 	build := w.job(t, "build")
-	if !slices.Contains(build.Needs, "lint-migrations") || !slices.Contains(build.Needs, "test") {
-		t.Errorf("build needs %v, want the lint and the tests", build.Needs)
+	if !slices.Contains(build.Needs, "lint-migrations") || !slices.Contains(build.Needs, "test") || !slices.Contains(build.Needs, "rehearse") {
+		t.Errorf("build needs %v, want the lint, the tests and the rehearsal before an image is pushed", build.Needs)
 	}
 	if !strings.Contains(build.Outputs["changed"], "steps.compare.outputs.changed") {
 		t.Errorf("build's changed output is %q, not the compare step's", build.Outputs["changed"])

@@ -46,6 +46,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand picks the replica KillRandom kills. Defaults to a random source.
 	Rand *rand.Rand
+	// HTTPAddrEnv and ProbeAddrEnv name the environment variables that
+	// give a replica its API and probe addresses. Default to HTTP_ADDR and
+	// PROBE_ADDR, the template's names.
+	HTTPAddrEnv, ProbeAddrEnv string
+	// ReadyPath is the readiness probe's path on the probe address.
+	// Defaults to /readyz.
+	ReadyPath string
+	// RestartDelay is how long after a replica exits on its own (a crash,
+	// not a kill or a stop) a new one of the same version starts, as the
+	// kubelet restarts a container. Defaults to 1 second.
+	RestartDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +87,18 @@ func (c Config) withDefaults() Config {
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
+	if c.HTTPAddrEnv == "" {
+		c.HTTPAddrEnv = "HTTP_ADDR"
+	}
+	if c.ProbeAddrEnv == "" {
+		c.ProbeAddrEnv = "PROBE_ADDR"
+	}
+	if c.ReadyPath == "" {
+		c.ReadyPath = "/readyz"
+	}
+	if c.RestartDelay <= 0 {
+		c.RestartDelay = time.Second
+	}
 	return c
 }
 
@@ -93,11 +116,14 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	replicas []*replica
+	leaving  []*replica // removed, still routed to until that propagates
 	seq      int
 	closed   bool
 
-	deploys atomic.Int64
-	kills   atomic.Int64
+	deploys       atomic.Int64
+	kills         atomic.Int64
+	restarts      atomic.Int64
+	probeFailures atomic.Int64
 }
 
 // Start runs n replicas of v and a proxy on proxyAddr ("127.0.0.1:0" picks a
@@ -135,6 +161,15 @@ func (c *Cluster) URL() string { return "http://" + c.proxy.addr() }
 // Deploys and Kills count completed rollouts and KillRandom calls.
 func (c *Cluster) Deploys() int64 { return c.deploys.Load() }
 func (c *Cluster) Kills() int64   { return c.kills.Load() }
+
+// Restarts counts replicas that exited on their own (crashed) and were
+// started again.
+func (c *Cluster) Restarts() int64 { return c.restarts.Load() }
+
+// ProbeFailures counts failed readiness polls of replicas that had been
+// ready and were not being stopped: what makes Kubernetes take a pod out of
+// its Service.
+func (c *Cluster) ProbeFailures() int64 { return c.probeFailures.Load() }
 
 // Replica describes one replica for callers.
 type Replica struct {
@@ -175,8 +210,11 @@ func (c *Cluster) Rollout(ctx context.Context, v Version) error {
 			c.remove(o) // killed meanwhile; nothing to drain
 			continue
 		}
+		// As in Kubernetes, SIGTERM and the endpoint removal start
+		// together: the proxy keeps routing to the replica for the
+		// propagation delay, which the service must cover by serving on
+		// for a moment after SIGTERM (graceful's ShutdownDelay).
 		o.setTerminating(c.cfg.PropagationDelay)
-		c.sleep(ctx, c.cfg.PropagationDelay+c.cfg.ProbeInterval)
 		c.cfg.Logger.Info("rollout: terminating replica", "replica", o.name)
 		o.terminate(c.cfg.GracePeriod, c.cfg.Logger)
 		c.remove(o)
@@ -229,10 +267,21 @@ func (c *Cluster) Close() error {
 	return nil
 }
 
+// remove takes r off the replica list. The proxy may still route to it
+// until its removal from rotation has propagated, as a Service routes to a
+// pod that died until the endpoints catch up.
 func (c *Cluster) remove(r *replica) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replicas = slices.DeleteFunc(c.replicas, func(x *replica) bool { return x == r })
+	if r.routable() {
+		c.leaving = append(c.leaving, r)
+		time.AfterFunc(c.cfg.PropagationDelay, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.leaving = slices.DeleteFunc(c.leaving, func(x *replica) bool { return x == r })
+		})
+	}
 }
 
 // routable lists the replicas the proxy may send a request to.
@@ -240,7 +289,7 @@ func (c *Cluster) routable() []*url.URL {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*url.URL
-	for _, r := range c.replicas {
+	for _, r := range slices.Concat(c.replicas, c.leaving) {
 		if r.routable() {
 			out = append(out, r.appURL)
 		}

@@ -176,3 +176,51 @@ func TestStartRefusesZeroReplicas(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A service that stops at once on SIGTERM drops the requests the proxy
+// still routes to it while the endpoint removal propagates: the rollout
+// must show that, not hide it behind a pause before SIGTERM.
+func TestRolloutShowsAServiceThatDoesNotDrain(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig()
+	cfg.PropagationDelay = 300 * time.Millisecond
+	c, err := Start(ctx, version("v1", "EXIT_ON_SIGTERM=1"), 2, "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := startLoad(c.URL())
+	if err := c.Rollout(ctx, version("v2")); err != nil {
+		t.Fatal(err)
+	}
+	l.finish()
+	if l.failed.Load() == 0 {
+		t.Fatal("no request failed while replicas that exit at once on SIGTERM were replaced")
+	}
+}
+
+// A replica that exits on its own is started again and counted.
+func TestCrashedReplicaIsRestarted(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig()
+	cfg.RestartDelay = 50 * time.Millisecond
+	c, err := Start(ctx, version("v1"), 1, "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := http.Post(c.URL()+"/crash", "text/plain", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Restarts() == 0 || len(c.Replicas()) != 1 || !c.Replicas()[0].InRotation {
+		if time.Now().After(deadline) {
+			t.Fatalf("no restart: restarts %d, replicas %+v", c.Restarts(), c.Replicas())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if c.Kills() != 0 {
+		t.Fatalf("a crash counted as a kill: %d", c.Kills())
+	}
+}

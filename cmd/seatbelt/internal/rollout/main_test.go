@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +31,16 @@ func replicaMain([]string) int {
 		if os.Getenv("NEVER_READY") != "" {
 			app.StartupGate("never", func(context.Context) error { return fmt.Errorf("never ready") })
 		}
+		if os.Getenv("EXIT_ON_SIGTERM") != "" {
+			go func() {
+				c := make(chan os.Signal, 1)
+				signal.Notify(c, syscall.SIGTERM)
+				<-c
+				os.Exit(0)
+			}()
+		}
 		mux := http.NewServeMux()
+		mux.HandleFunc("POST /crash", func(http.ResponseWriter, *http.Request) { os.Exit(3) })
 		mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(20 * time.Millisecond) // some work in flight at any moment
 			fmt.Fprint(w, version)
@@ -47,5 +58,7 @@ func replicaMain([]string) int {
 }
 
 func version(name string, env ...string) Version {
-	return Version{Name: name, Binary: os.Args[0], Env: append([]string{testchild.Env("replica"), "VERSION=" + name}, env...)}
+	// Under the race detector a process sleeps a second in os.Exit, still
+	// serving, which would hide a replica that exits at once.
+	return Version{Name: name, Binary: os.Args[0], Env: append([]string{testchild.Env("replica"), "VERSION=" + name, "GORACE=atexit_sleep_ms=0"}, env...)}
 }

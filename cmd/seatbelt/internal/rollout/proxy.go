@@ -21,6 +21,10 @@ type proxy struct {
 
 type targetKey struct{}
 
+// ProxyErrorHeader is set on the proxy's own error responses, so a client
+// can tell the proxy failing to reach a replica from a replica's answer.
+const ProxyErrorHeader = "Rehearse-Proxy-Error"
+
 func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -41,6 +45,7 @@ func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 			IdleConnTimeout:     30 * time.Second,
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Set(ProxyErrorHeader, "1")
 			http.Error(w, "rollout proxy: "+err.Error(), http.StatusBadGateway)
 		},
 	}
@@ -49,6 +54,7 @@ func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			targets := routable()
 			if len(targets) == 0 {
+				w.Header().Set(ProxyErrorHeader, "1")
 				http.Error(w, "rollout proxy: no replica in rotation", http.StatusServiceUnavailable)
 				return
 			}

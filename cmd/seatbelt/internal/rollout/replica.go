@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,7 @@ type replica struct {
 	mu          sync.Mutex
 	inRotation  bool // what the proxy sees: readiness, PropagationDelay late
 	terminating bool
+	stopping    bool // killed or terminated on purpose: an exit is not a crash
 	done        chan struct{}
 	err         error
 	stopPoll    context.CancelFunc
@@ -59,25 +61,31 @@ func (c *Cluster) startReplica(v Version) (*replica, error) {
 	cmd := exec.Command(v.Binary)
 	cmd.Env = append(os.Environ(), v.Env...)
 	cmd.Env = append(cmd.Env,
-		fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", appPort),
-		fmt.Sprintf("PROBE_ADDR=127.0.0.1:%d", probePort))
+		fmt.Sprintf("%s=127.0.0.1:%d", c.cfg.HTTPAddrEnv, appPort),
+		fmt.Sprintf("%s=127.0.0.1:%d", c.cfg.ProbeAddrEnv, probePort))
 	out := &prefixWriter{w: c.cfg.Output, prefix: name + " | "}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("rollout: start %s: %w", v.Binary, err)
 	}
 	r.cmd = cmd
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stopPoll = cancel
 	go func() {
 		err := cmd.Wait()
 		r.mu.Lock()
 		r.err = err
-		r.inRotation = false
+		crashed := !r.stopping
 		r.mu.Unlock()
 		close(r.done)
+		// The endpoints learn of the exit only after the propagation
+		// delay; until then requests routed here are refused.
+		r.setTerminating(c.cfg.PropagationDelay)
+		if crashed {
+			c.restart(r)
+		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stopPoll = cancel
-	go r.poll(ctx, c.cfg)
+	go r.poll(ctx, c.cfg, &c.probeFailures)
 
 	c.mu.Lock()
 	c.replicas = append(c.replicas, r)
@@ -88,13 +96,13 @@ func (c *Cluster) startReplica(v Version) (*replica, error) {
 
 // poll is the endpoints controller for one replica: it probes /readyz and
 // applies each change to the routing table after the propagation delay.
-func (r *replica) poll(ctx context.Context, cfg Config) {
+func (r *replica) poll(ctx context.Context, cfg Config, probeFailures *atomic.Int64) {
 	client := &http.Client{Timeout: cfg.ProbeTimeout}
 	last, failures := false, 0
 	t := time.NewTicker(cfg.ProbeInterval)
 	defer t.Stop()
 	for {
-		resp, err := client.Get(r.probeURL + "/readyz")
+		resp, err := client.Get(r.probeURL + cfg.ReadyPath)
 		ok := err == nil && resp.StatusCode == http.StatusOK
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -104,6 +112,9 @@ func (r *replica) poll(ctx context.Context, cfg Config) {
 			failures = 0
 		} else {
 			failures++
+			if last && !r.isStopping() {
+				probeFailures.Add(1)
+			}
 		}
 		ready := ok || (last && failures < cfg.FailureThreshold)
 		if ready != last {
@@ -124,6 +135,32 @@ func (r *replica) poll(ctx context.Context, cfg Config) {
 		case <-t.C:
 		}
 	}
+}
+
+// restart replaces a replica that exited on its own with a new one of the
+// same version after the restart delay, unless the cluster is closing.
+func (c *Cluster) restart(r *replica) {
+	c.cfg.Logger.Warn("rollout: replica exited on its own; restarting it", "replica", r.name, "exit", fmt.Sprint(r.exitErr()))
+	c.remove(r)
+	time.AfterFunc(c.cfg.RestartDelay, func() {
+		if _, err := c.startReplica(r.v); err != nil {
+			c.cfg.Logger.Warn("rollout: restart failed", "replica", r.name, "error", err)
+			return
+		}
+		c.restarts.Add(1)
+	})
+}
+
+func (r *replica) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping || r.terminating
+}
+
+func (r *replica) markStopping() {
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
 }
 
 func (r *replica) routable() bool {
@@ -164,6 +201,7 @@ func (r *replica) setTerminating(propagation time.Duration) {
 // process exited.
 func (r *replica) terminate(grace time.Duration, log *slog.Logger) {
 	defer r.stopPoll()
+	r.markStopping()
 	if r.exited() {
 		return
 	}
@@ -180,6 +218,7 @@ func (r *replica) terminate(grace time.Duration, log *slog.Logger) {
 
 func (r *replica) kill() {
 	defer r.stopPoll()
+	r.markStopping()
 	_ = r.cmd.Process.Kill()
 	<-r.done
 }

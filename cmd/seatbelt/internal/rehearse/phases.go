@@ -1,0 +1,279 @@
+package rehearse
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rollout"
+)
+
+// Phase names, in the order they run.
+const (
+	PhaseOld      = "old"
+	PhaseMigrate  = "migrate"
+	PhaseDeploy   = "deploy"
+	PhaseKills    = "kills"
+	PhaseRollback = "rollback"
+	PhaseRedeploy = "redeploy"
+	PhaseStorm    = "storm"
+	// PhaseChecks is where a report places what the database showed after
+	// the traffic: acknowledged writes and invariants.
+	PhaseChecks = "invariants"
+)
+
+// phaseResult is what happened during one phase, before judging.
+type phaseResult struct {
+	name          string
+	start, end    time.Time
+	err           error // the phase's own step failed (a migrate, a rollout)
+	deploys       int
+	kills         int
+	restarts      int64
+	probeFailures int64
+}
+
+// killAftermath is how long after a SIGKILL a failed request is blamed on
+// it: requests in flight on the killed replica fail at once, and the proxy
+// stops routing to it at once.
+const killAftermath = time.Second
+
+// runner performs the phases while traffic flows.
+type runner struct {
+	cfg      Config
+	cluster  *rollout.Cluster
+	versions []rollout.Version // old, new
+	traffic  *Traffic
+	rng      *rand.Rand
+	migrate  func(context.Context) error
+
+	mu    sync.Mutex
+	kills []time.Time // moments of SIGKILLs, to explain failures
+	phase string      // for the progress line
+}
+
+// plan is the phases to run and the time each is given.
+func (r *runner) plan() ([]string, []time.Duration) {
+	names := []string{PhaseOld, PhaseMigrate, PhaseDeploy, PhaseKills, PhaseRollback, PhaseRedeploy}
+	d := r.cfg.Duration
+	storm := r.cfg.Storm.Deploys+r.cfg.Storm.Kills > 0
+	if storm {
+		d /= 2
+	}
+	slices := make([]time.Duration, len(names))
+	for i := range slices {
+		slices[i] = d / time.Duration(len(names))
+	}
+	if storm {
+		names = append(names, PhaseStorm)
+		slices = append(slices, r.cfg.Duration-d)
+	}
+	return names, slices
+}
+
+// run drives traffic through the phases and returns what each did. A phase
+// whose own step fails ends the run: what comes after it would rehearse
+// something else than the deploy.
+func (r *runner) run(ctx context.Context) []phaseResult {
+	trafficCtx, stopTraffic := context.WithCancel(ctx)
+	trafficDone := make(chan struct{})
+	go func() {
+		defer close(trafficDone)
+		r.traffic.Run(trafficCtx)
+	}()
+	progressDone := make(chan struct{})
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	go func() {
+		defer close(progressDone)
+		r.progress(progressCtx)
+	}()
+
+	names, slices := r.plan()
+	var results []phaseResult
+	for i, name := range names {
+		r.traffic.SetPhase(i)
+		r.mu.Lock()
+		r.phase = name
+		r.mu.Unlock()
+		res := r.runPhase(ctx, name, slices[i])
+		results = append(results, res)
+		if res.err != nil || ctx.Err() != nil {
+			r.cfg.Logger.Warn("rehearse: phase failed; stopping", "phase", name, "error", res.err)
+			break
+		}
+	}
+	stopTraffic()
+	<-trafficDone
+	stopProgress()
+	<-progressDone
+	return results
+}
+
+func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration) phaseResult {
+	res := phaseResult{name: name, start: time.Now()}
+	restarts, probes := r.cluster.Restarts(), r.cluster.ProbeFailures()
+	r.cfg.Logger.Info("rehearse: phase", "phase", name)
+	// A rollout finishes even if the run is cancelled half-way: a deploy
+	// abandoned in the middle is not what is rehearsed.
+	steady := context.WithoutCancel(ctx)
+	switch name {
+	case PhaseMigrate:
+		res.err = r.migrate(ctx)
+	case PhaseDeploy, PhaseRedeploy:
+		res.err = r.rollout(steady, 1, &res)
+	case PhaseRollback:
+		res.err = r.rollout(steady, 0, &res)
+	case PhaseKills:
+		res.err = r.killSpread(ctx, r.cfg.Kills, slice, &res)
+	case PhaseStorm:
+		res.err = r.storm(ctx, slice, &res)
+	}
+	if res.err == nil {
+		sleep(ctx, time.Until(res.start.Add(slice)))
+	}
+	res.end = time.Now()
+	res.restarts = r.cluster.Restarts() - restarts
+	res.probeFailures = r.cluster.ProbeFailures() - probes
+	return res
+}
+
+func (r *runner) rollout(ctx context.Context, to int, res *phaseResult) error {
+	v := r.versions[to]
+	if err := r.cluster.Rollout(ctx, v); err != nil {
+		return fmt.Errorf("rolling deploy to the %s build: %w", v.Name, err)
+	}
+	res.deploys++
+	return nil
+}
+
+func (r *runner) kill(ctx context.Context, res *phaseResult) error {
+	at := time.Now()
+	r.mu.Lock()
+	r.kills = append(r.kills, at)
+	r.mu.Unlock()
+	if _, err := r.cluster.KillRandom(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("after a SIGKILL: %w", err)
+	}
+	res.kills++
+	return nil
+}
+
+// killSpread kills n replicas at even moments through the phase.
+func (r *runner) killSpread(ctx context.Context, n int, slice time.Duration, res *phaseResult) error {
+	for i := range n {
+		if !sleep(ctx, time.Until(res.start.Add(slice*time.Duration(i+1)/time.Duration(n+1)))) {
+			return nil
+		}
+		if err := r.kill(ctx, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storm performs the storm's deploys (alternating builds, starting back to
+// the old one) and kills at random moments spread over the phase, one at a
+// time, as a merge-happy team and a flaky node would.
+func (r *runner) storm(ctx context.Context, slice time.Duration, res *phaseResult) error {
+	kinds := make([]string, 0, r.cfg.Storm.Deploys+r.cfg.Storm.Kills)
+	for range r.cfg.Storm.Deploys {
+		kinds = append(kinds, "deploy")
+	}
+	for range r.cfg.Storm.Kills {
+		kinds = append(kinds, "kill")
+	}
+	r.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+	// Moments fall in the first 80% of the phase, one to a slot, so a
+	// rollout (a few seconds) does not run past the traffic.
+	slot := slice * 8 / 10 / time.Duration(len(kinds))
+	current := 1
+	for i, kind := range kinds {
+		at := res.start.Add(time.Duration(i)*slot + time.Duration(r.rng.Int64N(int64(slot/2)+1)))
+		if !sleep(ctx, time.Until(at)) {
+			return nil
+		}
+		var err error
+		if kind == "deploy" {
+			current = 1 - current
+			err = r.rollout(context.WithoutCancel(ctx), current, res)
+		} else {
+			err = r.kill(ctx, res)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// explained says whether a failure is what a SIGKILL does: a request in
+// flight on the killed replica has no answer.
+func (r *runner) explained(f Failure) bool {
+	if f.Class != ClassTransport {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range r.kills {
+		if !f.End.Before(k) && !f.Start.After(k.Add(killAftermath)) {
+			return true
+		}
+	}
+	return false
+}
+
+// progress shows a status line: rewritten in place every second on a
+// terminal, printed every 5 seconds otherwise (a CI log).
+func (r *runner) progress(ctx context.Context) {
+	w := r.cfg.Progress
+	start := time.Now()
+	every, format := 5*time.Second, "%5.0fs  %-9s ok %d  failed %d  deploys %d  kills %d  restarts %d\n"
+	if isTerminal(w) {
+		every, format = time.Second, "\r%5.0fs  %-9s ok %-7d failed %-4d deploys %d  kills %d  restarts %d   "
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if every == time.Second {
+				fmt.Fprintln(w)
+			}
+			return
+		case <-t.C:
+		}
+		ok, failed, _, _ := r.traffic.Totals()
+		r.mu.Lock()
+		phase := r.phase
+		r.mu.Unlock()
+		fmt.Fprintf(w, format, time.Since(start).Seconds(), phase, ok, failed, r.cluster.Deploys(), r.cluster.Kills(), r.cluster.Restarts())
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

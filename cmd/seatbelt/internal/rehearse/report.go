@@ -1,0 +1,256 @@
+package rehearse
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Causes a report names for what broke.
+const (
+	CauseSchema   = "schema"   // the old build cannot run on the new schema
+	CauseEndpoint = "endpoint" // the new build answers today's clients differently
+	CauseShutdown = "shutdown" // a build drops requests when it is stopped
+	CauseJob      = "job"      // background work lost or doubled
+	CauseData     = "data"     // an acknowledged write or an invariant is wrong
+	CauseService  = "service"  // a build fails on its own: not ready, crashing, 5xx
+)
+
+// Report is what a rehearsal did and what the database showed afterwards.
+// Its JSON field names are the --json output's.
+type Report struct {
+	Old      string        `json:"old"`
+	New      string        `json:"new"`
+	Seed     uint64        `json:"seed"`
+	Pooler   bool          `json:"pooler,omitempty"`
+	Rate     int           `json:"rate"`
+	Duration string        `json:"duration"`
+	Phases   []PhaseReport `json:"phases"`
+	// NotRun lists the phases after one whose own step failed.
+	NotRun          []string          `json:"not_run,omitempty"`
+	RequestsOK      int64             `json:"requests_ok"`
+	RequestsFailed  int64             `json:"requests_failed"`
+	RequestsDropped int64             `json:"requests_dropped"`
+	RequestsSkipped int64             `json:"requests_skipped"`
+	Acks            AckReport         `json:"acks"`
+	Invariants      []InvariantResult `json:"invariants"`
+	BuildSeconds    float64           `json:"build_seconds"`
+	TotalSeconds    float64           `json:"total_seconds"`
+	// OK is true when no request failed except in flight on a killed
+	// replica, every phase's step worked, no replica crashed, every
+	// acknowledged write is intact and every invariant holds.
+	OK bool `json:"ok"`
+	// Phase is the first phase that broke ("invariants" for the checks
+	// after the traffic), Cause the likeliest reason, one of the Cause
+	// constants, and Verdict the sentence that says so.
+	Phase   string `json:"phase,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+	Verdict string `json:"verdict"`
+}
+
+// PhaseReport is one phase.
+type PhaseReport struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	OK      int64   `json:"requests_ok"`
+	Failed  int64   `json:"requests_failed"`
+	// Explained counts the failed requests that were in flight on a
+	// replica killed with SIGKILL: expected, and not held against the
+	// build.
+	Explained     int64  `json:"failed_explained_by_kills"`
+	Deploys       int    `json:"deploys"`
+	Kills         int    `json:"kills"`
+	Restarts      int64  `json:"restarts"`
+	ProbeFailures int64  `json:"probe_failures"`
+	Error         string `json:"error,omitempty"`
+	// Cause is set when the phase broke.
+	Cause  string `json:"cause,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// First lists the phase's first unexplained failures.
+	First []string `json:"first_failures,omitempty"`
+}
+
+func describe(b Build) string {
+	if b.Ref != "" {
+		return fmt.Sprintf("%s (%s)", b.Name, b.Ref)
+	}
+	return fmt.Sprintf("%s (%s)", b.Name, b.Binary)
+}
+
+// newReport judges the phases and the checks.
+func newReport(cfg Config, builds [2]Build, results []phaseResult, r *runner, acks AckReport, invs []InvariantResult) *Report {
+	rep := &Report{
+		Old: describe(builds[0]), New: describe(builds[1]), Seed: cfg.Seed, Pooler: cfg.Pooler,
+		Rate: cfg.Rate, Duration: cfg.Duration.String(), Acks: acks, Invariants: invs,
+	}
+	rep.RequestsOK, rep.RequestsFailed, rep.RequestsDropped, rep.RequestsSkipped = r.traffic.Totals()
+	names, _ := r.plan()
+	failures := r.traffic.Failures()
+	for i, res := range results {
+		p := PhaseReport{Name: res.name, Seconds: res.end.Sub(res.start).Seconds(), Deploys: res.deploys, Kills: res.kills,
+			Restarts: res.restarts, ProbeFailures: res.probeFailures}
+		p.OK, p.Failed = r.traffic.PhaseStats(i)
+		if res.err != nil {
+			p.Error = res.err.Error()
+		}
+		var unexplained []Failure
+		for _, f := range failures {
+			if f.Phase != i {
+				continue
+			}
+			if r.explained(f) {
+				p.Explained++
+				continue
+			}
+			unexplained = append(unexplained, f)
+			if len(p.First) < 5 {
+				p.First = append(p.First, f.String())
+			}
+		}
+		p.Cause, p.Reason = judgePhase(res, unexplained)
+		if p.Cause != "" && rep.Phase == "" {
+			rep.Phase, rep.Cause = p.Name, p.Cause
+			rep.Verdict = fmt.Sprintf("FAIL in phase %s (%s): %s", p.Name, p.Cause, p.Reason)
+		}
+		rep.Phases = append(rep.Phases, p)
+	}
+	rep.NotRun = names[len(results):]
+	if rep.Phase == "" {
+		rep.Cause, rep.Verdict = judgeChecks(acks, invs)
+		if rep.Cause != "" {
+			rep.Phase = PhaseChecks
+		}
+	}
+	rep.OK = rep.Phase == ""
+	if rep.OK {
+		rep.Verdict = fmt.Sprintf("PASS: %d requests through %d phases, none failed but in flight on a killed replica; every acknowledged write intact; every invariant holds",
+			rep.RequestsOK+rep.RequestsFailed, len(results))
+	}
+	return rep
+}
+
+// judgePhase names what broke in a phase, from its own step's error, its
+// crashes and its unexplained failures; "" if nothing did.
+func judgePhase(res phaseResult, failed []Failure) (cause, reason string) {
+	oldSide := res.name == PhaseMigrate || res.name == PhaseRollback
+	if res.err != nil {
+		switch res.name {
+		case PhaseMigrate:
+			return CauseSchema, "the new build's migrations failed: " + res.err.Error()
+		case PhaseRollback:
+			return CauseSchema, "the old build does not start on the new schema: " + res.err.Error()
+		default:
+			return CauseService, res.err.Error()
+		}
+	}
+	if res.restarts > 0 {
+		if oldSide {
+			return CauseSchema, fmt.Sprintf("the old build crashed %d times on the new schema", res.restarts)
+		}
+		return CauseService, fmt.Sprintf("replicas crashed %d times", res.restarts)
+	}
+	if len(failed) == 0 {
+		return "", ""
+	}
+	var transport, server, client int
+	for _, f := range failed {
+		switch {
+		case f.Class == ClassTransport:
+			transport++
+		case f.Class == ClassStatus && f.Status >= 500:
+			server++
+		default:
+			client++ // a 4xx or an answer that is not what the client reads
+		}
+	}
+	n := len(failed)
+	first := failed[0].String()
+	switch {
+	case res.name == PhaseOld:
+		return CauseService, fmt.Sprintf("%d requests failed before anything changed: the old build or the scenario is wrong; first: %s", n, first)
+	case transport >= server && transport >= client && (res.name == PhaseDeploy || res.name == PhaseRollback || res.name == PhaseRedeploy || res.name == PhaseStorm):
+		who := "the old build"
+		if res.name == PhaseRollback {
+			who = "the new build"
+		}
+		if res.name == PhaseStorm {
+			who = "a build"
+		}
+		return CauseShutdown, fmt.Sprintf("%d requests got no answer while %s was stopped: it must keep serving for a moment after SIGTERM and finish what is in flight; first: %s", transport, who, first)
+	case oldSide:
+		return CauseSchema, fmt.Sprintf("%d requests failed while the old build served on the new schema: the migration removed or changed something the old build uses; first: %s", n, first)
+	case client >= server:
+		return CauseEndpoint, fmt.Sprintf("%d requests of today's clients failed on the new build: a route, a field or a status changed; add new endpoints and fields instead of changing these; first: %s", n, first)
+	default:
+		return CauseService, fmt.Sprintf("%d requests failed with a server error or no answer; first: %s", n, first)
+	}
+}
+
+// judgeChecks names what the database showed wrong after the traffic.
+func judgeChecks(acks AckReport, invs []InvariantResult) (cause, verdict string) {
+	if acks.Violations > 0 {
+		ex := ""
+		if len(acks.Examples) > 0 {
+			ex = "; first: " + acks.Examples[0]
+		}
+		return CauseData, fmt.Sprintf("FAIL after the traffic (data): %d of %d acknowledged writes are missing or differ in the database%s", acks.Violations, acks.Checked, ex)
+	}
+	for _, inv := range invs {
+		if !inv.OK {
+			return inv.Cause, fmt.Sprintf("FAIL after the traffic (%s): invariant %q returned %d rows; first: %s", inv.Cause, inv.Name, inv.Rows, inv.Sample)
+		}
+	}
+	return "", ""
+}
+
+// WriteTable prints the report for a person.
+func (r *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "rehearsal of %s -> %s, %s at %d requests/s, seed %d", r.Old, r.New, r.Duration, r.Rate, r.Seed)
+	if r.Pooler {
+		fmt.Fprint(w, ", behind PgBouncer in transaction mode")
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "phase\ttime\tok\tfailed\tby kills\tdeploys\tkills\trestarts\tprobe fails\t")
+	for _, p := range r.Phases {
+		mark := "ok"
+		if p.Cause != "" {
+			mark = "FAIL " + p.Cause
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", p.Name, (time.Duration(p.Seconds * float64(time.Second))).Round(100*time.Millisecond),
+			p.OK, p.Failed, p.Explained, p.Deploys, p.Kills, p.Restarts, p.ProbeFailures, mark)
+	}
+	for _, n := range r.NotRun {
+		fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tnot run\n", n)
+	}
+	_ = tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	mark := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "FAIL"
+	}
+	fmt.Fprintf(tw, "acknowledged writes intact\t%d of %d\t%s\n", r.Acks.Checked-r.Acks.Violations, r.Acks.Checked, mark(r.Acks.Violations == 0))
+	for _, inv := range r.Invariants {
+		fmt.Fprintf(tw, "%s\t%d rows\t%s\n", inv.Name, inv.Rows, mark(inv.OK))
+	}
+	fmt.Fprintf(tw, "requests not sent (all clients busy)\t%d\t\n", r.RequestsDropped)
+	_ = tw.Flush()
+	fmt.Fprintln(w, r.Verdict)
+	for _, p := range r.Phases {
+		if len(p.First) == 0 && p.Error == "" {
+			continue
+		}
+		fmt.Fprintf(w, "first failures in %s:\n", p.Name)
+		if p.Error != "" {
+			fmt.Fprintln(w, "  "+p.Error)
+		}
+		for _, f := range p.First {
+			fmt.Fprintln(w, "  "+strings.TrimSpace(f))
+		}
+	}
+	fmt.Fprintf(w, "builds %.1fs, whole rehearsal %.1fs\n", r.BuildSeconds, r.TotalSeconds)
+}
