@@ -303,5 +303,15 @@ func TestProcess(t *testing.T) {
 		}
 		ch.Signal(syscall.SIGTERM)
 		waitLine(t, ch, "client stopped", 30*time.Second)
+		// And it exits by itself, once its pool is closed: Stop interrupts
+		// queries in flight, and pgx cancels each with a cancel request the
+		// pool's close waits for. Killed meanwhile (as testchild's cleanup
+		// would), the child leaves a cancel request half-forwarded, and
+		// PgBouncer 1.18 (Debian 12's) exits on it ("FATAL ...
+		// disconnect_client(): bad client state"), failing every test
+		// behind it with an unexpected EOF.
+		if code := ch.Wait(30 * time.Second); code != 0 {
+			t.Fatalf("the child exited with code %d after SIGTERM, want 0; output:\n%s", code, ch.Output())
+		}
 	})
 }
