@@ -58,7 +58,7 @@ func TestNoPasswordIsPrinted(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://app:s3cret@db.internal:5432/prod")
 	for _, path := range []string{
 		"migrate verify", "migrate up", "migrate status", "migrate lint", "migrate baseline", "migrate force",
-		"jobs list", "jobs show", "jobs cleanup", "eventlog history", "eventlog revert-writer", "demo",
+		"jobs list", "jobs show", "jobs cleanup", "eventlog history", "eventlog revert-writer", "demo", "rehearse",
 	} {
 		out, code := runCLI(t, append(strings.Fields(path), "--help")...)
 		if code != 0 || strings.Contains(out, "s3cret") || strings.Contains(out, "db.internal") || !strings.Contains(out, "$DATABASE_URL") {

@@ -98,32 +98,14 @@ func Run(ctx context.Context, c Config) (*rehearse.Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	rc := rehearse.Config{
+	return rehearse.Run(ctx, rehearse.Config{
 		Scenario: sc, Duration: cfg.Duration, Rate: cfg.RPS, Replicas: cfg.Replicas,
+		Old:         rehearse.Build{Name: "v1", Dir: root},
+		New:         rehearse.Build{Name: "v2", Dir: root},
 		Storm:       rehearse.Storm{Deploys: cfg.Deploys, Kills: cfg.Kills},
 		DatabaseURL: cfg.DatabaseURL, Pooler: cfg.Pooler, Keep: cfg.Keep, Seed: cfg.Seed,
 		Progress: cfg.Progress, ServiceOutput: cfg.ServiceOutput, Logger: cfg.Logger,
-		// Placeholders until the builds exist, so a bad flag is refused
-		// before two builds are paid for.
-		Old: rehearse.Build{Name: "v1", Binary: os.Args[0]},
-		New: rehearse.Build{Name: "v2", Binary: os.Args[0]},
-	}
-	if err := rehearse.Check(rc); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "seatbelt-demo-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	for _, b := range []*rehearse.Build{&rc.Old, &rc.New} {
-		b.Binary = filepath.Join(dir, "orders-"+b.Name)
-		cfg.Logger.Info("demo: building the example", "version", b.Name)
-		if err := rehearse.BuildDir(ctx, root, sc.Build, b.Binary, b.Name); err != nil {
-			return nil, fmt.Errorf("demo: building the example: %w", err)
-		}
-	}
-	return rehearse.Run(ctx, rc)
+	})
 }
 
 // moduleDir finds the seatbelt repository whose example the demo builds.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,10 +28,17 @@ func makeBuilds(ctx context.Context, cfg Config, dir string) ([2]Build, error) {
 			b.Binary = abs
 			continue
 		}
-		cfg.Logger.Info("rehearse: building", "build", b.Name, "ref", b.Ref)
-		bin, err := buildRef(ctx, cfg, dir, b.Name, b.Ref)
-		if err != nil {
-			return out, err
+		bin := filepath.Join(dir, b.Name)
+		if b.Dir != "" {
+			cfg.Logger.Info("rehearse: building", "build", b.Name, "dir", b.Dir)
+			if err := buildAt(ctx, b.Dir, cfg.BuildCmd, bin, b.Name, cfg); err != nil {
+				return out, fmt.Errorf("rehearse: %s build (%s): %w", b.Name, b.Dir, err)
+			}
+		} else {
+			cfg.Logger.Info("rehearse: building", "build", b.Name, "ref", b.Ref)
+			if err := buildRef(ctx, cfg, dir, b.Name, b.Ref, bin); err != nil {
+				return out, err
+			}
 		}
 		b.Binary = bin
 	}
@@ -41,22 +47,22 @@ func makeBuilds(ctx context.Context, cfg Config, dir string) ([2]Build, error) {
 
 // buildRef checks ref out into a worktree of the repository and builds it
 // there, stamped with the ref's short commit as CI stamps its builds.
-func buildRef(ctx context.Context, cfg Config, dir, name, ref string) (string, error) {
+func buildRef(ctx context.Context, cfg Config, dir, name, ref, bin string) error {
 	repo := cfg.RepoDir
 	if repo == "" {
 		top, err := git(ctx, "", "rev-parse", "--show-toplevel")
 		if err != nil {
-			return "", fmt.Errorf("rehearse: %s build %s: not in a git repository (run from the service's repository or give --repo): %w", name, ref, err)
+			return fmt.Errorf("rehearse: %s build %s: not in a git repository (run from the service's repository or give --repo): %w", name, ref, err)
 		}
 		repo = top
 	}
 	commit, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
 	if err != nil {
-		return "", fmt.Errorf("rehearse: %s build: %q is not a commit in %s (try HEAD~1, a branch, a tag or a commit hash)", name, ref, repo)
+		return fmt.Errorf("rehearse: %s build: %q is not a commit in %s (try HEAD~1, a branch, a tag or a commit hash)", name, ref, repo)
 	}
 	tree := filepath.Join(dir, "src-"+name)
 	if _, err := git(ctx, repo, "worktree", "add", "--detach", "--force", tree, commit); err != nil {
-		return "", fmt.Errorf("rehearse: %s build: checking out %s: %w", name, ref, err)
+		return fmt.Errorf("rehearse: %s build: checking out %s: %w", name, ref, err)
 	}
 	defer func() {
 		// A worktree left registered would make the next "worktree add"
@@ -65,12 +71,11 @@ func buildRef(ctx context.Context, cfg Config, dir, name, ref string) (string, e
 			_, _ = git(context.WithoutCancel(ctx), repo, "worktree", "prune")
 		}
 	}()
-	bin := filepath.Join(dir, name)
 	short := commit[:min(12, len(commit))]
 	if err := buildAt(ctx, tree, cfg.BuildCmd, bin, short, cfg); err != nil {
-		return "", fmt.Errorf("rehearse: %s build (%s at %s): %w", name, ref, short, err)
+		return fmt.Errorf("rehearse: %s build (%s at %s): %w", name, ref, short, err)
 	}
-	return bin, nil
+	return nil
 }
 
 // buildAt runs the build command in dir with {out} and {version} filled in
@@ -91,12 +96,6 @@ func buildAt(ctx context.Context, dir, command, out, version string, cfg Config)
 		return fmt.Errorf("%s exited 0 but wrote no %s: the build command must write the executable to {out}", line, out)
 	}
 	return nil
-}
-
-// BuildDir builds the tree at dir, as it is, with the build command: the
-// demo's builds of the working tree.
-func BuildDir(ctx context.Context, dir, command, out, version string) error {
-	return buildAt(ctx, dir, command, out, version, Config{ServiceOutput: io.Discard})
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {

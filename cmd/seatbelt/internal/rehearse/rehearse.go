@@ -71,8 +71,12 @@ type Build struct {
 	// Binary is the path of a built executable.
 	Binary string
 	// Ref is a git revision (HEAD~1, a branch, a tag, a commit) of the
-	// repository at Config.RepoDir. Exactly one of Binary and Ref is set.
+	// repository at Config.RepoDir, checked out and built.
 	Ref string
+	// Dir is a source tree built as it is, uncommitted changes included,
+	// stamped with Name as its version: the demo's builds.
+	Dir string
+	// Exactly one of Binary, Ref and Dir is set.
 }
 
 // Contract names what a build reads from its environment and how it is
@@ -220,13 +224,19 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.Logger = slog.Default()
 	}
 	for _, b := range []*Build{&cfg.Old, &cfg.New} {
+		given := 0
+		for _, s := range []string{b.Binary, b.Ref, b.Dir} {
+			if s != "" {
+				given++
+			}
+		}
 		switch {
-		case b.Binary == "" && b.Ref == "":
+		case given == 0:
 			errs = append(errs, fmt.Errorf("%s build: give a binary or a git ref (--%s BIN or --%s REF)", b.Name, b.Name, map[string]string{"old": "from", "new": "to"}[b.Name]))
-		case b.Binary != "" && b.Ref != "":
+		case given > 1:
 			errs = append(errs, fmt.Errorf("%s build: give a binary or a git ref, not both", b.Name))
-		case b.Ref != "" && cfg.BuildCmd == "":
-			errs = append(errs, fmt.Errorf("%s build: ref %q needs a build command: the scenario's build or --build 'go build -o {out} ./cmd/svc'", b.Name, b.Ref))
+		case b.Binary == "" && cfg.BuildCmd == "":
+			errs = append(errs, fmt.Errorf("%s build: building it needs a build command: the scenario's build or --build 'go build -o {out} ./cmd/svc'", b.Name))
 		}
 	}
 	if cfg.Duration < 6*time.Second {
@@ -257,22 +267,24 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	log := cfg.Logger
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "seatbelt-rehearse-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	builds, err := makeBuilds(ctx, cfg, dir)
-	if err != nil {
-		return nil, err
-	}
-	buildTime := time.Since(start)
-
+	// The database first: a server that cannot be reached is found before
+	// two builds are paid for.
 	dbURL, cleanupDB, err := freshDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanupDB()
+	dir, err := os.MkdirTemp("", "seatbelt-rehearse-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	buildStart := time.Now()
+	builds, err := makeBuilds(ctx, cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	buildTime := time.Since(buildStart)
 	env := []string{cfg.Contract.DatabaseURL + "=" + dbURL}
 	migrateEnv := env
 	if cfg.Pooler {
@@ -344,7 +356,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rehearse: %w", err)
 	}
-	rep := newReport(cfg, builds, phases, r, acks, invs)
+	rep := newReport(cfg, phases, r, acks, invs)
 	rep.BuildSeconds = buildTime.Seconds()
 	rep.TotalSeconds = time.Since(start).Seconds()
 	return rep, nil
@@ -385,14 +397,4 @@ func redact(raw string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
-}
-
-// Check reports what is wrong with a configuration without running it,
-// so a caller can refuse bad input before paying for builds.
-func Check(c Config) error {
-	_, err := c.withDefaults()
-	if err != nil {
-		return fmt.Errorf("rehearse: %w", err)
-	}
-	return nil
 }

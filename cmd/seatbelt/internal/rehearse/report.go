@@ -73,16 +73,19 @@ type PhaseReport struct {
 }
 
 func describe(b Build) string {
-	if b.Ref != "" {
+	switch {
+	case b.Ref != "":
 		return fmt.Sprintf("%s (%s)", b.Name, b.Ref)
+	case b.Dir != "":
+		return fmt.Sprintf("%s (%s as it is)", b.Name, b.Dir)
 	}
 	return fmt.Sprintf("%s (%s)", b.Name, b.Binary)
 }
 
 // newReport judges the phases and the checks.
-func newReport(cfg Config, builds [2]Build, results []phaseResult, r *runner, acks AckReport, invs []InvariantResult) *Report {
+func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, invs []InvariantResult) *Report {
 	rep := &Report{
-		Old: describe(builds[0]), New: describe(builds[1]), Seed: cfg.Seed, Pooler: cfg.Pooler,
+		Old: describe(cfg.Old), New: describe(cfg.New), Seed: cfg.Seed, Pooler: cfg.Pooler,
 		Rate: cfg.Rate, Duration: cfg.Duration.String(), Acks: acks, Invariants: invs,
 	}
 	rep.RequestsOK, rep.RequestsFailed, rep.RequestsDropped, rep.RequestsSkipped = r.traffic.Totals()
