@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +26,10 @@ import (
 // helpers then hand out URLs through the pooler ([Server.PooledURL]) and
 // keep the direct URL for what needs a session of its own.
 const PoolerEnv = "TEST_POOLER"
+
+// poolerExitOutput is where a pooler that exits while in use says so: the
+// test binary's stderr, which go test shows.
+var poolerExitOutput io.Writer = os.Stderr
 
 // pgbouncerPort only names the pooler's socket file; like a throwaway
 // cluster, it listens on no TCP port, so it never collides with anything.
@@ -41,11 +47,12 @@ type PoolerOptions struct {
 
 // Pooler is a PgBouncer started in front of a server. Close stops it.
 type Pooler struct {
-	dir   string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	close sync.Once
-	err   error
+	dir     string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	close   sync.Once
+	closing atomic.Bool
+	err     error
 }
 
 // StartPgBouncer starts PgBouncer (from PATH or /usr/sbin) in front of the
@@ -137,6 +144,13 @@ logfile = %s
 		}
 		started <- nil
 		_ = cmd.Wait()
+		if !p.closing.Load() {
+			// Its clients see only "unexpected EOF" or "connection
+			// reset": say why (PgBouncer 1.18 exits with a FATAL line on
+			// some cancel requests whose client died).
+			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
+			fmt.Fprintf(poolerExitOutput, "pglocal: pgbouncer exited while in use (%s); its log ends:\n%s\n", cmd.ProcessState, tail(log, 10))
+		}
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
@@ -196,6 +210,7 @@ func (p *Pooler) Close() error {
 		return nil
 	}
 	p.close.Do(func() {
+		p.closing.Store(true)
 		// SIGTERM is PgBouncer's immediate shutdown; its clients are tests
 		// that are over.
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -225,4 +240,10 @@ func startPoolerFromEnv(ctx context.Context, srv *Server) error {
 	default:
 		return errors.New("pglocal: " + PoolerEnv + "=" + kind + " is not a pooler this package starts; use pgbouncer, or unset it")
 	}
+}
+
+// tail returns the last n lines of b.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
