@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -154,7 +153,7 @@ type InvariantResult struct {
 	OK     bool   `json:"ok"`
 }
 
-// CheckInvariants runs every invariant's query, all at once, each retried
+// CheckInvariants runs every invariant's query in order, each retried
 // every 250 ms until it returns no rows or its Within has passed. A query
 // that fails is an error naming the invariant; the results of the others
 // are still returned.
@@ -165,13 +164,17 @@ func CheckInvariants(ctx context.Context, db *pgxpool.Pool, invs []Invariant) ([
 // checkInvariants is CheckInvariants with its poll interval, and a hook
 // told of each run's row count, for tests.
 func checkInvariants(ctx context.Context, db *pgxpool.Pool, invs []Invariant, poll time.Duration, ran func(name string, rows int64)) ([]InvariantResult, error) {
+	// In file order, one after the other: an invariant that waits (within)
+	// for background work to finish comes first, and the ones after it
+	// then see that work done, so each of them need not wait for it too.
 	results := make([]InvariantResult, len(invs))
-	errs := make([]error, len(invs))
-	var wg sync.WaitGroup
+	var errs []error
 	for i, inv := range invs {
-		wg.Go(func() { results[i], errs[i] = checkInvariant(ctx, db, inv, poll, ran) })
+		var err error
+		if results[i], err = checkInvariant(ctx, db, inv, poll, ran); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	wg.Wait()
 	return results, errors.Join(errs...)
 }
 

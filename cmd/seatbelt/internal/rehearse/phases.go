@@ -34,6 +34,7 @@ type phaseResult struct {
 	deploys       int
 	kills         int
 	restarts      int64
+	oldRestarts   int64 // of those, the old build's
 	probeFailures int64
 }
 
@@ -116,6 +117,7 @@ func (r *runner) run(ctx context.Context) []phaseResult {
 func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration) phaseResult {
 	res := phaseResult{name: name, start: time.Now()}
 	restarts, probes := r.cluster.Restarts(), r.cluster.ProbeFailures()
+	oldRestarts := r.cluster.RestartsOf(r.versions[0].Name)
 	r.cfg.Logger.Info("rehearse: phase", "phase", name)
 	// A rollout finishes even if the run is cancelled half-way: a deploy
 	// abandoned in the middle is not what is rehearsed.
@@ -137,6 +139,7 @@ func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration)
 	}
 	res.end = time.Now()
 	res.restarts = r.cluster.Restarts() - restarts
+	res.oldRestarts = r.cluster.RestartsOf(r.versions[0].Name) - oldRestarts
 	res.probeFailures = r.cluster.ProbeFailures() - probes
 	return res
 }

@@ -112,7 +112,7 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 				p.First = append(p.First, f.String())
 			}
 		}
-		p.Cause, p.Reason = judgePhase(res, unexplained)
+		p.Cause, p.Reason = judgePhase(res, unexplained, cfg.Old.Name, cfg.New.Name)
 		if p.Cause != "" && rep.Phase == "" {
 			rep.Phase, rep.Cause = p.Name, p.Cause
 			rep.Verdict = fmt.Sprintf("FAIL in phase %s (%s): %s", p.Name, p.Cause, p.Reason)
@@ -135,9 +135,9 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 }
 
 // judgePhase names what broke in a phase, from its own step's error, its
-// crashes and its unexplained failures; "" if nothing did.
-func judgePhase(res phaseResult, failed []Failure) (cause, reason string) {
-	oldSide := res.name == PhaseMigrate || res.name == PhaseRollback
+// crashes and its unexplained failures; "" if nothing did. old and new are
+// the builds' names, as the proxy labels each answer with its replica's.
+func judgePhase(res phaseResult, failed []Failure, old, new string) (cause, reason string) {
 	if res.err != nil {
 		switch res.name {
 		case PhaseMigrate:
@@ -148,46 +148,57 @@ func judgePhase(res phaseResult, failed []Failure) (cause, reason string) {
 			return CauseService, res.err.Error()
 		}
 	}
+	// A crash is the crashed build's: the old one's, once the new schema
+	// is in, is the schema's fault (it may surface a phase after the
+	// migration, when the replica restarts).
+	if res.oldRestarts > 0 && res.name != PhaseOld {
+		return CauseSchema, fmt.Sprintf("the old build crashed %d times on the new schema", res.oldRestarts)
+	}
 	if res.restarts > 0 {
-		if oldSide {
-			return CauseSchema, fmt.Sprintf("the old build crashed %d times on the new schema", res.restarts)
-		}
 		return CauseService, fmt.Sprintf("replicas crashed %d times", res.restarts)
 	}
 	if len(failed) == 0 {
 		return "", ""
 	}
-	var transport, server, client int
+	if res.name == PhaseOld {
+		return CauseService, fmt.Sprintf("%d requests failed before anything changed: the old build or the scenario is wrong; first: %s", len(failed), failed[0])
+	}
+	stopping := res.name == PhaseDeploy || res.name == PhaseRollback || res.name == PhaseRedeploy || res.name == PhaseStorm
+	byCause := map[string][]Failure{}
 	for _, f := range failed {
+		c := CauseEndpoint // the new build answered today's clients differently
 		switch {
-		case f.Class == ClassTransport:
-			transport++
-		case f.Class == ClassStatus && f.Status >= 500:
-			server++
-		default:
-			client++ // a 4xx or an answer that is not what the client reads
+		case f.Class == ClassTransport && stopping:
+			c = CauseShutdown
+		case f.Version == old && old != new:
+			c = CauseSchema // the old build, on the new schema
+		case f.Class == ClassTransport || f.Class == ClassStatus && f.Status >= 500:
+			c = CauseService
+		}
+		byCause[c] = append(byCause[c], f)
+	}
+	for _, c := range []string{CauseSchema, CauseEndpoint, CauseShutdown, CauseService} {
+		if len(byCause[c]) > len(byCause[cause]) {
+			cause = c
 		}
 	}
-	n := len(failed)
-	first := failed[0].String()
-	switch {
-	case res.name == PhaseOld:
-		return CauseService, fmt.Sprintf("%d requests failed before anything changed: the old build or the scenario is wrong; first: %s", n, first)
-	case transport >= server && transport >= client && (res.name == PhaseDeploy || res.name == PhaseRollback || res.name == PhaseRedeploy || res.name == PhaseStorm):
-		who := "the old build"
-		if res.name == PhaseRollback {
+	fs := byCause[cause]
+	switch cause {
+	case CauseSchema:
+		return cause, fmt.Sprintf("%d requests failed on the old build serving on the new schema: the migration removed or changed something the old build uses; first: %s", len(fs), fs[0])
+	case CauseEndpoint:
+		return cause, fmt.Sprintf("%d requests of today's clients failed on the new build: a route, a field or a status changed; add new endpoints and fields instead of changing these; first: %s", len(fs), fs[0])
+	case CauseShutdown:
+		who := "a replica"
+		switch {
+		case fs[0].Version == old:
+			who = "the old build"
+		case fs[0].Version == new:
 			who = "the new build"
 		}
-		if res.name == PhaseStorm {
-			who = "a build"
-		}
-		return CauseShutdown, fmt.Sprintf("%d requests got no answer while %s was stopped: it must keep serving for a moment after SIGTERM and finish what is in flight; first: %s", transport, who, first)
-	case oldSide:
-		return CauseSchema, fmt.Sprintf("%d requests failed while the old build served on the new schema: the migration removed or changed something the old build uses; first: %s", n, first)
-	case client >= server:
-		return CauseEndpoint, fmt.Sprintf("%d requests of today's clients failed on the new build: a route, a field or a status changed; add new endpoints and fields instead of changing these; first: %s", n, first)
+		return cause, fmt.Sprintf("%d requests got no answer while %s was stopped: it must keep serving for a moment after SIGTERM and finish what is in flight; first: %s", len(fs), who, fs[0])
 	default:
-		return CauseService, fmt.Sprintf("%d requests failed with a server error or no answer; first: %s", n, first)
+		return cause, fmt.Sprintf("%d requests failed with a server error or no answer; first: %s", len(fs), fs[0])
 	}
 }
 
@@ -243,8 +254,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "requests not sent (all clients busy)\t%d\t\n", r.RequestsDropped)
 	_ = tw.Flush()
 	fmt.Fprintln(w, r.Verdict)
+	// The phase that broke shows its first failures; the phases after it
+	// mostly repeat them (--json has them all).
 	for _, p := range r.Phases {
-		if len(p.First) == 0 && p.Error == "" {
+		if p.Name != r.Phase || len(p.First) == 0 && p.Error == "" {
 			continue
 		}
 		fmt.Fprintf(w, "first failures in %s:\n", p.Name)

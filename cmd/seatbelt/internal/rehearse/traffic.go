@@ -59,9 +59,12 @@ type Failure struct {
 	Message string
 	// Body is the first 200 bytes of the answer's body, if any.
 	Body string
+	// Replica and Version name the replica the request was routed to and
+	// the build it runs, as the proxy said; empty when none was picked.
+	Replica, Version string
 }
 
-// String reads "15:04:05.000 update PUT /orders/x: 404 page not found".
+// String reads "15:04:05.000 update PUT /orders/x (new-4): 404 page not found".
 func (f Failure) String() string {
 	detail := f.Message
 	if f.Class == ClassStatus {
@@ -73,7 +76,11 @@ func (f Failure) String() string {
 	if f.Status != 0 {
 		detail = strconv.Itoa(f.Status) + " " + detail
 	}
-	return fmt.Sprintf("%s %s %s %s: %s", f.Start.Format("15:04:05.000"), f.Step, f.Method, f.Path, detail)
+	on := ""
+	if f.Replica != "" {
+		on = " (" + f.Replica + ")"
+	}
+	return fmt.Sprintf("%s %s %s %s%s: %s", f.Start.Format("15:04:05.000"), f.Step, f.Method, f.Path, on, detail)
 }
 
 // Traffic sends a scenario's steps to a service at a fixed rate, keeps the
@@ -282,6 +289,7 @@ func (t *Traffic) send(ctx context.Context, phase int, p *plan, ent *entity, var
 	body, readErr := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	f.End, f.Status, f.Body = time.Now(), resp.StatusCode, string(body[:min(len(body), bodySample)])
+	f.Replica, f.Version = resp.Header.Get(rollout.ReplicaHeader), resp.Header.Get(rollout.VersionHeader)
 	switch {
 	case readErr != nil:
 		f.Class, f.Message = ClassTransport, readErr.Error()

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -118,7 +117,9 @@ type Cluster struct {
 	replicas []*replica
 	leaving  []*replica // removed, still routed to until that propagates
 	seq      int
-	closed   bool
+	// restartsOf counts restarts by version name.
+	restartsOf map[string]int64
+	closed     bool
 
 	deploys       atomic.Int64
 	kills         atomic.Int64
@@ -136,7 +137,7 @@ func Start(ctx context.Context, v Version, n int, proxyAddr string, cfg *Config)
 	if cfg != nil {
 		c0 = *cfg
 	}
-	c := &Cluster{cfg: c0.withDefaults()}
+	c := &Cluster{cfg: c0.withDefaults(), restartsOf: map[string]int64{}}
 	p, err := newProxy(proxyAddr, c.routable)
 	if err != nil {
 		return nil, err
@@ -165,6 +166,14 @@ func (c *Cluster) Kills() int64   { return c.kills.Load() }
 // Restarts counts replicas that exited on their own (crashed) and were
 // started again.
 func (c *Cluster) Restarts() int64 { return c.restarts.Load() }
+
+// RestartsOf counts the restarts of replicas of one version: a crash is the
+// crashed build's.
+func (c *Cluster) RestartsOf(version string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restartsOf[version]
+}
 
 // ProbeFailures counts failed readiness polls of replicas that had been
 // ready and were not being stopped: what makes Kubernetes take a pod out of
@@ -285,13 +294,13 @@ func (c *Cluster) remove(r *replica) {
 }
 
 // routable lists the replicas the proxy may send a request to.
-func (c *Cluster) routable() []*url.URL {
+func (c *Cluster) routable() []target {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []*url.URL
+	var out []target
 	for _, r := range slices.Concat(c.replicas, c.leaving) {
 		if r.routable() {
-			out = append(out, r.appURL)
+			out = append(out, target{url: r.appURL, name: r.name, version: r.version})
 		}
 	}
 	return out

@@ -25,7 +25,28 @@ type targetKey struct{}
 // can tell the proxy failing to reach a replica from a replica's answer.
 const ProxyErrorHeader = "Rehearse-Proxy-Error"
 
-func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
+// ReplicaHeader and VersionHeader name, on every answer the proxy passes on
+// or makes after picking a replica, the replica and its version: what
+// tells a failure of the old build from one of the new.
+const (
+	ReplicaHeader = "Rehearse-Replica"
+	VersionHeader = "Rehearse-Version"
+)
+
+// target is a replica the proxy may route to.
+type target struct {
+	url           *url.URL
+	name, version string
+}
+
+func (t *target) label(h http.Header) {
+	if t.name != "" {
+		h.Set(ReplicaHeader, t.name)
+		h.Set(VersionHeader, t.version)
+	}
+}
+
+func newProxy(addr string, routable func() []target) (*proxy, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -36,8 +57,12 @@ func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 	p := &proxy{ln: ln}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(pr.In.Context().Value(targetKey{}).(*url.URL))
+			pr.SetURL(pr.In.Context().Value(targetKey{}).(*target).url)
 			pr.Out.Host = pr.In.Host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Request.Context().Value(targetKey{}).(*target).label(resp.Header)
+			return nil
 		},
 		Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
@@ -45,6 +70,7 @@ func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 			IdleConnTimeout:     30 * time.Second,
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			r.Context().Value(targetKey{}).(*target).label(w.Header())
 			w.Header().Set(ProxyErrorHeader, "1")
 			http.Error(w, "rollout proxy: "+err.Error(), http.StatusBadGateway)
 		},
@@ -59,7 +85,7 @@ func newProxy(addr string, routable func() []*url.URL) (*proxy, error) {
 				return
 			}
 			t := targets[int(p.next.Add(1)%uint64(len(targets)))]
-			rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+			rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, &t)))
 		}),
 	}
 	go func() { _ = p.srv.Serve(ln) }()

@@ -18,8 +18,8 @@ func BenchmarkProxy(b *testing.B) {
 		_, _ = io.WriteString(w, `{"id":"o-1","version":3}`)
 	}))
 	defer srv.Close()
-	target, _ := url.Parse(srv.URL)
-	p, err := newProxy("127.0.0.1:0", func() []*url.URL { return []*url.URL{target} })
+	u, _ := url.Parse(srv.URL)
+	p, err := newProxy("127.0.0.1:0", func() []target { return []target{{url: u}} })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -148,6 +148,9 @@ func (c *Cluster) restart(r *replica) {
 			return
 		}
 		c.restarts.Add(1)
+		c.mu.Lock()
+		c.restartsOf[r.version]++
+		c.mu.Unlock()
 	})
 }
 
