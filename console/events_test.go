@@ -746,3 +746,47 @@ func TestStreamTypeWithASlash(t *testing.T) {
 		t.Fatalf("the stream billing · invoice/1 shows another stream's data:\n%s", body)
 	}
 }
+
+// A consumer group's partitions each get a row that names the partition.
+func TestEventsPageListsAGroupsPartitions(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	b := newEvBuilds(t, db)
+	ctx := context.Background()
+	for i := range 6 {
+		b.put(t, ctx, b.good, fmt.Sprintf("order/%d", i), `{"n": 1}`, nil)
+	}
+	var mu sync.Mutex
+	handled := 0
+	g, err := b.good.NewGroup("shipping", 2, func(context.Context, pgx.Tx, *eventlog.Record) error {
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	}, &eventlog.ConsumerConfig{TakeoverPoll: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- g.Run(runCtx) }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := handled
+		mu.Unlock()
+		if n == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group handled %d of 6 records", n)
+		}
+	}
+	stop()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	s := serve(t, db, nil)
+	rows := evSection(t, s.mustGet("/events"), "consumers", "</tbody>")
+	evWantAll(t, "the group's rows", rows, `data-name="shipping" data-partition="0"`, "partition 0 of 2", `data-name="shipping" data-partition="1"`, "partition 1 of 2")
+	evWantAll(t, "the overview", s.mustGet("/"), "shipping (partition 0 of 2)", "shipping (partition 1 of 2)")
+}

@@ -50,9 +50,22 @@ type ConsumerConfig struct {
 	Backoff time.Duration
 	// MaxBackoff caps the wait between attempts. Defaults to 10 seconds.
 	MaxBackoff time.Duration
-	// OnActive is called each time this instance becomes the active one.
-	// Defaults to nil.
+	// OnActive is called each time this instance becomes the active one
+	// (for a member of a consumer group: each time it goes from holding
+	// no partition to holding one). Defaults to nil.
 	OnActive func()
+	// Lease is how long a member of a consumer group ([Store.NewGroup])
+	// counts as alive after its last heartbeat (one every TakeoverPoll):
+	// a member that stops without leaving (killed, cut off) has its
+	// partitions taken over within about Lease. A killed member whose
+	// session the server has ended is noticed at the next TakeoverPoll. It
+	// must exceed TakeoverPoll. Defaults to 10 seconds, or 3 TakeoverPolls
+	// if that is longer; a [Consumer] does not use it.
+	Lease time.Duration
+	// OnPartitions is called with the partitions a member of a consumer
+	// group holds, in order, each time they change. Defaults to nil; a
+	// [Consumer] does not use it.
+	OnPartitions func(held []int)
 	// Logger receives state changes and retries. Defaults to the Store's.
 	Logger *slog.Logger
 }
@@ -154,6 +167,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return ErrConsumerRunning
 	}
 	defer c.running.Store(false)
+	var group bool
+	if err := c.store.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_group_partitions WHERE name = $1)`, c.name).Scan(&group); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("eventlog: registering consumer %q: %w", c.name, err)
+	}
+	if group {
+		return fmt.Errorf("%w: %q names a consumer group (Store.NewGroup), whose partitions keep their own checkpoints; run it with NewGroup, or name this consumer otherwise", ErrInvalidConfig, c.name)
+	}
 	if _, err := c.store.pool.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, c.name); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -192,20 +215,60 @@ const (
 // Store's Direct, else the pool's, or nil when the pool goes through a
 // pooler and there is no session to be had.
 func (c *Consumer) sessionConfig(ctx context.Context) (*pgx.ConnConfig, error) {
-	pooled, warning, err := pgsession.Inspect(ctx, c.store.pool)
+	return c.store.sessionConfig(ctx, c.cfg.Logger)
+}
+
+func (s *Store) sessionConfig(ctx context.Context, logger *slog.Logger) (*pgx.ConnConfig, error) {
+	pooled, warning, err := pgsession.Inspect(ctx, s.pool)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errLostLock, err)
 	}
 	if warning != "" {
-		c.cfg.Logger.Warn("eventlog: the pool goes through a connection pooler; " + warning)
+		logger.Warn("eventlog: the pool goes through a connection pooler; " + warning)
 	}
 	switch {
-	case c.store.direct != nil:
-		return c.store.direct.Copy(), nil
+	case s.direct != nil:
+		return s.direct.Copy(), nil
 	case pooled:
 		return nil, nil
 	}
-	return c.store.pool.Config().ConnConfig.Copy(), nil
+	return s.pool.Config().ConnConfig.Copy(), nil
+}
+
+// connectSession opens the session of a consumer or group member from cc
+// (see sessionConfig), refusing a Direct that goes through a pooler.
+func (s *Store) connectSession(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Conn, error) {
+	// A timed-out wait for a notification must not close the connection or
+	// send a cancel request that could hit a later query: use a deadline.
+	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	// Before any lock: a session lock taken through a pooler stays on its
+	// server connection, held for whichever client gets it next.
+	if s.direct != nil {
+		pooled, err := pgsession.Pooled(ctx, conn)
+		if err != nil {
+			closeSession(conn)
+			return nil, fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		if pooled {
+			closeSession(conn)
+			return nil, fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
+		}
+	}
+	return conn, nil
+}
+
+// closeSession closes a session; closing it ends the session, so its locks
+// are released.
+func closeSession(conn *pgx.Conn) {
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Close(cctx)
 }
 
 // runOnce connects, waits to become active and consumes until an error.
@@ -223,31 +286,11 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		c.becameActive()
 		return c.consume(ctx, nil, poll)
 	}
-	// A timed-out wait for a notification must not close the connection or
-	// send a cancel request that could hit a later query: use a deadline.
-	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
-	}
-	conn, err := pgx.ConnectConfig(ctx, cc)
+	conn, err := c.store.connectSession(ctx, cc)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errLostLock, err)
+		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(cctx) // closing ends the session: the lock is released
-	}()
-	// Before the lock: a session lock taken through a pooler stays on its
-	// server connection, held for whichever client gets it next.
-	if c.store.direct != nil {
-		pooled, err := pgsession.Pooled(ctx, conn)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errLostLock, err)
-		}
-		if pooled {
-			return fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
-		}
-	}
+	defer closeSession(conn)
 	for standbyLogged := false; ; standbyLogged = true {
 		var ok bool
 		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, consumerLockClass, c.name).Scan(&ok)

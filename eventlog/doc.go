@@ -134,6 +134,69 @@
 // [MaxLagCount]) and seconds; package eventlogprom exports it as
 // Prometheus metrics.
 //
+// # Consumer groups
+//
+// One consumer is one reader: its handler's throughput is the
+// projection's. A consumer group ([Store.NewGroup]) splits the work: its
+// name has a fixed number of partitions, every stream belongs to one
+// (partition = PostgreSQL's hashtextextended(type || '/' || id, 0), made
+// non-negative, modulo the count: the hash behind its hash partitioning
+// and hash indexes, kept stable across versions and pg_upgrade), and each
+// partition has its own checkpoint, written in the handler's transaction
+// as a consumer's is. Run the group in every replica, with as many
+// members per process as wanted; the live members share the partitions
+// and each partition is handled by one member at a time, so each
+// stream's records come in order, each once. Records of different
+// streams come in no order across partitions. It is a constructor of its
+// own, not a ConsumerConfig field: the partition count is part of the
+// group's identity, not a tuning knob with a default; a member started
+// with another count is refused (ErrInvalidConfig, naming both), since
+// streams would move between partitions whose checkpoints would then
+// skip or repeat their records; to change it, run a new group name, which
+// starts from the beginning of the log. A consumer and a group cannot
+// share a name.
+//
+// Each member renews a lease row every TakeoverPoll (eventlog_group_members)
+// and counts the live members: those whose lease (ConsumerConfig.Lease,
+// 10 s by default) has not run out and whose session, if they have one,
+// the server still has, so a killed member is noticed at the next
+// TakeoverPoll and one cut off within a Lease. With n members and p
+// partitions each holds p/n, and p%n of them one more; a member holding
+// the one more gives it up while another holds fewer than p/n. A member
+// holds a partition by a session advisory lock on ("evlp",
+// hashtext(name/partition)), taken and given up between batches, so when
+// a member joins (a deploy's new pods) the others release partitions
+// within a TakeoverPoll or two of seeing it, and when one leaves (Run
+// returns) or dies (its session ends) the others take its partitions at
+// their next TakeoverPoll. Without a session (behind a pooler with no
+// Config.Direct) the members split the partitions by their order in the
+// lease table instead. Either way a batch locks its partition's
+// checkpoint row and checks it did not move, as a consumer's does, so
+// two members that both believe they hold a partition (one about to
+// learn it lost it) take turns, and a member killed mid-batch rolls back
+// its handler's writes with its checkpoint.
+//
+// A member's batch handles the partitions it holds in one transaction:
+// it reads the log in the consumers' order from the earliest of their
+// checkpoints, behind the same ordering fence (below), a window of at most
+// BatchSize x partitions / held records of any partition, and keeps the
+// records of its partitions after each one's checkpoint. The fence is the
+// server's oldest running transaction, the same for every partition, so
+// no partition delivers a record while a transaction that could still add
+// one before it runs. The checkpoints then move past the last record
+// handled or, when the window held fewer than BatchSize of the member's,
+// past the last record of the window below the fence: nothing can appear
+// before that later, so a partition with few records does not read the
+// others' again. The cost is that each member's reads pass over the other
+// members' records (in the server: only its own are sent to it), about
+// members x the log read in all. A handler that keeps failing on a record
+// stops its member as it stops a consumer (a [*HandlerError]), with the
+// member's partitions' checkpoints just before the record.
+//
+// [Store.Consumers] lists a group as a row per partition (Partition,
+// Partitions set) with its lag, and eventlogprom labels them by
+// partition.
+//
 // # Rebuilding a read model
 //
 // A projection that was wrong (a bug skipped records, a column was added)

@@ -3,6 +3,7 @@ package eventlogprom
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,9 @@ func NewCollector(store *eventlog.Store, cfg *Config) (*Collector, error) {
 			c.timeout = cfg.Timeout
 		}
 	}
-	labels := []string{"consumer"}
+	// partition is the partition of a consumer group, "" for a plain
+	// consumer: at most eventlog.MaxPartitions series per group.
+	labels := []string{"consumer", "partition"}
 	c.records = prometheus.NewDesc("eventlog_consumer_lag_records", "Committed records the consumer has not handled yet.", labels, nil)
 	c.seconds = prometheus.NewDesc("eventlog_consumer_lag_seconds", "Age of the oldest committed record the consumer has not handled yet.", labels, nil)
 	c.handled = prometheus.NewDesc("eventlog_consumer_handled_total", "Records the consumer has handled.", labels, nil)
@@ -65,8 +68,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, s := range sts {
-		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(s.LagRecords), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, s.LagSeconds, s.Name)
-		ch <- prometheus.MustNewConstMetric(c.handled, prometheus.CounterValue, float64(s.Handled), s.Name)
+		part := ""
+		if s.Partitions > 0 {
+			part = strconv.Itoa(s.Partition)
+		}
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(s.LagRecords), s.Name, part)
+		ch <- prometheus.MustNewConstMetric(c.seconds, prometheus.GaugeValue, s.LagSeconds, s.Name, part)
+		ch <- prometheus.MustNewConstMetric(c.handled, prometheus.CounterValue, float64(s.Handled), s.Name, part)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,29 @@ func TestCollectorReportsLag(t *testing.T) {
 		store.Append(ctx, st, []eventlog.NewRecord{{Data: json.RawMessage(`{}`)}}, nil)
 	}
 	time.Sleep(5 * time.Millisecond)
+	// A group of 2 partitions handles all five; order/1 is in partition 0.
+	gctx, gstop := context.WithCancel(ctx)
+	var gHandled atomic.Int64
+	g, err := store.NewGroup("indexer", 2, func(context.Context, pgx.Tx, *eventlog.Record) error {
+		gHandled.Add(1)
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gdone := make(chan error, 1)
+	go func() { gdone <- g.Run(gctx) }()
+	for caughtUp := false; !caughtUp; time.Sleep(10 * time.Millisecond) {
+		sts, err := store.Consumers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caughtUp = len(sts) == 3 && sts[1].Handled+sts[2].Handled == 5
+	}
+	gstop()
+	if err := <-gdone; err != nil {
+		t.Fatal(err)
+	}
 
 	col, err := eventlogprom.NewCollector(store, nil)
 	if err != nil {
@@ -61,10 +85,14 @@ func TestCollectorReportsLag(t *testing.T) {
 	want := `
 # HELP eventlog_consumer_handled_total Records the consumer has handled.
 # TYPE eventlog_consumer_handled_total counter
-eventlog_consumer_handled_total{consumer="mailer"} 1
+eventlog_consumer_handled_total{consumer="indexer",partition="0"} 5
+eventlog_consumer_handled_total{consumer="indexer",partition="1"} 0
+eventlog_consumer_handled_total{consumer="mailer",partition=""} 1
 # HELP eventlog_consumer_lag_records Committed records the consumer has not handled yet.
 # TYPE eventlog_consumer_lag_records gauge
-eventlog_consumer_lag_records{consumer="mailer"} 4
+eventlog_consumer_lag_records{consumer="indexer",partition="0"} 0
+eventlog_consumer_lag_records{consumer="indexer",partition="1"} 0
+eventlog_consumer_lag_records{consumer="mailer",partition=""} 4
 `
 	// BatchSize 1 and a stop during the second record: one batch committed.
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "eventlog_consumer_lag_records", "eventlog_consumer_handled_total"); err != nil {
@@ -76,7 +104,7 @@ eventlog_consumer_lag_records{consumer="mailer"} 4
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == "eventlog_consumer_lag_seconds" {
-			if v := mf.GetMetric()[0].GetGauge().GetValue(); v <= 0 || v > 60 {
+			if v := mf.GetMetric()[2].GetGauge().GetValue(); v <= 0 || v > 60 { // mailer's
 				t.Fatalf("lag seconds %v", v)
 			}
 			return

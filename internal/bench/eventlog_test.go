@@ -34,3 +34,28 @@ func TestBenchEventlogSmall(t *testing.T) {
 		t.Fatalf("bad flags: exit %d\n%s", code, out)
 	}
 }
+
+func TestBenchEventlogGroupSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole-system bench run; go test without -short runs it")
+	}
+	out, code := runBench(t, "eventlog-group", "--json", "--records", "20000", "--streams", "50", "--partitions", "4", "--batch", "100")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r benchGroupResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	if r.ConsumerPerSec <= 0 || r.OneMemberPerSec <= 0 || r.GroupPerSec <= 0 || r.GroupVsOne != r.GroupPerSec/r.OneMemberPerSec ||
+		r.Records != 20000 || r.Members != 4 || r.Processes != 2 || r.Partitions != 4 {
+		t.Fatalf("result %+v", r)
+	}
+	if !strings.Contains(out, "4 members in 2 processes") {
+		t.Fatalf("no table:\n%s", out)
+	}
+	if out, code := runBench(t, "eventlog-group", "--members", "3", "--processes", "2"); code != 2 || !strings.Contains(out, "--members") {
+		t.Fatalf("bad flags: exit %d\n%s", code, out)
+	}
+}

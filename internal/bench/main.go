@@ -8,6 +8,7 @@
 //
 //	go run ./internal/bench jobs
 //	go run ./internal/bench eventlog --duration 8s
+//	go run ./internal/bench eventlog-group
 //	go run ./internal/bench index
 //	go run ./internal/bench periodic
 //	go run ./internal/bench console
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return pprof.StartCPUProfile(f)
 	}
 	defer pprof.StopCPUProfile()
-	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchIndexCmd(), newBenchStandbyCmd(), newBenchConsoleCmd(), newBenchRebuildCmd())
+	root.AddCommand(newBenchJobsCmd(), newBenchPeriodicCmd(), newBenchEventlogCmd(), newBenchEventlogGroupCmd(), newBenchIndexCmd(), newBenchStandbyCmd(), newBenchConsoleCmd(), newBenchRebuildCmd())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -1,0 +1,671 @@
+package eventlog
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
+)
+
+// MaxPartitions is the most partitions a consumer group may have: each is
+// a row of the lag metrics (Store.Consumers counts each one's lag through
+// the log's order index), and more partitions than members can ever use
+// only spread the work finer. A few per member is enough.
+const MaxPartitions = 32
+
+// Advisory lock classes of consumer groups: a member holds ("evlp",
+// hashtext(name/partition)) on its session for each partition it
+// handles; registering a group takes ("evlr", hashtext(name)) for its
+// transaction.
+const (
+	partitionLockClass = 0x65766c70
+	registerLockClass  = 0x65766c72
+)
+
+// groupWindow bounds the log records one partition batch reads past (its
+// own and the other partitions'): BatchSize times the partition count, at
+// most this many unless BatchSize is larger.
+const groupWindow = 10000
+
+// partitionSQL is the partition of the record aliased r in a group of
+// partitionsSQL partitions: PostgreSQL's extended text hash of the stream
+// name, the one its hash partitioning and hash indexes use, so it stays
+// the same across server versions and pg_upgrade.
+func partitionSQL(r, partitions string) string {
+	return `(hashtextextended(` + r + `.stream_type || '/' || ` + r + `.stream_id, 0) & 9223372036854775807) % ` + partitions
+}
+
+// groupFetchSQL reads the log after the earliest checkpoint of a member's
+// partitions ($1, $2), a window of at most $3 records of any partition in
+// delivery order, and returns the records below the fence of the
+// partitions $4 (of $7), each after its partition's checkpoint ($5, $6),
+// with their partition; then one summary row (summary true): how many
+// records the window held, whether one was above the fence, and the last
+// one below it (its position in the position column, its xid in last_xid;
+// NULL when none), whichever partition it is in. The other partitions'
+// records stay in the server: the summary reads the window again through
+// the index alone, and sorts nothing (xid8 comparisons are slow):
+// below-the-fence records are the window's prefix, so the last of them
+// has the greatest xid, and of those the greatest position.
+var groupFetchSQL = `WITH v AS MATERIALIZED (
+	SELECT xid, position, xid < pg_snapshot_xmin(pg_current_snapshot()) AS below FROM eventlog_records
+	WHERE (xid, position) > ($1::text::xid8, $2::bigint) ORDER BY xid, position LIMIT $3),
+s AS (SELECT count(*) AS n, coalesce(bool_or(NOT below), false) AS held, max(xid) FILTER (WHERE below) AS x FROM v)
+SELECT position, xid::text::bigint, stream_type, stream_id, version, record_id, data, metadata,
+	recorded_at, writer, trace_id, span_id, actor, reason, revert_of, w.part::int, false AS summary, NULL::text AS last_xid, 0::bigint AS scanned, false AS held
+FROM (SELECT r.*, r.xid < pg_snapshot_xmin(pg_current_snapshot()) AS below, ` + partitionSQL("r", "$7::bigint") + ` AS part
+	FROM eventlog_records r WHERE (r.xid, r.position) > ($1::text::xid8, $2::bigint)
+	ORDER BY r.xid, r.position LIMIT $3) w
+JOIN unnest($4::int[], $5::text[], $6::bigint[]) AS c(part, cxid, cpos)
+	ON c.part = w.part AND (w.xid, w.position) > (c.cxid::xid8, c.cpos)
+WHERE w.below
+UNION ALL
+SELECT coalesce((SELECT max(position) FROM v WHERE below AND v.xid = s.x), 0), 0, '', '', 0, '', NULL, NULL,
+	now(), '', '', '', '', '', NULL, 0, true, s.x::text, s.n, s.held
+FROM s`
+
+// Group is a consumer group: one consumer name whose records are split
+// into a fixed number of partitions by stream, each partition delivered in
+// order to one member at a time. Run it in every replica, as many
+// instances as wanted: the live members share the partitions.
+type Group struct {
+	store        *Store
+	name         string
+	partitions   int
+	handler      Handler
+	cfg          ConsumerConfig
+	running      atomic.Bool
+	pooledLogged atomic.Bool
+}
+
+// NewGroup returns the consumer group named name, whose streams are split
+// into partitions partitions (1 to [MaxPartitions]); Run starts a member.
+// cfg tunes each member as it does a [Consumer], with Lease and
+// OnPartitions besides. The partition count is the group's for good: a
+// member started with another count is refused when it runs.
+func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerConfig) (*Group, error) {
+	if partitions < 1 || partitions > MaxPartitions {
+		return nil, fmt.Errorf("%w: consumer group %q has %d partitions; use 1 to %d (eventlog.MaxPartitions), a few per member you mean to run", ErrInvalidConfig, name, partitions, MaxPartitions)
+	}
+	var lease time.Duration
+	if cfg != nil {
+		lease = cfg.Lease
+	}
+	if lease < 0 {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Lease is %s; use a positive duration, or 0 for the default (10s)", ErrInvalidConfig, lease)
+	}
+	c, err := s.NewConsumer(name, h, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cc := c.cfg
+	if lease == 0 {
+		cc.Lease = max(10*time.Second, 3*cc.TakeoverPoll)
+	}
+	if cc.Lease <= cc.TakeoverPoll {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Lease (%s) must exceed TakeoverPoll (%s): a member renews its lease every TakeoverPoll", ErrInvalidConfig, cc.Lease, cc.TakeoverPoll)
+	}
+	return &Group{store: s, name: name, partitions: partitions, handler: h, cfg: cc}, nil
+}
+
+// Name returns the group's name.
+func (g *Group) Name() string { return g.name }
+
+// Partitions returns the group's partition count.
+func (g *Group) Partitions() int { return g.partitions }
+
+// Run runs a member of the group until ctx is done (it returns nil) or the
+// handler keeps failing on a record (it returns a [*HandlerError]). The
+// member takes its share of the partitions and delivers their records,
+// giving partitions up when members join and taking more when they leave.
+// If its session is lost it drops its partitions and starts again.
+func (g *Group) Run(ctx context.Context) error {
+	if !g.running.CompareAndSwap(false, true) {
+		return ErrConsumerRunning
+	}
+	defer g.running.Store(false)
+	if err := g.register(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	m := &member{g: g, id: memberID(), held: []int{}}
+	m.log = g.cfg.Logger.With("member", m.id)
+	defer m.leave()
+	for {
+		err := m.runOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errLostLock) || isConnError(err):
+			m.log.Warn("eventlog: group member lost its connection; starting again", "err", err)
+			if ctxtime.Sleep(ctx, g.cfg.TakeoverPoll) != nil {
+				return nil
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// register creates the group's partition checkpoints, or checks that the
+// group has the partition count this member was given.
+func (g *Group) register(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, g.store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, registerLockClass, g.name); err != nil {
+			return err
+		}
+		var consumer bool
+		var have, rows int
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_consumers WHERE name = $1),
+			coalesce((SELECT max(partitions) FROM eventlog_group_partitions WHERE name = $1), 0),
+			(SELECT count(*) FROM eventlog_group_partitions WHERE name = $1 AND partitions = $2)`, g.name, g.partitions).Scan(&consumer, &have, &rows)
+		if err != nil {
+			return err
+		}
+		switch {
+		case consumer:
+			return fmt.Errorf("%w: %q names a consumer (Store.NewConsumer), whose checkpoint is one for the whole log; name the group otherwise (it starts from the beginning of the log)", ErrInvalidConfig, g.name)
+		case have == 0:
+			_, err := tx.Exec(ctx, `INSERT INTO eventlog_group_partitions (name, partition, partitions)
+				SELECT $1, p, $2 FROM generate_series(0, $2 - 1) p`, g.name, g.partitions)
+			return err
+		case have == g.partitions && rows != g.partitions:
+			return fmt.Errorf("eventlog: consumer group %q has %d of its %d partition checkpoints (deleted by hand?); restore them from a backup, or run the group under a new name (it starts from the beginning of the log)", g.name, rows, have)
+		case have != g.partitions || rows != g.partitions:
+			return fmt.Errorf("%w: consumer group %q has %d partitions, and this member was given %d: streams would move to other partitions, whose checkpoints would skip or repeat their records; keep %d, or run the group under a new name (it starts from the beginning of the log)",
+				ErrInvalidConfig, g.name, have, g.partitions, have)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrInvalidConfig) {
+		return fmt.Errorf("eventlog: registering consumer group %q: %w", g.name, err)
+	}
+	return err
+}
+
+// memberID names a member: host, process and a random part, so members in
+// one process differ.
+func memberID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", cmp.Or(host, "host"), os.Getpid(), hex.EncodeToString(b))
+}
+
+// member is one running instance of a group.
+type member struct {
+	g    *Group
+	id   string
+	log  *slog.Logger
+	held []int // partitions held, in order
+	// conn is the session holding the partitions' locks and LISTENing,
+	// or nil without one (behind a pooler).
+	conn *pgx.Conn
+}
+
+// leave deletes the member's lease, so the others count it gone at once.
+func (m *member) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.g.store.pool.Exec(ctx, `DELETE FROM eventlog_group_members WHERE name = $1 AND member = $2`, m.g.name, m.id)
+}
+
+func (m *member) runOnce(ctx context.Context) error {
+	g := m.g
+	m.setHeld(nil)
+	cc, err := g.store.sessionConfig(ctx, g.cfg.Logger)
+	if err != nil {
+		return err
+	}
+	poll := cmp.Or(g.cfg.PollInterval, pollOnly)
+	if cc == nil {
+		if g.pooledLogged.CompareAndSwap(false, true) {
+			m.log.Warn("eventlog: the pool goes through a connection pooler, which keeps no session: group member runs without partition locks and LISTEN, polling every poll_interval; members split the partitions by their leases and take turns under each partition's checkpoint lock while they change hands; set Config.Direct to a direct connection for locks and wake-ups",
+				"poll_interval", poll)
+		}
+		m.conn = nil
+	} else {
+		conn, err := g.store.connectSession(ctx, cc)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			m.conn = nil
+			closeSession(conn)
+		}()
+		if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		m.conn = conn
+		poll = cmp.Or(g.cfg.PollInterval, pollWithListen)
+	}
+	return m.consume(ctx, poll)
+}
+
+// consume is the member's loop: rebalance every TakeoverPoll, and between
+// rebalances batches of the partitions held.
+func (m *member) consume(ctx context.Context, poll time.Duration) error {
+	g := m.g
+	limit := g.cfg.BatchSize
+	var failing struct {
+		pos      int64
+		attempts int
+		waits    int
+	}
+	var nextTick time.Time
+	fenceWait := time.Duration(0)
+	for {
+		if !time.Now().Before(nextTick) {
+			if err := m.rebalance(ctx); err != nil {
+				return err
+			}
+			nextTick = time.Now().Add(g.cfg.TakeoverPoll)
+		}
+		var b groupBatchResult
+		if len(m.held) > 0 {
+			var err error
+			if b, err = g.batch(ctx, m.held, limit); err != nil {
+				return err
+			}
+		}
+		if b.herr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if failing.pos != b.bad.Position {
+				failing.pos, failing.attempts, failing.waits = b.bad.Position, 0, 0
+			}
+			failing.attempts++
+			if failing.attempts >= g.cfg.MaxAttempts {
+				return &HandlerError{Consumer: g.name, Record: b.bad, Attempts: failing.attempts, Err: b.herr}
+			}
+			m.log.Warn("eventlog: handler failed; retrying", "partition", b.badPartition, "stream", b.bad.Stream.String(), "version", b.bad.Version,
+				"position", b.bad.Position, "attempt", failing.attempts, "err", b.herr)
+			if b.n > 0 {
+				limit = b.n // commit the records before the failing one first
+				continue
+			}
+			failing.waits++
+			if err := ctxtime.Sleep(ctx, backoff(g.cfg.Backoff, g.cfg.MaxBackoff, failing.waits)); err != nil {
+				return err
+			}
+			limit = 1
+			continue
+		}
+		full := len(m.held) > 0 && b.n == limit
+		limit = g.cfg.BatchSize
+		if full || b.moved || b.more {
+			continue
+		}
+		wait := poll
+		if b.heldBack {
+			fenceWait = min(max(2*fenceWait, time.Millisecond), poll)
+			wait = fenceWait
+		} else {
+			fenceWait = 0
+		}
+		wait = max(min(wait, time.Until(nextTick)), 0)
+		if m.conn == nil {
+			if err := ctxtime.Sleep(ctx, wait); err != nil {
+				return err
+			}
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		_, err := m.conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+	}
+}
+
+// backoff is the nth wait: base doubled n-1 times, capped.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// otherMember is another live member as its lease row says.
+type otherMember struct {
+	id   string
+	held int
+}
+
+// heartbeatSQL renews the member's lease ($2; $3 its session's pid, $4 the
+// partitions it holds, $5 the lease in seconds), forgets members whose
+// lease ran out long ago, and lists the other live members: those whose
+// lease runs and whose session, if they said they had one, the server
+// still has.
+const heartbeatSQL = `WITH me AS (
+	INSERT INTO eventlog_group_members (name, member, pid, held, expires_at)
+	VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 second')
+	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, held = excluded.held, expires_at = excluded.expires_at
+), gone AS (
+	DELETE FROM eventlog_group_members
+	WHERE name = $1 AND member <> $2 AND expires_at < now() - 10 * $5::float8 * interval '1 second'
+)
+SELECT m.member, m.held FROM eventlog_group_members m
+WHERE m.name = $1 AND m.member <> $2 AND m.expires_at > now()
+	AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
+ORDER BY m.member`
+
+// rebalance renews the member's lease and brings the partitions it holds
+// to its share. With n live members and p partitions each holds p/n, and
+// p%n of them one more; a member holding the one more gives it up while
+// another holds fewer than p/n, so a member that joins gets its share
+// within a TakeoverPoll or two of the others seeing it. With a session
+// the partitions are advisory locks, tried and released between batches;
+// without one, the members split the partitions by their order.
+func (m *member) rebalance(ctx context.Context) error {
+	g := m.g
+	var pid *int32
+	if m.conn != nil {
+		p := int32(m.conn.PgConn().PID())
+		pid = &p
+	}
+	rows, err := g.store.pool.Query(ctx, heartbeatSQL, g.name, m.id, pid, len(m.held), g.cfg.Lease.Seconds())
+	if err != nil {
+		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
+	}
+	others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (otherMember, error) {
+		var o otherMember
+		err := r.Scan(&o.id, &o.held)
+		return o, err
+	})
+	if err != nil {
+		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
+	}
+	n := len(others) + 1
+	if m.conn == nil {
+		ids := []string{m.id}
+		for _, o := range others {
+			ids = append(ids, o.id)
+		}
+		slices.Sort(ids)
+		i := slices.Index(ids, m.id)
+		var held []int
+		for p := i; p < g.partitions; p += n {
+			held = append(held, p)
+		}
+		m.setHeld(held)
+		return nil
+	}
+	base, extra := g.partitions/n, g.partitions%n
+	needy := false
+	for _, o := range others {
+		needy = needy || o.held < base
+	}
+	share := base
+	if extra > 0 && !needy {
+		share++
+	}
+	held := slices.Clone(m.held)
+	for len(held) > share {
+		p := held[len(held)-1]
+		if _, err := m.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, partitionLockClass, partitionKey(g.name, p)); err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		held = held[:len(held)-1]
+	}
+	start := memberOffset(m.id, g.partitions)
+	for i := 0; i < g.partitions && len(held) < share; i++ {
+		p := (start + i) % g.partitions
+		if slices.Contains(held, p) {
+			continue
+		}
+		var ok bool
+		if err := m.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, partitionLockClass, partitionKey(g.name, p)).Scan(&ok); err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		if ok {
+			held = append(held, p)
+		}
+	}
+	slices.Sort(held)
+	m.setHeld(held)
+	return nil
+}
+
+func partitionKey(name string, p int) string { return name + "/" + strconv.Itoa(p) }
+
+// memberOffset is where a member starts looking for free partitions, so
+// members starting together try different ones first.
+func memberOffset(id string, partitions int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(partitions))
+}
+
+// setHeld records the partitions held, reporting a change.
+func (m *member) setHeld(held []int) {
+	if held == nil {
+		held = []int{}
+	}
+	if slices.Equal(held, m.held) {
+		return
+	}
+	was := len(m.held)
+	m.held = held
+	m.log.Info("eventlog: group member's partitions changed", "partitions", held)
+	if m.g.cfg.OnPartitions != nil {
+		m.g.cfg.OnPartitions(slices.Clone(held))
+	}
+	if was == 0 && len(held) > 0 && m.g.cfg.OnActive != nil {
+		m.g.cfg.OnActive()
+	}
+}
+
+// groupBatchResult is what one batch of a member did.
+type groupBatchResult struct {
+	batchResult
+	badPartition int  // the partition of the record the handler failed on
+	more         bool // the read stopped at its window, not at the fence or the end
+}
+
+// checkpoint is where a partition has read the log up to.
+type checkpoint struct {
+	xid uint64
+	pos int64
+}
+
+func (c checkpoint) less(d checkpoint) bool {
+	return c.xid < d.xid || (c.xid == d.xid && c.pos < d.pos)
+}
+
+// partitionRecord is a record and its partition.
+type partitionRecord struct {
+	r    *Record
+	part int
+}
+
+// batch handles up to limit records of the partitions parts, in order, in
+// one transaction with their checkpoints. As a consumer's batch, it reads
+// before its transaction takes an xid, then locks the checkpoint rows and
+// checks they did not move.
+//
+// The read walks the log in delivery order from the earliest of the
+// checkpoints, behind the same fence as a consumer: only records whose
+// writing transaction ended before the read's snapshot, a set that is
+// final when read. Each partition's checkpoint then moves past the last
+// record handled, or, when fewer than limit records were the partitions',
+// past the last record of the window below the fence, whichever partition
+// it is in: nothing can appear before it later, so a partition with few
+// records does not read the others' again. A member reads the log once
+// for all its partitions.
+func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBatchResult, err error) {
+	ctx, span := g.store.tracer.Start(ctx, "eventlog.consume")
+	defer func() {
+		span.SetAttributes(attribute.String("eventlog.consumer", g.name), attribute.IntSlice("eventlog.partitions", parts), attribute.Int("eventlog.records", res.n))
+		if e := errors.Join(res.herr, err); e != nil {
+			span.RecordError(e)
+			span.SetStatus(codes.Error, e.Error())
+		}
+		span.End()
+	}()
+	tx, err := g.store.pool.Begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	const checkpointSQL = `SELECT partition, xid::text, position FROM eventlog_group_partitions WHERE name = $1 AND partition = ANY($2::int[]) ORDER BY partition`
+	held := make([]int32, len(parts))
+	for i, p := range parts {
+		held[i] = int32(p)
+	}
+	readCheckpoints := func(sql string) (map[int]checkpoint, error) {
+		rows, err := tx.Query(ctx, sql, g.name, held)
+		if err != nil {
+			return nil, err
+		}
+		cps := map[int]checkpoint{}
+		for rows.Next() {
+			var p int
+			var xid string
+			var c checkpoint
+			if err := rows.Scan(&p, &xid, &c.pos); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if c.xid, err = strconv.ParseUint(xid, 10, 64); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			cps[p] = c
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(cps) != len(parts) {
+			return nil, fmt.Errorf("%d of the %d partitions' checkpoints are there (deleted by hand?)", len(cps), len(parts))
+		}
+		return cps, nil
+	}
+	cps, err := readCheckpoints(checkpointSQL)
+	if err != nil {
+		return res, fmt.Errorf("eventlog: reading the checkpoints of %q partitions %v: %w", g.name, parts, err)
+	}
+	from := cps[parts[0]]
+	cxids, cposs := make([]string, len(parts)), make([]int64, len(parts))
+	for i, p := range parts {
+		c := cps[p]
+		if c.less(from) {
+			from = c
+		}
+		cxids[i], cposs[i] = strconv.FormatUint(c.xid, 10), c.pos
+	}
+	window := max(min(limit*g.partitions/len(parts), groupWindow), limit)
+	rows, err := tx.Query(ctx, groupFetchSQL, strconv.FormatUint(from.xid, 10), from.pos, window, held, cxids, cposs, g.partitions)
+	if err != nil {
+		return res, fmt.Errorf("eventlog: reading records for %q partitions %v: %w", g.name, parts, err)
+	}
+	var recs []partitionRecord
+	var scanned int64
+	var lastXid *string
+	var lastPos int64
+	for rows.Next() {
+		var part int
+		var summary, heldBack bool
+		var xid *string
+		var n int64
+		r, err := scanRecordPlus(rows, &part, &summary, &xid, &n, &heldBack)
+		if err != nil {
+			rows.Close()
+			return res, fmt.Errorf("eventlog: reading records for %q partitions %v: %w", g.name, parts, err)
+		}
+		if summary {
+			scanned, lastXid, lastPos, res.heldBack = n, xid, r.Position, heldBack
+			continue
+		}
+		recs = append(recs, partitionRecord{r, part})
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("eventlog: reading records for %q partitions %v: %w", g.name, parts, err)
+	}
+	slices.SortFunc(recs, func(a, b partitionRecord) int {
+		return cmp.Or(cmp.Compare(a.r.TxID, b.r.TxID), cmp.Compare(a.r.Position, b.r.Position))
+	})
+	// The checkpoints move past the last record handled, or when fewer
+	// than limit were the partitions', past the window's last record below
+	// the fence.
+	var to checkpoint
+	switch {
+	case len(recs) >= limit:
+		recs = recs[:limit]
+		last := recs[limit-1].r
+		to = checkpoint{last.TxID, last.Position}
+	case lastXid != nil:
+		x, err := strconv.ParseUint(*lastXid, 10, 64)
+		if err != nil {
+			return res, err
+		}
+		to = checkpoint{x, lastPos}
+		// The window was full and all below the fence: the log may go on.
+		res.more = scanned == int64(window) && !res.heldBack
+	default:
+		return res, nil
+	}
+	locked, err := readCheckpoints(checkpointSQL + ` FOR UPDATE`)
+	if err != nil {
+		return res, fmt.Errorf("eventlog: locking the checkpoints of %q partitions %v: %w", g.name, parts, err)
+	}
+	for _, p := range parts {
+		if locked[p] != cps[p] {
+			res.moved = true
+			return res, nil
+		}
+	}
+	handled := map[int]int64{}
+	for i, pr := range recs {
+		if herr := g.handler(ctx, tx, pr.r); herr != nil {
+			res.n, res.bad, res.badPartition, res.herr = i, pr.r, pr.part, herr
+			return res, nil
+		}
+		handled[pr.part]++
+	}
+	var ups []int32
+	var upXids []string
+	var upPoss, upNs []int64
+	for _, p := range parts {
+		if c := cps[p]; c.less(to) || handled[p] > 0 {
+			ups = append(ups, int32(p))
+			upXids, upPoss, upNs = append(upXids, strconv.FormatUint(to.xid, 10)), append(upPoss, to.pos), append(upNs, handled[p])
+		}
+	}
+	if len(ups) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE eventlog_group_partitions p SET xid = u.xid::xid8, position = u.pos, handled = p.handled + u.n, updated_at = now()
+			FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bigint[]) AS u(part, xid, pos, n) WHERE p.name = $1 AND p.partition = u.part`,
+			g.name, ups, upXids, upPoss, upNs); err != nil {
+			return res, fmt.Errorf("eventlog: storing the checkpoints of %q partitions %v: %w", g.name, parts, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("eventlog: committing a batch of %q partitions %v: %w", g.name, parts, err)
+	}
+	res.n = len(recs)
+	return res, nil
+}

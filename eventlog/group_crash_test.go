@@ -1,0 +1,174 @@
+package eventlog_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
+)
+
+// groupHangAfterEnv makes a group process's handler block, before the
+// batch commits, on every record after the first n it handled.
+const groupHangAfterEnv = "EVENTLOG_TEST_GROUP_HANG_AFTER"
+
+// groupChild is the scenario "group" with args [who, members]: it runs
+// that many members of group "projector" (4 partitions) in this process.
+// Each handler records the record in table gdeliveries as who/<member>
+// and prints "partitions <member> <held>" when its partitions change.
+// With EVENTLOG_TEST_GROUP_HANG_AFTER=n, once the process has handled n
+// records its handlers print "hanging <position>" and block, their batch
+// open, waiting to be killed.
+func groupChild(args []string) int {
+	who := args[0]
+	members, _ := strconv.Atoi(args[1])
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	defer pool.Close()
+	direct, err := pgx.ParseConfig(os.Getenv(childDirectEnv))
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger(), Direct: direct})
+	if err != nil {
+		fmt.Println("error", err)
+		return 3
+	}
+	hangAfter, _ := strconv.ParseInt(os.Getenv(groupHangAfterEnv), 10, 64)
+	var handled atomic.Int64
+	var out sync.Mutex
+	say := func(format string, args ...any) {
+		out.Lock()
+		defer out.Unlock()
+		fmt.Printf(format+"\n", args...)
+	}
+	errs := make(chan error, members)
+	for i := range members {
+		name := fmt.Sprintf("%s/%d", who, i)
+		deliver := groupDelivery(name)
+		g, err := store.NewGroup("projector", 4, func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+			if err := deliver(ctx, tx, r); err != nil {
+				return err
+			}
+			if n := handled.Add(1); hangAfter > 0 && n > hangAfter {
+				say("hanging %d", r.Position)
+				select {} // killed here, the batch's transaction open
+			}
+			return nil
+		}, &eventlog.ConsumerConfig{
+			PollInterval: 50 * time.Millisecond,
+			TakeoverPoll: 100 * time.Millisecond,
+			Lease:        2 * time.Second,
+			BatchSize:    5,
+			OnPartitions: func(held []int) { say("partitions %s %v", name, held) },
+		})
+		if err != nil {
+			fmt.Println("error", err)
+			return 3
+		}
+		go func() { errs <- g.Run(ctx) }()
+	}
+	for range members {
+		if err := <-errs; err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func startGroupProcess(t *testing.T, dbURL, who string, members int, env ...string) *testchild.Child {
+	t.Helper()
+	return testchild.Start(t, "group", []string{who, strconv.Itoa(members)}, append(env, childDBEnv+"="+dbURL, childDirectEnv+"="+migtest.DirectURL(dbURL))...)
+}
+
+// TestGroupMemberProcessKilledMidBatch: a group of 4 members in 2
+// processes shares 4 partitions; one process is killed (SIGKILL) while
+// its handlers are in the middle of batches. The other process takes its
+// partitions, and every record, those appended before and after the kill,
+// is delivered exactly once, each stream in order: the killed batches'
+// effects rolled back with their checkpoints.
+func TestGroupMemberProcessKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	ctx := context.Background()
+	survivor := startGroupProcess(t, tb.url, "survivor", 2)
+	victim := startGroupProcess(t, tb.url, "victim", 2, groupHangAfterEnv+"=40")
+	// The four members settle at a partition each.
+	for _, c := range []struct {
+		child *testchild.Child
+		who   string
+	}{{survivor, "survivor"}, {victim, "victim"}} {
+		c.child.WaitMatch("both "+c.who+" members holding one partition", func(string) bool {
+			return heldCount(c.child.Lines(), c.who+"/0") == 1 && heldCount(c.child.Lines(), c.who+"/1") == 1
+		}, 30*time.Second)
+	}
+	for i := range 200 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
+	}
+	victim.WaitPrefix("hanging", 30*time.Second)
+	time.Sleep(200 * time.Millisecond) // the other victim member hangs too, or is mid-batch
+	// What the victim committed: its first 40 records at most, batch by
+	// batch; what it handled in the open batches is not there.
+	var byVictim int
+	if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM gdeliveries WHERE member LIKE 'victim/%'`).Scan(&byVictim); err != nil {
+		t.Fatal(err)
+	}
+	if byVictim > 40 {
+		t.Fatalf("%d records committed by the victim, which hangs after handling 40", byVictim)
+	}
+	victim.Kill()
+	for i := range 100 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 25)}, i)
+	}
+	waitGroupDelivered(t, tb, 300, 60*time.Second)
+	checkGroupDeliveries(t, tb)
+	var after int
+	if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM gdeliveries WHERE member LIKE 'victim/%'`).Scan(&after); err != nil || after != byVictim {
+		t.Fatalf("the victim's deliveries went from %d to %d (%v) after it was killed", byVictim, after, err)
+	}
+	// The survivor's two members hold all 4 partitions.
+	survivor.WaitMatch("the survivor holding every partition", func(string) bool {
+		return heldCount(survivor.Lines(), "survivor/0")+heldCount(survivor.Lines(), "survivor/1") == 4
+	}, 30*time.Second)
+	sts, err := s.Consumers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled int64
+	for _, st := range sts {
+		handled += st.Handled
+	}
+	if handled != 300 {
+		t.Fatalf("partitions counted %d handled, want 300: %+v", handled, sts)
+	}
+	t.Logf("the victim committed %d records before the kill", byVictim)
+}
+
+// heldCount is how many partitions the last "partitions <who> [..]"
+// line lists.
+func heldCount(lines []string, who string) int {
+	n := 0
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "partitions "+who+" "); ok {
+			n = len(strings.Fields(strings.Trim(rest, "[]")))
+		}
+	}
+	return n
+}

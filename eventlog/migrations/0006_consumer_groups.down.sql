@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS eventlog_group_members;
+DROP TABLE IF EXISTS eventlog_group_partitions;
