@@ -47,7 +47,9 @@ lost or duplicated, 1 otherwise, 2 for usage or set-up errors.`,
 				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 				cfg.ServiceOutput = cmd.ErrOrStderr()
 			}
-			rep, err := demo.Run(cmd.Context(), cfg)
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			rep, err := demo.Run(ctx, cfg)
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,10 @@ func redact(s string) string {
 // in one Write.
 type redactWriter struct{ w io.Writer }
 
+// Unwrap returns the writer underneath, so a progress line can tell
+// whether it writes to a terminal.
+func (r redactWriter) Unwrap() io.Writer { return r.w }
+
 func (r redactWriter) Write(p []byte) (int, error) {
 	if _, err := io.WriteString(r.w, redact(string(p))); err != nil {
 		return 0, err

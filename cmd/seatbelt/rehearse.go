@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -82,7 +85,15 @@ errors (a build that does not compile, no database).`,
 				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 				cfg.ServiceOutput = cmd.ErrOrStderr()
 			}
-			rep, err := rehearse.Run(cmd.Context(), cfg)
+			if cfg.Kills == 0 {
+				cfg.Kills = -1 // --kills 0 means none; Config's 0 is its default
+			}
+			if cfg.Replicas < 1 {
+				return fmt.Errorf("rehearse: --replicas %d: want 1 to 8", cfg.Replicas)
+			}
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			rep, err := rehearse.Run(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -100,7 +111,7 @@ errors (a build that does not compile, no database).`,
 	f.DurationVar(&cfg.Duration, "duration", 0, "how long traffic runs over the phases (default: the scenario's, else 30s)")
 	f.IntVar(&cfg.Rate, "rate", 0, "requests per second (default: the scenario's, else 100)")
 	f.IntVar(&cfg.Replicas, "replicas", 2, "replicas serving")
-	f.IntVar(&cfg.Kills, "kills", 1, "replicas killed with SIGKILL in the kills phase (-1 for none)")
+	f.IntVar(&cfg.Kills, "kills", 1, "replicas killed with SIGKILL in the kills phase (0 for none)")
 	f.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "server to create the rehearsal's database on (default $DATABASE_URL, else found)")
 	f.BoolVar(&cfg.Pooler, "pooler", false, "put the replicas behind a PgBouncer in transaction mode (PgBouncer must be installed)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the database afterwards, to look around")
@@ -130,4 +141,33 @@ func writeRehearsal(w io.Writer, rep *rehearse.Report, asJSON bool) error {
 		return problems(errors.New(rep.Verdict))
 	}
 	return nil
+}
+
+// interruptible is the command's context, cancelled by the first SIGINT or
+// SIGTERM so that the run stops its replicas and drops its database and
+// worktrees; a second signal stops at once, cleaning up nothing.
+func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(cmd.Context())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "seatbelt: stopping: the replicas stop, the database and worktrees are removed (again to quit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }

@@ -84,6 +84,9 @@ func buildAt(ctx context.Context, dir, command, out, version string, cfg Config)
 	line := strings.NewReplacer("{out}", shellQuote(out), "{version}", shellQuote(version)).Replace(command)
 	cmd := exec.CommandContext(ctx, "sh", "-c", line)
 	cmd.Dir = dir
+	// Cancelled, the whole build stops, not only sh: its compilers would
+	// hold the output pipe open until they finished.
+	killGroupOnCancel(cmd)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
@@ -92,8 +95,8 @@ func buildAt(ctx context.Context, dir, command, out, version string, cfg Config)
 	if _, err := cfg.ServiceOutput.Write(buf.Bytes()); err != nil {
 		return err
 	}
-	if _, err := os.Stat(out); err != nil {
-		return fmt.Errorf("%s exited 0 but wrote no %s: the build command must write the executable to {out}", line, out)
+	if st, err := os.Stat(out); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s exited 0 but wrote no executable %s: the build command must write the program to {out}", line, out)
 	}
 	return nil
 }

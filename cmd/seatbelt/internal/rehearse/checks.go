@@ -21,6 +21,9 @@ type AckReport struct {
 	Violations int64 `json:"violations"`
 	// Examples describe the first 10 violations.
 	Examples []string `json:"examples,omitempty"`
+	// Error is why the acks could not be checked; Cause what it points to.
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
 }
 
 const (
@@ -151,6 +154,21 @@ type InvariantResult struct {
 	// Sample is the first row as text, "column=value, ...".
 	Sample string `json:"sample,omitempty"`
 	OK     bool   `json:"ok"`
+	// Error is why the query could not run; then OK is false and, when the
+	// query names a table or column the new schema lacks, Cause is schema.
+	Error string `json:"error,omitempty"`
+}
+
+// queryCause is the cause a failed check query points to: a table or a
+// column the query names that the database lacks is the schema's doing
+// (the new build's migration dropped or renamed it); anything else is the
+// query's.
+func queryCause(err error, otherwise string) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42703" || pgErr.Code == "42P01") {
+		return CauseSchema
+	}
+	return otherwise
 }
 
 // CheckInvariants runs every invariant's query in order, each retried
@@ -187,6 +205,7 @@ func checkInvariant(ctx context.Context, db *pgxpool.Pool, inv Invariant, poll t
 	for {
 		var err error
 		if r.Rows, r.Sample, err = countRows(ctx, db, inv.Query); err != nil {
+			r.Error, r.Cause = err.Error(), queryCause(err, r.Cause)
 			return r, fmt.Errorf("rehearse: invariant %q: %w", inv.Name, err)
 		}
 		if ran != nil {

@@ -216,13 +216,19 @@ func TestCheckInvariantsQueryError(t *testing.T) {
 	db := migtest.New(t)
 	got, err := CheckInvariants(context.Background(), db, []Invariant{
 		{Name: "fine", Query: "SELECT 1 WHERE false"},
-		{Name: "broken", Query: "SELECT id FROM nowhere"},
+		{Name: "broken", Query: "SELECT id FROM nowhere", Cause: "job"},
+		{Name: "wrong", Query: "SELECT 1/0", Cause: "job"},
 	})
 	if err == nil || !strings.Contains(err.Error(), `rehearse: invariant "broken"`) || !strings.Contains(err.Error(), `relation "nowhere" does not exist`) {
 		t.Errorf("error = %v; want it to name the invariant and say what is wrong", err)
 	}
-	if len(got) != 2 || !got[0].OK || got[1].OK {
-		t.Errorf("results = %+v; want the fine one checked anyway", got)
+	if len(got) != 3 || !got[0].OK || got[1].OK || got[2].OK {
+		t.Fatalf("results = %+v; want the fine one checked anyway", got)
+	}
+	// A missing table is what a migration does: the schema's. A query
+	// that is wrong on its own keeps its cause.
+	if got[1].Cause != CauseSchema || !strings.Contains(got[1].Error, "nowhere") || got[2].Cause != "job" || !strings.Contains(got[2].Error, "division by zero") {
+		t.Errorf("results = %+v; want the missing table blamed on the schema, the division on the invariant's cause", got)
 	}
 }
 

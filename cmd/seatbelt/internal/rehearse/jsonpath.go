@@ -117,10 +117,41 @@ func canonicalJSON(v any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Numbers are kept as their text, then written the one way: through
+	// float64, ids above 2^53 would compare equal when they differ.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var plain any
-	if err := json.Unmarshal(b, &plain); err != nil {
+	if err := dec.Decode(&plain); err != nil {
 		return "", err
 	}
-	b, err = json.Marshal(plain)
+	b, err = json.Marshal(normalNumbers(plain))
 	return string(b), err
+}
+
+// normalNumbers writes every number of v one way: an integer as its
+// digits, any other number as the shortest float64 text.
+func normalNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return x
+		}
+		if f, err := x.Float64(); err == nil {
+			if i := int64(f); float64(i) == f && f > -1<<53 && f < 1<<53 {
+				return json.Number(strconv.FormatInt(i, 10))
+			}
+			return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalNumbers(e)
+		}
+	}
+	return v
 }

@@ -33,15 +33,27 @@ type phaseResult struct {
 	err           error // the phase's own step failed (a migrate, a rollout)
 	deploys       int
 	kills         int
-	restarts      int64
-	oldRestarts   int64 // of those, the old build's
 	probeFailures int64
 }
 
-// killAftermath is how long after a SIGKILL a failed request is blamed on
-// it: requests in flight on the killed replica fail at once, and the proxy
-// stops routing to it at once.
+// The stand-in cluster's timing: readiness polled every probeInterval, a
+// change reaching the proxy propagationDelay later.
+const (
+	probeInterval    = 100 * time.Millisecond
+	propagationDelay = 300 * time.Millisecond
+)
+
+// killAftermath is how long after a SIGKILL a failed request to the killed
+// replica is blamed on it at least: requests in flight on it fail at once,
+// and the proxy routes to it until the removal propagates.
 const killAftermath = time.Second
+
+// killWindow is a SIGKILL: the failures of requests routed to victim (or
+// to no replica at all) between at and until are the kill's.
+type killWindow struct {
+	at, until time.Time
+	victim    string
+}
 
 // runner performs the phases while traffic flows.
 type runner struct {
@@ -53,8 +65,8 @@ type runner struct {
 	migrate  func(context.Context) error
 
 	mu    sync.Mutex
-	kills []time.Time // moments of SIGKILLs, to explain failures
-	phase string      // for the progress line
+	kills []killWindow // to explain failures
+	phase string       // for the progress line
 }
 
 // plan is the phases to run and the time each is given.
@@ -116,19 +128,15 @@ func (r *runner) run(ctx context.Context) []phaseResult {
 
 func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration) phaseResult {
 	res := phaseResult{name: name, start: time.Now()}
-	restarts, probes := r.cluster.Restarts(), r.cluster.ProbeFailures()
-	oldRestarts := r.cluster.RestartsOf(r.versions[0].Name)
+	probes := r.cluster.ProbeFailures()
 	r.cfg.Logger.Info("rehearse: phase", "phase", name)
-	// A rollout finishes even if the run is cancelled half-way: a deploy
-	// abandoned in the middle is not what is rehearsed.
-	steady := context.WithoutCancel(ctx)
 	switch name {
 	case PhaseMigrate:
 		res.err = r.migrate(ctx)
 	case PhaseDeploy, PhaseRedeploy:
-		res.err = r.rollout(steady, 1, &res)
+		res.err = r.rollout(ctx, 1, &res)
 	case PhaseRollback:
-		res.err = r.rollout(steady, 0, &res)
+		res.err = r.rollout(ctx, 0, &res)
 	case PhaseKills:
 		res.err = r.killSpread(ctx, r.cfg.Kills, slice, &res)
 	case PhaseStorm:
@@ -138,8 +146,6 @@ func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration)
 		sleep(ctx, time.Until(res.start.Add(slice)))
 	}
 	res.end = time.Now()
-	res.restarts = r.cluster.Restarts() - restarts
-	res.oldRestarts = r.cluster.RestartsOf(r.versions[0].Name) - oldRestarts
 	res.probeFailures = r.cluster.ProbeFailures() - probes
 	return res
 }
@@ -150,15 +156,26 @@ func (r *runner) rollout(ctx context.Context, to int, res *phaseResult) error {
 		return fmt.Errorf("rolling deploy to the %s build: %w", v.Name, err)
 	}
 	res.deploys++
+	// The last replica stopped is routed to until its removal propagates:
+	// what it drops belongs to this phase, not the next.
+	sleep(ctx, propagationDelay+probeInterval)
 	return nil
 }
 
 func (r *runner) kill(ctx context.Context, res *phaseResult) error {
 	at := time.Now()
+	victim, err := r.cluster.KillRandom(ctx)
+	// The victim's requests fail until its removal has propagated, and
+	// with no replica left in rotation every request fails until the
+	// replacement is in (KillRandom returns then).
+	until := time.Now().Add(propagationDelay)
+	if d := at.Add(killAftermath); d.After(until) {
+		until = d
+	}
 	r.mu.Lock()
-	r.kills = append(r.kills, at)
+	r.kills = append(r.kills, killWindow{at: at, until: until, victim: victim})
 	r.mu.Unlock()
-	if _, err := r.cluster.KillRandom(context.WithoutCancel(ctx)); err != nil {
+	if err != nil {
 		return fmt.Errorf("after a SIGKILL: %w", err)
 	}
 	res.kills++
@@ -202,7 +219,7 @@ func (r *runner) storm(ctx context.Context, slice time.Duration, res *phaseResul
 		var err error
 		if kind == "deploy" {
 			current = 1 - current
-			err = r.rollout(context.WithoutCancel(ctx), current, res)
+			err = r.rollout(ctx, current, res)
 		} else {
 			err = r.kill(ctx, res)
 		}
@@ -222,7 +239,7 @@ func (r *runner) explained(f Failure) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range r.kills {
-		if !f.End.Before(k) && !f.Start.After(k.Add(killAftermath)) {
+		if (f.Replica == k.victim || f.Replica == "") && !f.End.Before(k.at) && !f.Start.After(k.until) {
 			return true
 		}
 	}
@@ -234,9 +251,9 @@ func (r *runner) explained(f Failure) bool {
 func (r *runner) progress(ctx context.Context) {
 	w := r.cfg.Progress
 	start := time.Now()
-	every, format := 5*time.Second, "%5.0fs  %-9s ok %d  failed %d  deploys %d  kills %d  restarts %d\n"
+	every, format := 5*time.Second, "%5.0fs  %-9s ok %d  failed %d  deploys %d  kills %d  crashes %d\n"
 	if isTerminal(w) {
-		every, format = time.Second, "\r%5.0fs  %-9s ok %-7d failed %-4d deploys %d  kills %d  restarts %d   "
+		every, format = time.Second, "\r%5.0fs  %-9s ok %-7d failed %-4d deploys %d  kills %d  crashes %d   "
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -253,11 +270,20 @@ func (r *runner) progress(ctx context.Context) {
 		r.mu.Lock()
 		phase := r.phase
 		r.mu.Unlock()
-		fmt.Fprintf(w, format, time.Since(start).Seconds(), phase, ok, failed, r.cluster.Deploys(), r.cluster.Kills(), r.cluster.Restarts())
+		fmt.Fprintf(w, format, time.Since(start).Seconds(), phase, ok, failed, r.cluster.Deploys(), r.cluster.Kills(), len(r.cluster.Crashes()))
 	}
 }
 
+// isTerminal says whether w, or the writer it wraps (Unwrap), is a
+// terminal.
 func isTerminal(w io.Writer) bool {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

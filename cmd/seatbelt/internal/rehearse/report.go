@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rollout"
 )
 
 // Causes a report names for what broke.
@@ -59,12 +61,17 @@ type PhaseReport struct {
 	// Explained counts the failed requests that were in flight on a
 	// replica killed with SIGKILL: expected, and not held against the
 	// build.
-	Explained     int64  `json:"failed_explained_by_kills"`
-	Deploys       int    `json:"deploys"`
-	Kills         int    `json:"kills"`
-	Restarts      int64  `json:"restarts"`
-	ProbeFailures int64  `json:"probe_failures"`
-	Error         string `json:"error,omitempty"`
+	Explained int64 `json:"failed_explained_by_kills"`
+	// Dropped counts the requests the rate made due that were not sent:
+	// every client was still waiting on an answer.
+	Dropped int64 `json:"requests_dropped"`
+	Deploys int   `json:"deploys"`
+	Kills   int   `json:"kills"`
+	// Crashes lists the replicas that exited on their own (each was
+	// started again).
+	Crashes       []string `json:"crashes,omitempty"`
+	ProbeFailures int64    `json:"probe_failures"`
+	Error         string   `json:"error,omitempty"`
 	// Cause is set when the phase broke.
 	Cause  string `json:"cause,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -91,10 +98,20 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 	rep.RequestsOK, rep.RequestsFailed, rep.RequestsDropped, rep.RequestsSkipped = r.traffic.Totals()
 	names, _ := r.plan()
 	failures := r.traffic.Failures()
+	crashes := r.cluster.Crashes()
 	for i, res := range results {
 		p := PhaseReport{Name: res.name, Seconds: res.end.Sub(res.start).Seconds(), Deploys: res.deploys, Kills: res.kills,
-			Restarts: res.restarts, ProbeFailures: res.probeFailures}
+			ProbeFailures: res.probeFailures, Dropped: r.traffic.PhaseDropped(i)}
 		p.OK, p.Failed = r.traffic.PhaseStats(i)
+		// A crash is the phase's it happened in; one after the last
+		// phase's start, the last phase's.
+		var phaseCrashes []rollout.Crash
+		for _, c := range crashes {
+			if !c.At.Before(res.start) && (i == len(results)-1 || c.At.Before(results[i+1].start)) {
+				phaseCrashes = append(phaseCrashes, c)
+				p.Crashes = append(p.Crashes, fmt.Sprintf("%s %s (%s)", c.At.Format("15:04:05.000"), c.Replica, c.Exit))
+			}
+		}
 		if res.err != nil {
 			p.Error = res.err.Error()
 		}
@@ -112,7 +129,7 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 				p.First = append(p.First, f.String())
 			}
 		}
-		p.Cause, p.Reason = judgePhase(res, unexplained, cfg.Old.Name, cfg.New.Name)
+		p.Cause, p.Reason = judgePhase(res, phaseStats{failed: unexplained, crashes: phaseCrashes, dropped: p.Dropped, sent: p.OK + p.Failed}, cfg.Old.Name, cfg.New.Name)
 		if p.Cause != "" && rep.Phase == "" {
 			rep.Phase, rep.Cause = p.Name, p.Cause
 			rep.Verdict = fmt.Sprintf("FAIL in phase %s (%s): %s", p.Name, p.Cause, p.Reason)
@@ -134,14 +151,23 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 	return rep
 }
 
+// phaseStats is what a phase's traffic and replicas showed.
+type phaseStats struct {
+	failed        []Failure       // the failures no kill explains
+	crashes       []rollout.Crash // replicas that exited on their own
+	dropped, sent int64
+}
+
 // judgePhase names what broke in a phase, from its own step's error, its
-// crashes and its unexplained failures; "" if nothing did. old and new are
-// the builds' names, as the proxy labels each answer with its replica's.
-func judgePhase(res phaseResult, failed []Failure, old, new string) (cause, reason string) {
+// crashes, its unexplained failures, its dropped requests and its failed
+// probes; "" if nothing did. old and new are the builds' names, as the
+// proxy labels each answer with its replica's.
+func judgePhase(res phaseResult, st phaseStats, old, new string) (cause, reason string) {
+	failed := st.failed
 	if res.err != nil {
 		switch res.name {
 		case PhaseMigrate:
-			return CauseSchema, "the new build's migrations failed: " + res.err.Error()
+			return CauseSchema, res.err.Error()
 		case PhaseRollback:
 			return CauseSchema, "the old build does not start on the new schema: " + res.err.Error()
 		default:
@@ -149,15 +175,31 @@ func judgePhase(res phaseResult, failed []Failure, old, new string) (cause, reas
 		}
 	}
 	// A crash is the crashed build's: the old one's, once the new schema
-	// is in, is the schema's fault (it may surface a phase after the
-	// migration, when the replica restarts).
-	if res.oldRestarts > 0 && res.name != PhaseOld {
-		return CauseSchema, fmt.Sprintf("the old build crashed %d times on the new schema", res.oldRestarts)
-	}
-	if res.restarts > 0 {
-		return CauseService, fmt.Sprintf("replicas crashed %d times", res.restarts)
+	// is in, is the schema's fault.
+	if len(st.crashes) > 0 {
+		c := st.crashes[0]
+		if c.Version == old && old != new && res.name != PhaseOld {
+			return CauseSchema, fmt.Sprintf("the old build crashed %d times on the new schema; first: %s %s (%s)", len(st.crashes), c.At.Format("15:04:05.000"), c.Replica, c.Exit)
+		}
+		return CauseService, fmt.Sprintf("replicas crashed %d times; first: %s %s (%s)", len(st.crashes), c.At.Format("15:04:05.000"), c.Replica, c.Exit)
 	}
 	if len(failed) == 0 {
+		// Slow, not failing: more than one request in twenty not sent
+		// because every client was waiting, or readiness lost.
+		if st.dropped*20 > st.dropped+st.sent {
+			c := CauseService
+			if res.name == PhaseMigrate {
+				c = CauseSchema
+			}
+			return c, fmt.Sprintf("%d of %d requests due were not sent: every client was waiting on an answer (a lock held by the migration, or a build too slow)", st.dropped, st.dropped+st.sent)
+		}
+		if res.probeFailures > 0 {
+			c := CauseService
+			if res.name == PhaseMigrate || res.name == PhaseRollback {
+				c = CauseSchema
+			}
+			return c, fmt.Sprintf("%d readiness probes failed on replicas in rotation and not stopping", res.probeFailures)
+		}
 		return "", ""
 	}
 	if res.name == PhaseOld {
@@ -204,6 +246,9 @@ func judgePhase(res phaseResult, failed []Failure, old, new string) (cause, reas
 
 // judgeChecks names what the database showed wrong after the traffic.
 func judgeChecks(acks AckReport, invs []InvariantResult) (cause, verdict string) {
+	if acks.Error != "" {
+		return acks.Cause, fmt.Sprintf("FAIL after the traffic (%s): the acknowledged writes could not be looked up: %s", acks.Cause, acks.Error)
+	}
 	if acks.Violations > 0 {
 		ex := ""
 		if len(acks.Examples) > 0 {
@@ -212,6 +257,9 @@ func judgeChecks(acks AckReport, invs []InvariantResult) (cause, verdict string)
 		return CauseData, fmt.Sprintf("FAIL after the traffic (data): %d of %d acknowledged writes are missing or differ in the database%s", acks.Violations, acks.Checked, ex)
 	}
 	for _, inv := range invs {
+		if inv.Error != "" {
+			return inv.Cause, fmt.Sprintf("FAIL after the traffic (%s): invariant %q could not run: %s", inv.Cause, inv.Name, inv.Error)
+		}
 		if !inv.OK {
 			return inv.Cause, fmt.Sprintf("FAIL after the traffic (%s): invariant %q returned %d rows; first: %s", inv.Cause, inv.Name, inv.Rows, inv.Sample)
 		}
@@ -227,17 +275,17 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\ttime\tok\tfailed\tby kills\tdeploys\tkills\trestarts\tprobe fails\t")
+	fmt.Fprintln(tw, "phase\ttime\tok\tfailed\tby kills\tnot sent\tdeploys\tkills\tcrashes\tprobe fails\t")
 	for _, p := range r.Phases {
 		mark := "ok"
 		if p.Cause != "" {
 			mark = "FAIL " + p.Cause
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", p.Name, (time.Duration(p.Seconds * float64(time.Second))).Round(100*time.Millisecond),
-			p.OK, p.Failed, p.Explained, p.Deploys, p.Kills, p.Restarts, p.ProbeFailures, mark)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", p.Name, (time.Duration(p.Seconds * float64(time.Second))).Round(100*time.Millisecond),
+			p.OK, p.Failed, p.Explained, p.Dropped, p.Deploys, p.Kills, len(p.Crashes), p.ProbeFailures, mark)
 	}
 	for _, n := range r.NotRun {
-		fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tnot run\n", n)
+		fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\t\tnot run\n", n)
 	}
 	_ = tw.Flush()
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -249,9 +297,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "acknowledged writes intact\t%d of %d\t%s\n", r.Acks.Checked-r.Acks.Violations, r.Acks.Checked, mark(r.Acks.Violations == 0))
 	for _, inv := range r.Invariants {
+		if inv.Error != "" {
+			fmt.Fprintf(tw, "%s\tquery failed\tFAIL\n", inv.Name)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d rows\t%s\n", inv.Name, inv.Rows, mark(inv.OK))
 	}
-	fmt.Fprintf(tw, "requests not sent (all clients busy)\t%d\t\n", r.RequestsDropped)
 	_ = tw.Flush()
 	fmt.Fprintln(w, r.Verdict)
 	// The phase that broke shows its first failures; the phases after it

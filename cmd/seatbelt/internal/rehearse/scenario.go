@@ -26,9 +26,14 @@ type Scenario struct {
 	// Rate is how many requests a second the traffic sends, 1 to 5000.
 	// Defaults to 100.
 	Rate int `json:"rate"`
-	// Duration is how long the whole rehearsal's traffic runs, at least 5
-	// seconds. Defaults to 30 seconds.
+	// Duration is how long the whole rehearsal's traffic runs, at least 6
+	// seconds (a second a phase). Defaults to 30 seconds.
 	Duration Duration `json:"duration"`
+	// Timeout is how long a request may wait for its answer before it
+	// fails, as an impatient client or a load balancer gives up: a
+	// migration that holds a lock the service waits on shows as failures,
+	// not as slow successes. Defaults to 5 seconds; at most a minute.
+	Timeout Duration `json:"timeout"`
 	// Steps are the requests; each tick picks one at random by weight.
 	Steps []Step `json:"steps"`
 	// Invariants are SQL queries that must return no rows once the traffic
@@ -139,7 +144,9 @@ const (
 	defaultRate     = 100
 	defaultDuration = Duration(30 * time.Second)
 	maxRate         = 5000
-	minDuration     = Duration(5 * time.Second)
+	minDuration     = Duration(6 * time.Second)
+	defaultTimeout  = Duration(5 * time.Second)
+	maxTimeout      = Duration(time.Minute)
 )
 
 var (
@@ -182,7 +189,7 @@ func parseScenario(b []byte) (*Scenario, error) {
 	if problems := unknownFields(raw); len(problems) > 0 {
 		return nil, joinProblems(problems)
 	}
-	sc := &Scenario{Rate: defaultRate, Duration: defaultDuration}
+	sc := &Scenario{Rate: defaultRate, Duration: defaultDuration, Timeout: defaultTimeout}
 	if err := yaml.UnmarshalStrict(b, sc); err != nil {
 		return nil, errors.New(yamlError(err))
 	}
@@ -285,6 +292,9 @@ func (sc *Scenario) check() []error {
 	add := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 	if sc.Rate < 1 || sc.Rate > maxRate {
 		add("rate: %d is outside 1..%d; give requests per second in that range, or leave it out for %d", sc.Rate, maxRate, defaultRate)
+	}
+	if sc.Timeout <= 0 || sc.Timeout > maxTimeout {
+		add("timeout: %s is outside (0, %s]; give how long a request may wait, or leave it out for %s", sc.Timeout, maxTimeout, defaultTimeout)
 	}
 	if sc.Duration < minDuration {
 		add("duration: %s is under %s; give a longer one, or leave it out for %s", sc.Duration, minDuration, defaultDuration)

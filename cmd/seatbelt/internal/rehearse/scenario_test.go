@@ -148,7 +148,7 @@ func TestParseScenarioProblems(t *testing.T) {
 		want       []string
 	}{
 		{"NoSteps", "rate: 10", []string{"steps: none; give at least one step"}},
-		{"UnknownTopField", ok + "stepz: []", []string{`unknown field "stepz"; the fields are build, rate, duration, steps, invariants`}},
+		{"UnknownTopField", ok + "stepz: []", []string{`unknown field "stepz"; the fields are build, rate, duration, timeout, steps, invariants`}},
 		{"UnknownStepField", "steps: [{name: a, path: /x, wieght: 2}]", []string{`step "a": unknown field "wieght"; the fields are name, weight,`}},
 		{"UnknownStepFieldNoName", "steps: [{path: /x, wieght: 2}]", []string{`step #1: unknown field "wieght"`}},
 		{"UnknownAckField", "steps: [{name: a, path: /x, ack: {qeury: SELECT 1}}]", []string{`step "a": ack: unknown field "qeury"; the fields are query, args, equals`}},
@@ -187,7 +187,9 @@ func TestParseScenarioProblems(t *testing.T) {
 		{"InvariantWithinNegative", ok + "invariants: [{name: i, query: SELECT 1, within: -1s}]", []string{`invariant "i": within: -1s is negative`}},
 		{"RateZero", ok + "rate: 0", []string{"rate: 0 is outside 1..5000"}},
 		{"RateHigh", ok + "rate: 5001", []string{"rate: 5001 is outside 1..5000"}},
-		{"DurationShort", ok + "duration: 1s", []string{"duration: 1s is under 5s"}},
+		{"DurationShort", ok + "duration: 1s", []string{"duration: 1s is under 6s"}},
+		{"TimeoutZero", ok + "timeout: 0s", []string{"timeout: 0s is outside (0, 1m0s]"}},
+		{"TimeoutLong", ok + "timeout: 2m", []string{"timeout: 2m0s is outside (0, 1m0s]"}},
 		{"DurationText", ok + "duration: fast", []string{`duration "fast": write it with a unit, like 30s or 2m`}},
 		{"DurationNumber", ok + "duration: 60", []string{"duration 60: write it as text with a unit"}},
 		{"YAMLSyntax", "steps: [", []string{"yaml:"}},
@@ -431,6 +433,10 @@ func TestJSONValues(t *testing.T) {
 		{textValue("t-1"), "t-1", true},
 		{textValue(`{"x": [true]}`), map[string]any{"x": []any{true}}, true},
 		{textValue("1 2"), "1 2", true},
+		// Past 2^53 a float64 holds neither: they must still differ.
+		{json.RawMessage(`{"id":9007199254740993}`), json.RawMessage(`{"id":9007199254740992}`), false},
+		{json.RawMessage(`{"id":9007199254740993}`), json.RawMessage(`{"id": 9007199254740993}`), true},
+		{json.RawMessage(`[1.50, 2e3]`), json.RawMessage(`[1.5, 2000]`), true},
 	}
 	for _, tt := range tests {
 		if got := sameJSON(tt.a, tt.b); got != tt.same {

@@ -1,6 +1,7 @@
 package rehearse
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -112,7 +113,7 @@ type entity struct {
 	vars map[string]string
 }
 
-type phaseCount struct{ ok, failed int64 }
+type phaseCount struct{ ok, failed, dropped int64 }
 
 // ackRecord is an acknowledged write to look up after the run.
 type ackRecord struct {
@@ -124,7 +125,6 @@ type ackRecord struct {
 
 const (
 	defaultWorkers = 64
-	clientTimeout  = 15 * time.Second
 	bodySample     = 200
 )
 
@@ -150,7 +150,7 @@ func NewTraffic(sc *Scenario, baseURL string, o TrafficOpts) *Traffic {
 		base:    strings.TrimSuffix(baseURL, "/"),
 		rate:    o.Rate,
 		workers: o.Workers,
-		client:  &http.Client{Timeout: clientTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers}},
+		client:  &http.Client{Timeout: time.Duration(cmp.Or(sc.Timeout, defaultTimeout)), Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers}},
 		plans:   plans,
 		fs:      fs,
 		pools:   map[string][]*entity{},
@@ -166,7 +166,7 @@ func NewTraffic(sc *Scenario, baseURL string, o TrafficOpts) *Traffic {
 // Run sends requests at the rate until ctx ends, then waits for those in
 // flight. A tick that finds every worker busy is counted as dropped, not
 // queued, so the rate never bunches up after a stall. Requests outlive ctx:
-// they end on their answer or the 15-second client timeout. Run is called
+// they end on their answer or the scenario's timeout. Run is called
 // once.
 func (t *Traffic) Run(ctx context.Context) {
 	reqCtx := context.WithoutCancel(ctx)
@@ -199,7 +199,7 @@ func (t *Traffic) Run(ctx context.Context) {
 			select {
 			case jobs <- t.pick():
 			default:
-				t.dropped.Add(1)
+				t.drop()
 			}
 		}
 	}
@@ -345,6 +345,28 @@ func (t *Traffic) fail(f Failure) {
 	if pc := t.phaseCount(f.Phase); pc != nil {
 		pc.failed++
 	}
+}
+
+// drop counts a request the rate made due that no worker was free to send:
+// the service answers too slowly for the rate.
+func (t *Traffic) drop() {
+	t.dropped.Add(1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if pc := t.phaseCount(int(t.phase.Load())); pc != nil {
+		pc.dropped++
+	}
+}
+
+// PhaseDropped returns how many requests of phase i were not sent because
+// every worker was waiting on an answer.
+func (t *Traffic) PhaseDropped(i int) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i < 0 || i >= len(t.phases) {
+		return 0
+	}
+	return t.phases[i].dropped
 }
 
 // phaseCount returns phase i's counts, growing the list; t.mu is held.

@@ -117,9 +117,8 @@ type Cluster struct {
 	replicas []*replica
 	leaving  []*replica // removed, still routed to until that propagates
 	seq      int
-	// restartsOf counts restarts by version name.
-	restartsOf map[string]int64
-	closed     bool
+	crashes  []Crash
+	closed   bool
 
 	deploys       atomic.Int64
 	kills         atomic.Int64
@@ -137,7 +136,7 @@ func Start(ctx context.Context, v Version, n int, proxyAddr string, cfg *Config)
 	if cfg != nil {
 		c0 = *cfg
 	}
-	c := &Cluster{cfg: c0.withDefaults(), restartsOf: map[string]int64{}}
+	c := &Cluster{cfg: c0.withDefaults()}
 	p, err := newProxy(proxyAddr, c.routable)
 	if err != nil {
 		return nil, err
@@ -167,12 +166,19 @@ func (c *Cluster) Kills() int64   { return c.kills.Load() }
 // started again.
 func (c *Cluster) Restarts() int64 { return c.restarts.Load() }
 
-// RestartsOf counts the restarts of replicas of one version: a crash is the
-// crashed build's.
-func (c *Cluster) RestartsOf(version string) int64 {
+// Crash is a replica that exited on its own.
+type Crash struct {
+	At      time.Time
+	Replica string
+	Version string
+	Exit    string // how it exited, e.g. "exit status 1"
+}
+
+// Crashes lists every replica that exited on its own, in order.
+func (c *Cluster) Crashes() []Crash {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.restartsOf[version]
+	return slices.Clone(c.crashes)
 }
 
 // ProbeFailures counts failed readiness polls of replicas that had been
@@ -202,10 +208,20 @@ func (c *Cluster) Replicas() []Replica {
 // Rollout replaces every replica with one running v, one at a time, never
 // going below the current number of replicas in rotation.
 func (c *Cluster) Rollout(ctx context.Context, v Version) error {
+	// The replicas to replace are looked up one at a time, not listed at
+	// the start: a replica of another version that crashed and was
+	// restarted meanwhile is replaced too, as the old ReplicaSet's pods
+	// are. A version crashing and restarting as fast as it is replaced
+	// would never run out, so the rollout gives up after some rounds.
 	c.mu.Lock()
-	old := slices.Clone(c.replicas)
+	rounds := 4 * max(len(c.replicas), 1)
 	c.mu.Unlock()
-	for _, o := range old {
+	for range rounds {
+		o := c.nextToReplace(v.Name)
+		if o == nil {
+			c.deploys.Add(1)
+			return ctx.Err()
+		}
 		n, err := c.startReplica(v)
 		if err != nil {
 			return err
@@ -216,7 +232,7 @@ func (c *Cluster) Rollout(ctx context.Context, v Version) error {
 			return fmt.Errorf("rollout: new replica %s of %s: %w (the old replicas keep serving)", n.name, v.Name, err)
 		}
 		if o.exited() {
-			c.remove(o) // killed meanwhile; nothing to drain
+			c.remove(o) // killed or crashed meanwhile; nothing to drain
 			continue
 		}
 		// As in Kubernetes, SIGTERM and the endpoint removal start
@@ -228,8 +244,20 @@ func (c *Cluster) Rollout(ctx context.Context, v Version) error {
 		o.terminate(c.cfg.GracePeriod, c.cfg.Logger)
 		c.remove(o)
 	}
-	c.deploys.Add(1)
-	return ctx.Err()
+	return fmt.Errorf("rollout: replicas of another version than %s keep coming back (crashing and restarting) after %d replacements", v.Name, rounds)
+}
+
+// nextToReplace returns the oldest replica not of version name, nil if
+// none is left.
+func (c *Cluster) nextToReplace(name string) *replica {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.replicas {
+		if r.version != name {
+			return r
+		}
+	}
+	return nil
 }
 
 // KillRandom sends SIGKILL to a random replica and starts a replacement of

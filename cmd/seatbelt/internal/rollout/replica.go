@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,6 +89,12 @@ func (c *Cluster) startReplica(v Version) (*replica, error) {
 	go r.poll(ctx, c.cfg, &c.probeFailures)
 
 	c.mu.Lock()
+	if c.closed {
+		// Closed while this one started: Close did not see it.
+		c.mu.Unlock()
+		r.kill()
+		return nil, fmt.Errorf("rollout: cluster closed")
+	}
 	c.replicas = append(c.replicas, r)
 	c.mu.Unlock()
 	c.cfg.Logger.Info("rollout: replica started", "replica", name, "pid", cmd.Process.Pid)
@@ -141,16 +148,24 @@ func (r *replica) poll(ctx context.Context, cfg Config, probeFailures *atomic.In
 // same version after the restart delay, unless the cluster is closing.
 func (c *Cluster) restart(r *replica) {
 	c.cfg.Logger.Warn("rollout: replica exited on its own; restarting it", "replica", r.name, "exit", fmt.Sprint(r.exitErr()))
-	c.remove(r)
+	c.mu.Lock()
+	c.crashes = append(c.crashes, Crash{At: time.Now(), Replica: r.name, Version: r.version, Exit: fmt.Sprint(r.exitErr())})
+	c.mu.Unlock()
 	time.AfterFunc(c.cfg.RestartDelay, func() {
+		// Only a replica still the cluster's comes back: one a rollout
+		// or a kill has replaced meanwhile is gone for good.
+		c.mu.Lock()
+		owned := slices.Contains(c.replicas, r)
+		c.mu.Unlock()
+		if !owned {
+			return
+		}
+		c.remove(r)
 		if _, err := c.startReplica(r.v); err != nil {
 			c.cfg.Logger.Warn("rollout: restart failed", "replica", r.name, "error", err)
 			return
 		}
 		c.restarts.Add(1)
-		c.mu.Lock()
-		c.restartsOf[r.version]++
-		c.mu.Unlock()
 	})
 }
 
