@@ -1,13 +1,14 @@
 package main
 
 import (
-	"log/slog"
+	"context"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/demo"
+	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rehearse"
 )
 
 func newDemoCmd() *cobra.Command {
@@ -41,19 +42,8 @@ Exit codes: 0 when no request failed because of a deploy and nothing was
 lost or duplicated, 1 otherwise, 2 for usage or set-up errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Progress = cmd.ErrOrStderr()
-			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			if verbose {
-				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				cfg.ServiceOutput = cmd.ErrOrStderr()
-			}
-			ctx, stop := interruptible(cmd)
-			defer stop()
-			rep, err := demo.Run(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			return writeRehearsal(cmd.OutOrStdout(), rep, asJSON)
+			cfg.Progress, cfg.Logger, cfg.ServiceOutput = rehearsalOutput(cmd, verbose)
+			return runRehearsal(cmd, asJSON, func(ctx context.Context) (*rehearse.Report, error) { return demo.Run(ctx, cfg) })
 		},
 	}
 	f := cmd.Flags()

@@ -79,25 +79,14 @@ errors (a build that does not compile, no database).`,
 				return errors.New("rehearse: --migrate is empty: give the arguments that make a build apply its migrations, e.g. --migrate migrate")
 			}
 			cfg.Contract.MigrateArgs = strings.Fields(migrate)
-			cfg.Progress = cmd.ErrOrStderr()
-			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			if verbose {
-				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-				cfg.ServiceOutput = cmd.ErrOrStderr()
-			}
+			cfg.Progress, cfg.Logger, cfg.ServiceOutput = rehearsalOutput(cmd, verbose)
 			if cfg.Kills == 0 {
 				cfg.Kills = -1 // --kills 0 means none; Config's 0 is its default
 			}
 			if cfg.Replicas < 1 {
 				return fmt.Errorf("rehearse: --replicas %d: want 1 to 8", cfg.Replicas)
 			}
-			ctx, stop := interruptible(cmd)
-			defer stop()
-			rep, err := rehearse.Run(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			return writeRehearsal(cmd.OutOrStdout(), rep, asJSON)
+			return runRehearsal(cmd, asJSON, func(ctx context.Context) (*rehearse.Report, error) { return rehearse.Run(ctx, cfg) })
 		},
 	}
 	f := cmd.Flags()
@@ -125,6 +114,29 @@ errors (a build that does not compile, no database).`,
 	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object on the last line")
 	f.BoolVar(&verbose, "verbose", false, "print the run's steps, the builds' and the replicas' output to stderr")
 	return cmd
+}
+
+// rehearsalOutput is where a rehearsal (or the demo) writes: its progress
+// and warnings to stderr, with verbose its steps and the builds' and
+// replicas' output too.
+func rehearsalOutput(cmd *cobra.Command, verbose bool) (progress io.Writer, logger *slog.Logger, service io.Writer) {
+	w := cmd.ErrOrStderr()
+	if verbose {
+		return w, slog.New(slog.NewTextHandler(w, nil)), w
+	}
+	return w, slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})), nil
+}
+
+// runRehearsal runs a rehearsal until it ends or a signal stops it, then
+// writes its report; a report that is not OK exits 1.
+func runRehearsal(cmd *cobra.Command, asJSON bool, run func(context.Context) (*rehearse.Report, error)) error {
+	ctx, stop := interruptible(cmd)
+	defer stop()
+	rep, err := run(ctx)
+	if err != nil {
+		return err
+	}
+	return writeRehearsal(cmd.OutOrStdout(), rep, asJSON)
 }
 
 func writeRehearsal(w io.Writer, rep *rehearse.Report, asJSON bool) error {
