@@ -58,9 +58,13 @@ type ConsumerConfig struct {
 	// counts as alive after its last heartbeat (one every TakeoverPoll):
 	// a member that stops without leaving (killed, cut off) has its
 	// partitions taken over within about Lease. A killed member whose
-	// session the server has ended is noticed at the next TakeoverPoll. It
-	// must exceed TakeoverPoll. Defaults to 10 seconds, or 3 TakeoverPolls
-	// if that is longer; a [Consumer] does not use it.
+	// session the server has ended is noticed at the next TakeoverPoll;
+	// one frozen or cut off has its session ended by another member once
+	// its lease runs out. A member heartbeats between batches, so a batch
+	// must take less than Lease, and a handler must not leave the batch's
+	// transaction idle longer than Lease (the server ends it). It must
+	// exceed TakeoverPoll. Defaults to 10 seconds, or 3 TakeoverPolls if
+	// that is longer; a [Consumer] does not use it.
 	Lease time.Duration
 	// OnPartitions is called with the partitions a member of a consumer
 	// group holds, in order, each time they change. Defaults to nil; a
@@ -167,21 +171,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return ErrConsumerRunning
 	}
 	defer c.running.Store(false)
-	var group bool
-	if err := c.store.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_group_partitions WHERE name = $1)`, c.name).Scan(&group); err != nil {
+	if err := c.register(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("eventlog: registering consumer %q: %w", c.name, err)
-	}
-	if group {
-		return fmt.Errorf("%w: %q names a consumer group (Store.NewGroup), whose partitions keep their own checkpoints; run it with NewGroup, or name this consumer otherwise", ErrInvalidConfig, c.name)
-	}
-	if _, err := c.store.pool.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, c.name); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("eventlog: registering consumer %q: %w", c.name, err)
+		return err
 	}
 	for {
 		err := c.runOnce(ctx)
@@ -199,9 +193,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
+// isConnError reports whether err is the loss of a connection: a network
+// error, or the server ending the session (FATAL: terminated by another
+// member or an administrator, an idle transaction timed out).
+// register creates the consumer's checkpoint, under the advisory lock a
+// group's registration takes, so that a consumer and a group starting at
+// once under one name cannot both be created.
+func (c *Consumer) register(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, c.store.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, registerLockClass, c.name); err != nil {
+			return err
+		}
+		var group bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_group_partitions WHERE name = $1)`, c.name).Scan(&group); err != nil {
+			return err
+		}
+		if group {
+			return fmt.Errorf("%w: %q names a consumer group (Store.NewGroup), whose partitions keep their own checkpoints; run it with NewGroup, or name this consumer otherwise", ErrInvalidConfig, c.name)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO eventlog_consumers (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, c.name)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrInvalidConfig) {
+		return fmt.Errorf("eventlog: registering consumer %q: %w", c.name, err)
+	}
+	return err
+}
+
 func isConnError(err error) bool {
 	var pgErr *pgconn.PgError
-	return err != nil && !errors.As(err, &pgErr) && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig)
+	if errors.As(err, &pgErr) {
+		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	return err != nil && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig)
 }
 
 // Default poll intervals: with a LISTEN the poll only covers a lost

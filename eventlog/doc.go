@@ -147,7 +147,11 @@
 // members per process as wanted; the live members share the partitions
 // and each partition is handled by one member at a time, so each
 // stream's records come in order, each once. Records of different
-// streams come in no order across partitions. It is a constructor of its
+// streams come in no order across partitions, and handlers run in
+// parallel across them: a handler that reads and writes a row shared by
+// streams of different partitions (a total, a summary fed by several
+// streams) must lock it (SELECT ... FOR UPDATE, or an UPDATE that adds
+// in place) or it loses updates. It is a constructor of its
 // own, not a ConsumerConfig field: the partition count is part of the
 // group's identity, not a tuning knob with a default; a member started
 // with another count is refused (ErrInvalidConfig, naming both), since
@@ -160,11 +164,29 @@
 // and counts the live members: those whose lease (ConsumerConfig.Lease,
 // 10 s by default) has not run out and whose session, if they have one,
 // the server still has, so a killed member is noticed at the next
-// TakeoverPoll and one cut off within a Lease. With n members and p
+// TakeoverPoll and one cut off within a Lease. A member frozen (a stopped
+// process, a paused VM) or cut off keeps its session in the server, and
+// its partitions' locks with it, until TCP keepalive gives up, which can
+// take hours: so the lease row names the member's session (pid and
+// backend_start), and a live member ends (pg_terminate_backend) the
+// session of a member whose lease ran out; a batch's transaction left
+// idle longer than the Lease is ended by the server
+// (idle_in_transaction_session_timeout), so a member frozen mid-batch
+// does not hold its checkpoints' row locks either. Its partitions move
+// within a Lease and a TakeoverPoll or two. Ending another member's
+// session needs the members to run as one role, or a role with
+// pg_signal_backend; without it a member logs an error and the frozen
+// member's partitions wait for its session to end. A member that wakes
+// finds its session gone and starts again; what it had handled in an
+// open batch rolled back. Each rebalance also asks the member's session
+// which partition locks it holds, so a member whose session died stops
+// batching partitions it no longer holds within a TakeoverPoll. With n members and p
 // partitions each holds p/n, and p%n of them one more; a member holding
 // the one more gives it up while another holds fewer than p/n. A member
-// holds a partition by a session advisory lock on ("evlp",
-// hashtext(name/partition)), taken and given up between batches, so when
+// holds a partition by a session advisory lock on a 64-bit hash of the
+// group's name and the partition (two partitions of any groups share a
+// lock once in about 2^32 pairs, and then are not held at once), taken
+// and given up between batches, so when
 // a member joins (a deploy's new pods) the others release partitions
 // within a TakeoverPoll or two of seeing it, and when one leaves (Run
 // returns) or dies (its session ends) the others take its partitions at
@@ -189,13 +211,24 @@
 // before that later, so a partition with few records does not read the
 // others' again. The cost is that each member's reads pass over the other
 // members' records (in the server: only its own are sent to it), about
-// members x the log read in all. A handler that keeps failing on a record
-// stops its member as it stops a consumer (a [*HandlerError]), with the
-// member's partitions' checkpoints just before the record.
+// members x the log read in all.
+//
+// A handler that keeps failing on a record stops its member as it stops a
+// consumer (a [*HandlerError]), with the member's partitions' checkpoints
+// just before the record. One such record (a poison record) stops the
+// whole group, not only its partition: the member's batch holds all its
+// partitions, so its other partitions stop with it; when it returns, the
+// other members take its partitions, reach the record in turn, and stop
+// too, until no member runs. Alert on it (examples/orders' alert
+// OrdersConsumerPartitionStalled fires when a partition, or the whole
+// group, handles nothing while records wait), and fix the handler or the
+// data; the group goes on from the record when its members run again.
 //
 // [Store.Consumers] lists a group as a row per partition (Partition,
 // Partitions set) with its lag, and eventlogprom labels them by
-// partition.
+// partition. It reads a group's lag once for all its partitions, from
+// the earliest of their checkpoints ([ConsumerStatus] LagRecords says
+// how it is capped). [Store.Rebuild] does not support groups yet.
 //
 // # Rebuilding a read model
 //

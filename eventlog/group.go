@@ -29,14 +29,12 @@ import (
 // only spread the work finer. A few per member is enough.
 const MaxPartitions = 32
 
-// Advisory lock classes of consumer groups: a member holds ("evlp",
-// hashtext(name/partition)) on its session for each partition it
-// handles; registering a group takes ("evlr", hashtext(name)) for its
-// transaction.
-const (
-	partitionLockClass = 0x65766c70
-	registerLockClass  = 0x65766c72
-)
+// registerLockClass is the first key of the advisory lock ("evlr",
+// hashtext(name)) that registering a group or a consumer takes for its
+// transaction, so that a name cannot become both. A member holds each of
+// its partitions by a session advisory lock on the 64-bit key
+// partitionLock returns.
+const registerLockClass = 0x65766c72
 
 // groupWindow bounds the log records one partition batch reads past (its
 // own and the other partitions'): BatchSize times the partition count, at
@@ -99,6 +97,14 @@ type Group struct {
 // cfg tunes each member as it does a [Consumer], with Lease and
 // OnPartitions besides. The partition count is the group's for good: a
 // member started with another count is refused when it runs.
+//
+// Handlers run in parallel across partitions: one that writes a row
+// shared by streams of different partitions must lock it. A record the
+// handler keeps failing on stops the whole group, not only its partition:
+// its member returns a [*HandlerError], and the members that take its
+// partitions fail on it in turn (see the package documentation). Members
+// end the session of a member whose lease ran out (a frozen process), so
+// they must run as one role, or as a role with pg_signal_backend.
 func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerConfig) (*Group, error) {
 	if partitions < 1 || partitions > MaxPartitions {
 		return nil, fmt.Errorf("%w: consumer group %q has %d partitions; use 1 to %d (eventlog.MaxPartitions), a few per member you mean to run", ErrInvalidConfig, name, partitions, MaxPartitions)
@@ -350,29 +356,40 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 	return min(d, limit)
 }
 
-// otherMember is another live member as its lease row says.
+// otherMember is another member as its lease row says: a live one, or
+// (stale) one whose lease ran out while the server still has its session.
 type otherMember struct {
-	id   string
-	held int
+	id    string
+	held  int
+	stale bool
 }
 
 // heartbeatSQL renews the member's lease ($2; $3 its session's pid, $4 the
 // partitions it holds, $5 the lease in seconds), forgets members whose
-// lease ran out long ago, and lists the other live members: those whose
-// lease runs and whose session, if they said they had one, the server
-// still has.
+// lease ran out long ago, and lists the other members: the live ones,
+// whose lease runs and whose session, if they said they had one, the
+// server still has; and the stale ones, whose lease ran out while their
+// session (the same pid and backend_start) is still there, holding its
+// partitions' locks.
 const heartbeatSQL = `WITH me AS (
-	INSERT INTO eventlog_group_members (name, member, pid, held, expires_at)
-	VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 second')
-	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, held = excluded.held, expires_at = excluded.expires_at
+	INSERT INTO eventlog_group_members (name, member, pid, backend_start, held, expires_at)
+	VALUES ($1, $2, $3, (SELECT backend_start FROM pg_stat_activity WHERE pid = $3), $4, now() + $5::float8 * interval '1 second')
+	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start, held = excluded.held, expires_at = excluded.expires_at
 ), gone AS (
 	DELETE FROM eventlog_group_members
 	WHERE name = $1 AND member <> $2 AND expires_at < now() - 10 * $5::float8 * interval '1 second'
 )
-SELECT m.member, m.held FROM eventlog_group_members m
-WHERE m.name = $1 AND m.member <> $2 AND m.expires_at > now()
-	AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
+SELECT m.member, m.held, m.expires_at <= now() AS stale FROM eventlog_group_members m
+WHERE m.name = $1 AND m.member <> $2 AND (
+	m.expires_at > now() AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
+	OR m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start))
 ORDER BY m.member`
+
+// terminateSQL ends the session of member $2 if its lease has still run
+// out and the session is still its own.
+const terminateSQL = `SELECT pg_terminate_backend(a.pid) FROM eventlog_group_members m
+JOIN pg_stat_activity a ON a.pid = m.pid AND a.backend_start = m.backend_start
+WHERE m.name = $1 AND m.member = $2 AND m.expires_at <= now()`
 
 // rebalance renews the member's lease and brings the partitions it holds
 // to its share. With n live members and p partitions each holds p/n, and
@@ -392,13 +409,33 @@ func (m *member) rebalance(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
 	}
-	others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (otherMember, error) {
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (otherMember, error) {
 		var o otherMember
-		err := r.Scan(&o.id, &o.held)
+		err := r.Scan(&o.id, &o.held, &o.stale)
 		return o, err
 	})
 	if err != nil {
 		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
+	}
+	var others []otherMember
+	for _, o := range all {
+		if !o.stale {
+			others = append(others, o)
+			continue
+		}
+		// A member whose lease ran out but whose session lives on (a
+		// frozen process, a cut network) would hold its partitions until
+		// TCP keepalive gives up: end its session, so its locks go. If it
+		// wakes, its session's loss sends it back to the start.
+		m.log.Warn("eventlog: ending the session of a group member whose lease ran out", "stale_member", o.id)
+		if _, err := g.store.pool.Exec(ctx, terminateSQL, g.name, o.id); err != nil {
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+				return fmt.Errorf("eventlog: ending the session of member %s of %q: %w", o.id, g.name, err)
+			}
+			m.log.Error("eventlog: cannot end the session of a group member whose lease ran out: its partitions wait until its session ends; run members as one role, or grant the role pg_signal_backend",
+				"stale_member", o.id, "err", err)
+		}
 	}
 	n := len(others) + 1
 	if m.conn == nil {
@@ -415,6 +452,9 @@ func (m *member) rebalance(ctx context.Context) error {
 		m.setHeld(held)
 		return nil
 	}
+	if err := m.checkLocks(ctx); err != nil {
+		return err
+	}
 	base, extra := g.partitions/n, g.partitions%n
 	needy := false
 	for _, o := range others {
@@ -427,7 +467,7 @@ func (m *member) rebalance(ctx context.Context) error {
 	held := slices.Clone(m.held)
 	for len(held) > share {
 		p := held[len(held)-1]
-		if _, err := m.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, partitionLockClass, partitionKey(g.name, p)); err != nil {
+		if _, err := m.conn.Exec(ctx, `SELECT pg_advisory_unlock($1::bigint)`, partitionLock(g.name, p)); err != nil {
 			return fmt.Errorf("%w: %v", errLostLock, err)
 		}
 		held = held[:len(held)-1]
@@ -439,7 +479,7 @@ func (m *member) rebalance(ctx context.Context) error {
 			continue
 		}
 		var ok bool
-		if err := m.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, partitionLockClass, partitionKey(g.name, p)).Scan(&ok); err != nil {
+		if err := m.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1::bigint)`, partitionLock(g.name, p)).Scan(&ok); err != nil {
 			return fmt.Errorf("%w: %v", errLostLock, err)
 		}
 		if ok {
@@ -451,7 +491,43 @@ func (m *member) rebalance(ctx context.Context) error {
 	return nil
 }
 
-func partitionKey(name string, p int) string { return name + "/" + strconv.Itoa(p) }
+// partitionLock is the key of partition p's session advisory lock: a 64-bit
+// hash, so that two partitions (of any groups) share a lock, leaving one
+// of them unlockable while the other is held, once in about 2^32 pairs
+// rather than once in about 2^16.
+func partitionLock(name string, p int) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("eventlog partition\x00" + name + "\x00" + strconv.Itoa(p)))
+	return int64(h.Sum64())
+}
+
+// checkLocks asks the member's session which partition locks it holds and
+// drops from m.held those it lost, so that a member does not go on
+// batching partitions that are no longer its own; a session that does not
+// answer is lost, and the member starts again.
+func (m *member) checkLocks(ctx context.Context) error {
+	rows, err := m.conn.Query(ctx, `SELECT classid::text::bigint, objid::text::bigint FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int64, error) {
+		var hi, lo int64
+		err := r.Scan(&hi, &lo)
+		return int64(uint64(hi)<<32 | uint64(lo)), err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	held := slices.DeleteFunc(slices.Clone(m.held), func(p int) bool {
+		return !slices.Contains(keys, partitionLock(m.g.name, p))
+	})
+	if len(held) != len(m.held) {
+		m.log.Warn("eventlog: group member lost partition locks", "held", m.held, "still_held", held)
+		m.setHeld(held)
+	}
+	return nil
+}
 
 // memberOffset is where a member starts looking for free partitions, so
 // members starting together try different ones first.
@@ -532,6 +608,12 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 		return res, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// A member frozen mid-batch would hold its checkpoints' row locks, and
+	// its partitions with them, until its connection is found dead; the
+	// server ends a transaction left idle longer than the lease.
+	if _, err := tx.Exec(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, strconv.FormatInt(g.cfg.Lease.Milliseconds(), 10)); err != nil {
+		return res, err
+	}
 	const checkpointSQL = `SELECT partition, xid::text, position FROM eventlog_group_partitions WHERE name = $1 AND partition = ANY($2::int[]) ORDER BY partition`
 	held := make([]int32, len(parts))
 	for i, p := range parts {

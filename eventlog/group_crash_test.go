@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +160,63 @@ func TestGroupMemberProcessKilledMidBatch(t *testing.T) {
 		t.Fatalf("partitions counted %d handled, want 300: %+v", handled, sts)
 	}
 	t.Logf("the victim committed %d records before the kill", byVictim)
+}
+
+// TestGroupMemberProcessFrozen: two processes share a group's 4
+// partitions; one is frozen (SIGSTOP) with records coming in, its
+// sessions, and the partitions' advisory locks with them, alive in the
+// server. The other ends the frozen member's session once its lease (2 s)
+// runs out and takes all 4 partitions within a few leases, while the
+// frozen one stays stopped. Woken (SIGCONT), the frozen member finds its
+// session gone and starts again: every record is delivered exactly once,
+// each stream in order, and it runs on without an error.
+func TestGroupMemberProcessFrozen(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	survivor := startGroupProcess(t, tb.url, "survivor", 1)
+	victim := startGroupProcess(t, tb.url, "victim", 1)
+	for _, c := range []struct {
+		child *testchild.Child
+		who   string
+	}{{survivor, "survivor"}, {victim, "victim"}} {
+		c.child.WaitMatch(c.who+" holding two partitions", func(string) bool {
+			return heldCount(c.child.Lines(), c.who+"/0") == 2
+		}, 30*time.Second)
+	}
+	for i := range 100 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
+	}
+	victim.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	for i := range 100 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
+	}
+	// Before the lease ran out the victim's partitions were its own; a
+	// few leases later they are the survivor's, with the victim stopped.
+	waitGroupDelivered(t, tb, 200, 12*time.Second)
+	survivor.WaitMatch("the survivor holding every partition", func(string) bool {
+		return heldCount(survivor.Lines(), "survivor/0") == 4
+	}, 5*time.Second)
+	t.Logf("the survivor delivered the frozen member's records %v after the stop", time.Since(stopped).Round(100*time.Millisecond))
+	victim.Signal(syscall.SIGCONT)
+	for i := range 50 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 25)}, i)
+	}
+	waitGroupDelivered(t, tb, 250, 30*time.Second)
+	// The woken member rejoins and takes its share back.
+	victim.WaitMatch("the woken victim holding partitions again", func(string) bool {
+		return heldCount(victim.Lines(), "victim/0") == 2
+	}, 30*time.Second)
+	for i := range 50 {
+		mustAppend(t, s, eventlog.Stream{Type: "p", ID: fmt.Sprint(i % 25)}, i)
+	}
+	waitGroupDelivered(t, tb, 300, 30*time.Second)
+	checkGroupDeliveries(t, tb)
+	for _, l := range victim.Lines() {
+		if strings.HasPrefix(l, "error") {
+			t.Fatalf("the woken member failed: %s", l)
+		}
+	}
 }
 
 // heldCount is how many partitions the last "partitions <who> [..]"

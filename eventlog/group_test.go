@@ -573,3 +573,172 @@ func TestGroupBehindAPoolerWithoutDirect(t *testing.T) {
 		t.Fatalf("the no-session warning was logged %d times, want once per member:\n%s", got, logs)
 	}
 }
+
+// TestGroupMemberDropsPartitionsWhenItsSessionDies: a member whose
+// session (the one holding its partition locks) is ended while it works
+// through a steady backlog notices at its next rebalance and starts again
+// with a new session, rather than batching partitions it no longer holds
+// until the backlog runs out; every record is still delivered once.
+func TestGroupMemberDropsPartitionsWhenItsSessionDies(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	ctx := context.Background()
+	const total = 2000
+	for i := range 20 {
+		recs := make([]eventlog.NewRecord, total/20)
+		for j := range recs {
+			recs[j] = rec(j)
+		}
+		if _, err := s.Append(ctx, eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver := groupDelivery("a")
+	g, _ := newMember(t, s, "dies", 4, "a", func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		time.Sleep(2 * time.Millisecond) // the backlog lasts seconds
+		return deliver(ctx, tx, r)
+	})
+	runGroup(t, g)
+	pid := func() int {
+		var p int
+		if err := tb.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM eventlog_group_members WHERE name = 'dies'`).Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	waitFor(t, "the member working through the backlog", 10*time.Second, func() bool { return pid() != 0 && groupDelivered(t, tb) > 40 })
+	old := pid()
+	var ended bool
+	if err := tb.pool.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, old).Scan(&ended); err != nil || !ended {
+		t.Fatalf("ending the member's session %d: %v %v", old, ended, err)
+	}
+	waitFor(t, "the member to start again with a new session", 1500*time.Millisecond, func() bool { p := pid(); return p != 0 && p != old })
+	if n := groupDelivered(t, tb); n >= total {
+		t.Fatalf("the backlog (%d records) ran out before the member noticed; make it longer", n)
+	}
+	waitGroupDelivered(t, tb, total, 60*time.Second)
+	checkGroupDeliveries(t, tb)
+}
+
+// TestGroupAndConsumerRegisterUnderOneLock: a consumer registering while
+// a group of the same name is being registered waits for it, then refuses,
+// rather than creating a consumer checkpoint beside the group's.
+func TestGroupAndConsumerRegisterUnderOneLock(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// A group's registration, caught between its check and its insert.
+	tx, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(x'65766c72'::int, hashtext('both'))`); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.NewConsumer("both", recordDelivery("c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	var consumers int
+	if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_consumers WHERE name = 'both'`).Scan(&consumers); err != nil || consumers != 0 {
+		t.Fatalf("%d consumer checkpoints named both (%v) while a group registers, want the consumer waiting", consumers, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO eventlog_group_partitions (name, partition, partitions) SELECT 'both', p, 2 FROM generate_series(0, 1) p`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "names a consumer group") {
+		t.Fatalf("a consumer registered beside a group: %v", err)
+	}
+}
+
+// TestGroupLagCap: the lag of a group's partitions is read once from the
+// earliest checkpoint, MaxLagCount records of the log: partitions at that
+// checkpoint, with the log going on past those records, show MaxLagCount;
+// one further on counts its own records among them; one past their end is
+// counted from its own checkpoint, exactly.
+func TestGroupLagCap(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 4)
+	ctx := context.Background()
+	const n = eventlog.MaxLagCount + 20000
+	if _, err := tb.pool.Exec(ctx, `INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, writer)
+		SELECT 'o', i::text, 1, 'r' || i, '{}', 'w' FROM generate_series(1, $1::int) i`, n); err != nil {
+		t.Fatal(err)
+	}
+	// Partitions 0 and 1 at the start; 2 at record 50,000; 3 at record
+	// MaxLagCount + 10,000, past the first read's end.
+	if _, err := tb.pool.Exec(ctx, `INSERT INTO eventlog_group_partitions (name, partition, partitions, xid, position)
+		SELECT 'capped', p, 4, coalesce(r.xid, '0'), coalesce(r.position, 0)
+		FROM unnest(ARRAY[0, 1, 2, 3], ARRAY[0, 0, 50000, $1::int + 10000]) AS c(p, at)
+		LEFT JOIN eventlog_records r ON r.position = (SELECT min(position) FROM eventlog_records) + c.at - 1`, eventlog.MaxLagCount); err != nil {
+		t.Fatal(err)
+	}
+	own := func(p int, from, to int64) int64 {
+		var k int64
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_records r, (SELECT min(position) - 1 AS base FROM eventlog_records) b
+			WHERE r.position > b.base + $2 AND r.position <= b.base + $3
+			AND (hashtextextended(r.stream_type || '/' || r.stream_id, 0) & 9223372036854775807) % 4 = $1`, p, from, to).Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	want := []int64{eventlog.MaxLagCount, eventlog.MaxLagCount, own(2, 50000, eventlog.MaxLagCount), own(3, eventlog.MaxLagCount+10000, n)}
+	sts, err := s.Consumers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, st := range sts {
+		if st.Name == "capped" {
+			got = append(got, st.LagRecords)
+			if st.Partition != len(got)-1 || st.LagSeconds <= 0 {
+				t.Fatalf("partition row %+v, want partition %d with a lag in seconds", st, len(got)-1)
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lag records by partition %v, want %v", got, want)
+	}
+}
+
+// TestGroupBatchIdleLongerThanTheLeaseIsEnded: a batch's transaction left
+// idle longer than the lease (a member frozen mid-batch, here a handler
+// that sleeps) is ended by the server, so it cannot hold its checkpoints'
+// row locks, and its partitions, for as long as the member is frozen; the
+// record is retried and delivered once.
+func TestGroupBatchIdleLongerThanTheLeaseIsEnded(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	deliver := groupDelivery("a")
+	var slept atomic.Bool
+	var failed atomic.Value
+	g, _ := newMember(t, s, "idle", 2, "a", func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		if slept.CompareAndSwap(false, true) {
+			time.Sleep(1500 * time.Millisecond) // the lease is 1 s
+			if err := deliver(ctx, tx, r); err != nil {
+				failed.Store(err.Error())
+				return err
+			}
+			return nil
+		}
+		return deliver(ctx, tx, r)
+	})
+	runGroup(t, g)
+	for i := range 10 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, i)
+	}
+	waitGroupDelivered(t, tb, 10, 20*time.Second)
+	checkGroupDeliveries(t, tb)
+	msg, _ := failed.Load().(string)
+	if msg == "" {
+		t.Fatal("the write after sleeping past the lease in the batch's transaction succeeded, want the server to have ended the transaction")
+	}
+}

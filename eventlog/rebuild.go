@@ -113,11 +113,15 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 	// A rebuild replaces a running consumer's model: a mistyped name would
 	// switch the model under the real consumer, which goes on from its own
 	// checkpoint and applies records twice.
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_consumers WHERE name = $1)`, consumer).Scan(&exists); err != nil {
+	var exists, group bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM eventlog_consumers WHERE name = $1),
+		EXISTS (SELECT 1 FROM eventlog_group_partitions WHERE name = $1)`, consumer).Scan(&exists, &group); err != nil {
 		return nil, fmt.Errorf("eventlog: the checkpoint of %q: %w", consumer, err)
 	}
 	if !exists {
+		if group {
+			return nil, fmt.Errorf("%w: %q names a consumer group (Store.NewGroup); rebuilds do not support consumer groups yet: to rebuild its read model, run a new group name, which starts from the beginning of the log, and switch to it", ErrInvalidConfig, consumer)
+		}
 		return nil, fmt.Errorf("%w: no consumer named %q has a checkpoint; a rebuild replaces a running consumer's read model: check the name (seatbelt eventlog rebuild, Store.Consumers list them), or run the consumer once first", ErrInvalidConfig, consumer)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -349,6 +349,9 @@ func TestRebuildRefusesBadOptions(t *testing.T) {
 	tb := newDB(t)
 	st := newStore(t, tb, "v1")
 	ok := countsRebuild(0)
+	if _, err := tb.pool.Exec(context.Background(), `INSERT INTO eventlog_group_partitions (name, partition, partitions) VALUES ('grouped', 0, 1)`); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name     string
 		consumer string
@@ -361,6 +364,7 @@ func TestRebuildRefusesBadOptions(t *testing.T) {
 		{"NoConsumer", "", ok, "give the name"},
 		{"ARebuildOfARebuild", "rebuild/counts", ok, "give the name"},
 		{"NoSuchConsumer", "cuonts", ok, "no consumer named \"cuonts\" has a checkpoint"},
+		{"AGroup", "grouped", ok, "rebuilds do not support consumer groups yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := st.Rebuild(context.Background(), tc.consumer, tc.opts)

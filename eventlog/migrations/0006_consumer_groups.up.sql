@@ -24,11 +24,17 @@ CREATE TABLE eventlog_group_partitions (
 -- lease: a member renews expires_at while it runs, so the live members are
 -- those not expired whose session (pid, when the member has one) is still
 -- there. Each member takes its fair share of the partitions from the
--- count of live members; held is how many it holds now.
+-- count of live members; held is how many it holds now. pid and
+-- backend_start name the member's session, so that a live member can end
+-- the session of one whose lease ran out: a frozen process, a paused VM or
+-- a cut network keeps its session, and the partitions' advisory locks with
+-- it, until TCP keepalive gives up, which can take hours; backend_start
+-- tells a reused pid from the member's.
 CREATE TABLE eventlog_group_members (
     name        text NOT NULL,
     member      text NOT NULL,
     pid         int,
+    backend_start timestamptz,
     held        int NOT NULL DEFAULT 0,
     expires_at  timestamptz NOT NULL,
     PRIMARY KEY (name, member)
