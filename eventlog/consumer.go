@@ -193,9 +193,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// isConnError reports whether err is the loss of a connection: a network
-// error, or the server ending the session (FATAL: terminated by another
-// member or an administrator, an idle transaction timed out).
 // register creates the consumer's checkpoint, under the advisory lock a
 // group's registration takes, so that a consumer and a group starting at
 // once under one name cannot both be created.
@@ -220,6 +217,9 @@ func (c *Consumer) register(ctx context.Context) error {
 	return err
 }
 
+// isConnError reports whether err is the loss of a connection: a network
+// error, or the server ending the session (FATAL: terminated by another
+// member or an administrator, an idle transaction timed out).
 func isConnError(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
