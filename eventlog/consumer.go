@@ -177,14 +177,21 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	return runAgain(ctx, c.runOnce, c.sleep, c.cfg.TakeoverPoll, c.cfg.Logger, "eventlog: consumer lost its connection; back to standby")
+}
+
+// runAgain calls once until ctx is done (it returns nil) or once fails
+// other than by losing its connection (it returns that error); after a
+// lost connection it logs lost, waits pause and calls once again.
+func runAgain(ctx context.Context, once func(context.Context) error, sleep func(context.Context, time.Duration) error, pause time.Duration, log *slog.Logger, lost string) error {
 	for {
-		err := c.runOnce(ctx)
+		err := once(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, errLostLock) || isConnError(err):
-			c.cfg.Logger.Warn("eventlog: consumer lost its connection; back to standby", "err", err)
-			if c.sleep(ctx, c.cfg.TakeoverPoll) != nil {
+			log.Warn(lost, "err", err)
+			if sleep(ctx, pause) != nil {
 				return nil
 			}
 		default:

@@ -155,20 +155,7 @@ func (g *Group) Run(ctx context.Context) error {
 	m := &member{g: g, id: memberID(), held: []int{}}
 	m.log = g.cfg.Logger.With("member", m.id)
 	defer m.leave()
-	for {
-		err := m.runOnce(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, errLostLock) || isConnError(err):
-			m.log.Warn("eventlog: group member lost its connection; starting again", "err", err)
-			if ctxtime.Sleep(ctx, g.cfg.TakeoverPoll) != nil {
-				return nil
-			}
-		default:
-			return err
-		}
-	}
+	return runAgain(ctx, m.runOnce, ctxtime.Sleep, g.cfg.TakeoverPoll, m.log, "eventlog: group member lost its connection; starting again")
 }
 
 // register creates the group's partition checkpoints, or checks that the
