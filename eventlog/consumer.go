@@ -356,11 +356,7 @@ func (c *Consumer) becameActive() {
 // records, or nil: then it only looks every poll.
 func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn, poll time.Duration) error {
 	limit := c.cfg.BatchSize
-	var failing struct {
-		pos      int64
-		attempts int
-		waits    int
-	}
+	var failing retries
 	fenceWait := time.Duration(0)
 	for {
 		b, err := c.batch(ctx, limit)
@@ -371,24 +367,18 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn, poll time.Durati
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if failing.pos != b.bad.Position {
-				failing.pos, failing.attempts, failing.waits = b.bad.Position, 0, 0
-			}
-			failing.attempts++
-			if failing.attempts >= c.cfg.MaxAttempts {
-				return &HandlerError{Consumer: c.name, Record: b.bad, Attempts: failing.attempts, Err: b.herr}
+			next, wait, err := failing.failed(c.name, &c.cfg, b.bad, b.herr, b.n)
+			if err != nil {
+				return err
 			}
 			c.cfg.Logger.Warn("eventlog: handler failed; retrying", "stream", b.bad.Stream.String(), "version", b.bad.Version,
 				"position", b.bad.Position, "attempt", failing.attempts, "err", b.herr)
-			if b.n > 0 {
-				limit = b.n // commit the records before the failing one first
-				continue
+			if wait > 0 {
+				if err := c.sleep(ctx, wait); err != nil {
+					return err
+				}
 			}
-			failing.waits++
-			if err := c.sleep(ctx, c.backoff(failing.waits)); err != nil {
-				return err
-			}
-			limit = 1
+			limit = next
 			continue
 		}
 		full := b.n == limit
@@ -425,12 +415,41 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn, poll time.Durati
 }
 
 // backoff is the nth wait: Backoff doubled n-1 times, capped.
-func (c *Consumer) backoff(n int) time.Duration {
-	d := c.cfg.Backoff
-	for i := 1; i < n && d < c.cfg.MaxBackoff; i++ {
+// retries follows the handler's attempts on the record it keeps failing
+// on, for a consumer or a group member.
+type retries struct {
+	pos      int64
+	attempts int
+	waits    int
+}
+
+// failed counts a failed attempt on bad, which came after n records the
+// batch handled, and says what comes next: the n records first, alone in
+// a batch (limit n, no wait); or bad alone again after a backoff (limit
+// 1). After cfg.MaxAttempts it returns the [*HandlerError] that stops the
+// consumer.
+func (f *retries) failed(name string, cfg *ConsumerConfig, bad *Record, herr error, n int) (limit int, wait time.Duration, err error) {
+	if f.pos != bad.Position {
+		f.pos, f.attempts, f.waits = bad.Position, 0, 0
+	}
+	f.attempts++
+	if f.attempts >= cfg.MaxAttempts {
+		return 0, 0, &HandlerError{Consumer: name, Record: bad, Attempts: f.attempts, Err: herr}
+	}
+	if n > 0 {
+		return n, 0, nil // commit the records before the failing one first
+	}
+	f.waits++
+	return 1, backoff(cfg.Backoff, cfg.MaxBackoff, f.waits), nil
+}
+
+// backoff is the wait before the n-th retry: base, doubling, at most limit.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, c.cfg.MaxBackoff)
+	return min(d, limit)
 }
 
 // fetchSQL reads the records after the checkpoint ($1, $2) in delivery

@@ -258,11 +258,7 @@ func (m *member) runOnce(ctx context.Context) error {
 func (m *member) consume(ctx context.Context, poll time.Duration) error {
 	g := m.g
 	limit := g.cfg.BatchSize
-	var failing struct {
-		pos      int64
-		attempts int
-		waits    int
-	}
+	var failing retries
 	var nextTick time.Time
 	fenceWait := time.Duration(0)
 	for {
@@ -283,24 +279,18 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if failing.pos != b.bad.Position {
-				failing.pos, failing.attempts, failing.waits = b.bad.Position, 0, 0
-			}
-			failing.attempts++
-			if failing.attempts >= g.cfg.MaxAttempts {
-				return &HandlerError{Consumer: g.name, Record: b.bad, Attempts: failing.attempts, Err: b.herr}
+			next, wait, err := failing.failed(g.name, &g.cfg, b.bad, b.herr, b.n)
+			if err != nil {
+				return err
 			}
 			m.log.Warn("eventlog: handler failed; retrying", "partition", b.badPartition, "stream", b.bad.Stream.String(), "version", b.bad.Version,
 				"position", b.bad.Position, "attempt", failing.attempts, "err", b.herr)
-			if b.n > 0 {
-				limit = b.n // commit the records before the failing one first
-				continue
+			if wait > 0 {
+				if err := ctxtime.Sleep(ctx, wait); err != nil {
+					return err
+				}
 			}
-			failing.waits++
-			if err := ctxtime.Sleep(ctx, backoff(g.cfg.Backoff, g.cfg.MaxBackoff, failing.waits)); err != nil {
-				return err
-			}
-			limit = 1
+			limit = next
 			continue
 		}
 		full := len(m.held) > 0 && b.n == limit
@@ -332,15 +322,6 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 			return fmt.Errorf("%w: %v", errLostLock, err)
 		}
 	}
-}
-
-// backoff is the nth wait: base doubled n-1 times, capped.
-func backoff(base, limit time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
 }
 
 // otherMember is another member as its lease row says: a live one, or
