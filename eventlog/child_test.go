@@ -36,22 +36,12 @@ const (
 func childMain(args []string) int {
 	mode := args[0]
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
+	store, pool, err := childStore(ctx)
 	if err != nil {
 		fmt.Println("error", err)
 		return 3
 	}
 	defer pool.Close()
-	direct, err := pgx.ParseConfig(os.Getenv(childDirectEnv))
-	if err != nil {
-		fmt.Println("error", err)
-		return 3
-	}
-	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger(), Direct: direct})
-	if err != nil {
-		fmt.Println("error", err)
-		return 3
-	}
 	hangAt, _ := strconv.ParseInt(os.Getenv(hangAtEnv), 10, 64)
 	var out sync.Mutex
 	say := func(format string, args ...any) {
@@ -91,4 +81,24 @@ func childMain(args []string) int {
 func startConsumerProcess(t *testing.T, dbURL, mode string, env ...string) *testchild.Child {
 	t.Helper()
 	return testchild.Start(t, "consumer", []string{mode}, append(env, childDBEnv+"="+dbURL, childDirectEnv+"="+migtest.DirectURL(dbURL))...)
+}
+
+// childStore is a child process's store on the database and direct
+// session its parent named in the environment.
+func childStore(ctx context.Context) (*eventlog.Store, *pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
+	if err != nil {
+		return nil, nil, err
+	}
+	direct, err := pgx.ParseConfig(os.Getenv(childDirectEnv))
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger(), Direct: direct})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store, pool, nil
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/internal/testchild"
@@ -35,22 +34,12 @@ func groupChild(args []string) int {
 	who := args[0]
 	members, _ := strconv.Atoi(args[1])
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(childDBEnv))
+	store, pool, err := childStore(ctx)
 	if err != nil {
 		fmt.Println("error", err)
 		return 3
 	}
 	defer pool.Close()
-	direct, err := pgx.ParseConfig(os.Getenv(childDirectEnv))
-	if err != nil {
-		fmt.Println("error", err)
-		return 3
-	}
-	store, err := eventlog.New(pool, &eventlog.Config{Writer: "child", Logger: quietLogger(), Direct: direct})
-	if err != nil {
-		fmt.Println("error", err)
-		return 3
-	}
 	hangAfter, _ := strconv.ParseInt(os.Getenv(groupHangAfterEnv), 10, 64)
 	var handled atomic.Int64
 	var out sync.Mutex
