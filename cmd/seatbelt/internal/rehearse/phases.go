@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/seatbelt-go/seatbelt/cmd/seatbelt/internal/rollout"
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // Phase names, in the order they run.
@@ -143,7 +144,7 @@ func (r *runner) runPhase(ctx context.Context, name string, slice time.Duration)
 		res.err = r.storm(ctx, slice, &res)
 	}
 	if res.err == nil {
-		sleep(ctx, time.Until(res.start.Add(slice)))
+		_ = ctxtime.Sleep(ctx, time.Until(res.start.Add(slice)))
 	}
 	res.end = time.Now()
 	res.probeFailures = r.cluster.ProbeFailures() - probes
@@ -158,7 +159,7 @@ func (r *runner) rollout(ctx context.Context, to int, res *phaseResult) error {
 	res.deploys++
 	// The last replica stopped is routed to until its removal propagates:
 	// what it drops belongs to this phase, not the next.
-	sleep(ctx, propagationDelay+probeInterval)
+	_ = ctxtime.Sleep(ctx, propagationDelay+probeInterval)
 	return nil
 }
 
@@ -185,7 +186,7 @@ func (r *runner) kill(ctx context.Context, res *phaseResult) error {
 // killSpread kills n replicas at even moments through the phase.
 func (r *runner) killSpread(ctx context.Context, n int, slice time.Duration, res *phaseResult) error {
 	for i := range n {
-		if !sleep(ctx, time.Until(res.start.Add(slice*time.Duration(i+1)/time.Duration(n+1)))) {
+		if ctxtime.Sleep(ctx, time.Until(res.start.Add(slice*time.Duration(i+1)/time.Duration(n+1)))) != nil {
 			return nil
 		}
 		if err := r.kill(ctx, res); err != nil {
@@ -213,7 +214,7 @@ func (r *runner) storm(ctx context.Context, slice time.Duration, res *phaseResul
 	current := 1
 	for i, kind := range kinds {
 		at := res.start.Add(time.Duration(i)*slot + time.Duration(r.rng.Int64N(int64(slot/2)+1)))
-		if !sleep(ctx, time.Until(at)) {
+		if ctxtime.Sleep(ctx, time.Until(at)) != nil {
 			return nil
 		}
 		var err error
@@ -290,19 +291,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
