@@ -501,20 +501,18 @@ type handleFunc func(ctx context.Context, tx pgx.Tx, recs []*Record) (n int, bad
 
 // checkpointBatch reads up to limit records after the checkpoint named
 // name, hands them to handle and moves the checkpoint past them, in one
-// transaction: the batch of a consumer, and of a rebuild.
+// transaction: the batch of a consumer.
 func (s *Store) checkpointBatch(ctx context.Context, name string, limit int, handle handleFunc) (res batchResult, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	const checkpointSQL = `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1`
-	var xid string
-	var pos int64
-	if err := tx.QueryRow(ctx, checkpointSQL, name).Scan(&xid, &pos); err != nil {
-		return res, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", name, err)
+	from, err := readCheckpoint(ctx, tx, name)
+	if err != nil {
+		return res, err
 	}
-	recs, _, heldBack, err := readFenced(ctx, tx, fetchSQL, []any{xid, pos, limit + 1}, limit)
+	recs, heldBack, err := readAfter(ctx, tx, from, limit)
 	if err != nil {
 		return res, fmt.Errorf("eventlog: reading records for %q: %w", name, err)
 	}
@@ -522,15 +520,58 @@ func (s *Store) checkpointBatch(ctx context.Context, name string, limit int, han
 	if len(recs) == 0 {
 		return res, nil
 	}
-	// Locking the checkpoint row makes two instances that both believe they
-	// are active (one about to learn its connection died) take turns; the
-	// one that finds the checkpoint moved starts again from it.
-	var xid2 string
-	var pos2 int64
-	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, name).Scan(&xid2, &pos2); err != nil {
+	return commitBatch(ctx, tx, name, from, recs, handle)
+}
+
+// commitBatch is commitBatch in a transaction of its own.
+func (s *Store) commitBatch(ctx context.Context, name string, from checkpoint, recs []*Record, handle handleFunc) (batchResult, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return batchResult{}, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	return commitBatch(ctx, tx, name, from, recs, handle)
+}
+
+// checkpointSQL reads a consumer's checkpoint.
+const checkpointSQL = `SELECT xid::text, position FROM eventlog_consumers WHERE name = $1`
+
+// readCheckpoint reads the checkpoint named name.
+func readCheckpoint(ctx context.Context, q pgx.Tx, name string) (checkpoint, error) {
+	var xid string
+	var c checkpoint
+	err := q.QueryRow(ctx, checkpointSQL, name).Scan(&xid, &c.pos)
+	if err == nil {
+		c.xid, err = strconv.ParseUint(xid, 10, 64)
+	}
+	if err != nil {
+		return c, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// readAfter reads up to limit records after from, in delivery order,
+// behind the ordering fence.
+func readAfter(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, from checkpoint, limit int) (recs []*Record, heldBack bool, err error) {
+	recs, _, heldBack, err = readFenced(ctx, q, fetchSQL, []any{strconv.FormatUint(from.xid, 10), from.pos, limit + 1}, limit)
+	return recs, heldBack, err
+}
+
+// commitBatch locks the checkpoint named name and, if it still stands at
+// from, hands recs (the records after from) to handle, moves the
+// checkpoint past them and commits tx. Locking the checkpoint row makes
+// two instances that both believe they are active (one about to learn its
+// connection died) take turns; the one that finds the checkpoint moved
+// gets moved set and starts again from it.
+func commitBatch(ctx context.Context, tx pgx.Tx, name string, from checkpoint, recs []*Record, handle handleFunc) (res batchResult, err error) {
+	var xid string
+	var pos int64
+	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, name).Scan(&xid, &pos); err != nil {
 		return res, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", name, err)
 	}
-	if xid2 != xid || pos2 != pos {
+	if xid != strconv.FormatUint(from.xid, 10) || pos != from.pos {
 		res.moved = true
 		return res, nil
 	}
@@ -549,3 +590,6 @@ func (s *Store) checkpointBatch(ctx context.Context, name string, limit int, han
 	res.n = len(recs)
 	return res, nil
 }
+
+// after is the checkpoint just past r.
+func after(r *Record) checkpoint { return checkpoint{xid: r.TxID, pos: r.Position} }

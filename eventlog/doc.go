@@ -241,7 +241,9 @@
 // live consumer, whose batches wait on that checkpoint's lock). The
 // rebuild keeps its own checkpoint ([RebuildPrefix] + the consumer's name,
 // listed by Store.Consumers with its lag), so a rebuild killed or stopped
-// resumes where it was; [Store.CancelRebuild] abandons one.
+// resumes where it was; [Store.CancelRebuild] abandons one. While one
+// batch is written, the next is read on a second connection of the pool,
+// so a rebuild uses two; its writes still commit with its checkpoint.
 //
 // # Behind a connection pooler
 //

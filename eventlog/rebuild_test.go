@@ -306,6 +306,53 @@ func TestRebuildResumesAfterAKill(t *testing.T) {
 	}
 }
 
+// Two processes run one rebuild at once (an operator started it twice):
+// they take turns under its checkpoint, each finding it moved by the other
+// reads on from there, and one switches; no record counts twice.
+func TestRebuildTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice", "refund"}[i%3], ID: fmt.Sprint(i)}, i)
+	}
+	liveCheckpoint(t, tb, "counts")
+	waitDeliverable(t, tb)
+	other := newStore(t, tb, "v1")
+	var wg sync.WaitGroup
+	results := make([]*eventlog.RebuildResult, 2)
+	errs := make([]error, 2)
+	for i, s := range []*eventlog.Store{st, other} {
+		wg.Go(func() { results[i], errs[i] = s.Rebuild(ctx, "counts", countsRebuild(2*time.Millisecond)) })
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+			if results[i].Handled != 1000 {
+				t.Errorf("the rebuild that switched reports %d records handled, want 1000", results[i].Handled)
+			}
+		case !strings.Contains(err.Error(), "checkpoint"):
+			t.Errorf("the rebuild that lost: %v; want it told the checkpoint went with the other's switch", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of the two rebuilds switched (errors: %v), want one", won, errs)
+	}
+	wantCounts(t, tb.pool)
+	var prepared int
+	tb.pool.QueryRow(ctx, `SELECT count(*) FROM prepared`).Scan(&prepared)
+	if prepared != 1 {
+		t.Fatalf("Prepare ran %d times, want once", prepared)
+	}
+}
+
 func TestCancelRebuild(t *testing.T) {
 	t.Parallel()
 	tb := newDB(t)
