@@ -30,6 +30,7 @@ type benchEventlogOptions struct {
 	latencyRate int
 	json        bool
 	pooler      bool
+	pgbench     bool
 }
 
 func newBenchEventlogCmd() *cobra.Command {
@@ -42,6 +43,9 @@ func newBenchEventlogCmd() *cobra.Command {
   baseline   --writers goroutines doing single-row INSERT transactions
              (autocommit) into a table with the same columns, defaults and
              indexes as eventlog_records: the machine's limit
+  pgbench    PostgreSQL's pgbench doing the same INSERT from --writers
+             clients (prepared, as many threads as cores): the same limit
+             without a Go client's own cost
   single     the same writers, each appending one record per call to its own
              stream with an expected version
   batched    the same writers appending --batch records per call
@@ -50,7 +54,7 @@ func newBenchEventlogCmd() *cobra.Command {
              records per second in total: time from calling Append to the
              handler seeing the record
 
-Goals: single >= 0.8 x baseline, batched >= 50,000 records/s, consumer >=
+Goals: single >= 0.8 x baseline and >= 1.2 x pgbench, batched >= 50,000 records/s, consumer >=
 20,000 records/s, latency p50 < 10 ms and p99 < 50 ms.
 
 With --pooler, the single phase also runs through a PgBouncer in
@@ -69,6 +73,11 @@ dropped at the end. With --json the last line is one JSON object.`,
 			if o.writers < 1 || o.batch < 1 || o.duration <= 0 || o.latencyRate < 1 {
 				return usageError{errors.New("--writers, --batch, --duration and --latency-rate must be positive")}
 			}
+			if o.pgbench {
+				if _, err := findPgbench(); err != nil {
+					return usageError{err}
+				}
+			}
 			return runBenchEventlog(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
@@ -80,6 +89,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 	f.IntVar(&o.latencyRate, "latency-rate", 1000, "records per second appended during the latency phase")
 	f.BoolVar(&o.json, "json", false, "print one JSON object as the last line")
 	f.BoolVar(&o.pooler, "pooler", false, "also run the single appends behind a PgBouncer in transaction mode it starts")
+	f.BoolVar(&o.pgbench, "pgbench", true, "also run the baseline's INSERT with pgbench (whole seconds a turn)")
 	return cmd
 }
 
@@ -90,6 +100,8 @@ type benchEventlogResult struct {
 	BaselinePerSec    float64 `json:"baseline_per_sec"`
 	EventsPerSec      float64 `json:"events_per_sec"`
 	Ratio             float64 `json:"ratio"`
+	PgbenchPerSec     float64 `json:"pgbench_per_sec,omitempty"`
+	VsPgbench         float64 `json:"vs_pgbench,omitempty"`
 	Batch             int     `json:"batch"`
 	BatchEventsPerSec float64 `json:"batch_events_per_sec"`
 	ConsumerPerSec    float64 `json:"consumer_per_sec"`
@@ -183,6 +195,8 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	type phase struct {
 		what string // says what runs, for the progress line and errors
 		op   func(ctx context.Context, round, w, i int) (int, error)
+		// run, when set, times the phase itself instead of op.
+		run  func(ctx context.Context, d time.Duration) (int64, time.Duration, error)
 		n    int64
 		took time.Duration
 	}
@@ -195,15 +209,33 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	pooled := &phase{what: "single behind PgBouncer", op: single(pooledStore, "pooled")}
 	execMode := &phase{what: "single, direct in the pooled URL's query mode", op: single(execStore, "exec")}
 	phases := []*phase{baseline, direct}
+	pgbench := &phase{what: "pgbench: the baseline's INSERT", run: func(ctx context.Context, d time.Duration) (int64, time.Duration, error) {
+		bin, err := findPgbench()
+		if err != nil {
+			return 0, 0, err
+		}
+		d = max(time.Second, d.Round(time.Second)) // pgbench counts whole seconds
+		tps, err := runPgbench(ctx, bin, db.Config().ConnConfig, o.writers, d, pgbenchInsert)
+		return int64(tps * d.Seconds()), d, err
+	}}
+	if o.pgbench {
+		phases = append(phases, pgbench)
+	}
 	if pooledStore != nil {
 		phases = append(phases, pooled, execMode)
 	}
 	for round := range rounds {
 		for _, p := range phases {
 			progress("%s: %d writers, %v (round %d of %d)...", p.what, o.writers, o.duration/rounds, round+1, rounds)
-			n, took, err := eventlogTimed(ctx, o.writers, o.duration/rounds, func(ctx context.Context, w, i int) (int, error) {
-				return p.op(ctx, round, w, i)
-			})
+			run := p.run
+			if run == nil {
+				run = func(ctx context.Context, d time.Duration) (int64, time.Duration, error) {
+					return eventlogTimed(ctx, o.writers, d, func(ctx context.Context, w, i int) (int, error) {
+						return p.op(ctx, round, w, i)
+					})
+				}
+			}
+			n, took, err := run(ctx, o.duration/rounds)
 			if err != nil {
 				return fmt.Errorf("%s: %w", p.what, err)
 			}
@@ -214,6 +246,10 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 	res.BaselinePerSec = perSec(baseline)
 	res.EventsPerSec = perSec(direct)
 	res.Ratio = res.EventsPerSec / res.BaselinePerSec
+	if o.pgbench {
+		res.PgbenchPerSec = perSec(pgbench)
+		res.VsPgbench = res.EventsPerSec / res.PgbenchPerSec
+	}
 	if pooledStore != nil {
 		res.PooledPerSec = perSec(pooled)
 		res.PooledVsDirect = res.PooledPerSec / res.EventsPerSec
@@ -335,7 +371,13 @@ func writeBenchEventlog(out io.Writer, r benchEventlogResult, asJSON bool) error
 	fmt.Fprintf(tw, "bench eventlog: %s, %d writers, %.0fs per phase\n", r.Machine, r.Writers, r.PhaseSeconds)
 	fmt.Fprintln(tw, "MEASURE\tRESULT\tGOAL\tMET")
 	fmt.Fprintf(tw, "raw INSERT baseline\t%.0f rows/s\t\t\n", r.BaselinePerSec)
+	if r.PgbenchPerSec > 0 {
+		fmt.Fprintf(tw, "the same INSERT by pgbench\t%.0f rows/s\t\t\n", r.PgbenchPerSec)
+	}
 	fmt.Fprintf(tw, "single-record appends\t%.0f records/s (%.2f x baseline)\t>= 0.8 x baseline\t%s\n", r.EventsPerSec, r.Ratio, met(r.Ratio >= 0.8))
+	if r.PgbenchPerSec > 0 {
+		fmt.Fprintf(tw, "  single-record appends vs pgbench\t%.2f x\t>= 1.2 x pgbench\t%s\n", r.VsPgbench, met(r.VsPgbench >= 1.2))
+	}
 	if r.PooledPerSec > 0 {
 		fmt.Fprintf(tw, "single-record appends behind PgBouncer\t%.0f records/s (%.2f x direct)\t>= 0.8 x direct\t%s\n", r.PooledPerSec, r.PooledVsDirect, met(r.PooledVsDirect >= 0.8))
 		fmt.Fprintf(tw, "  direct in its query mode (exec)\t%.0f records/s (pooled: %.2f x)\t\t\n", r.ExecPerSec, r.PooledVsExec)
@@ -431,7 +473,8 @@ func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Po
 	if err == nil {
 		// Same columns, defaults (including the xid) and indexes; no
 		// append-only trigger, which costs nothing on INSERT anyway.
-		_, err = pool.Exec(ctx, `CREATE TABLE eventlog_baseline (LIKE eventlog_records INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING IDENTITY)`)
+		_, err = pool.Exec(ctx, `CREATE TABLE eventlog_baseline (LIKE eventlog_records INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING IDENTITY);
+			CREATE SEQUENCE eventlog_pgbench_version`)
 	}
 	if err != nil {
 		drop()
@@ -439,3 +482,11 @@ func eventlogScratch(ctx context.Context, server string, conns int) (*pgxpool.Po
 	}
 	return pool, drop, nil
 }
+
+// pgbenchInsert is the baseline's INSERT as a pgbench script: one row a
+// transaction, on the client's own stream, with a payload as long as the
+// Go writers'.
+const pgbenchInsert = `INSERT INTO eventlog_baseline (stream_type, stream_id, version, record_id, data, writer)
+SELECT 'pgbench', :client_id, v, 'g-' || v, '{"writer":1,"n":100,"state":"paid","total_cents":1100}', 'bench'
+FROM nextval('eventlog_pgbench_version') v;
+`

@@ -24,10 +24,12 @@ func TestBenchEventlogSmall(t *testing.T) {
 	if r.BaselinePerSec <= 0 || r.EventsPerSec <= 0 || r.Ratio != r.EventsPerSec/r.BaselinePerSec || r.BatchEventsPerSec <= 0 ||
 		r.ConsumerPerSec <= 0 || r.ConsumedRecords <= 0 || r.LatencySamples < 20 || r.LatencyP50Ms <= 0 ||
 		r.LatencyP99Ms < r.LatencyP50Ms || r.Writers != 4 || r.Batch != 10 ||
-		r.PooledPerSec <= 0 || r.PooledVsDirect != r.PooledPerSec/r.EventsPerSec || r.ExecPerSec <= 0 || r.PooledVsExec != r.PooledPerSec/r.ExecPerSec {
+		r.PooledPerSec <= 0 || r.PooledVsDirect != r.PooledPerSec/r.EventsPerSec || r.ExecPerSec <= 0 || r.PooledVsExec != r.PooledPerSec/r.ExecPerSec ||
+		r.PgbenchPerSec <= 0 || r.VsPgbench != r.EventsPerSec/r.PgbenchPerSec {
 		t.Fatalf("result %+v", r)
 	}
-	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") || !strings.Contains(out, "behind PgBouncer") {
+	if !strings.Contains(out, "raw INSERT baseline") || !strings.Contains(out, "append-to-delivery p99") || !strings.Contains(out, "behind PgBouncer") ||
+		!strings.Contains(out, "the same INSERT by pgbench") {
 		t.Fatalf("no table:\n%s", out)
 	}
 	if out, code := runBench(t, "eventlog", "--writers", "0"); code != 2 || !strings.Contains(out, "--writers") {
