@@ -24,6 +24,7 @@ func TestFindUsesEnvironmentFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Close() // with TEST_POOLER set, a pooler runs in front of it
 	if srv.Source != SourceEnv || srv.URL != def.URL {
 		t.Fatalf("got %s %q, want env %q", srv.Source, srv.URL, def.URL)
 	}
