@@ -215,7 +215,7 @@ func runBenchEventlog(ctx context.Context, out, errOut io.Writer, o benchEventlo
 			return 0, 0, err
 		}
 		d = max(time.Second, d.Round(time.Second)) // pgbench counts whole seconds
-		tps, err := runPgbench(ctx, bin, db.Config().ConnConfig, o.writers, d, pgbenchInsert)
+		tps, err := runPgbench(ctx, bin, db.Config().ConnString(), o.writers, d, pgbenchInsert)
 		return int64(tps * d.Seconds()), d, err
 	}}
 	if o.pgbench {

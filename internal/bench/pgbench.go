@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,11 +37,22 @@ func findPgbench() (string, error) {
 // pgbenchTPS reads the rate from pgbench's report.
 var pgbenchTPS = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
 
-// runPgbench runs the SQL script with pgbench on cc's database: clients
+// runPgbench runs the SQL script with pgbench on connString's database: clients
 // clients over as many threads as there are cores, prepared statements,
 // for d in whole seconds (pgbench's unit, at least one). It returns the
 // transactions a second pgbench reports.
-func runPgbench(ctx context.Context, bin string, cc *pgx.ConnConfig, clients int, d time.Duration, script string) (float64, error) {
+func runPgbench(ctx context.Context, bin, connString string, clients int, d time.Duration, script string) (float64, error) {
+	cc, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return 0, err
+	}
+	// The connection goes as libpq's variables: a URL may carry pgx's own
+	// parameters, which libpq refuses. sslmode is the URL's, else libpq's
+	// default.
+	sslmode := "prefer"
+	if u, err := url.Parse(connString); err == nil && u.Query().Get("sslmode") != "" {
+		sslmode = u.Query().Get("sslmode")
+	}
 	dir, err := os.MkdirTemp("", "seatbelt-pgbench-")
 	if err != nil {
 		return 0, err
@@ -53,12 +65,6 @@ func runPgbench(ctx context.Context, bin string, cc *pgx.ConnConfig, clients int
 	secs := max(1, int(d/time.Second))
 	cmd := exec.CommandContext(ctx, bin, "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, runtime.NumCPU())),
 		"-T", strconv.Itoa(secs), "-f", file)
-	// The connection goes as libpq's variables: a URL may carry pgx's own
-	// parameters, which libpq refuses.
-	sslmode := "disable"
-	if cc.TLSConfig != nil {
-		sslmode = "require"
-	}
 	cmd.Env = append(os.Environ(), "PGHOST="+cc.Host, "PGPORT="+strconv.Itoa(int(cc.Port)), "PGUSER="+cc.User,
 		"PGPASSWORD="+cc.Password, "PGDATABASE="+cc.Database, "PGSSLMODE="+sslmode)
 	var out bytes.Buffer
