@@ -523,7 +523,7 @@ func (s *Store) checkpointBatch(ctx context.Context, name string, limit int, han
 	return commitBatch(ctx, tx, name, from, recs, handle)
 }
 
-// commitBatch is commitBatch in a transaction of its own.
+// Store.commitBatch runs commitBatch in a transaction of its own.
 func (s *Store) commitBatch(ctx context.Context, name string, from checkpoint, recs []*Record, handle handleFunc) (batchResult, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {

@@ -243,7 +243,8 @@
 // listed by Store.Consumers with its lag), so a rebuild killed or stopped
 // resumes where it was; [Store.CancelRebuild] abandons one. While one
 // batch is written, the next is read on a second connection of the pool,
-// so a rebuild uses two; its writes still commit with its checkpoint.
+// so a rebuild uses two (with one, it reads and writes in turn), beside
+// the live consumer's; its writes still commit with its checkpoint.
 //
 // # Behind a connection pooler
 //

@@ -582,7 +582,7 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 	if _, err := tx.Exec(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, strconv.FormatInt(g.cfg.Lease.Milliseconds(), 10)); err != nil {
 		return res, err
 	}
-	const checkpointSQL = `SELECT partition, xid::text, position FROM eventlog_group_partitions WHERE name = $1 AND partition = ANY($2::int[]) ORDER BY partition`
+	const partitionsSQL = `SELECT partition, xid::text, position FROM eventlog_group_partitions WHERE name = $1 AND partition = ANY($2::int[]) ORDER BY partition`
 	held := make([]int32, len(parts))
 	for i, p := range parts {
 		held[i] = int32(p)
@@ -615,7 +615,7 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 		}
 		return cps, nil
 	}
-	cps, err := readCheckpoints(checkpointSQL)
+	cps, err := readCheckpoints(partitionsSQL)
 	if err != nil {
 		return res, fmt.Errorf("eventlog: reading the checkpoints of %q partitions %v: %w", g.name, parts, err)
 	}
@@ -679,7 +679,7 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 	default:
 		return res, nil
 	}
-	locked, err := readCheckpoints(checkpointSQL + ` FOR UPDATE`)
+	locked, err := readCheckpoints(partitionsSQL + ` FOR UPDATE`)
 	if err != nil {
 		return res, fmt.Errorf("eventlog: locking the checkpoints of %q partitions %v: %w", g.name, parts, err)
 	}

@@ -31,7 +31,8 @@ type RebuildOpts struct {
 	// read model, in the transaction that moves the rebuild's checkpoint
 	// past them, so a rebuild killed at any point resumes without doubling
 	// or losing one. A batch lets it write a table's rows in one
-	// statement. Required.
+	// statement. It must not reorder or change recs: the checkpoint moves
+	// past the last of them. Required.
 	Handle func(ctx context.Context, tx pgx.Tx, recs []*Record) error
 	// Switch makes the new read model the live one (copy it over the live
 	// tables, or rename them), in the transaction that hands the rebuild's
@@ -166,7 +167,10 @@ func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts)
 // locks the rebuild's checkpoint, finds it where the read began, and moves
 // it, so a kill or a second rebuild process at any point leaves nothing
 // doubled or lost. A read made beside that transaction sees its xid as
-// still running, so the fence may end it early; it is then made again.
+// still running, so the fence may end it early: a shorter batch, or when
+// it found nothing, a read made again alone. A read ahead stopped in
+// flight (the batch found its checkpoint moved, or failed) costs the pool
+// that connection, which pgx closes on a cancelled query.
 func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts, handle handleFunc) error {
 	var ahead *readAhead
 	defer func() { ahead.cancel() }()
@@ -190,7 +194,7 @@ func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts
 			})
 		}
 		if err != nil {
-			return fmt.Errorf("eventlog: rebuilding %q: %w", consumer, err)
+			return fmt.Errorf("eventlog: rebuilding %q: reading records: %w", consumer, err)
 		}
 		if len(recs) == 0 {
 			done, err := s.switchRebuild(ctx, consumer, name, o, handle)
