@@ -59,6 +59,31 @@ func countsRebuild(slow time.Duration) *eventlog.RebuildOpts {
 	}
 }
 
+// rebuildDB is a fresh database with the rebuild tests' tables, and a
+// Store on it.
+func rebuildDB(t *testing.T) (*testBundle, *eventlog.Store, context.Context) {
+	t.Helper()
+	tb := newDB(t)
+	st := newStore(t, tb, "v1")
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
+		t.Fatal(err)
+	}
+	return tb, st, ctx
+}
+
+// wantPreparedOnce fails unless the rebuild's Prepare ran exactly once.
+func wantPreparedOnce(t *testing.T, tb *testBundle) {
+	t.Helper()
+	var prepared int
+	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM prepared`).Scan(&prepared); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 1 {
+		t.Fatalf("Prepare ran %d times, want once", prepared)
+	}
+}
+
 // wantCounts fails unless counts holds exactly the log's records by type.
 func wantCounts(t *testing.T, db *pgxpool.Pool) {
 	t.Helper()
@@ -80,12 +105,7 @@ WHERE l.n IS DISTINCT FROM c.n`).Scan(&diff)
 // keeps running, then switches: every record counts exactly once.
 func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	t.Parallel()
-	tb := newDB(t)
-	st := newStore(t, tb, "v1")
-	ctx := context.Background()
-	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
-		t.Fatal(err)
-	}
+	tb, st, ctx := rebuildDB(t)
 	for i := range 300 {
 		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice", "refund"}[i%3], ID: fmt.Sprint(i)}, i)
 	}
@@ -266,12 +286,7 @@ func rebuildChild([]string) int {
 // run again, and no record counts twice.
 func TestRebuildResumesAfterAKill(t *testing.T) {
 	t.Parallel()
-	tb := newDB(t)
-	st := newStore(t, tb, "v1")
-	ctx := context.Background()
-	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
-		t.Fatal(err)
-	}
+	tb, st, ctx := rebuildDB(t)
 	for i := range 500 {
 		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
 	}
@@ -299,11 +314,7 @@ func TestRebuildResumesAfterAKill(t *testing.T) {
 		t.Fatalf("%d records", n)
 	}
 	wantCounts(t, tb.pool)
-	var prepared int
-	tb.pool.QueryRow(ctx, `SELECT count(*) FROM prepared`).Scan(&prepared)
-	if prepared != 1 {
-		t.Fatalf("Prepare ran %d times, want once", prepared)
-	}
+	wantPreparedOnce(t, tb)
 }
 
 // Two processes run one rebuild at once (an operator started it twice):
@@ -311,12 +322,7 @@ func TestRebuildResumesAfterAKill(t *testing.T) {
 // reads on from there, and one switches; no record counts twice.
 func TestRebuildTwiceAtOnce(t *testing.T) {
 	t.Parallel()
-	tb := newDB(t)
-	st := newStore(t, tb, "v1")
-	ctx := context.Background()
-	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
-		t.Fatal(err)
-	}
+	tb, st, ctx := rebuildDB(t)
 	// Three records an append, so batches end inside a transaction's
 	// records too.
 	for i := range 400 {
@@ -352,21 +358,12 @@ func TestRebuildTwiceAtOnce(t *testing.T) {
 		t.Fatalf("%d of the two rebuilds switched (errors: %v), want one", won, errs)
 	}
 	wantCounts(t, tb.pool)
-	var prepared int
-	tb.pool.QueryRow(ctx, `SELECT count(*) FROM prepared`).Scan(&prepared)
-	if prepared != 1 {
-		t.Fatalf("Prepare ran %d times, want once", prepared)
-	}
+	wantPreparedOnce(t, tb)
 }
 
 func TestCancelRebuild(t *testing.T) {
 	t.Parallel()
-	tb := newDB(t)
-	st := newStore(t, tb, "v1")
-	ctx := context.Background()
-	if _, err := tb.pool.Exec(ctx, rebuildTables); err != nil {
-		t.Fatal(err)
-	}
+	tb, st, ctx := rebuildDB(t)
 	mustAppend(t, st, eventlog.Stream{Type: "order", ID: "1"}, 1)
 	liveCheckpoint(t, tb, "counts")
 	waitDeliverable(t, tb)
