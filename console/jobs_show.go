@@ -23,6 +23,9 @@ type jobView struct {
 	// Live is how many recorded keys are not cleaned up.
 	Live    int64
 	History []eventRow
+	// Earlier counts the events before History, not shown: a job that
+	// snoozed or retried for days has thousands.
+	Earlier int
 	// CleanupUnfinished is true when the last cleanup began and did not
 	// end: part of what the job created is gone.
 	CleanupUnfinished bool
@@ -83,6 +86,10 @@ func (l ledgerTable) Status() string {
 	return "partly cleaned"
 }
 
+// jobHistoryLimit bounds the events a job's page lists, the latest; the
+// timeline is still drawn from them all.
+const jobHistoryLimit = 500
+
 type eventRow struct {
 	jobs.Event
 	Actor  string
@@ -107,6 +114,10 @@ func (c *Console) jobPage(w http.ResponseWriter, r *http.Request) error {
 		v.Live += l.Keys - l.Cleaned
 	}
 	v.Results = results(j, v.Timeline)
+	if len(hist) > jobHistoryLimit {
+		v.Earlier = len(hist) - jobHistoryLimit
+		hist = hist[v.Earlier:]
+	}
 	for _, e := range hist {
 		row := eventRow{Event: e}
 		if e.Detail != nil {

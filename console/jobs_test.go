@@ -376,6 +376,33 @@ func TestJobsListPages(t *testing.T) {
 	}
 }
 
+// A job that snoozed or retried for days has thousands of events: its page
+// lists the latest, and says how many came before.
+func TestJobPageListsTheLatestEvents(t *testing.T) {
+	t.Parallel()
+	set := newJobSet(t, newDB(t))
+	s := serve(t, set.db, nil)
+	if _, err := set.db.Exec(context.Background(), `INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
+		SELECT $1, now(), 'snoozed', '', 0, 'w', jsonb_build_object('n', g) FROM generate_series(1, 600) g`, set.available); err != nil {
+		t.Fatal(err)
+	}
+	body := s.mustGet(fmt.Sprintf("/jobs/%d", set.available))
+	if n := strings.Count(body, `<tr data-event="`); n != 500 {
+		t.Errorf("the page lists %d events, want the latest 500", n)
+	}
+	// 601 events: the enqueue and 600 snoozes; the first 101 are left out.
+	if !strings.Contains(body, "the 101 earlier ones are not shown") {
+		t.Error("the page does not say how many events it leaves out")
+	}
+	if !strings.Contains(body, "&#34;n&#34;: 600}") || !strings.Contains(body, "&#34;n&#34;: 101}") || strings.Contains(body, "&#34;n&#34;: 100}") {
+		t.Error("the page does not list exactly the latest 500 events")
+	}
+	// A job with few events lists them all, with no such note.
+	if body := s.mustGet(fmt.Sprintf("/jobs/%d", set.failed)); strings.Contains(body, `id="history-earlier"`) {
+		t.Error("a short history says events are left out")
+	}
+}
+
 func TestJobPage(t *testing.T) {
 	t.Parallel()
 	set := newJobSet(t, newDB(t))
