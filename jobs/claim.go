@@ -24,10 +24,14 @@ type claimed struct {
 // matching count of $4 due jobs whose kind and stage this worker knows (an
 // unknown one is left for a worker that knows it), skipping rows other
 // workers are claiming, and records a "started" event for each. The pause
-// is read at each claim, so a pause holds from its commit on.
+// is read at each claim, so a pause holds from its commit on; it is read
+// first (unpaused), so a paused queue's rows are not even locked.
 const claimSQL = `
-WITH picked AS (
-	SELECT p.id FROM unnest($8::text[], $4::int[]) AS q(name, n)
+WITH unpaused AS MATERIALIZED (
+	SELECT q.name, q.n FROM unnest($8::text[], $4::int[]) AS q(name, n)
+	WHERE q.n > 0 AND NOT EXISTS (SELECT 1 FROM seatbelt_job_queues s WHERE s.name = q.name AND s.paused_at IS NOT NULL)
+), picked AS (
+	SELECT p.id FROM unpaused q
 	CROSS JOIN LATERAL (
 		SELECT id FROM seatbelt_jobs
 		WHERE state = 'available' AND queue = q.name AND run_at <= $1::timestamptz AND kind = ANY($2::text[])
@@ -36,7 +40,6 @@ WITH picked AS (
 		LIMIT q.n
 		FOR UPDATE SKIP LOCKED
 	) p
-	WHERE q.n > 0 AND NOT EXISTS (SELECT 1 FROM seatbelt_job_queues s WHERE s.name = q.name AND s.paused_at IS NOT NULL)
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = 'running',

@@ -18,6 +18,10 @@ import (
 
 var clientSeq atomic.Int64
 
+// MaxWorkersLimit bounds MaxWorkers and FetchBatch: a claim asks for at
+// most that many jobs of a queue in one statement.
+const MaxWorkersLimit = 1 << 20
+
 // Config tunes a [Client]. The zero value is ready to use: a zero field
 // means its default, given at the end of its comment. A negative duration
 // or count is refused by [NewClient] with [ErrInvalidConfig] (no field
@@ -171,6 +175,9 @@ func (c *Config) withDefaults() (Config, error) {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("field Config.%s is %d; set a positive number, or 0 for the default (%s)", f.name, f.v, f.def))
 		}
+		if f.v > MaxWorkersLimit && f.name != "MaxAttempts" {
+			errs = append(errs, fmt.Errorf("field Config.%s is %d; the most is %d (MaxWorkersLimit)", f.name, f.v, MaxWorkersLimit))
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.Queues)) {
 		if err := CheckQueueName(name); err != nil {
@@ -178,6 +185,8 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 		if n := o.Queues[name].MaxWorkers; n < 0 {
 			errs = append(errs, fmt.Errorf("field Config.Queues[%q].MaxWorkers is %d; set a positive number, or 0 for Config.MaxWorkers", name, n))
+		} else if n > MaxWorkersLimit {
+			errs = append(errs, fmt.Errorf("field Config.Queues[%q].MaxWorkers is %d; the most is %d (MaxWorkersLimit)", name, n, MaxWorkersLimit))
 		}
 	}
 	if o.Direct != nil && o.Direct.ConnString() == "" {

@@ -35,6 +35,10 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{jobs.Config{Deleters: map[string]jobs.Deleter{"orders": nil}}, `field Config.Deleters["orders"] is nil; give it a Deleter such as jobs.DeleteByColumn("id"), or leave the table out`},
 		{jobs.Config{Queues: map[string]jobs.QueueConfig{"": {}}}, `field Config.Queues: the queue name is empty; name it, or leave it out for "default"`},
 		{jobs.Config{Queues: map[string]jobs.QueueConfig{"import": {MaxWorkers: -1}}}, `field Config.Queues["import"].MaxWorkers is -1; set a positive number, or 0 for Config.MaxWorkers`},
+		// Past what a claim's count can hold (it would wrap to nothing).
+		{jobs.Config{MaxWorkers: 1 << 32}, "field Config.MaxWorkers is 4294967296; the most is 1048576 (MaxWorkersLimit)"},
+		{jobs.Config{FetchBatch: 1 << 31}, "field Config.FetchBatch is 2147483648; the most is 1048576 (MaxWorkersLimit)"},
+		{jobs.Config{Queues: map[string]jobs.QueueConfig{"import": {MaxWorkers: 1 << 21}}}, `field Config.Queues["import"].MaxWorkers is 2097152; the most is 1048576 (MaxWorkersLimit)`},
 	} {
 		_, err := jobs.NewClient(b.db, &tc.cfg)
 		if !errors.Is(err, jobs.ErrInvalidConfig) || err.Error() != "jobs: invalid config: "+tc.want {
@@ -72,6 +76,11 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop}, {Name: "a", Run: noop}}}, `two stages are named "a"; give each`},
 		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop, Timeout: -time.Second}}}, "Stage.Timeout is -1s; set a positive duration, or 0 for Config.StageTimeout"},
 		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a", Run: noop, MaxAttempts: -1}}}, "Stage.MaxAttempts is -1; set a positive number, or 0 for Config.MaxAttempts"},
+		// Names PostgreSQL's text refuses would fail every claim, which
+		// sends all kinds and stages in one statement.
+		{jobs.Kind{Name: "k\x00", Stages: []jobs.Stage{{Name: "a", Run: noop}}}, `Kind.Name "k\x00" is not valid UTF-8 text without NUL bytes`},
+		{jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "a\xff", Run: noop}}}, `Stages[0]: the stage name "a\xff" is not valid UTF-8 text without NUL bytes`},
+		{jobs.Kind{Name: strings.Repeat("k", 1001), Stages: []jobs.Stage{{Name: "a", Run: noop}}}, "is 1001 bytes; the most is 1000 (MaxNameLen)"},
 	} {
 		if err := c.Register(tc.kind); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v", tc.kind, err)

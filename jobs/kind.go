@@ -57,6 +57,9 @@ func checkKind(k Kind) (*kindReg, error) {
 	if k.Name == "" {
 		return nil, fmt.Errorf("%w: Kind.Name is empty; give the kind the name its jobs are enqueued with", ErrInvalidConfig)
 	}
+	if err := checkText("Kind.Name", k.Name, MaxNameLen, "MaxNameLen"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
 	if len(k.Stages) == 0 {
 		return nil, fmt.Errorf("%w: kind %q: Kind.Stages is empty; give it at least one stage", ErrInvalidConfig, k.Name)
 	}
@@ -65,6 +68,9 @@ func checkKind(k Kind) (*kindReg, error) {
 	for i, s := range reg.Stages {
 		if s.Name == "" {
 			return nil, fmt.Errorf("%w: kind %q: Stages[%d].Name is empty; name every stage", ErrInvalidConfig, k.Name, i)
+		}
+		if err := checkText("the stage name", s.Name, MaxNameLen, "MaxNameLen"); err != nil {
+			return nil, fmt.Errorf("%w: kind %q: Stages[%d]: %v", ErrInvalidConfig, k.Name, i, err)
 		}
 		if s.Run == nil {
 			return nil, fmt.Errorf("%w: kind %q: stage %q has no Run; give it the function that does the stage's work", ErrInvalidConfig, k.Name, s.Name)

@@ -157,6 +157,11 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	var errs []error
 	if p.Kind == "" {
 		errs = append(errs, errors.New("PeriodicJob.Kind is empty; give the kind its jobs are enqueued as"))
+	} else if err := checkText("PeriodicJob.Kind", p.Kind, MaxNameLen, "MaxNameLen"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText("PeriodicJob.Name", p.Name, MaxNameLen, "MaxNameLen"); err != nil && p.Name != p.Kind {
+		errs = append(errs, err)
 	}
 	if p.Schedule == nil {
 		errs = append(errs, errors.New("PeriodicJob.Schedule is nil; give jobs.Cron(\"0 3 * * *\") or jobs.Every(time.Hour)"))

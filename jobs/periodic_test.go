@@ -193,6 +193,11 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Queue: strings.Repeat("q", 200)}, "PeriodicJob.Queue"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Args: func() {}}, "PeriodicJob.Args"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.MustCron("0 0 30 2 *")}, "has no slot after now"},
+		// One name PostgreSQL's text refuses would fail every look at the
+		// schedules, which sends them all in one statement.
+		{jobs.PeriodicJob{Name: "nightly\x00", Kind: "tick", Schedule: jobs.Every(time.Hour)}, `PeriodicJob.Name "nightly\x00" is not valid UTF-8 text without NUL bytes`},
+		{jobs.PeriodicJob{Kind: "tick\xff", Schedule: jobs.Every(time.Hour)}, `PeriodicJob.Kind "tick\xff" is not valid UTF-8 text without NUL bytes`},
+		{jobs.PeriodicJob{Name: strings.Repeat("n", 1001), Kind: "tick", Schedule: jobs.Every(time.Hour)}, "the most is 1000 (MaxNameLen)"},
 	} {
 		if err := c.AddPeriodic(tc.p); !errors.Is(err, jobs.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want %q", tc.p, err, tc.want)

@@ -22,13 +22,27 @@ const MaxQueueLen = 128
 // Every function that takes a queue name checks it; a command line can
 // check it before connecting.
 func CheckQueueName(name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return errors.New("the queue name is empty; name it, or leave it out for \"default\"")
-	case len(name) > MaxQueueLen:
-		return fmt.Errorf("the queue name %.40q... is %d bytes; the most is %d (MaxQueueLen)", name, len(name), MaxQueueLen)
+	}
+	return checkText("the queue name", name, MaxQueueLen, "MaxQueueLen")
+}
+
+// MaxNameLen is the longest name of a kind, a stage or a periodic job, in
+// bytes: a periodic job's name is part of its slots' unique keys, which
+// must fit in an index entry.
+const MaxNameLen = 1000
+
+// checkText says why name cannot be stored as what: longer than limit
+// bytes (the constant limitName), not UTF-8, or holding a NUL byte, none
+// of which PostgreSQL's text takes. One such name in the arrays a claim
+// or a periodic look sends would fail every one of them.
+func checkText(what, name string, limit int, limitName string) error {
+	switch {
+	case len(name) > limit:
+		return fmt.Errorf("%s %.40q... is %d bytes; the most is %d (%s)", what, name, len(name), limit, limitName)
 	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
-		return fmt.Errorf("the queue name %q is not valid UTF-8 text without NUL bytes", name)
+		return fmt.Errorf("%s %q is not valid UTF-8 text without NUL bytes", what, name)
 	}
 	return nil
 }

@@ -97,6 +97,12 @@ func TestPausedQueueWaitsUntilResumed(t *testing.T) {
 	if j := jobState(t, b.db, waiting); j.State != jobs.StateAvailable || started.Load() != 1 {
 		t.Fatalf("a job of the paused queue was claimed: %+v, %d stages started", j, started.Load())
 	}
+	// Nor locked and let go: the claims leave a paused queue's rows alone
+	// (a row lock would set xmax, and write the page).
+	var xmax string
+	if err := b.db.QueryRow(ctx, `SELECT xmax::text FROM seatbelt_jobs WHERE id = $1`, waiting).Scan(&xmax); err != nil || xmax != "0" {
+		t.Fatalf("the paused queue's job has xmax %s (%v): a claim locked it", xmax, err)
+	}
 	qs, err := jobs.Queues(ctx, b.db)
 	if err != nil || len(qs) != 1 || !qs[0].Paused || qs[0].PausedBy != "operator@laptop" || qs[0].PausedAt == nil ||
 		qs[0].Counts[jobs.StateAvailable] != 1 || qs[0].Counts[jobs.StateRunning] != 1 {
