@@ -175,7 +175,8 @@
 // does not hold its checkpoints' row locks either. Its partitions move
 // within a Lease and a TakeoverPoll or two. Ending another member's
 // session needs the members to run as one role, or a role with
-// pg_signal_backend; without it a member logs an error and the frozen
+// pg_signal_backend and pg_read_all_stats (to tell that session from
+// another with the same pid); without them a member logs an error and the frozen
 // member's partitions wait for its session to end. A member that wakes
 // finds its session gone and starts again; what it had handled in an
 // open batch rolled back. Each rebalance also asks the member's session

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -104,7 +105,8 @@ type Group struct {
 // its member returns a [*HandlerError], and the members that take its
 // partitions fail on it in turn (see the package documentation). Members
 // end the session of a member whose lease ran out (a frozen process), so
-// they must run as one role, or as a role with pg_signal_backend.
+// they must run as one role, or as a role with pg_signal_backend and
+// pg_read_all_stats.
 func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerConfig) (*Group, error) {
 	if partitions < 1 || partitions > MaxPartitions {
 		return nil, fmt.Errorf("%w: consumer group %q has %d partitions; use 1 to %d (eventlog.MaxPartitions), a few per member you mean to run", ErrInvalidConfig, name, partitions, MaxPartitions)
@@ -126,6 +128,12 @@ func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerCo
 	}
 	if cc.Lease <= cc.TakeoverPoll {
 		return nil, fmt.Errorf("%w: ConsumerConfig.Lease (%s) must exceed TakeoverPoll (%s): a member renews its lease every TakeoverPoll", ErrInvalidConfig, cc.Lease, cc.TakeoverPoll)
+	}
+	// The lease is also the batch's idle_in_transaction_session_timeout,
+	// whole milliseconds of an int32: past that every batch fails, and
+	// under a millisecond it would turn the timeout off.
+	if maxLease := time.Duration(math.MaxInt32) * time.Millisecond; cc.Lease < time.Millisecond || cc.Lease > maxLease {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Lease is %s; use 1ms to %s (the server's idle_in_transaction_session_timeout holds it), or 0 for the default (10s)", ErrInvalidConfig, cc.Lease, maxLease)
 	}
 	return &Group{store: s, name: name, partitions: partitions, handler: h, cfg: cc}, nil
 }
@@ -212,6 +220,11 @@ type member struct {
 	// conn is the session holding the partitions' locks and LISTENing,
 	// or nil without one (behind a pooler).
 	conn *pgx.Conn
+	// backendStart is conn's backend_start, read on conn itself: another
+	// role's connection sees it as NULL in pg_stat_activity without
+	// pg_read_all_stats, and a lease row without it can never be found
+	// stale, so a frozen member's session would never be ended.
+	backendStart *time.Time
 }
 
 // leave deletes the member's lease, so the others count it gone at once.
@@ -241,13 +254,17 @@ func (m *member) runOnce(ctx context.Context) error {
 			return err
 		}
 		defer func() {
-			m.conn = nil
+			m.conn, m.backendStart = nil, nil
 			closeSession(conn)
 		}()
 		if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 			return fmt.Errorf("%w: %v", errLostLock, err)
 		}
-		m.conn = conn
+		var start time.Time
+		if err := conn.QueryRow(ctx, `SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()`).Scan(&start); err != nil {
+			return fmt.Errorf("%w: %v", errLostLock, err)
+		}
+		m.conn, m.backendStart = conn, &start
 		poll = cmp.Or(g.cfg.PollInterval, pollWithListen)
 	}
 	return m.consume(ctx, poll)
@@ -330,27 +347,33 @@ type otherMember struct {
 	id    string
 	held  int
 	stale bool
+	// hidden: stale, and a session with its pid is there, but this
+	// member's role may not see whose (backend_start is NULL to it).
+	hidden bool
 }
 
-// heartbeatSQL renews the member's lease ($2; $3 its session's pid, $4 the
-// partitions it holds, $5 the lease in seconds), forgets members whose
-// lease ran out long ago, and lists the other members: the live ones,
-// whose lease runs and whose session, if they said they had one, the
-// server still has; and the stale ones, whose lease ran out while their
-// session (the same pid and backend_start) is still there, holding its
-// partitions' locks.
+// heartbeatSQL renews the member's lease ($2; $3 its session's pid and
+// $6 its backend_start, $4 the partitions it holds, $5 the lease in
+// seconds), forgets members whose lease ran out long ago, and lists the
+// other members: the live ones, whose lease runs and whose session, if
+// they said they had one, the server still has; and the stale ones, whose
+// lease ran out while their session (the same pid and backend_start) is
+// still there, holding its partitions' locks, or (hidden) while a session
+// with their pid is there whose backend_start this role may not read.
 const heartbeatSQL = `WITH me AS (
 	INSERT INTO eventlog_group_members (name, member, pid, backend_start, held, expires_at)
-	VALUES ($1, $2, $3, (SELECT backend_start FROM pg_stat_activity WHERE pid = $3), $4, now() + $5::float8 * interval '1 second')
+	VALUES ($1, $2, $3, $6::timestamptz, $4, now() + $5::float8 * interval '1 second')
 	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start, held = excluded.held, expires_at = excluded.expires_at
 ), gone AS (
 	DELETE FROM eventlog_group_members
 	WHERE name = $1 AND member <> $2 AND expires_at < now() - 10 * $5::float8 * interval '1 second'
 )
-SELECT m.member, m.held, m.expires_at <= now() AS stale FROM eventlog_group_members m
+SELECT m.member, m.held, m.expires_at <= now() AS stale,
+	m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start IS NULL) AS hidden
+FROM eventlog_group_members m
 WHERE m.name = $1 AND m.member <> $2 AND (
 	m.expires_at > now() AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
-	OR m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start))
+	OR m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL)))
 ORDER BY m.member`
 
 // terminateSQL ends the session of member $2 if its lease has still run
@@ -373,13 +396,13 @@ func (m *member) rebalance(ctx context.Context) error {
 		p := int32(m.conn.PgConn().PID())
 		pid = &p
 	}
-	rows, err := g.store.pool.Query(ctx, heartbeatSQL, g.name, m.id, pid, len(m.held), g.cfg.Lease.Seconds())
+	rows, err := g.store.pool.Query(ctx, heartbeatSQL, g.name, m.id, pid, len(m.held), g.cfg.Lease.Seconds(), m.backendStart)
 	if err != nil {
 		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (otherMember, error) {
 		var o otherMember
-		err := r.Scan(&o.id, &o.held, &o.stale)
+		err := r.Scan(&o.id, &o.held, &o.stale, &o.hidden)
 		return o, err
 	})
 	if err != nil {
@@ -389,6 +412,11 @@ func (m *member) rebalance(ctx context.Context) error {
 	for _, o := range all {
 		if !o.stale {
 			others = append(others, o)
+			continue
+		}
+		if o.hidden {
+			m.log.Error("eventlog: a group member's lease ran out while a session with its pid lives on, and this member's role may not see whether the session is that member's: its partitions may wait until its session ends; run members as one role, or grant the role pg_read_all_stats and pg_signal_backend",
+				"stale_member", o.id)
 			continue
 		}
 		// A member whose lease ran out but whose session lives on (a

@@ -437,6 +437,11 @@ func TestGroupPartitionCountIsFixed(t *testing.T) {
 	if _, err := s.NewGroup("x", 2, groupDelivery("x"), &eventlog.ConsumerConfig{TakeoverPoll: time.Second, Lease: time.Second}); !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "must exceed TakeoverPoll") {
 		t.Fatalf("NewGroup with a lease no longer than TakeoverPoll: %v", err)
 	}
+	// The lease is the batch's idle_in_transaction_session_timeout, an
+	// int32 of milliseconds: every batch would fail.
+	if _, err := s.NewGroup("x", 2, groupDelivery("x"), &eventlog.ConsumerConfig{Lease: 30 * 24 * time.Hour}); !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "ConsumerConfig.Lease is 720h0m0s; use 1ms to 596h31m23.647s") {
+		t.Fatalf("NewGroup with a 30-day lease: %v", err)
+	}
 }
 
 // TestGroupLagPerPartition: with the group stopped, records appended to a
