@@ -203,7 +203,7 @@ func TestClient(t *testing.T) {
 		b := setup(t)
 		var inFlight atomic.Int32
 		kind := jobs.Kind{Name: "mixed", Stages: []jobs.Stage{{Name: "work", Run: func(ctx context.Context, r *jobs.StageRun) error {
-			var a struct{ Quick bool }
+			var a struct{ Quick, CancelAtStop bool }
 			if err := r.Args(&a); err != nil {
 				return err
 			}
@@ -213,6 +213,14 @@ func TestClient(t *testing.T) {
 				return nil
 			}
 			<-ctx.Done() // would run for ever: released at the deadline
+			if a.CancelAtStop {
+				// A cancel requested just as the deadline came, whose
+				// notification the worker will not see (set without one):
+				// the stage ends cancelled, not given back.
+				if _, err := r.DB().Exec(context.WithoutCancel(ctx), `UPDATE seatbelt_jobs SET cancel_requested = true WHERE id = $1`, r.JobID()); err != nil {
+					t.Error(err)
+				}
+			}
 			return context.Cause(ctx)
 		}}, {Name: "after", Run: func(ctx context.Context, r *jobs.StageRun) error { return nil }}}}
 		cfg := testConfig("w")
@@ -220,7 +228,7 @@ func TestClient(t *testing.T) {
 		c := startClient(t, b.db, cfg, kind)
 		var params []jobs.EnqueueParams
 		for i := range 100 {
-			params = append(params, jobs.EnqueueParams{Kind: "mixed", Args: map[string]bool{"Quick": i%2 == 0}})
+			params = append(params, jobs.EnqueueParams{Kind: "mixed", Args: map[string]bool{"Quick": i%2 == 0, "CancelAtStop": i%10 == 1}})
 		}
 		if _, err := jobs.EnqueueMany(context.Background(), b.db, params); err != nil {
 			t.Fatal(err)
@@ -239,11 +247,15 @@ func TestClient(t *testing.T) {
 		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE (args->>'Quick')::bool AND state = 'available' AND stage = 'after' AND attempt = 0"); n != 50 {
 			t.Fatalf("%d quick stages finished, want 50", n)
 		}
-		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE NOT (args->>'Quick')::bool AND state = 'available' AND stage = 'work' AND attempt = 0"); n != 50 {
-			t.Fatalf("%d stuck stages released, want 50", n)
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE NOT (args->>'Quick')::bool AND state = 'available' AND stage = 'work' AND attempt = 0"); n != 40 {
+			t.Fatalf("%d stuck stages released, want 40", n)
 		}
-		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_events WHERE event = 'released'"); n != 50 {
+		if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_events WHERE event = 'released'"); n != 40 {
 			t.Fatalf("%d released events", n)
+		}
+		if n := count(t, b.db, `SELECT count(*) FROM seatbelt_jobs j WHERE cancel_requested AND state = 'cancelled' AND finished_at IS NOT NULL
+			AND EXISTS (SELECT 1 FROM seatbelt_job_events e WHERE e.job_id = j.id AND e.event = 'cancelled')`); n != 10 {
+			t.Fatalf("%d of the 10 stuck stages with a cancel pending ended cancelled", n)
 		}
 	})
 

@@ -6,18 +6,29 @@ import (
 )
 
 // releaseSQL gives interrupted stages back without using an attempt, each
-// fenced by its claim, and wakes the other workers once.
+// fenced by its claim, and wakes the other workers once. A job whose
+// cancel arrived meanwhile (the stop's deadline came before its
+// notification) is cancelled instead, as any other end of its stage
+// would do: given back, it would wait as available in a paused queue, or
+// with no worker for its kind.
 const releaseSQL = `
 WITH u AS (
-	UPDATE seatbelt_jobs j SET state = 'available', attempt = j.attempt - 1, worker = NULL, lease_until = NULL, updated_at = $3::timestamptz
+	UPDATE seatbelt_jobs j SET
+		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
+		attempt = CASE WHEN j.cancel_requested THEN j.attempt ELSE j.attempt - 1 END,
+		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
+		finished_at = CASE WHEN j.cancel_requested THEN $3::timestamptz END
 	FROM unnest($1::bigint[], $2::bigint[]) AS r(id, claim)
 	WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.claim = r.claim AND j.worker IS NOT NULL
-	RETURNING j.id, j.stage, j.attempt
+	RETURNING j.id, j.stage, j.attempt, j.state
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
-	SELECT id, $3::timestamptz, 'released', stage, attempt + 1, $4::text, '{"reason": "worker stopping"}'::jsonb FROM u
+	SELECT id, $3::timestamptz, 'released', stage, attempt + 1, $4::text, '{"reason": "worker stopping"}'::jsonb FROM u WHERE state = 'available'
+	UNION ALL
+	SELECT id, $3::timestamptz, 'cancelled', stage, attempt, $4::text, NULL FROM u WHERE state = 'cancelled'
 )
-SELECT coalesce(array_agg(id), '{}'), CASE WHEN count(*) > 0 THEN pg_notify('` + wakeChannel + `', '') END FROM u`
+SELECT coalesce(array_agg(id) FILTER (WHERE state = 'available'), '{}'), coalesce(array_agg(id) FILTER (WHERE state = 'cancelled'), '{}'),
+	CASE WHEN count(*) FILTER (WHERE state = 'available') > 0 THEN pg_notify('` + wakeChannel + `', '') END FROM u`
 
 // releaseQueue groups the releases of stages interrupted together. A stop
 // deadline interrupts every running stage at once, and one commit each
@@ -36,8 +47,9 @@ type releaseReq struct {
 }
 
 type releaseResult struct {
-	released bool
-	err      error
+	released  bool
+	cancelled bool // its cancel had arrived: it ended cancelled instead
+	err       error
 }
 
 // release gives an interrupted stage back without using an attempt.
@@ -64,6 +76,8 @@ func (c *Client) release(j claimed, log *stageLogger) {
 		log.Error("jobs: releasing the stage failed; it will run again after its lease", "err", res.err)
 	case res.released:
 		log.Info("jobs: stage released for another worker")
+	case res.cancelled:
+		log.Info("jobs: job cancelled")
 	}
 }
 
@@ -72,13 +86,18 @@ func (c *Client) releaseBatch(batch []*releaseReq) {
 	for i, r := range batch {
 		ids[i], claims[i] = r.j.id, r.j.claim
 	}
-	var released []int64
-	err := c.db.QueryRow(context.Background(), releaseSQL, ids, claims, c.cfg.Now(), c.cfg.WorkerID).Scan(&released, nil)
-	gone := make(map[int64]bool, len(released))
+	var released, cancelled []int64
+	err := c.db.QueryRow(context.Background(), releaseSQL, ids, claims, c.cfg.Now(), c.cfg.WorkerID).Scan(&released, &cancelled, nil)
+	ended := make(map[int64]releaseResult, len(released)+len(cancelled))
 	for _, id := range released {
-		gone[id] = true
+		ended[id] = releaseResult{released: true}
+	}
+	for _, id := range cancelled {
+		ended[id] = releaseResult{cancelled: true}
 	}
 	for _, r := range batch {
-		r.done <- releaseResult{released: gone[r.j.id], err: err}
+		res := ended[r.j.id]
+		res.err = err
+		r.done <- res
 	}
 }
