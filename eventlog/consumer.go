@@ -232,8 +232,13 @@ func isConnError(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
 	}
-	return err != nil && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig)
+	return err != nil && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, errCheckpointGone)
 }
+
+// errCheckpointGone: a checkpoint row a consumer, group member or rebuild
+// runs from is not there. That is no lost connection, which Run would try
+// again for ever: Run returns it.
+var errCheckpointGone = errors.New("the checkpoint is gone (deleted by hand?); restore it from a backup, or run under a new name, which starts from the beginning of the log")
 
 // Default poll intervals: with a LISTEN the poll only covers a lost
 // NOTIFY; without one it is how records are found.
@@ -544,6 +549,9 @@ func readCheckpoint(ctx context.Context, q pgx.Tx, name string) (checkpoint, err
 	if err == nil {
 		c.xid, err = strconv.ParseUint(xid, 10, 64)
 	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("%w: %w", errCheckpointGone, err)
+	}
 	if err != nil {
 		return c, fmt.Errorf("eventlog: reading the checkpoint of %q: %w", name, err)
 	}
@@ -569,6 +577,9 @@ func commitBatch(ctx context.Context, tx pgx.Tx, name string, from checkpoint, r
 	var xid string
 	var pos int64
 	if err := tx.QueryRow(ctx, checkpointSQL+` FOR UPDATE`, name).Scan(&xid, &pos); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = fmt.Errorf("%w: %w", errCheckpointGone, err)
+		}
 		return res, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", name, err)
 	}
 	if xid != strconv.FormatUint(from.xid, 10) || pos != from.pos {

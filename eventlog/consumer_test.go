@@ -327,6 +327,29 @@ func TestConsumerRetrySucceeds(t *testing.T) {
 	}
 }
 
+// A consumer whose checkpoint was deleted under it (by hand, say) stops
+// and says so: trying again, as after a lost connection, would warn every
+// TakeoverPoll for ever and deliver nothing.
+func TestConsumerStopsWhenItsCheckpointIsGone(t *testing.T) {
+	t.Parallel()
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: 50 * time.Millisecond}, nil)
+	done := runConsumer(t, c)
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitDelivered(t, tb, 1, 10*time.Second)
+	if _, err := tb.pool.Exec(context.Background(), `DELETE FROM eventlog_consumers WHERE name = 'c'`); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 2)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "the checkpoint is gone (deleted by hand?)") {
+			t.Fatalf("Run returned %v; want the checkpoint named gone", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the consumer whose checkpoint is gone still runs")
+	}
+}
+
 func TestConsumerLag(t *testing.T) {
 	t.Parallel()
 	tb, s, c := setupConsumer(t, "lagging", nil, nil)

@@ -639,7 +639,7 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 			return nil, err
 		}
 		if len(cps) != len(parts) {
-			return nil, fmt.Errorf("%d of the %d partitions' checkpoints are there (deleted by hand?)", len(cps), len(parts))
+			return nil, fmt.Errorf("%d of the %d partitions' checkpoints are there: %w", len(cps), len(parts), errCheckpointGone)
 		}
 		return cps, nil
 	}
