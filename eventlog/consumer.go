@@ -60,10 +60,11 @@ type ConsumerConfig struct {
 	// partitions taken over within about Lease. A killed member whose
 	// session the server has ended is noticed at the next TakeoverPoll;
 	// one frozen or cut off has its session ended by another member once
-	// its lease runs out. A member heartbeats between batches, so a batch
-	// must take less than Lease, and a handler must not leave the batch's
-	// transaction idle longer than Lease (the server ends it). It must
-	// exceed TakeoverPoll. Defaults to 10 seconds, or 3 TakeoverPolls if
+	// its lease runs out. A member heartbeats between batches and renews
+	// its lease every TakeoverPoll during one, so a batch may take longer
+	// than Lease; a handler must not leave the batch's transaction idle
+	// longer than Lease (the server ends it). It must exceed TakeoverPoll,
+	// and be 1ms to 24.8 days. Defaults to 10 seconds, or 3 TakeoverPolls if
 	// that is longer; a [Consumer] does not use it.
 	Lease time.Duration
 	// OnPartitions is called with the partitions a member of a consumer

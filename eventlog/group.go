@@ -288,7 +288,7 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 		var b groupBatchResult
 		if len(m.held) > 0 {
 			var err error
-			if b, err = g.batch(ctx, m.held, limit); err != nil {
+			if b, err = m.batchRenewing(ctx, limit); err != nil {
 				return err
 			}
 		}
@@ -375,6 +375,46 @@ WHERE m.name = $1 AND m.member <> $2 AND (
 	m.expires_at > now() AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
 	OR m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL)))
 ORDER BY m.member`
+
+// renewSQL extends member $2's lease by $3 seconds.
+const renewSQL = `UPDATE eventlog_group_members SET expires_at = now() + $3::float8 * interval '1 second' WHERE name = $1 AND member = $2`
+
+// batchRenewing runs a batch of the held partitions while renewing the
+// member's lease every TakeoverPoll. The lease is otherwise renewed
+// between batches, and a batch may outlast it (a backlog of slow records
+// at 4 AM: 500 records of 25 ms are 12.5 s, past the default 10 s): the
+// other members would find this one stale, end its session, and the
+// partitions would move back and forth, each new owner waiting on the
+// last one's row locks. A frozen process renews nothing, so its lease
+// still runs out.
+func (m *member) batchRenewing(ctx context.Context, limit int) (groupBatchResult, error) {
+	g := m.g
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(g.cfg.TakeoverPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				rctx, cancel := context.WithTimeout(ctx, g.cfg.TakeoverPoll)
+				_, err := g.store.pool.Exec(rctx, renewSQL, g.name, m.id, g.cfg.Lease.Seconds())
+				cancel()
+				if err != nil {
+					m.log.Warn("eventlog: renewing the lease during a batch failed; the next renewal tries again", "err", err)
+				}
+			}
+		}
+	}()
+	b, err := g.batch(ctx, m.held, limit)
+	close(stop)
+	<-stopped
+	return b, err
+}
 
 // terminateSQL ends the session of member $2 if its lease has still run
 // out and the session is still its own.

@@ -625,6 +625,50 @@ func TestGroupMemberDropsPartitionsWhenItsSessionDies(t *testing.T) {
 	checkGroupDeliveries(t, tb)
 }
 
+// A batch that outlasts the lease (slow records in a backlog) keeps it:
+// the member renews it while the batch runs, so the other member does not
+// find it stale and end its session, and the partitions stay put.
+func TestGroupBatchLongerThanTheLease(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	ctx := context.Background()
+	const total = 120
+	for i := range 12 {
+		recs := make([]eventlog.NewRecord, total/12)
+		for j := range recs {
+			recs[j] = rec(j)
+		}
+		if _, err := s.Append(ctx, eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slow := func(who string) eventlog.Handler {
+		deliver := groupDelivery(who)
+		return func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+			time.Sleep(60 * time.Millisecond) // a batch of 20: 1.2 s, past the 1 s lease
+			return deliver(ctx, tx, r)
+		}
+	}
+	a, _ := newMember(t, s, "slow", 4, "a", slow("a"))
+	b, _ := newMember(t, s, "slow", 4, "b", slow("b"))
+	runGroup(t, a)
+	runGroup(t, b)
+	pids := func() string {
+		var p string
+		if err := tb.pool.QueryRow(ctx, `SELECT coalesce(string_agg(pid::text, ',' ORDER BY member), '') FROM eventlog_group_members WHERE name = 'slow'`).Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	waitFor(t, "both members with their sessions", 10*time.Second, func() bool { return strings.Count(pids(), ",") == 1 })
+	first := pids()
+	waitGroupDelivered(t, tb, total, 60*time.Second)
+	if now := pids(); now != first {
+		t.Fatalf("the members' sessions went from %s to %s: a member was found stale mid-batch and its session ended", first, now)
+	}
+	checkGroupDeliveries(t, tb)
+}
+
 // TestGroupAndConsumerRegisterUnderOneLock: a consumer registering while
 // a group of the same name is being registered waits for it, then refuses,
 // rather than creating a consumer checkpoint beside the group's.
