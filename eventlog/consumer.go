@@ -395,32 +395,43 @@ func (c *Consumer) consume(ctx context.Context, conn *pgx.Conn, poll time.Durati
 		// Wait for a NOTIFY, or the poll interval. Records held back by the
 		// fence were announced already, so while there are some, look again
 		// soon: 1 ms, doubling up to the poll interval.
-		wait := poll
-		if b.heldBack {
-			fenceWait = min(max(2*fenceWait, time.Millisecond), poll)
-			wait = fenceWait
-		} else {
-			fenceWait = 0
-		}
-		if conn == nil {
-			if err := c.sleep(ctx, wait); err != nil {
-				return err
-			}
-			continue
-		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		_, err = conn.WaitForNotification(wctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
-			return fmt.Errorf("%w: %v", errLostLock, err)
+		if err := waitWake(ctx, conn, nextWait(b.heldBack, &fenceWait, poll), c.sleep); err != nil {
+			return err
 		}
 	}
 }
 
-// backoff is the nth wait: Backoff doubled n-1 times, capped.
+// nextWait is how long a reader waits for its next batch: poll, or while
+// records wait behind the fence (heldBack), 1 ms doubling up to poll,
+// with fenceWait carrying the doubling from one wait to the next.
+func nextWait(heldBack bool, fenceWait *time.Duration, poll time.Duration) time.Duration {
+	if !heldBack {
+		*fenceWait = 0
+		return poll
+	}
+	*fenceWait = min(max(2**fenceWait, time.Millisecond), poll)
+	return *fenceWait
+}
+
+// waitWake waits up to wait for a NOTIFY on conn, or, without a session,
+// sleeps. An error on conn other than the wait running out is a lost
+// session.
+func waitWake(ctx context.Context, conn *pgx.Conn, wait time.Duration, sleep func(context.Context, time.Duration) error) error {
+	if conn == nil {
+		return sleep(ctx, wait)
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	_, err := conn.WaitForNotification(wctx)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	return nil
+}
+
 // retries follows the handler's attempts on the record it keeps failing
 // on, for a consumer or a group member.
 type retries struct {

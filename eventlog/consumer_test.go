@@ -50,20 +50,30 @@ func runConsumer(t *testing.T, c *eventlog.Consumer) <-chan error {
 	return done
 }
 
-func deliveredCount(t *testing.T, tb *testBundle) int {
+func deliveredCount(t *testing.T, tb *testBundle) int { return rowCount(t, tb, "deliveries") }
+
+func waitDelivered(t *testing.T, tb *testBundle, n int, within time.Duration) {
+	t.Helper()
+	waitRows(t, tb, "deliveries", n, within)
+}
+
+// rowCount counts the rows of a handler's table.
+func rowCount(t *testing.T, tb *testBundle, table string) int {
 	t.Helper()
 	var n int
-	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
+	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func waitDelivered(t *testing.T, tb *testBundle, n int, within time.Duration) {
+// waitRows waits until a handler's table holds n rows, and fails if it
+// holds more, or still fewer after within.
+func waitRows(t *testing.T, tb *testBundle, table string, n int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got := deliveredCount(t, tb)
+		got := rowCount(t, tb, table)
 		if got == n {
 			return
 		}

@@ -315,28 +315,9 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 		if full || b.moved || b.more {
 			continue
 		}
-		wait := poll
-		if b.heldBack {
-			fenceWait = min(max(2*fenceWait, time.Millisecond), poll)
-			wait = fenceWait
-		} else {
-			fenceWait = 0
-		}
-		wait = max(min(wait, time.Until(nextTick)), 0)
-		if m.conn == nil {
-			if err := ctxtime.Sleep(ctx, wait); err != nil {
-				return err
-			}
-			continue
-		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		_, err := m.conn.WaitForNotification(wctx)
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
-			return fmt.Errorf("%w: %v", errLostLock, err)
+		wait := max(min(nextWait(b.heldBack, &fenceWait, poll), time.Until(nextTick)), 0)
+		if err := waitWake(ctx, m.conn, wait, ctxtime.Sleep); err != nil {
+			return err
 		}
 	}
 }

@@ -84,28 +84,11 @@ func runGroup(t *testing.T, g *eventlog.Group) (stop func(), done <-chan error) 
 	return stop, ch
 }
 
-func groupDelivered(t *testing.T, tb *testBundle) int {
-	t.Helper()
-	var n int
-	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM gdeliveries`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func groupDelivered(t *testing.T, tb *testBundle) int { return rowCount(t, tb, "gdeliveries") }
 
 func waitGroupDelivered(t *testing.T, tb *testBundle, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := groupDelivered(t, tb)
-		if got == n {
-			return
-		}
-		if got > n || time.Now().After(deadline) {
-			t.Fatalf("%d records delivered, want %d", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitRows(t, tb, "gdeliveries", n, within)
 }
 
 // checkGroupDeliveries checks that every record in the log was delivered

@@ -30,16 +30,7 @@ var errNoPgDump = errors.New("pg_dump not found on PATH or under /usr/lib/postgr
 // major version than its own. PATH comes first, then the versioned folders,
 // newest first.
 func findPgDump(ctx context.Context, serverVersion int) (string, error) {
-	var candidates []string
-	if p, err := exec.LookPath("pg_dump"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, d := range pglocal.BinDirs(pgBinRoot) {
-		p := filepath.Join(d, "pg_dump")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			candidates = append(candidates, p)
-		}
-	}
+	candidates := pglocal.Programs("pg_dump", pgBinRoot)
 	if len(candidates) == 0 {
 		return "", errNoPgDump
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +80,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.jobs, "jobs", 1_000_000, "jobs in the database")
 	f.IntVar(&o.records, "records", 1_000_000, "event log records in the database")
 	f.IntVar(&o.rounds, "rounds", 20, "timed requests per page")

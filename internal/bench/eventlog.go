@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -82,7 +81,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.writers, "writers", 16, "concurrent writers in the baseline, single and batched phases")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "length of each timed phase")
 	f.IntVar(&o.batch, "batch", 100, "records per call in the batched phase")

@@ -75,7 +75,7 @@ one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.records, "records", 100000, "records in the log")
 	f.IntVar(&o.streams, "streams", 1000, "streams the records are spread over")
 	f.IntVar(&o.partitions, "partitions", 8, "the group's partitions")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"testing/fstest"
@@ -63,7 +62,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.rows, "rows", 5_000_000, "rows in the table the index is built on")
 	f.IntVar(&o.rounds, "rounds", 7, "builds each way (7 resolve a 5% difference here; 3 do not)")
 	f.IntVar(&o.writeRate, "write-rate", 200, "INSERTs per second into the table during the builds")

@@ -93,7 +93,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create scratch databases on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.jobs, "jobs", 20000, "single-stage jobs in the burn-down")
 	f.IntVar(&o.stagedJobs, "staged-jobs", 2000, "multi-stage jobs")
 	f.IntVar(&o.stages, "stages", 10, "stages per multi-stage job")

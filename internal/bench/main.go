@@ -90,6 +90,12 @@ type usageError struct{ error }
 
 func (u usageError) Unwrap() error { return u.error }
 
+// databaseURLFlag is every command's --database-url: the server the
+// command creates its scratch databases on, $DATABASE_URL by default.
+func databaseURLFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch databases on (postgres://... form)")
+}
+
 // poolConfig parses url with a 10 s connect timeout unless the URL sets one.
 func poolConfig(url string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,7 +48,7 @@ use. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.DurationVar(&o.duration, "duration", 10*time.Minute, "how long the replicas run")
 	f.IntVar(&o.replicas, "replicas", 2, "job clients running the schedule")
 	f.DurationVar(&o.restart, "restart", time.Minute, "how often each replica is restarted")

@@ -22,14 +22,8 @@ import (
 // findPgbench returns PostgreSQL's pgbench: on PATH, else in Debian's and
 // Ubuntu's versioned folders (it ships with the server there).
 func findPgbench() (string, error) {
-	if p, err := exec.LookPath("pgbench"); err == nil {
-		return p, nil
-	}
-	for _, d := range pglocal.SystemBinDirs() {
-		p := filepath.Join(d, "pgbench")
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
+	if ps := pglocal.Programs("pgbench", pglocal.SystemBinRoot); len(ps) > 0 {
+		return ps[0], nil
 	}
 	return "", errors.New("pgbench is neither on PATH nor in " + pglocal.SystemBinRoot + "/*/bin: install PostgreSQL's programs (Debian: the postgresql package), or pass --pgbench=false")
 }

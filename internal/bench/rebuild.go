@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -81,7 +80,7 @@ dropped at the end. With --json the last line is one JSON object.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "a superuser URL of the server to create the scratch database on (postgres://... form)")
+	databaseURLFlag(cmd, &o.databaseURL)
 	f.IntVar(&o.records, "records", 1_000_000, "event log records in the database")
 	f.IntVar(&o.batch, "batch", 2000, "records a rebuild transaction handles (RebuildOpts.BatchSize)")
 	f.IntVar(&o.withWrites, "with-writes", 0, "records a second appended during the rebuild, with the live consumer running (0: none)")

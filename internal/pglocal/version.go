@@ -2,6 +2,7 @@ package pglocal
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -68,6 +69,21 @@ func BinDirs(root string) []string {
 	dirs, _ := filepath.Glob(filepath.Join(root, "*", "bin"))
 	sort.SliceStable(dirs, func(i, j int) bool { return BinDirVersion(dirs[i]) > BinDirVersion(dirs[j]) })
 	return dirs
+}
+
+// Programs returns where PostgreSQL's program name is: on PATH first,
+// then in the folders root/VERSION/bin, newest version first.
+func Programs(name, root string) []string {
+	var out []string
+	if p, err := exec.LookPath(name); err == nil {
+		out = append(out, p)
+	}
+	for _, d := range BinDirs(root) {
+		if p := filepath.Join(d, name); isExecutable(p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // BinDirVersion returns the version a folder root/VERSION/bin is named for,
