@@ -8,6 +8,14 @@ import (
 	"time"
 )
 
+// lockedSQL locks the job rows $1 in id order: every statement that
+// updates several running jobs by id begins with it. Updating them in its
+// plan's order, a client's heartbeat and its completer, each on an
+// overlapping set, deadlocked; PostgreSQL ended one after a second, and
+// when that was the completer, the batch's stages ran again after their
+// lease.
+const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`
+
 // completeSQL finishes stages: the job moves to its next stage (available,
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is
 // stored and a "succeeded" event written. Every row is fenced by its claim:
@@ -15,7 +23,7 @@ import (
 // means running; see the schema.) It takes arrays so
 // one statement completes a whole batch.
 const completeSQL = `
-WITH input AS (
+WITH ` + lockedSQL + `, input AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
 		AS i(id, claim, stage, next, result, attempt)
 ), u AS (
@@ -30,7 +38,7 @@ WITH input AS (
 		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE j.id = ANY($1::bigint[]) AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
+	WHERE j.id IN (SELECT id FROM locked) AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)

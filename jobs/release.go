@@ -12,14 +12,14 @@ import (
 // would do: given back, it would wait as available in a paused queue, or
 // with no worker for its kind.
 const releaseSQL = `
-WITH u AS (
+WITH ` + lockedSQL + `, u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
 		attempt = CASE WHEN j.cancel_requested THEN j.attempt ELSE j.attempt - 1 END,
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $3::timestamptz END
 	FROM unnest($1::bigint[], $2::bigint[]) AS r(id, claim)
-	WHERE j.id = ANY($1::bigint[]) AND j.id = r.id AND j.claim = r.claim AND j.worker IS NOT NULL
+	WHERE j.id IN (SELECT id FROM locked) AND j.id = r.id AND j.claim = r.claim AND j.worker IS NOT NULL
 	RETURNING j.id, j.stage, j.attempt, j.state
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
