@@ -452,7 +452,7 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 WITH `+lockedSQL+`
 UPDATE seatbelt_jobs j SET lease_until = $3::timestamptz
 FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
-WHERE j.id IN (SELECT id FROM locked) AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
+WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
 RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
 		if err != nil {
 			if ctx.Err() == nil {

@@ -13,7 +13,10 @@ import (
 // plan's order, a client's heartbeat and its completer, each on an
 // overlapping set, deadlocked; PostgreSQL ended one after a second, and
 // when that was the completer, the batch's stages ran again after their
-// lease.
+// lease. The statements reference it as an uncorrelated count, which the
+// server runs once before their own scan, and keep their index condition
+// on $1: joined instead, the update scanned the table and the burn-down
+// ran at a third of its speed.
 const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`
 
 // completeSQL finishes stages: the job moves to its next stage (available,
@@ -38,7 +41,7 @@ WITH ` + lockedSQL + `, input AS (
 		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE j.id IN (SELECT id FROM locked) AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
+	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
