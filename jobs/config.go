@@ -78,7 +78,8 @@ type Config struct {
 	LeaderInterval time.Duration
 	// PeriodicInterval is how often the client looks for due slots of its
 	// periodic jobs ([Client.AddPeriodic]); a slot found more than
-	// max(5 s, 3×PeriodicInterval) after it passed counts as missed.
+	// max(5 s, 3×PeriodicInterval) after it passed counts as late (if the
+	// client ran then) or missed.
 	// Defaults to 1 second.
 	PeriodicInterval time.Duration
 	// StageTimeout bounds a stage that sets no Timeout of its own.

@@ -83,9 +83,11 @@
 // seatbelt_jobs_periodic past the slot, under that row's lock, so two
 // replicas, two leaders or a restart cannot double it. Slots that passed
 // while every replica was down are skipped or run once together
-// ([Missed]). A replica started later with another schedule under the
-// same name (a new build) replaces the stored one and the older replicas
-// defer to it, so a changed schedule holds from the deploy on. [Periodic]
+// ([Missed]); slots that came due while replicas ran but could not reach
+// the database run once, late. A replica started later with another
+// schedule, args or priority under the same name (a new build) replaces
+// the stored one and the older replicas defer to it, so a changed
+// schedule holds from the deploy on. [Periodic]
 // (seatbelt jobs periodic) shows each schedule's last and next slot.
 //
 // # Stopping

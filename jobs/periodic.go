@@ -2,9 +2,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,11 +38,21 @@ func (s cronSchedule) String() string             { return s.spec }
 
 // Cron parses a cron expression: five fields (minute hour day-of-month
 // month day-of-week), or six with seconds first, or a descriptor such as
-// @hourly or @daily. It is evaluated in the PeriodicJob's Location.
+// @hourly or @daily. It is evaluated in the PeriodicJob's Location, so a
+// TZ= or CRON_TZ= prefix, which would silently override it, is refused.
+// "@every 90s" has the slots of [Every]: multiples of the interval since
+// the Unix epoch, the same on every replica, rather than the interval
+// after each run, which drifts by the time taken to notice a slot.
 func Cron(spec string) (Schedule, error) {
+	if t := strings.TrimSpace(spec); strings.HasPrefix(t, "TZ=") || strings.HasPrefix(t, "CRON_TZ=") {
+		return nil, fmt.Errorf("jobs: cron expression %q names a time zone; remove the prefix and set PeriodicJob.Location, which says where the expression is read", spec)
+	}
 	s, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: cron expression %q: %w (want \"minute hour day month weekday\", seconds first optional, or @hourly/@daily/@weekly)", spec, err)
+	}
+	if d, ok := s.(cron.ConstantDelaySchedule); ok {
+		s = every(d.Delay)
 	}
 	return cronSchedule{spec: spec, sched: s}, nil
 }
@@ -73,7 +86,9 @@ func (e every) String() string { return "every " + time.Duration(e).String() }
 
 // Missed says what a periodic job does about slots that passed while no
 // client was running it (every replica down, or a deploy that took
-// longer than a slot).
+// longer than a slot). A slot that came due while a client ran but could
+// not enqueue it in time (the database down, the schedule's row locked)
+// is late, not missed: it runs once, late, under either policy.
 type Missed int
 
 const (
@@ -144,8 +159,9 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // transaction that records the slot as handled, under the schedule's row
 // lock in seatbelt_jobs_periodic, so neither two replicas nor a restart
 // can double it. A new schedule starts at its next slot, without
-// backfill. A client started later with another schedule under the same
-// Name (a new build) replaces the stored one at its first look, and the
+// backfill. A client started later with another schedule (or Kind,
+// Queue, Priority, Args, Location, Missed) under the same Name (a new
+// build) replaces the stored one at its first look, and the
 // older clients still running defer to it, so a changed schedule holds
 // from the deploy on without both firing; they take it back if its next
 // slot goes overdue (that build rolled back). Each job's UniqueKey is
@@ -192,8 +208,7 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: periodic job %q: %w", ErrInvalidConfig, p.Name, errors.Join(errs...))
 	}
-	reg := &periodicReg{PeriodicJob: p, args: args,
-		spec: fmt.Sprintf("%s (%s, missed: %s, kind %s, queue %s)", p.Schedule, p.Location, p.Missed, p.Kind, p.Queue)}
+	reg := &periodicReg{PeriodicJob: p, args: args, spec: periodicSpec(p, args)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != clientNew {
@@ -207,6 +222,29 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	c.periodic = append(c.periodic, reg)
 	return nil
 }
+
+// periodicSpec is what the schedule's row holds for p: everything a new
+// build may change about its jobs, so that a change makes the older
+// clients defer (see periodicAction) instead of both builds firing, each
+// its own way. Args longer than maxShownArgs are shown by their hash.
+func periodicSpec(p PeriodicJob, args string) string {
+	spec := fmt.Sprintf("%s (%s, missed: %s, kind %s, queue %s", p.Schedule, p.Location, p.Missed, p.Kind, p.Queue)
+	if p.Priority != 0 {
+		spec += fmt.Sprintf(", priority %d", p.Priority)
+	}
+	switch {
+	case args == "{}":
+	case len(args) <= maxShownArgs:
+		spec += ", args " + args
+	default:
+		sum := sha256.Sum256([]byte(args))
+		spec += ", args sha256:" + hex.EncodeToString(sum[:8])
+	}
+	return spec + ")"
+}
+
+// maxShownArgs bounds the args a periodic schedule's description shows.
+const maxShownArgs = 64
 
 // periodicLoop looks at the client's schedules every PeriodicInterval and
 // enqueues the slots that are due.
@@ -364,20 +402,35 @@ VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz
 	return err
 }
 
+// maxDueSlots bounds the on-time slots one look enqueues: a schedule of
+// seconds looked at every few minutes.
+const maxDueSlots = 1000
+
 // enqueueDue enqueues p's due slots, next being the first, and moves the
 // row past them. Slots within the on-time window each get a job. Older
-// ones passed while no client ran the schedule: the policy says whether
-// they get one job together (unless an on-time slot runs now anyway) or
-// none.
+// ones are late or missed:
+//   - late: they came due while this client ran, which could not reach
+//     them in time (the database was down, another client held the row's
+//     lock). Every client may have been as stuck, so they are never
+//     dropped: they get one job together, unless an on-time slot runs now
+//     anyway, whatever the policy.
+//   - missed: they passed before this client started, while maybe no
+//     client ran the schedule. The policy says whether they get one job
+//     together (unless an on-time slot runs now anyway) or none.
 func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next, now time.Time) error {
 	windowStart := now.Add(-c.onTime())
 	var due []time.Time
 	s := next
-	missed := !s.After(windowStart)
-	if missed {
+	overdue := !s.After(windowStart)
+	if overdue {
 		s = p.next(windowStart)
 	}
-	for !s.IsZero() && !s.After(now) && len(due) < 1000 {
+	for !s.IsZero() && !s.After(now) {
+		if len(due) == maxDueSlots {
+			c.log.Warn("jobs: periodic job: more slots on time than one look enqueues; the rest are skipped (look more often: Config.PeriodicInterval)",
+				"periodic", p.Name, "enqueued", len(due), "first_skipped", s)
+			break
+		}
 		due = append(due, s)
 		n := p.next(s)
 		if !n.After(s) {
@@ -385,10 +438,23 @@ func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next
 		}
 		s = n
 	}
-	if missed {
-		c.log.Warn("jobs: periodic job: slots passed while no client ran it", "periodic", p.Name, "first_missed", next, "policy", p.Missed.String())
-		if p.Missed == MissedRunOnce && len(due) == 0 {
-			due = append(due, next) // one run, keyed by the first missed slot
+	if overdue {
+		// The first slot that came due while this client ran, if overdue.
+		late := p.next(c.startedAt.Add(-time.Nanosecond))
+		if late.Before(next) {
+			late = next
+		}
+		switch {
+		case !late.After(windowStart):
+			c.log.Warn("jobs: periodic job: slots came due while no client could enqueue them (database down, or the schedule's row locked); they run late, once", "periodic", p.Name, "first_late", late)
+			if len(due) == 0 {
+				due = append(due, late)
+			}
+		default:
+			c.log.Warn("jobs: periodic job: slots passed while no client ran it", "periodic", p.Name, "first_missed", next, "policy", p.Missed.String())
+			if p.Missed == MissedRunOnce && len(due) == 0 {
+				due = append(due, next) // one run, keyed by the first missed slot
+			}
 		}
 	}
 	var last *time.Time
@@ -408,9 +474,11 @@ func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next
 
 // PeriodicInfo is one stored schedule, as [Periodic] reports it.
 type PeriodicInfo struct {
-	Name     string
-	Kind     string
-	Schedule string // as written, with time zone, missed policy, kind and queue
+	Name string
+	Kind string
+	// Schedule is as written, with the time zone, the missed policy, the
+	// kind, the queue, and the priority and args where set.
+	Schedule string
 	// LastSlot is the latest slot a job was enqueued for, LastJobID that
 	// job; nil before the first.
 	LastSlot  *time.Time

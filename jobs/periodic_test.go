@@ -286,3 +286,82 @@ func TestPeriodicHeldRowLockBlocksOnlyItsSchedule(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "a fires again", func() bool { return len(slots(t, b.db, "a")) > heldA })
 }
+
+// A slot that comes due while the clients run but cannot reach it (here
+// its row is locked; the database being down does the same) is not
+// skipped for lateness, whatever the policy: it runs once, late.
+func TestPeriodicLateSlotRunsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	clock, hour, cfg := onTheHour()
+	clock.Set(hour.Add(time.Second))
+	startPeriodic(t, b.db, cfg("w"), jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(time.Minute)})
+	waitFor(t, 10*time.Second, "the schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs_periodic WHERE name = 'report' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(hour.Add(time.Minute + 30*time.Second)) // the :01 slot passes while the row is locked, far past the 5 s window
+	time.Sleep(300 * time.Millisecond)
+	if n := len(slots(t, b.db, "report")); n != 0 {
+		t.Fatalf("%d jobs while the row was locked", n)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the late slot", func() bool { return len(slots(t, b.db, "report")) == 1 })
+	time.Sleep(300 * time.Millisecond) // six more looks
+	if got := slots(t, b.db, "report"); len(got) != 1 || !got[0].Equal(hour.Add(time.Minute)) {
+		t.Fatalf("slots %v; want :01 once", got)
+	}
+}
+
+// A new build that changes only the jobs' args (or priority) is a changed
+// schedule too: the older client defers, so every job has the new args.
+func TestPeriodicArgsChangeTakesEffectOnDeploy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	clock, hour, cfg := onTheHour()
+	old := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(10 * time.Minute), Args: map[string]int{"v": 1}}
+	startPeriodic(t, b.db, cfg("old"), old)
+	waitFor(t, 10*time.Second, "the old schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	clock.Advance(time.Second)
+	changed := old
+	changed.Args, changed.Priority = map[string]int{"v": 2}, 3
+	startPeriodic(t, b.db, cfg("new"), changed)
+	waitFor(t, 10*time.Second, "the new schedule stored", func() bool {
+		info, err := jobs.Periodic(ctx, b.db)
+		return err == nil && len(info) == 1 && strings.HasSuffix(info[0].Schedule, `, priority 3, args {"v":2})`)
+	})
+	for _, m := range []int{10, 20, 30} {
+		clock.Set(hour.Add(time.Duration(m)*time.Minute + time.Second))
+		time.Sleep(300 * time.Millisecond)
+	}
+	if n := count(t, b.db, `SELECT count(*) FROM seatbelt_jobs WHERE unique_key LIKE 'periodic:report:%' AND args = '{"v":2}' AND priority = 3`); n != 3 {
+		t.Fatalf("%d of the 3 slots' jobs have the new args and priority (slots %v)", n, slots(t, b.db, "report"))
+	}
+}
+
+// "@every" keeps the slots of Every, the same on every replica, and a
+// time zone in the expression, which would override Location, is refused.
+func TestCronEveryAndTimeZones(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 7, 123, time.UTC)
+	s, err := jobs.Cron("@every 90s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Next(at), jobs.Every(90*time.Second).Next(at); !got.Equal(want) || s.String() != "@every 90s" {
+		t.Errorf("@every 90s: next after %v is %v (%q); want %v", at, got, s, want)
+	}
+	for _, spec := range []string{"CRON_TZ=Europe/Berlin 0 3 * * *", " TZ=Asia/Tokyo 0 3 * * *"} {
+		if _, err := jobs.Cron(spec); err == nil || !strings.Contains(err.Error(), "set PeriodicJob.Location") {
+			t.Errorf("%q: %v", spec, err)
+		}
+	}
+}
