@@ -15,7 +15,7 @@ type claimed struct {
 	attempt         int
 	claim           int64
 	args            json.RawMessage
-	results         map[string]json.RawMessage
+	results         json.RawMessage // an object of the results by stage, decoded by StageRun.Result
 	runAt           time.Time
 	cancelRequested bool
 }
@@ -57,29 +57,32 @@ WITH unpaused AS MATERIALIZED (
 )
 SELECT * FROM u ORDER BY id`
 
-// claim claims up to n[i] jobs of queue c.queueNames[i].
-func (c *Client) claim(ctx context.Context, n []int32) ([]claimed, error) {
+// claim claims up to n[i] jobs of queue c.queueNames[i], appending them to
+// out, which the caller may reuse once it has started them.
+func (c *Client) claim(ctx context.Context, n []int32, out []claimed) ([]claimed, error) {
 	if len(c.kindNames) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	now := c.cfg.Now()
 	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, now.Add(c.cfg.Lease), c.firsts, c.queueNames)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	defer rows.Close()
-	var out []claimed
+	// Scanned in place: a claimed scanned on its own escapes, one
+	// allocation a job. The JSON columns are scanned as bytes: as
+	// json.RawMessage, pgx would run them through json.Unmarshal.
 	for rows.Next() {
-		var j claimed
-		if err := rows.Scan(&j.id, &j.kind, &j.queue, &j.stage, &j.attempt, &j.claim, &j.args, &j.results, &j.runAt, &j.cancelRequested); err != nil {
-			return out, err
+		out = append(out, claimed{})
+		j := &out[len(out)-1]
+		if err := rows.Scan(&j.id, &j.kind, &j.queue, &j.stage, &j.attempt, &j.claim, (*[]byte)(&j.args), (*[]byte)(&j.results), &j.runAt, &j.cancelRequested); err != nil {
+			return out[:len(out)-1], err
 		}
 		// The job's first claim ever is its start; a stage given back
 		// (released, snoozed) and claimed again is not.
 		if j.claim == 1 {
 			c.cfg.Observer.ObserveJobStart(ctx, JobStartData{JobID: j.id, Kind: j.kind, Stage: j.stage, Latency: now.Sub(j.runAt)})
 		}
-		out = append(out, j)
 	}
 	return out, rows.Err()
 }

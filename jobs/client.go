@@ -324,6 +324,7 @@ func (c *Client) fetchLoop(ctx context.Context) {
 	var last time.Time
 	want := make([]int32, len(c.queueNames))
 	got := make([]int32, len(c.queueNames))
+	var batch []claimed // reused: startStage copies each job
 	for {
 		// What each queue has room for: claims of up to FetchBatch.
 		room := false
@@ -342,15 +343,16 @@ func (c *Client) fetchLoop(ctx context.Context) {
 				case <-t.C:
 				}
 			}
-			claimed, err := c.claim(ctx, want)
+			var err error
+			batch, err = c.claim(ctx, want, batch[:0])
 			last = time.Now()
 			if err != nil && ctx.Err() == nil {
 				c.log.Error("jobs: claiming jobs failed; retrying after the poll interval", "err", err)
 			}
 			clear(got)
-			for _, j := range claimed {
-				got[c.queueIdx[j.queue]]++
-				c.startStage(j)
+			for i := range batch {
+				got[c.queueIdx[batch[i].queue]]++
+				c.startStage(&batch[i])
 			}
 			// A queue that got all it asked for may have more waiting: claim
 			// again at once. One with no room left waits for one of its
@@ -385,7 +387,9 @@ func (c *Client) fetchLoop(ctx context.Context) {
 	}
 }
 
-func (c *Client) startStage(j claimed) {
+// startStage runs the claimed stage *j on a goroutine of its own.
+func (c *Client) startStage(j *claimed) {
+	r := &StageRun{c: c, job: *j}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
 	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
@@ -410,7 +414,7 @@ func (c *Client) startStage(j claimed) {
 				c.signalWake()
 			}
 		}()
-		c.runStage(ctx, j)
+		c.runStage(ctx, r)
 	}()
 }
 
@@ -461,9 +465,9 @@ RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
 			continue
 		}
 		held := map[int64]bool{}
+		var id int64 // declared once: Scan makes them escape
+		var cancelled bool
 		for rows.Next() {
-			var id int64
-			var cancelled bool
 			if rows.Scan(&id, &cancelled) == nil {
 				held[id] = true
 				if cancelled {

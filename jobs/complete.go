@@ -52,7 +52,7 @@ WITH ` + lockedSQL + `, input AS (
 SELECT id, state FROM u`
 
 type completion struct {
-	j      claimed
+	j      *claimed
 	next   string
 	result json.RawMessage
 	done   chan error
@@ -64,7 +64,8 @@ type completion struct {
 func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	next := c.kinds[r.job.kind].next(r.job.stage)
 	if r.tx == nil {
-		comp := &completion{j: r.job, next: next, result: r.result, done: make(chan error, 1)}
+		comp := &r.completion
+		*comp = completion{j: &r.job, next: next, result: r.result, done: make(chan error, 1)}
 		// Never closed, so a late sender cannot panic; compDone says the
 		// completer is gone.
 		select {
@@ -87,7 +88,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	tx := r.tx
 	r.tx = nil
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	got, err := c.runComplete(ctx, tx, []*completion{{j: r.job, next: next, result: r.result}})
+	got, err := c.runComplete(ctx, tx, []*completion{{j: &r.job, next: next, result: r.result}})
 	if err != nil {
 		return err
 	}
@@ -119,9 +120,9 @@ func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (m
 	}
 	defer rows.Close()
 	got := make(map[int64]JobState, n)
+	var id int64 // declared once: Scan makes them escape
+	var state JobState
 	for rows.Next() {
-		var id int64
-		var state JobState
 		if err := rows.Scan(&id, &state); err != nil {
 			return nil, err
 		}

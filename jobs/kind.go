@@ -41,6 +41,9 @@ type Stage struct {
 type kindReg struct {
 	Kind
 	index map[string]int
+	// spanNames are the stages' span names, "jobs.stage kind/stage", made
+	// once rather than for every run.
+	spanNames []string
 }
 
 func (k *kindReg) next(stage string) string {
@@ -85,6 +88,7 @@ func checkKind(k Kind) (*kindReg, error) {
 			return nil, fmt.Errorf("%w: kind %q: stage %q: Stage.MaxAttempts is %d; set a positive number, or 0 for Config.MaxAttempts", ErrInvalidConfig, k.Name, s.Name, s.MaxAttempts)
 		}
 		reg.index[s.Name] = i
+		reg.spanNames = append(reg.spanNames, "jobs.stage "+k.Name+"/"+s.Name)
 	}
 	return reg, nil
 }

@@ -17,9 +17,13 @@ import (
 type StageRun struct {
 	c       *Client
 	job     claimed
+	results map[string]json.RawMessage // job.results, decoded by the first Result
 	result  json.RawMessage
 	tx      pgx.Tx
 	tracked int
+	// completion is the one the completer writes, kept here to save an
+	// allocation a stage.
+	completion completion
 }
 
 // JobID is the job's id.
@@ -49,7 +53,16 @@ func (r *StageRun) Args(v any) error {
 // Result decodes the result of an earlier stage into v; ok is false when
 // that stage set none.
 func (r *StageRun) Result(stage string, v any) (ok bool, err error) {
-	raw, ok := r.job.results[stage]
+	if r.results == nil {
+		// Decoded here, not at the claim: most stages read no results.
+		r.results = map[string]json.RawMessage{}
+		if len(r.job.results) > 0 {
+			if err := json.Unmarshal(r.job.results, &r.results); err != nil {
+				return false, fmt.Errorf("jobs: decoding the results of job %d: %w", r.job.id, err)
+			}
+		}
+	}
+	raw, ok := r.results[stage]
 	if !ok {
 		return false, nil
 	}

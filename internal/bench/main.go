@@ -56,9 +56,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write this process's CPU profile to the file (go tool pprof reads it)")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write this process's allocations, sampled, to the file at the end (go tool pprof -sample_index=alloc_space reads it)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if memProfile != "" {
+			// Created now, so a path that cannot be written fails before
+			// the measurements, not after.
+			f, err := os.Create(memProfile)
+			if err != nil {
+				return usageError{fmt.Errorf("--memprofile: %w", err)}
+			}
+			root.PersistentPostRunE = func(*cobra.Command, []string) error {
+				defer f.Close()
+				return pprof.Lookup("allocs").WriteTo(f, 0)
+			}
+		}
 		if cpuProfile == "" {
 			return nil
 		}
