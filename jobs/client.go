@@ -387,9 +387,11 @@ func (c *Client) fetchLoop(ctx context.Context) {
 	}
 }
 
-// startStage runs the claimed stage *j on a goroutine of its own.
-func (c *Client) startStage(j *claimed) {
-	r := &StageRun{c: c, job: *j}
+// startStage runs the claimed stage *j on a goroutine of its own, which
+// uses its own copy: the caller reuses *j for its next claim.
+func (c *Client) startStage(claim *claimed) {
+	r := &StageRun{c: c, job: *claim}
+	j := &r.job
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
 	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
