@@ -63,9 +63,10 @@ type ConsumerConfig struct {
 	// its lease runs out. A member heartbeats between batches and renews
 	// its lease every TakeoverPoll during one, so a batch may take longer
 	// than Lease; a handler must not leave the batch's transaction idle
-	// longer than Lease (the server ends it). It must exceed TakeoverPoll,
-	// and be 1ms to 24.8 days. Defaults to 10 seconds, or 3 TakeoverPolls if
-	// that is longer; a [Consumer] does not use it.
+	// longer than Lease (the server ends it, and the handler fails on its
+	// record). It must be at least twice TakeoverPoll, and 1ms to 24.8
+	// days. Defaults to 10 seconds, or 3 TakeoverPolls if that is longer;
+	// a [Consumer] does not use it.
 	Lease time.Duration
 	// OnPartitions is called with the partitions a member of a consumer
 	// group holds, in order, each time they change. Defaults to nil; a
@@ -229,11 +230,15 @@ func (c *Consumer) register(ctx context.Context) error {
 // error, or the server ending the session (FATAL: terminated by another
 // member or an administrator, an idle transaction timed out).
 func isConnError(err error) bool {
+	// A handler that kept failing on a lost connection stops Run too.
+	if errors.As(err, new(*HandlerError)) {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
 	}
-	return err != nil && !errors.As(err, new(*HandlerError)) && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, errCheckpointGone)
+	return err != nil && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, errCheckpointGone)
 }
 
 // errCheckpointGone: a checkpoint row a consumer, group member or rebuild
@@ -296,8 +301,33 @@ func (s *Store) connectSession(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Co
 			closeSession(conn)
 			return nil, fmt.Errorf("%w: Config.Direct goes through a connection pooler too, which keeps neither the consumer's lock nor its LISTEN; point it at the server itself (the direct URL), or leave it nil", ErrInvalidConfig)
 		}
+		if err := s.sameDatabase(ctx, conn); err != nil {
+			closeSession(conn)
+			return nil, err
+		}
 	}
 	return conn, nil
+}
+
+// sameDatabase refuses a Direct session on another database than the
+// pool's: its locks and LISTEN would guard and hear nothing the pool
+// does. The server's start time tells apart servers whose databases
+// share a name, a standby of the pool's server among them.
+func (s *Store) sameDatabase(ctx context.Context, conn *pgx.Conn) error {
+	const q = `SELECT current_database(), pg_postmaster_start_time()`
+	var poolDB, directDB string
+	var poolStart, directStart time.Time
+	if err := s.pool.QueryRow(ctx, q).Scan(&poolDB, &poolStart); err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	if err := conn.QueryRow(ctx, q).Scan(&directDB, &directStart); err != nil {
+		return fmt.Errorf("%w: %v", errLostLock, err)
+	}
+	if poolDB != directDB || !poolStart.Equal(directStart) {
+		return fmt.Errorf("%w: Config.Direct reaches database %q on a server started at %s, and the pool database %q on a server started at %s: the consumer's lock and LISTEN must be on the database the pool writes to; point Config.Direct at the pool's server and database (the direct URL of the pool's database)",
+			ErrInvalidConfig, directDB, directStart.UTC().Format(time.RFC3339Nano), poolDB, poolStart.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // closeSession closes a session; closing it ends the session, so its locks

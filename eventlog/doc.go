@@ -169,15 +169,21 @@
 // its partitions' locks with it, until TCP keepalive gives up, which can
 // take hours: so the lease row names the member's session (pid and
 // backend_start), and a live member ends (pg_terminate_backend) the
-// session of a member whose lease ran out; a batch's transaction left
-// idle longer than the Lease is ended by the server
-// (idle_in_transaction_session_timeout), so a member frozen mid-batch
-// does not hold its checkpoints' row locks either. Its partitions move
-// within a Lease and a TakeoverPoll or two. Ending another member's
+// session of a member whose lease ran out, and the backend of any batch
+// of it still running (each batch holds a transaction advisory lock named
+// for its member, which the others find in pg_locks), so a member frozen
+// mid-batch does not hold its checkpoints' row locks either, even with a
+// statement running or the server blocked writing to it. Its partitions
+// move within a Lease and a TakeoverPoll or two. Ending another member's
 // session needs the members to run as one role, or a role with
 // pg_signal_backend and pg_read_all_stats (to tell that session from
-// another with the same pid); without them a member logs an error and the frozen
-// member's partitions wait for its session to end. A member that wakes
+// another with the same pid); without them a member logs an error, every
+// TakeoverPoll while the frozen member's session lives (its lease row is
+// kept until then), and the frozen member's partitions wait for its
+// session to end. The server also ends a batch's transaction left idle
+// longer than the Lease (idle_in_transaction_session_timeout): a handler
+// that does slow work outside the database with the transaction open
+// fails on its record with a [*HandlerError] saying so. A member that wakes
 // finds its session gone and starts again; what it had handled in an
 // open batch rolled back. Each rebalance also asks the member's session
 // which partition locks it holds, so a member whose session died stops
@@ -228,8 +234,8 @@
 // [Store.Consumers] lists a group as a row per partition (Partition,
 // Partitions set) with its lag, and eventlogprom labels them by
 // partition. It reads a group's lag once for all its partitions, from
-// the earliest of their checkpoints ([ConsumerStatus] LagRecords says
-// how it is capped). [Store.Rebuild] does not support groups yet.
+// the earliest of their checkpoints, in one query for every group
+// ([ConsumerStatus] LagRecords says how it is capped). [Store.Rebuild] does not support groups yet.
 //
 // # Rebuilding a read model
 //
@@ -257,7 +263,9 @@
 // otherwise plan every append again (see functions.go). The consumer's lock and LISTEN need a session, which
 // such a pooler does not keep: give the server's own connection settings
 // as Config.Direct, and each active consumer holds its session there
-// (one connection per running consumer). Without Direct, a consumer whose
+// (one connection per running consumer); one that reaches another
+// database or server than the pool's is refused when the consumer
+// starts. Without Direct, a consumer whose
 // pool goes through a pooler (it checks when it starts) does without a
 // session and says so once in the log: every instance is active, looks for
 // records every PollInterval (100 ms by default then), and the instances

@@ -126,8 +126,11 @@ func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerCo
 	if lease == 0 {
 		cc.Lease = max(10*time.Second, 3*cc.TakeoverPoll)
 	}
-	if cc.Lease <= cc.TakeoverPoll {
-		return nil, fmt.Errorf("%w: ConsumerConfig.Lease (%s) must exceed TakeoverPoll (%s): a member renews its lease every TakeoverPoll", ErrInvalidConfig, cc.Lease, cc.TakeoverPoll)
+	// A member renews its lease every TakeoverPoll: a lease barely longer
+	// runs out on one slow renewal, and the others end a live member's
+	// session.
+	if cc.Lease < 2*cc.TakeoverPoll {
+		return nil, fmt.Errorf("%w: ConsumerConfig.Lease (%s) must be at least twice TakeoverPoll (%s), which is how often a member renews it; set Lease to %s or more, or to 0 for the default (10s, or 3 TakeoverPolls if that is longer)", ErrInvalidConfig, cc.Lease, cc.TakeoverPoll, 2*cc.TakeoverPoll)
 	}
 	// The lease is also the batch's idle_in_transaction_session_timeout,
 	// whole milliseconds of an int32: past that every batch fails, and
@@ -333,28 +336,50 @@ type otherMember struct {
 	hidden bool
 }
 
+// batchLockSQL is the key of the transaction advisory lock (shared) that
+// the batch of member (a SQL text expression) of group name holds: the
+// others find its backend by it in pg_locks, which every role may read,
+// for as long as the batch's transaction runs, and no longer.
+func batchLockSQL(name, member string) string {
+	return `hashtextextended('eventlog batch ' || ` + name + ` || ' ' || ` + member + `, 0)`
+}
+
+// batchPidsSQL lists the backends running a batch of member m.
+var batchPidsSQL = `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = ` + batchLockSQL("m.name", "m.member")
+
+// staleSQL: member m's lease ran out while its session (the same pid and
+// backend_start) is still there, holding its partitions' locks, or
+// (hidden) a session with its pid is there whose backend_start this role
+// may not read, or a batch of it runs on, holding its checkpoints' row
+// locks.
+var staleSQL = `m.expires_at <= now() AND (
+	EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL))
+	OR EXISTS (` + batchPidsSQL + `))`
+
 // heartbeatSQL renews the member's lease ($2; $3 its session's pid and
 // $6 its backend_start, $4 the partitions it holds, $5 the lease in
 // seconds), forgets members whose lease ran out long ago, and lists the
 // other members: the live ones, whose lease runs and whose session, if
-// they said they had one, the server still has; and the stale ones, whose
-// lease ran out while their session (the same pid and backend_start) is
-// still there, holding its partitions' locks, or (hidden) while a session
-// with their pid is there whose backend_start this role may not read.
-const heartbeatSQL = `WITH me AS (
+// they said they had one, the server still has; and the stale ones (see
+// staleSQL). A stale member's row stays, however long ago its lease ran
+// out, until its session and batches are gone: it is how the others find
+// them, to end them or to say they cannot.
+var heartbeatSQL = `WITH me AS (
 	INSERT INTO eventlog_group_members (name, member, pid, backend_start, held, expires_at)
 	VALUES ($1, $2, $3, $6::timestamptz, $4, now() + $5::float8 * interval '1 second')
 	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start, held = excluded.held, expires_at = excluded.expires_at
 ), gone AS (
-	DELETE FROM eventlog_group_members
-	WHERE name = $1 AND member <> $2 AND expires_at < now() - 10 * $5::float8 * interval '1 second'
+	DELETE FROM eventlog_group_members m
+	WHERE m.name = $1 AND m.member <> $2 AND m.expires_at < now() - 10 * $5::float8 * interval '1 second' AND NOT (` + staleSQL + `)
 )
 SELECT m.member, m.held, m.expires_at <= now() AS stale,
 	m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start IS NULL) AS hidden
 FROM eventlog_group_members m
 WHERE m.name = $1 AND m.member <> $2 AND (
 	m.expires_at > now() AND (m.pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid))
-	OR m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL)))
+	OR ` + staleSQL + `)
 ORDER BY m.member`
 
 // renewSQL extends member $2's lease by $3 seconds.
@@ -391,16 +416,22 @@ func (m *member) batchRenewing(ctx context.Context, limit int) (groupBatchResult
 			}
 		}
 	}()
-	b, err := g.batch(ctx, m.held, limit)
+	b, err := g.batch(ctx, m.id, m.held, limit)
 	close(stop)
 	<-stopped
 	return b, err
 }
 
-// terminateSQL ends the session of member $2 if its lease has still run
-// out and the session is still its own.
-const terminateSQL = `SELECT pg_terminate_backend(a.pid) FROM eventlog_group_members m
-JOIN pg_stat_activity a ON a.pid = m.pid AND a.backend_start = m.backend_start
+// terminateSQL ends the session of member $2, and the backends running a
+// batch of it, if its lease has still run out and the session is still
+// its own. Its session alone would free its partitions' locks, but not
+// the checkpoints' row locks of a batch whose transaction is not idle (a
+// statement running, or the server blocked writing to the frozen
+// member), which idle_in_transaction_session_timeout does not end: the
+// partitions' next owners would wait on them.
+var terminateSQL = `SELECT pg_terminate_backend(p.pid) FROM eventlog_group_members m CROSS JOIN LATERAL (
+	SELECT a.pid FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start
+	UNION ` + batchPidsSQL + `) p
 WHERE m.name = $1 AND m.member = $2 AND m.expires_at <= now()`
 
 // rebalance renews the member's lease and brings the partitions it holds
@@ -440,11 +471,11 @@ func (m *member) rebalance(ctx context.Context) error {
 				"stale_member", o.id)
 			continue
 		}
-		// A member whose lease ran out but whose session lives on (a
-		// frozen process, a cut network) would hold its partitions until
-		// TCP keepalive gives up: end its session, so its locks go. If it
-		// wakes, its session's loss sends it back to the start.
-		m.log.Warn("eventlog: ending the session of a group member whose lease ran out", "stale_member", o.id)
+		// A member whose lease ran out but whose session or batch lives on
+		// (a frozen process, a cut network) would hold its partitions until
+		// TCP keepalive gives up: end them, so their locks go. If it wakes,
+		// its session's loss sends it back to the start.
+		m.log.Warn("eventlog: ending the session and batches of a group member whose lease ran out", "stale_member", o.id)
 		if _, err := g.store.pool.Exec(ctx, terminateSQL, g.name, o.id); err != nil {
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
@@ -610,7 +641,7 @@ type partitionRecord struct {
 // it is in: nothing can appear before it later, so a partition with few
 // records does not read the others' again. A member reads the log once
 // for all its partitions.
-func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBatchResult, err error) {
+func (g *Group) batch(ctx context.Context, member string, parts []int, limit int) (res groupBatchResult, err error) {
 	ctx, span := g.store.tracer.Start(ctx, "eventlog.consume")
 	defer func() {
 		span.SetAttributes(attribute.String("eventlog.consumer", g.name), attribute.IntSlice("eventlog.partitions", parts), attribute.Int("eventlog.records", res.n))
@@ -627,8 +658,12 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// A member frozen mid-batch would hold its checkpoints' row locks, and
 	// its partitions with them, until its connection is found dead; the
-	// server ends a transaction left idle longer than the lease.
-	if _, err := tx.Exec(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, strconv.FormatInt(g.cfg.Lease.Milliseconds(), 10)); err != nil {
+	// server ends a transaction left idle longer than the lease, and the
+	// batch lock lets the others find and end one that is not idle (a
+	// statement running, or the server blocked writing to the frozen
+	// client).
+	if _, err := tx.Exec(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true), pg_advisory_xact_lock_shared(`+batchLockSQL("$2::text", "$3::text")+`)`,
+		strconv.FormatInt(g.cfg.Lease.Milliseconds(), 10), g.name, member); err != nil {
 		return res, err
 	}
 	const partitionsSQL = `SELECT partition, xid::text, position FROM eventlog_group_partitions WHERE name = $1 AND partition = ANY($2::int[]) ORDER BY partition`
@@ -739,9 +774,30 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 		}
 	}
 	handled := map[int]int64{}
+	// The handler's slowest call, to blame when the server ends the
+	// transaction for idling longer than the lease. Without a call (only
+	// checkpoints to move) the idling was the member's: a freeze.
+	slowest, slow := time.Duration(-1), 0
+	idle := func(err error) bool {
+		if slowest < 0 {
+			return false
+		}
+		if herr := g.idleTooLong(err, slowest, tx.Conn().IsClosed()); herr != nil {
+			res.n, res.bad, res.badPartition, res.herr = slow, recs[slow].r, recs[slow].part, herr
+			return true
+		}
+		return false
+	}
 	for i, pr := range recs {
-		if herr := g.handler(ctx, tx, pr.r); herr != nil {
-			res.n, res.bad, res.badPartition, res.herr = i, pr.r, pr.part, herr
+		start := time.Now()
+		herr := g.handler(ctx, tx, pr.r)
+		if d := time.Since(start); d > slowest {
+			slowest, slow = d, i
+		}
+		if herr != nil {
+			if !idle(herr) {
+				res.n, res.bad, res.badPartition, res.herr = i, pr.r, pr.part, herr
+			}
 			return res, nil
 		}
 		handled[pr.part]++
@@ -759,12 +815,37 @@ func (g *Group) batch(ctx context.Context, parts []int, limit int) (res groupBat
 		if _, err := tx.Exec(ctx, `UPDATE eventlog_group_partitions p SET xid = u.xid::xid8, position = u.pos, handled = p.handled + u.n, updated_at = now()
 			FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bigint[]) AS u(part, xid, pos, n) WHERE p.name = $1 AND p.partition = u.part`,
 			g.name, ups, upXids, upPoss, upNs); err != nil {
+			if idle(err) {
+				return res, nil
+			}
 			return res, fmt.Errorf("eventlog: storing the checkpoints of %q partitions %v: %w", g.name, parts, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
+		if idle(err) {
+			return res, nil
+		}
 		return res, fmt.Errorf("eventlog: committing a batch of %q partitions %v: %w", g.name, parts, err)
 	}
 	res.n = len(recs)
 	return res, nil
+}
+
+// idleTooLong returns the handler's error for err, a batch's failure after
+// its handler ran (slowest its slowest call; closed, whether the
+// transaction's connection is closed), if the server ended the transaction
+// for idling longer than the lease: the handler did slow work that is not
+// the database's with the transaction open. Taken for a lost connection,
+// the member would retry the batch for ever. A handler that swallowed the
+// server's error leaves only the closed connection, after a call longer
+// than the lease.
+func (g *Group) idleTooLong(err error, slowest time.Duration, closed bool) error {
+	var pgErr *pgconn.PgError
+	if !(errors.As(err, &pgErr) && pgErr.Code == "25P03") && !(slowest >= g.cfg.Lease && closed) {
+		return nil
+	}
+	// Not wrapped: a server's FATAL inside the HandlerError would read as a
+	// lost connection.
+	return fmt.Errorf("eventlog: the handler held the batch's transaction idle longer than ConsumerConfig.Lease (%s), and the server ended it (idle_in_transaction_session_timeout; its slowest call took %s): do slow work that is not the database's outside the handler (after the batch, or from a job), or set ConsumerConfig.Lease above the longest the handler leaves the transaction idle (%v)",
+		g.cfg.Lease, slowest.Round(time.Millisecond), err)
 }

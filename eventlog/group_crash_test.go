@@ -23,13 +23,20 @@ import (
 // batch commits, on every record after the first n it handled.
 const groupHangAfterEnv = "EVENTLOG_TEST_GROUP_HANG_AFTER"
 
+// groupStallAfterEnv makes a group process's handler, on every record
+// after the first n it handled, run a statement that does not end in the
+// batch's transaction: the transaction is active, not idle.
+const groupStallAfterEnv = "EVENTLOG_TEST_GROUP_STALL_AFTER"
+
 // groupChild is the scenario "group" with args [who, members]: it runs
 // that many members of group "projector" (4 partitions) in this process.
 // Each handler records the record in table gdeliveries as who/<member>
 // and prints "partitions <member> <held>" when its partitions change.
 // With EVENTLOG_TEST_GROUP_HANG_AFTER=n, once the process has handled n
 // records its handlers print "hanging <position>" and block, their batch
-// open, waiting to be killed.
+// open, waiting to be killed. With EVENTLOG_TEST_GROUP_STALL_AFTER=n they
+// print "stalling <position>" and run pg_sleep(3600) in the batch's
+// transaction instead.
 func groupChild(args []string) int {
 	who := args[0]
 	members, _ := strconv.Atoi(args[1])
@@ -41,6 +48,7 @@ func groupChild(args []string) int {
 	}
 	defer pool.Close()
 	hangAfter, _ := strconv.ParseInt(os.Getenv(groupHangAfterEnv), 10, 64)
+	stallAfter, _ := strconv.ParseInt(os.Getenv(groupStallAfterEnv), 10, 64)
 	var handled atomic.Int64
 	var out sync.Mutex
 	say := func(format string, args ...any) {
@@ -56,9 +64,15 @@ func groupChild(args []string) int {
 			if err := deliver(ctx, tx, r); err != nil {
 				return err
 			}
-			if n := handled.Add(1); hangAfter > 0 && n > hangAfter {
+			n := handled.Add(1)
+			if hangAfter > 0 && n > hangAfter {
 				say("hanging %d", r.Position)
 				select {} // killed here, the batch's transaction open
+			}
+			if stallAfter > 0 && n > stallAfter {
+				say("stalling %d", r.Position)
+				_, err := tx.Exec(ctx, `SELECT pg_sleep(3600)`)
+				return err
 			}
 			return nil
 		}, &eventlog.ConsumerConfig{
@@ -218,4 +232,42 @@ func heldCount(lines []string, who string) int {
 		}
 	}
 	return n
+}
+
+// TestGroupMemberFrozenMidStatement: a member is frozen (SIGSTOP) while
+// its batch's transaction is active, not idle (here a statement running;
+// as well the server blocked writing results to the frozen process), so
+// idle_in_transaction_session_timeout does not end it and it keeps its
+// checkpoints' row locks. Once its lease runs out the other member ends
+// its session and that batch's backend too, takes its partitions and
+// delivers every record once, each stream in order, while it stays
+// frozen.
+func TestGroupMemberFrozenMidStatement(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	ctx := context.Background()
+	survivor := startGroupProcess(t, tb.url, "survivor", 1)
+	victim := startGroupProcess(t, tb.url, "victim", 1, groupStallAfterEnv+"=5")
+	for _, c := range []struct {
+		child *testchild.Child
+		who   string
+	}{{survivor, "survivor"}, {victim, "victim"}} {
+		c.child.WaitMatch(c.who+" holding two partitions", func(string) bool {
+			return heldCount(c.child.Lines(), c.who+"/0") == 2
+		}, 30*time.Second)
+	}
+	for i := range 100 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
+	}
+	victim.WaitPrefix("stalling", 30*time.Second)
+	victim.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	waitGroupDelivered(t, tb, 100, 20*time.Second)
+	checkGroupDeliveries(t, tb)
+	t.Logf("the survivor delivered the frozen member's records %v after the stop", time.Since(stopped).Round(100*time.Millisecond))
+	var stalled int
+	if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(3600)'`).Scan(&stalled); err != nil || stalled != 0 {
+		t.Fatalf("%d backends still run the frozen member's statement (%v), want its batch ended", stalled, err)
+	}
+	victim.Kill()
 }

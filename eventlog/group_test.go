@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // groupDeliveriesDDL is the effects table of group handlers: a record
@@ -417,8 +419,13 @@ func TestGroupPartitionCountIsFixed(t *testing.T) {
 			t.Fatalf("NewGroup with %d partitions: %v, want ErrInvalidConfig", n, err)
 		}
 	}
-	if _, err := s.NewGroup("x", 2, groupDelivery("x"), &eventlog.ConsumerConfig{TakeoverPoll: time.Second, Lease: time.Second}); !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "must exceed TakeoverPoll") {
-		t.Fatalf("NewGroup with a lease no longer than TakeoverPoll: %v", err)
+	// One slow renewal would lose a lease under two TakeoverPolls.
+	if _, err := s.NewGroup("x", 2, groupDelivery("x"), &eventlog.ConsumerConfig{TakeoverPoll: time.Second, Lease: 1500 * time.Millisecond}); !errors.Is(err, eventlog.ErrInvalidConfig) ||
+		!strings.Contains(err.Error(), "ConsumerConfig.Lease (1.5s) must be at least twice TakeoverPoll (1s)") || !strings.Contains(err.Error(), "set Lease to 2s or more") {
+		t.Fatalf("NewGroup with a lease under twice TakeoverPoll: %v", err)
+	}
+	if _, err := s.NewGroup("x", 2, groupDelivery("x"), &eventlog.ConsumerConfig{TakeoverPoll: time.Second, Lease: 2 * time.Second}); err != nil {
+		t.Fatalf("NewGroup with a lease of twice TakeoverPoll: %v", err)
 	}
 	// The lease is the batch's idle_in_transaction_session_timeout, an
 	// int32 of milliseconds: every batch would fail.
@@ -698,7 +705,7 @@ func TestGroupAndConsumerRegisterUnderOneLock(t *testing.T) {
 // counted from its own checkpoint, exactly.
 func TestGroupLagCap(t *testing.T) {
 	t.Parallel()
-	tb, s := setupGroupDB(t, 4)
+	tb, _ := setupGroupDB(t, 4)
 	ctx := context.Background()
 	const n = eventlog.MaxLagCount + 20000
 	if _, err := tb.pool.Exec(ctx, `INSERT INTO eventlog_records (stream_type, stream_id, version, record_id, data, writer)
@@ -723,9 +730,29 @@ func TestGroupLagCap(t *testing.T) {
 		return k
 	}
 	want := []int64{eventlog.MaxLagCount, eventlog.MaxLagCount, own(2, 50000, eventlog.MaxLagCount), own(3, eventlog.MaxLagCount+10000, n)}
-	sts, err := s.Consumers(ctx)
+	// A store whose pool counts the queries reading the partitions'
+	// checkpoints: the two windows are read in one.
+	pcfg, err := pgxpool.ParseConfig(tb.url)
 	if err != nil {
 		t.Fatal(err)
+	}
+	lagQueries := &queryCounter{contains: "eventlog_group_partitions"}
+	pcfg.ConnConfig.Tracer, pcfg.MaxConns = lagQueries, 2
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	counted, err := eventlog.New(pool, &eventlog.Config{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := counted.Consumers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := lagQueries.n.Load(); q != 1 {
+		t.Fatalf("%d queries read the group's lag, want one for both windows", q)
 	}
 	var got []int64
 	for _, st := range sts {
@@ -774,3 +801,130 @@ func TestGroupBatchIdleLongerThanTheLeaseIsEnded(t *testing.T) {
 		t.Fatal("the write after sleeping past the lease in the batch's transaction succeeded, want the server to have ended the transaction")
 	}
 }
+
+// TestGroupHandlerIdleLongerThanTheLeaseStopsNamingIt: a handler that
+// keeps the batch's transaction idle longer than the lease (slow work
+// that is not the database's) has it ended by the server each time; that
+// is the handler's failure, not a lost connection to retry for ever: the
+// member stops with a HandlerError on the slow record that says so.
+func TestGroupHandlerIdleLongerThanTheLeaseStopsNamingIt(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	st := eventlog.Stream{Type: "o", ID: "1"}
+	slow := mustAppend(t, s, st, 1)
+	mustAppend(t, s, st, 2)
+	deliver := groupDelivery("a")
+	g, err := s.NewGroup("idler", 2, func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		if err := deliver(ctx, tx, r); err != nil {
+			return err
+		}
+		if r.Position == slow.Position {
+			time.Sleep(1500 * time.Millisecond) // the lease is 1 s
+		}
+		return nil
+	}, &eventlog.ConsumerConfig{MaxAttempts: 2, Backoff: time.Millisecond, PollInterval: 20 * time.Millisecond,
+		TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = g.Run(ctx)
+	var herr *eventlog.HandlerError
+	if !errors.As(err, &herr) || herr.Record.Position != slow.Position || herr.Attempts != 2 ||
+		!strings.Contains(err.Error(), "the handler held the batch's transaction idle longer than ConsumerConfig.Lease (1s)") {
+		t.Fatalf("Run: %v, want a HandlerError on position %d after 2 attempts saying the handler held the transaction idle past the lease", err, slow.Position)
+	}
+	if n := groupDelivered(t, tb); n != 0 {
+		t.Fatalf("%d delivered, want none: each batch's transaction was ended", n)
+	}
+}
+
+// TestGroupKeepsTheLeaseOfAMemberItCannotEnd: a member whose lease ran out
+// long ago but whose session lives on, and which the others may not end
+// (here a superuser's session, the others a plain role), keeps its lease
+// row: it is how the others find its session and batches, and say they
+// cannot end them, for as long as they live. Once its session ends the
+// row goes.
+func TestGroupKeepsTheLeaseOfAMemberItCannotEnd(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	role := fmt.Sprintf("eventlog_test_%08x", rand.Uint32())
+	if _, err := tb.pool.Exec(ctx, `CREATE ROLE `+role+` LOGIN IN ROLE pg_read_all_stats`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tb.pool.Exec(ctx, `DROP OWNED BY `+role)
+		tb.pool.Exec(ctx, `DROP ROLE `+role)
+	})
+	if _, err := tb.pool.Exec(ctx, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	// The frozen member's session: the superuser's.
+	frozen, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close(ctx)
+	if _, err := frozen.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
+		SELECT 'kept', 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.User, pcfg.MaxConns = role, 4
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &warnings{}
+	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pcfg.ConnConfig.Copy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	hl := &heldLog{}
+	g, err := s.NewGroup("kept", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
+		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond, OnPartitions: hl.set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runGroup(t, g)
+	waitFor(t, "the member to say it cannot end the frozen one's session", 10*time.Second, func() bool {
+		return logs.count("eventlog: cannot end the session of a group member whose lease ran out") >= 3
+	})
+	frozenRow := func() int {
+		var n int
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = 'kept' AND member = 'frozen'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if frozenRow() != 1 {
+		t.Fatal("the lease row of a member whose session lives on was deleted")
+	}
+	if err := frozen.Ping(ctx); err != nil {
+		t.Fatalf("the superuser's session was ended: %v", err)
+	}
+	frozen.Close(ctx)
+	waitFor(t, "the row to go with the session", 10*time.Second, func() bool { return frozenRow() == 0 })
+}
+
+// queryCounter counts the queries whose SQL contains a string.
+type queryCounter struct {
+	contains string
+	n        atomic.Int64
+}
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(data.SQL, q.contains) {
+		q.n.Add(1)
+	}
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}

@@ -1,10 +1,8 @@
 package eventlog
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,9 +31,9 @@ type ConsumerStatus struct {
 	// checkpoint. When the log goes on past those, the partitions at the
 	// earliest checkpoint show MaxLagCount, and the others their count
 	// among those records, short of their lag by their records past the
-	// read's end. A partition whose
-	// checkpoint is past the read's end is counted by another read, from
-	// its own checkpoint, and so on.
+	// read's end. A partition whose checkpoint is past the read's end is
+	// counted by another read, from its own checkpoint, and so on, all in
+	// one query.
 	LagRecords int64
 	// LagSeconds is the age of the oldest committed record not yet
 	// handled (of those counted), 0 when none is waiting.
@@ -85,88 +83,79 @@ ORDER BY c.name`, MaxLagCount)
 	return append(out, groups...), nil
 }
 
-// groupLagSQL counts the lag of the consumer groups' partitions: of all of
-// them, or of those named by $2 and $3. For each group it reads the log
-// once, the $1 records after its partitions' earliest checkpoint, hashing
-// each record once, and counts each partition's own records after its
-// checkpoint. full says the log goes on past that window; beyond, that the
-// partition's checkpoint is at or past the window's end (counted in
-// another read); at_start, that its checkpoint is the window's start.
-var groupLagSQL = `WITH p AS MATERIALIZED (
-	SELECT * FROM eventlog_group_partitions p
-	WHERE $2::text[] IS NULL OR (p.name, p.partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
-), g AS MATERIALIZED (
-	SELECT DISTINCT ON (name) name, partitions, xid, position FROM p ORDER BY name, xid, position
+// groupLagSQL counts the lag of the consumer groups' partitions in
+// windows of the log, each the $1 records after a start: a group's first
+// window starts at its earliest partition checkpoint, and each next one at
+// the earliest checkpoint at or past the end of the last, when it was full
+// (end_xid is its last record). A partition is counted in the window its
+// checkpoint lies in, by its own records there after its checkpoint, each
+// record hashed once; at_start, that its checkpoint is the start of a full
+// window. Partitions within $1 records of the earliest make one window;
+// each further window reads another stretch of the log, never one read
+// before, all in this one query.
+var groupLagSQL = `WITH RECURSIVE p AS MATERIALIZED (
+	SELECT * FROM eventlog_group_partitions
+), w(name, partitions, xid, position, end_xid, end_position) AS (
+	SELECT s.name, s.partitions, s.xid, s.position, e.xid, e.position
+	FROM (SELECT DISTINCT ON (name) name, partitions, xid, position FROM p ORDER BY name, xid, position) s
+	LEFT JOIN LATERAL (SELECT r.xid, r.position FROM eventlog_records r WHERE (r.xid, r.position) > (s.xid, s.position)
+		ORDER BY r.xid, r.position OFFSET $1::int - 1 LIMIT 1) e ON true
+	UNION ALL
+	SELECT s.name, s.partitions, s.xid, s.position, e.xid, e.position
+	FROM w CROSS JOIN LATERAL (SELECT p.name, p.partitions, p.xid, p.position FROM p
+		WHERE p.name = w.name AND (p.xid, p.position) >= (w.end_xid, w.end_position) ORDER BY p.xid, p.position LIMIT 1) s
+	LEFT JOIN LATERAL (SELECT r.xid, r.position FROM eventlog_records r WHERE (r.xid, r.position) > (s.xid, s.position)
+		ORDER BY r.xid, r.position OFFSET $1::int - 1 LIMIT 1) e ON true
+	WHERE w.end_xid IS NOT NULL
+), pw AS (
+	SELECT p.*, w.xid AS start_xid, w.position AS start_position, w.end_xid IS NOT NULL AS window_full FROM p JOIN w ON w.name = p.name
+	AND (p.xid, p.position) >= (w.xid, w.position) AND (w.end_xid IS NULL OR (p.xid, p.position) < (w.end_xid, w.end_position))
 ), c AS (
-	SELECT g.name, x.part, x.n, x.oldest FROM g CROSS JOIN LATERAL (
-		SELECT w.part, count(*) AS n, min(w.recorded_at) AS oldest FROM (
-			SELECT r.xid, r.position, r.recorded_at, ` + partitionSQL("r", "g.partitions") + ` AS part FROM eventlog_records r
-			WHERE (r.xid, r.position) > (g.xid, g.position) ORDER BY r.xid, r.position LIMIT $1::int) w
-		JOIN p ON p.name = g.name AND p.partition = w.part AND (w.xid, w.position) > (p.xid, p.position)
-		GROUP BY w.part) x
-), e AS (
-	SELECT g.name, x.xid, x.position FROM g CROSS JOIN LATERAL (
-		SELECT r.xid, r.position FROM eventlog_records r WHERE (r.xid, r.position) > (g.xid, g.position)
-		ORDER BY r.xid, r.position OFFSET $1::int - 1 LIMIT 1) x
+	SELECT w.name, x.part, x.n, x.oldest FROM w CROSS JOIN LATERAL (
+		SELECT r.part, count(*) AS n, min(r.recorded_at) AS oldest FROM (
+			SELECT r.xid, r.position, r.recorded_at, ` + partitionSQL("r", "w.partitions") + ` AS part FROM eventlog_records r
+			WHERE (r.xid, r.position) > (w.xid, w.position) ORDER BY r.xid, r.position LIMIT $1::int) r
+		JOIN pw ON pw.name = w.name AND (pw.start_xid, pw.start_position) = (w.xid, w.position) AND pw.partition = r.part
+			AND (r.xid, r.position) > (pw.xid, pw.position)
+		GROUP BY r.part) x
 )
-SELECT p.name, p.partition, p.partitions, p.position, p.handled, p.updated_at, coalesce(c.n, 0),
+SELECT pw.name, pw.partition, pw.partitions, pw.position, pw.handled, pw.updated_at, coalesce(c.n, 0),
 	coalesce(extract(epoch FROM clock_timestamp() - c.oldest)::float8, 0),
-	e.name IS NOT NULL AND (e.xid, e.position) <= (p.xid, p.position) AS beyond,
-	e.name IS NOT NULL AND (p.xid, p.position) = (g.xid, g.position) AS at_start
-FROM p JOIN g ON g.name = p.name
-LEFT JOIN c ON c.name = p.name AND c.part = p.partition
-LEFT JOIN e ON e.name = p.name
-ORDER BY p.name, p.partition`
+	pw.window_full AND (pw.xid, pw.position) = (pw.start_xid, pw.start_position) AS at_start
+FROM pw LEFT JOIN c ON c.name = pw.name AND c.part = pw.partition
+ORDER BY pw.name, pw.partition`
 
-// groupLag is the status of every consumer group's partitions. A group
-// whose partitions' checkpoints lie within MaxLagCount records of the
-// earliest is read once; a partition further ahead is counted by another
-// read from its own checkpoint, with the others beyond that window.
+// groupLag is the status of every consumer group's partitions, in one
+// query (see groupLagSQL).
 func (s *Store) groupLag(ctx context.Context) ([]ConsumerStatus, error) {
 	var out []ConsumerStatus
-	var names []string
-	var parts []int32
-	for first := true; first || len(names) > 0; first = false {
-		var nameArg, partArg any
-		if !first {
-			nameArg, partArg = names, parts
+	// The planner's estimates of the per-group reads are far too high and
+	// buy a JIT compilation several times the query's own time.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return err
 		}
-		names, parts = nil, nil
-		// The planner's estimates of the per-group reads are far too high
-		// and buy a JIT compilation several times the query's own time.
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
-				return err
-			}
-			rows, err := tx.Query(ctx, groupLagSQL, MaxLagCount, nameArg, partArg)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var c ConsumerStatus
-				var beyond, atStart bool
-				if err := rows.Scan(&c.Name, &c.Partition, &c.Partitions, &c.Position, &c.Handled, &c.Updated, &c.LagRecords, &c.LagSeconds, &beyond, &atStart); err != nil {
-					return err
-				}
-				switch {
-				case beyond:
-					names, parts = append(names, c.Name), append(parts, int32(c.Partition))
-					continue
-				case atStart:
-					// MaxLagCount records of the log after its checkpoint, and more.
-					c.LagRecords = MaxLagCount
-				}
-				out = append(out, c)
-			}
-			return rows.Err()
-		})
+		rows, err := tx.Query(ctx, groupLagSQL, MaxLagCount)
 		if err != nil {
-			return nil, err
+			return err
 		}
-	}
-	slices.SortFunc(out, func(a, b ConsumerStatus) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Partition, b.Partition))
+		defer rows.Close()
+		for rows.Next() {
+			var c ConsumerStatus
+			var atStart bool
+			if err := rows.Scan(&c.Name, &c.Partition, &c.Partitions, &c.Position, &c.Handled, &c.Updated, &c.LagRecords, &c.LagSeconds, &atStart); err != nil {
+				return err
+			}
+			if atStart {
+				// MaxLagCount records of the log after its checkpoint, and more.
+				c.LagRecords = MaxLagCount
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
 	})
+	if err != nil {
+		return nil, err
+	}
 	return out, nil
 }

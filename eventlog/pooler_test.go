@@ -181,3 +181,38 @@ func (w *warnings) String() string {
 	defer w.mu.Unlock()
 	return strings.Join(w.msgs, "\n")
 }
+
+// TestDirectOnAnotherDatabaseIsRefused: a Config.Direct that reaches
+// another database than the pool's is refused when a consumer or a group
+// member starts, rather than taking its locks and LISTEN where the pool
+// writes nothing.
+func TestDirectOnAnotherDatabaseIsRefused(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	other := newDB(t)
+	direct, err := pgx.ParseConfig(migtest.DirectURL(other.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := eventlog.New(tb.pool, &eventlog.Config{Logger: quietLogger(), Direct: direct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c, err := s.NewConsumer("c", recordDelivery("c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.NewGroup("g", 2, groupDelivery("g"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(context.Context) error{"consumer": c.Run, "group member": g.Run} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx)
+		cancel()
+		if !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "Config.Direct reaches database") || !strings.Contains(err.Error(), "point Config.Direct at the pool's server and database") {
+			t.Fatalf("a %s with Direct on another database: %v, want ErrInvalidConfig naming Config.Direct", name, err)
+		}
+	}
+}

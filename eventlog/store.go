@@ -46,10 +46,11 @@ type Config struct {
 	// pooler, for the session each active consumer keeps: its advisory
 	// lock (one active instance per name) and its LISTEN (woken at once on
 	// new records). PgBouncer in transaction mode keeps neither. Parse it
-	// from the direct URL with pgx.ParseConfig. Defaults to nil: consumers
-	// connect with the pool's settings, unless the pool goes through a
-	// pooler; then they do without a session (see "Behind a connection
-	// pooler" in the package doc).
+	// from the direct URL with pgx.ParseConfig; a consumer or group member
+	// refuses to start when it reaches another database or server than the
+	// pool. Defaults to nil: consumers connect with the pool's settings,
+	// unless the pool goes through a pooler; then they do without a session
+	// (see "Behind a connection pooler" in the package doc).
 	Direct *pgx.ConnConfig
 }
 
