@@ -87,7 +87,8 @@
 // the database run once, late. A replica started later with another
 // schedule, args or priority under the same name (a new build) replaces
 // the stored one and the older replicas defer to it, so a changed
-// schedule holds from the deploy on. [Periodic]
+// schedule holds from the deploy on; if that build is rolled back, they
+// take the name back within seconds. [Periodic]
 // (seatbelt jobs periodic) shows each schedule's last and next slot.
 //
 // # Stopping

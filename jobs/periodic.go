@@ -147,6 +147,24 @@ type periodicReg struct {
 	// deferred is set once the client has logged that a newer schedule
 	// runs this name, so it says it once.
 	deferred bool
+	// While deferring: the stored updated_at last read, when this client
+	// first read that value, and when it last looked (all by its clock).
+	// See storedRuns.
+	seen, seenAt, looked time.Time
+}
+
+// storedRuns reports whether some client runs the stored schedule, which
+// is not p's: whether the row's updated_at, which those clients refresh
+// every half window (refreshSQL), changed within the last window of this
+// client's looks. Looks further apart than the window (this client frozen,
+// the database unreachable, a test's clock moved by hand) start the count
+// again, so an outage does not pass for the other clients' death.
+func (p *periodicReg) storedRuns(updated, now time.Time, window time.Duration) bool {
+	if !updated.Equal(p.seen) || now.Sub(p.looked) > window {
+		p.seen, p.seenAt = updated, now
+	}
+	p.looked = now
+	return now.Sub(p.seenAt) <= window
 }
 
 func (p *periodicReg) next(t time.Time) time.Time {
@@ -163,8 +181,11 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // Queue, Priority, Args, Location, Missed) under the same Name (a new
 // build) replaces the stored one at its first look, and the
 // older clients still running defer to it, so a changed schedule holds
-// from the deploy on without both firing; they take it back if its next
-// slot goes overdue (that build rolled back). Each job's UniqueKey is
+// from the deploy on without both firing. The clients running the stored
+// schedule say so every few seconds (in its row's updated_at); when none
+// has for a window (max(5 s, 3×PeriodicInterval)) of an older client's
+// looks, because that build was rolled back or its last replica is gone,
+// the older client takes the name back. Each job's UniqueKey is
 // "periodic:<Name>:<slot>", so the slot shows in listings.
 func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Name == "" {
@@ -270,25 +291,29 @@ func (c *Client) periodicLoop(ctx context.Context) {
 // periodicRow is a schedule's row in seatbelt_jobs_periodic: the
 // periodicColumns, which dest scans.
 type periodicRow struct {
-	schedule   string
-	from, next time.Time
-	lastSlot   *time.Time
-	exists     bool
+	schedule            string
+	from, next, updated time.Time
+	lastSlot            *time.Time
+	exists              bool
 }
 
-const periodicColumns = `schedule, schedule_from, next_slot, last_slot`
+const periodicColumns = `schedule, schedule_from, next_slot, updated_at, last_slot`
 
-func (r *periodicRow) dest() []any { return []any{&r.schedule, &r.from, &r.next, &r.lastSlot} }
+func (r *periodicRow) dest() []any {
+	return []any{&r.schedule, &r.from, &r.next, &r.updated, &r.lastSlot}
+}
 
 // periodicAction is what a client does about one of its schedules.
 type periodicAction int
 
 const (
-	periodicNothing periodicAction = iota // not due
-	periodicDefer                         // a newer client's schedule holds
-	periodicInsert                        // no row yet
-	periodicReplace                       // store this client's schedule
-	periodicFire                          // enqueue the due slots
+	periodicNothing  periodicAction = iota // not due
+	periodicRefresh                        // not due; say the schedule runs
+	periodicDefer                          // a newer client's schedule holds
+	periodicInsert                         // no row yet
+	periodicReplace                        // store this client's schedule: it started later
+	periodicTakeOver                       // store this client's schedule: nobody runs the stored one
+	periodicFire                           // enqueue the due slots
 )
 
 func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) periodicAction {
@@ -297,18 +322,33 @@ func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) 
 		return periodicInsert
 	case row.schedule != p.spec:
 		// The newer client's schedule holds (a new build, deployed), as
-		// long as some client services it: one whose next slot is overdue
-		// beyond the on-time window is not being run (that build was
-		// rolled back, or its clock is far off), and this one takes over.
-		if !c.startedAt.After(row.from) && now.Sub(row.next) <= c.onTime() {
+		// long as some client runs it. When none does (that build was
+		// rolled back, or its last replica is gone), this one takes the
+		// name back within a window or two, not at the stored schedule's
+		// next slot, which may be a day away.
+		switch {
+		case c.startedAt.After(row.from):
+			return periodicReplace
+		case p.storedRuns(row.updated, now, c.onTime()):
 			return periodicDefer
 		}
-		return periodicReplace
+		return periodicTakeOver
 	case row.next.After(now):
+		if now.Sub(row.updated) >= c.onTime()/2 {
+			return periodicRefresh
+		}
 		return periodicNothing
 	}
 	return periodicFire
 }
+
+// refreshSQL says that clients (this one, $4) run schedules $1 as stored ($2), at $3, for
+// those clients deferring to them (see storedRuns). A row another client
+// has locked is skipped: that client is writing it.
+const refreshSQL = `UPDATE seatbelt_jobs_periodic p SET updated_at = $3::timestamptz, written_by = $4::text
+FROM (SELECT s.name FROM seatbelt_jobs_periodic s JOIN unnest($1::text[], $2::text[]) AS u(name, schedule) ON s.name = u.name AND s.schedule = u.schedule
+	WHERE s.updated_at < $3::timestamptz FOR UPDATE OF s SKIP LOCKED) l
+WHERE p.name = l.name`
 
 // lookAtPeriodic reads the client's schedules in one query, without a
 // lock or a transaction id, and handles those with something to do.
@@ -333,10 +373,14 @@ func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
 	}
 	now := c.cfg.Now()
 	var errs []error
+	var refresh, refreshSpecs []string
 	for _, p := range c.periodic {
 		switch c.periodicAction(p, stored[p.Name], now) {
 		case periodicNothing:
 			p.deferred = false
+		case periodicRefresh:
+			p.deferred = false
+			refresh, refreshSpecs = append(refresh, p.Name), append(refreshSpecs, p.spec)
 		case periodicDefer:
 			if !p.deferred {
 				p.deferred = true
@@ -348,6 +392,11 @@ func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
 			if err := c.firePeriodic(ctx, p, now); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 			}
+		}
+	}
+	if len(refresh) > 0 {
+		if _, err := c.db.Exec(ctx, refreshSQL, refresh, refreshSpecs, now, c.cfg.WorkerID); err != nil {
+			errs = append(errs, fmt.Errorf("saying that %v run: %w", refresh, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -370,7 +419,7 @@ func (c *Client) firePeriodic(ctx context.Context, p *periodicReg, now time.Time
 		} else if err != nil {
 			return err
 		}
-		switch c.periodicAction(p, row, now) {
+		switch action := c.periodicAction(p, row, now); action {
 		case periodicInsert:
 			// A new schedule starts at its next slot. If another client
 			// inserts first, this one looks again at its next tick.
@@ -378,7 +427,7 @@ func (c *Client) firePeriodic(ctx context.Context, p *periodicReg, now time.Time
 VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz, $7::timestamptz) ON CONFLICT (name) DO NOTHING`,
 				p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
 			return err
-		case periodicReplace:
+		case periodicReplace, periodicTakeOver:
 			// From the first slot not yet enqueued that is still on time,
 			// so a deploy that changes the schedule does not drop a slot
 			// due this very moment.
@@ -386,9 +435,19 @@ VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz
 			if row.lastSlot != nil && row.lastSlot.After(from) {
 				from = *row.lastSlot
 			}
-			c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", row.schedule, "to", p.spec)
+			// A schedule taken over is dated from now, not from this
+			// client's start: the clients of the schedule it replaces may
+			// have started later (an old build's replica restarted during a
+			// deploy), and must not take it back while this one runs.
+			since := c.startedAt
+			if action == periodicTakeOver {
+				since = now
+				c.log.Warn("jobs: periodic job: no client runs the stored schedule any more (its build rolled back, or gone); taking the name back", "periodic", p.Name, "stored", row.schedule, "mine", p.spec)
+			} else {
+				c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", row.schedule, "to", p.spec)
+			}
 			_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET kind = $2::text, schedule = $3::text, schedule_from = $4::timestamptz, written_by = $5::text,
-	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(from), now)
+	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, since, c.cfg.WorkerID, p.next(from), now)
 			return err
 		case periodicFire:
 			return c.enqueueDue(ctx, tx, p, row.next, now)
@@ -484,7 +543,8 @@ type PeriodicInfo struct {
 	LastSlot  *time.Time
 	LastJobID *int64
 	NextSlot  time.Time
-	// WrittenBy is the worker that last wrote the row.
+	// WrittenBy is the worker that last wrote the row, and UpdatedAt when:
+	// the clients running the schedule write it every few seconds.
 	WrittenBy string
 	UpdatedAt time.Time
 }

@@ -220,9 +220,10 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 	}
 }
 
-// A schedule stored by a newer client that no client services any more
-// (that build was rolled back) is taken over by the older clients once its
-// next slot is overdue, so the name keeps firing.
+// A schedule stored by a newer client that no client runs any more (that
+// build was rolled back) is taken back by the older clients within
+// seconds, not at its next slot (here a day away), so the name keeps
+// firing; while the newer client runs, they defer to it.
 func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -232,29 +233,40 @@ func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	waitFor(t, 10*time.Second, "blue's schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
 	clock.Set(hour.Add(time.Second))
 	green := blue
-	green.Schedule = jobs.MustCron("0 15,45 * * * *")
+	green.Schedule = jobs.MustCron("0 0 3 * * *")
 	g := startPeriodic(t, b.db, cfg("green"), green)
-	waitFor(t, 10*time.Second, "green's schedule stored", func() bool {
-		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE '0 15,45%'") == 1
-	})
+	greenStored := func() bool {
+		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE '0 0 3 %'") == 1
+	}
+	waitFor(t, 10*time.Second, "green's schedule stored", greenStored)
+	// Twenty seconds of both running, the clock moving as it does: blue
+	// defers throughout.
+	stepClock(clock, 20)
+	if !greenStored() {
+		t.Fatal("blue took the schedule back while green ran it")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := g.Stop(ctx); err != nil { // green rolled back
 		t.Fatal(err)
 	}
-	clock.Set(hour.Add(15*time.Minute + time.Second)) // green's slot, on time: blue still defers
-	time.Sleep(300 * time.Millisecond)
-	if n := len(slots(t, b.db, "report")); n != 0 {
-		t.Fatalf("%d jobs while green's slot was on time", n)
+	stepClock(clock, 15)
+	if greenStored() {
+		t.Fatal("15 s after green stopped, blue still defers to its schedule")
 	}
-	clock.Set(hour.Add(15*time.Minute + 10*time.Second)) // overdue: nobody runs green's schedule
-	waitFor(t, 10*time.Second, "blue takes the schedule back", func() bool {
-		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE 'every 10m%'") == 1
-	})
-	clock.Set(hour.Add(20*time.Minute + time.Second))
-	waitFor(t, 10*time.Second, "blue's :20 slot", func() bool { return len(slots(t, b.db, "report")) == 1 })
-	if got := slots(t, b.db, "report"); got[0].Minute() != 20 {
+	clock.Set(hour.Add(10*time.Minute + time.Second))
+	waitFor(t, 10*time.Second, "blue's :10 slot", func() bool { return len(slots(t, b.db, "report")) == 1 })
+	if got := slots(t, b.db, "report"); got[0].Minute() != 10 {
 		t.Fatalf("slots: %v", got)
+	}
+}
+
+// stepClock moves clock on a second at a time, n times, leaving the
+// clients (looking every 50 ms) time to look at each second.
+func stepClock(clock *fakeClock, n int) {
+	for range n {
+		clock.Advance(time.Second)
+		time.Sleep(150 * time.Millisecond)
 	}
 }
 
