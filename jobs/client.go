@@ -146,6 +146,7 @@ func (c *Client) Start(ctx context.Context) error {
 	if err := checkSchema(ctx, c.db); err != nil {
 		return err
 	}
+	c.checkClock(ctx)
 	tables := slices.Sorted(maps.Keys(c.cfg.Deleters))
 	if err := checkDeleters(ctx, c.db, c.cfg.Deleters, tables); err != nil {
 		return fmt.Errorf("jobs: Config.Deleters: %w", err)
@@ -200,6 +201,30 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil)
 	return nil
+}
+
+// maxClockSkew is how far a client's clock may be from the database's
+// before Start warns.
+const maxClockSkew = time.Second
+
+// checkClock warns when the client's clock (Config.Now) is more than
+// maxClockSkew off the database's. Leases, retries and periodic slots are
+// stamped by each replica's clock and compared by the others': a leader
+// whose clock runs ahead of a worker's rescues that worker's stages while
+// they still run, so they run twice. The cure is the machine's time sync,
+// which only its operator can fix; this says where to look.
+func (c *Client) checkClock(ctx context.Context) {
+	before := c.cfg.Now()
+	var db time.Time
+	if err := c.db.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&db); err != nil {
+		return // the client's next statements will say what is wrong
+	}
+	after := c.cfg.Now()
+	trip := after.Sub(before)
+	if skew := db.Sub(before.Add(trip / 2)); skew.Abs() > maxClockSkew+trip/2 {
+		c.log.Warn("jobs: this client's clock is off from the database's; leases, retries and periodic slots are stamped by each replica's clock and compared by the others', so a stage may be rescued while it runs: fix the machine's time sync (NTP)",
+			"database_ahead_by", skew.Round(time.Millisecond))
+	}
 }
 
 // checkSchema refuses to start on a database that lacks what this version

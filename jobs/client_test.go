@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -418,5 +420,28 @@ func TestListenerReconnectsAfterItsConnectionDies(t *testing.T) {
 	case <-ran:
 	case <-time.After(5 * time.Second):
 		t.Fatal("job not started: the listener did not come back")
+	}
+}
+
+// A client whose clock is off from the database's says so when it starts;
+// one on the machine's clock does not.
+func TestStartWarnsOfAClockOffTheDatabases(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, tc := range []struct {
+		off  time.Duration
+		warn bool
+	}{{0, false}, {-10 * time.Second, true}, {5 * time.Second, true}} {
+		logs := &recordingHandler{}
+		cfg := testConfig("clock")
+		cfg.Logger = slog.New(logs)
+		cfg.Now = func() time.Time { return time.Now().Add(tc.off) }
+		startClient(t, b.db, cfg, tickKind)
+		logs.mu.Lock()
+		warned := slices.ContainsFunc(logs.msgs, func(m string) bool { return strings.Contains(m, "clock is off from the database's") })
+		logs.mu.Unlock()
+		if warned != tc.warn {
+			t.Errorf("clock off by %v: warned %v, want %v (logs %q)", tc.off, warned, tc.warn, logs.msgs)
+		}
 	}
 }

@@ -115,7 +115,9 @@ type Config struct {
 	// Now is the clock used for claims, leases, backoff, retention and the
 	// times the client writes. [Enqueue] takes no client and so uses the
 	// wall clock: a test whose clock lags it sets EnqueueOpts.RunAt from
-	// this clock, or its jobs are not due yet. Defaults to time.Now.
+	// this clock, or its jobs are not due yet. Replicas compare each
+	// other's stamps, so Start warns when it is more than a second off
+	// the database's clock. Defaults to time.Now.
 	Now func() time.Time
 }
 
