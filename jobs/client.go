@@ -231,10 +231,11 @@ func (c *Client) checkClock(ctx context.Context) {
 // of the package writes, naming the migrations: otherwise every claim
 // would fail with an undefined column, logged and retried forever.
 func checkSchema(ctx context.Context, db DB) error {
-	var jobsTable, queueColumn, queues, periodic bool
+	var jobsTable, queueColumn, queues, periodic, checked bool
 	err := db.QueryRow(ctx, `SELECT to_regclass('seatbelt_jobs') IS NOT NULL,
 	EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('seatbelt_jobs') AND attname = 'queue' AND NOT attisdropped),
-	to_regclass('seatbelt_job_queues') IS NOT NULL, to_regclass('seatbelt_jobs_periodic') IS NOT NULL`).Scan(&jobsTable, &queueColumn, &queues, &periodic)
+	to_regclass('seatbelt_job_queues') IS NOT NULL, to_regclass('seatbelt_jobs_periodic') IS NOT NULL,
+	EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('seatbelt_jobs_periodic') AND attname = 'checked_at' AND NOT attisdropped)`).Scan(&jobsTable, &queueColumn, &queues, &periodic, &checked)
 	if err != nil {
 		return fmt.Errorf("jobs: checking the jobs tables: %w", err)
 	}
@@ -242,7 +243,7 @@ func checkSchema(ctx context.Context, db DB) error {
 	for _, m := range []struct {
 		ok   bool
 		what string
-	}{{jobsTable, "seatbelt_jobs (migration 0001)"}, {queueColumn, "seatbelt_jobs.queue (0002)"}, {queues, "seatbelt_job_queues (0002)"}, {periodic, "seatbelt_jobs_periodic (0004)"}} {
+	}{{jobsTable, "seatbelt_jobs (migration 0001)"}, {queueColumn, "seatbelt_jobs.queue (0002)"}, {queues, "seatbelt_job_queues (0002)"}, {periodic, "seatbelt_jobs_periodic (0004)"}, {checked || !periodic, "seatbelt_jobs_periodic.checked_at (0006)"}} {
 		if !m.ok {
 			missing = append(missing, m.what)
 		}

@@ -147,24 +147,41 @@ type periodicReg struct {
 	// deferred is set once the client has logged that a newer schedule
 	// runs this name, so it says it once.
 	deferred bool
-	// While deferring: the stored updated_at last read, when this client
-	// first read that value, and when it last looked (all by its clock).
-	// See storedRuns.
+	// While deferring: the stored checked_at last read, when this client
+	// first read that value, and when it last looked (the last two by its
+	// clock). See storedRuns.
 	seen, seenAt, looked time.Time
 }
 
+// checkEvery is how often the clients running a stored schedule say so
+// (refreshSQL): half their on-time window.
+func (c *Client) checkEvery() time.Duration { return c.onTime() / 2 }
+
 // storedRuns reports whether some client runs the stored schedule, which
-// is not p's: whether the row's updated_at, which those clients refresh
-// every half window (refreshSQL), changed within the last window of this
-// client's looks. Looks further apart than the window (this client frozen,
-// the database unreachable, a test's clock moved by hand) start the count
-// again, so an outage does not pass for the other clients' death.
-func (p *periodicReg) storedRuns(updated, now time.Time, window time.Duration) bool {
-	if !updated.Equal(p.seen) || now.Sub(p.looked) > window {
-		p.seen, p.seenAt = updated, now
+// is not p's. Those clients set the row's checked_at every check_every,
+// on the database's clock. It runs while checked_at is younger than the
+// window (four check_everys, at least two of this client's on-time
+// windows), by the database's clock, so the clients' clocks need not
+// agree; or while this client has not yet watched it stand still for a
+// window, looking all along: looks further apart than the on-time window
+// (this client frozen, the database unreachable, a test's clock moved by
+// hand) start the watch again, so that after an outage the other clients
+// get a window to say they live.
+func (c *Client) storedRuns(p *periodicReg, row periodicRow, now time.Time) bool {
+	window := 2 * c.onTime()
+	if row.checkEvery != nil {
+		window = max(window, time.Duration(4**row.checkEvery*float64(time.Second)))
+	}
+	var checked time.Time
+	if row.checked != nil {
+		checked = *row.checked
+	}
+	if !checked.Equal(p.seen) || now.Sub(p.looked) > c.onTime() {
+		p.seen, p.seenAt = checked, now
 	}
 	p.looked = now
-	return now.Sub(p.seenAt) <= window
+	fresh := row.checkedAge != nil && *row.checkedAge <= window.Seconds()
+	return fresh || now.Sub(p.seenAt) <= window
 }
 
 func (p *periodicReg) next(t time.Time) time.Time {
@@ -182,10 +199,11 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // build) replaces the stored one at its first look, and the
 // older clients still running defer to it, so a changed schedule holds
 // from the deploy on without both firing. The clients running the stored
-// schedule say so every few seconds (in its row's updated_at); when none
-// has for a window (max(5 s, 3×PeriodicInterval)) of an older client's
-// looks, because that build was rolled back or its last replica is gone,
-// the older client takes the name back. Each job's UniqueKey is
+// schedule say so every few seconds (its row's checked_at, on the
+// database's clock); when none has for two on-time windows
+// (max(5 s, 3×PeriodicInterval) each), because that build was rolled back
+// or its last replica is gone, the older client takes the name back. Each
+// job's UniqueKey is
 // "periodic:<Name>:<slot>", so the slot shows in listings.
 func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Name == "" {
@@ -247,25 +265,19 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 // periodicSpec is what the schedule's row holds for p: everything a new
 // build may change about its jobs, so that a change makes the older
 // clients defer (see periodicAction) instead of both builds firing, each
-// its own way. Args longer than maxShownArgs are shown by their hash.
+// its own way. Args are shown by their hash: they may hold a token, and
+// the description is logged and listed.
 func periodicSpec(p PeriodicJob, args string) string {
 	spec := fmt.Sprintf("%s (%s, missed: %s, kind %s, queue %s", p.Schedule, p.Location, p.Missed, p.Kind, p.Queue)
 	if p.Priority != 0 {
 		spec += fmt.Sprintf(", priority %d", p.Priority)
 	}
-	switch {
-	case args == "{}":
-	case len(args) <= maxShownArgs:
-		spec += ", args " + args
-	default:
+	if args != "{}" {
 		sum := sha256.Sum256([]byte(args))
 		spec += ", args sha256:" + hex.EncodeToString(sum[:8])
 	}
 	return spec + ")"
 }
-
-// maxShownArgs bounds the args a periodic schedule's description shows.
-const maxShownArgs = 64
 
 // periodicLoop looks at the client's schedules every PeriodicInterval and
 // enqueues the slots that are due.
@@ -291,16 +303,21 @@ func (c *Client) periodicLoop(ctx context.Context) {
 // periodicRow is a schedule's row in seatbelt_jobs_periodic: the
 // periodicColumns, which dest scans.
 type periodicRow struct {
-	schedule            string
-	from, next, updated time.Time
-	lastSlot            *time.Time
-	exists              bool
+	schedule   string
+	from, next time.Time
+	lastSlot   *time.Time
+	// checked is the row's checked_at; checkedAge its age in seconds and
+	// checkEvery its check_every in seconds, on the database's clock.
+	checked                *time.Time
+	checkedAge, checkEvery *float64
+	exists                 bool
 }
 
-const periodicColumns = `schedule, schedule_from, next_slot, updated_at, last_slot`
+const periodicColumns = `schedule, schedule_from, next_slot, last_slot, checked_at,
+	extract(epoch FROM clock_timestamp() - checked_at)::float8, extract(epoch FROM check_every)::float8`
 
 func (r *periodicRow) dest() []any {
-	return []any{&r.schedule, &r.from, &r.next, &r.updated, &r.lastSlot}
+	return []any{&r.schedule, &r.from, &r.next, &r.lastSlot, &r.checked, &r.checkedAge, &r.checkEvery}
 }
 
 // periodicAction is what a client does about one of its schedules.
@@ -329,12 +346,12 @@ func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) 
 		switch {
 		case c.startedAt.After(row.from):
 			return periodicReplace
-		case p.storedRuns(row.updated, now, c.onTime()):
+		case c.storedRuns(p, row, now):
 			return periodicDefer
 		}
 		return periodicTakeOver
 	case row.next.After(now):
-		if now.Sub(row.updated) >= c.onTime()/2 {
+		if row.checkedAge == nil || *row.checkedAge >= c.checkEvery().Seconds() {
 			return periodicRefresh
 		}
 		return periodicNothing
@@ -342,12 +359,19 @@ func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) 
 	return periodicFire
 }
 
-// refreshSQL says that clients (this one, $4) run schedules $1 as stored ($2), at $3, for
-// those clients deferring to them (see storedRuns). A row another client
-// has locked is skipped: that client is writing it.
-const refreshSQL = `UPDATE seatbelt_jobs_periodic p SET updated_at = $3::timestamptz, written_by = $4::text
+// checkedSQL is the SET of checked_at and check_every ($n seconds) that
+// says a client runs the row's schedule as stored.
+func checkedSQL(n int) string {
+	return fmt.Sprintf("checked_at = clock_timestamp(), check_every = make_interval(secs => $%d::float8)", n)
+}
+
+// refreshSQL says that clients run schedules $1 as stored ($2), every $3
+// seconds, for the clients deferring to them (see storedRuns); unless
+// another client said so within those seconds. A row another client has
+// locked is skipped: that client is writing it.
+var refreshSQL = `UPDATE seatbelt_jobs_periodic p SET ` + checkedSQL(3) + `
 FROM (SELECT s.name FROM seatbelt_jobs_periodic s JOIN unnest($1::text[], $2::text[]) AS u(name, schedule) ON s.name = u.name AND s.schedule = u.schedule
-	WHERE s.updated_at < $3::timestamptz FOR UPDATE OF s SKIP LOCKED) l
+	WHERE s.checked_at IS NULL OR s.checked_at < clock_timestamp() - make_interval(secs => $3::float8) FOR UPDATE OF s SKIP LOCKED) l
 WHERE p.name = l.name`
 
 // lookAtPeriodic reads the client's schedules in one query, without a
@@ -374,6 +398,7 @@ func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
 	now := c.cfg.Now()
 	var errs []error
 	var refresh, refreshSpecs []string
+	var act []*periodicReg
 	for _, p := range c.periodic {
 		switch c.periodicAction(p, stored[p.Name], now) {
 		case periodicNothing:
@@ -389,14 +414,19 @@ func (c *Client) lookAtPeriodic(ctx context.Context, names []string) error {
 			}
 		default:
 			p.deferred = false
-			if err := c.firePeriodic(ctx, p, now); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
-			}
+			act = append(act, p)
 		}
 	}
+	// First, before any slow enqueueing: the clients deferring to these
+	// schedules count on hearing it in time.
 	if len(refresh) > 0 {
-		if _, err := c.db.Exec(ctx, refreshSQL, refresh, refreshSpecs, now, c.cfg.WorkerID); err != nil {
+		if _, err := c.db.Exec(ctx, refreshSQL, refresh, refreshSpecs, c.checkEvery().Seconds()); err != nil {
 			errs = append(errs, fmt.Errorf("saying that %v run: %w", refresh, err))
+		}
+	}
+	for _, p := range act {
+		if err := c.firePeriodic(ctx, p, now); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -423,9 +453,9 @@ func (c *Client) firePeriodic(ctx context.Context, p *periodicReg, now time.Time
 		case periodicInsert:
 			// A new schedule starts at its next slot. If another client
 			// inserts first, this one looks again at its next tick.
-			_, err = tx.Exec(ctx, `INSERT INTO seatbelt_jobs_periodic (name, kind, schedule, schedule_from, written_by, next_slot, updated_at)
-VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz, $7::timestamptz) ON CONFLICT (name) DO NOTHING`,
-				p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now)
+			_, err = tx.Exec(ctx, `INSERT INTO seatbelt_jobs_periodic (name, kind, schedule, schedule_from, written_by, next_slot, updated_at, checked_at, check_every)
+VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz, $7::timestamptz, clock_timestamp(), make_interval(secs => $8::float8)) ON CONFLICT (name) DO NOTHING`,
+				p.Name, p.Kind, p.spec, c.startedAt, c.cfg.WorkerID, p.next(now), now, c.checkEvery().Seconds())
 			return err
 		case periodicReplace, periodicTakeOver:
 			// From the first slot not yet enqueued that is still on time,
@@ -447,7 +477,7 @@ VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz
 				c.log.Info("jobs: periodic job: schedule changed", "periodic", p.Name, "from", row.schedule, "to", p.spec)
 			}
 			_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET kind = $2::text, schedule = $3::text, schedule_from = $4::timestamptz, written_by = $5::text,
-	next_slot = $6::timestamptz, updated_at = $7::timestamptz WHERE name = $1::text`, p.Name, p.Kind, p.spec, since, c.cfg.WorkerID, p.next(from), now)
+	next_slot = $6::timestamptz, updated_at = $7::timestamptz, `+checkedSQL(8)+` WHERE name = $1::text`, p.Name, p.Kind, p.spec, since, c.cfg.WorkerID, p.next(from), now, c.checkEvery().Seconds())
 			return err
 		case periodicFire:
 			return c.enqueueDue(ctx, tx, p, row.next, now)
@@ -527,7 +557,7 @@ func (c *Client) enqueueDue(ctx context.Context, tx pgx.Tx, p *periodicReg, next
 		last, lastID = &slot, &res.ID
 	}
 	_, err := tx.Exec(ctx, `UPDATE seatbelt_jobs_periodic SET last_slot = coalesce($2::timestamptz, last_slot), last_job_id = coalesce($3::bigint, last_job_id),
-	next_slot = $4::timestamptz, written_by = $5::text, updated_at = $6::timestamptz WHERE name = $1::text`, p.Name, last, lastID, p.next(now), c.cfg.WorkerID, now)
+	next_slot = $4::timestamptz, written_by = $5::text, updated_at = $6::timestamptz, `+checkedSQL(7)+` WHERE name = $1::text`, p.Name, last, lastID, p.next(now), c.cfg.WorkerID, now, c.checkEvery().Seconds())
 	return err
 }
 
@@ -536,28 +566,33 @@ type PeriodicInfo struct {
 	Name string
 	Kind string
 	// Schedule is as written, with the time zone, the missed policy, the
-	// kind, the queue, and the priority and args where set.
+	// kind, the queue, and the priority and the args' hash where set.
 	Schedule string
 	// LastSlot is the latest slot a job was enqueued for, LastJobID that
 	// job; nil before the first.
 	LastSlot  *time.Time
 	LastJobID *int64
 	NextSlot  time.Time
-	// WrittenBy is the worker that last wrote the row, and UpdatedAt when:
-	// the clients running the schedule write it every few seconds.
+	// WrittenBy is the worker that last changed the row, and UpdatedAt
+	// when.
 	WrittenBy string
 	UpdatedAt time.Time
+	// CheckedAt is when a client running the stored schedule last said so,
+	// on the database's clock (they do every few seconds); nil before the
+	// first. Older clients with another schedule under the name defer to
+	// the stored one while it moves.
+	CheckedAt *time.Time
 }
 
 // Periodic reports the stored schedules, by name, with their next slots.
 func Periodic(ctx context.Context, db DB) ([]PeriodicInfo, error) {
-	rows, err := db.Query(ctx, `SELECT name, kind, schedule, last_slot, last_job_id, next_slot, written_by, updated_at FROM seatbelt_jobs_periodic ORDER BY name`)
+	rows, err := db.Query(ctx, `SELECT name, kind, schedule, last_slot, last_job_id, next_slot, written_by, updated_at, checked_at FROM seatbelt_jobs_periodic ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading periodic jobs: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PeriodicInfo, error) {
 		var p PeriodicInfo
-		return p, r.Scan(&p.Name, &p.Kind, &p.Schedule, &p.LastSlot, &p.LastJobID, &p.NextSlot, &p.WrittenBy, &p.UpdatedAt)
+		return p, r.Scan(&p.Name, &p.Kind, &p.Schedule, &p.LastSlot, &p.LastJobID, &p.NextSlot, &p.WrittenBy, &p.UpdatedAt, &p.CheckedAt)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: reading periodic jobs: %w", err)

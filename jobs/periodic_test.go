@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -222,8 +224,9 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 
 // A schedule stored by a newer client that no client runs any more (that
 // build was rolled back) is taken back by the older clients within
-// seconds, not at its next slot (here a day away), so the name keeps
-// firing; while the newer client runs, they defer to it.
+// seconds (two on-time windows of the database's clock, 10 s here), not at
+// its next slot (here a day away), so the name keeps firing; while the
+// newer client runs, they defer to it.
 func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -239,9 +242,9 @@ func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE '0 0 3 %'") == 1
 	}
 	waitFor(t, 10*time.Second, "green's schedule stored", greenStored)
-	// Twenty seconds of both running, the clock moving as it does: blue
-	// defers throughout.
-	stepClock(clock, 20)
+	// Both running for longer than blue's window (12 s, the clock moving
+	// on meanwhile): blue defers throughout.
+	stepClock(clock, 80)
 	if !greenStored() {
 		t.Fatal("blue took the schedule back while green ran it")
 	}
@@ -250,9 +253,12 @@ func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	if err := g.Stop(ctx); err != nil { // green rolled back
 		t.Fatal(err)
 	}
-	stepClock(clock, 15)
-	if greenStored() {
-		t.Fatal("15 s after green stopped, blue still defers to its schedule")
+	stopped := time.Now()
+	for greenStored() {
+		if time.Since(stopped) > 30*time.Second {
+			t.Fatal("30 s after green stopped, blue still defers to its schedule, whose next slot is a day away")
+		}
+		stepClock(clock, 1)
 	}
 	clock.Set(hour.Add(10*time.Minute + time.Second))
 	waitFor(t, 10*time.Second, "blue's :10 slot", func() bool { return len(slots(t, b.db, "report")) == 1 })
@@ -349,7 +355,8 @@ func TestPeriodicArgsChangeTakesEffectOnDeploy(t *testing.T) {
 	startPeriodic(t, b.db, cfg("new"), changed)
 	waitFor(t, 10*time.Second, "the new schedule stored", func() bool {
 		info, err := jobs.Periodic(ctx, b.db)
-		return err == nil && len(info) == 1 && strings.HasSuffix(info[0].Schedule, `, priority 3, args {"v":2})`)
+		sum := sha256.Sum256([]byte(`{"v":2}`))
+		return err == nil && len(info) == 1 && strings.HasSuffix(info[0].Schedule, ", priority 3, args sha256:"+hex.EncodeToString(sum[:8])+")")
 	})
 	for _, m := range []int{10, 20, 30} {
 		clock.Set(hour.Add(time.Duration(m)*time.Minute + time.Second))
@@ -374,6 +381,37 @@ func TestCronEveryAndTimeZones(t *testing.T) {
 	for _, spec := range []string{"CRON_TZ=Europe/Berlin 0 3 * * *", " TZ=Asia/Tokyo 0 3 * * *"} {
 		if _, err := jobs.Cron(spec); err == nil || !strings.Contains(err.Error(), "set PeriodicJob.Location") {
 			t.Errorf("%q: %v", spec, err)
+		}
+	}
+}
+
+// Liveness is read on the database's clock: a newer client whose own clock
+// steps back keeps its schedule from the older one, which would otherwise
+// see it stop saying it runs.
+func TestPeriodicNewerClientsClockSteppingBackKeepsItsSchedule(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	blue := jobs.PeriodicJob{Name: "report", Kind: "tick", Schedule: jobs.Every(time.Hour)}
+	startPeriodic(t, b.db, periodicConfig("blue"), blue)
+	waitFor(t, 10*time.Second, "blue's schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	clock := newFakeClock()
+	clock.Set(time.Now().Add(time.Second)) // started after blue
+	cfg := periodicConfig("green")
+	cfg.Now = clock.Now
+	green := blue
+	green.Schedule = jobs.Every(2 * time.Hour)
+	startPeriodic(t, b.db, cfg, green)
+	greenStored := func() bool {
+		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE 'every 2h%'") == 1
+	}
+	waitFor(t, 10*time.Second, "green's schedule stored", greenStored)
+	clock.Set(clock.Now().Add(-6 * time.Second))
+	// Green's clock then runs at the wall clock's pace, 6 s behind, for
+	// longer than blue's window.
+	for begun := time.Now(); time.Since(begun) < 13*time.Second; time.Sleep(100 * time.Millisecond) {
+		clock.Advance(100 * time.Millisecond)
+		if !greenStored() {
+			t.Fatalf("%v after green's clock stepped back, blue took the schedule back while green ran it", time.Since(begun).Round(time.Second))
 		}
 	}
 }

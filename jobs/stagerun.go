@@ -55,12 +55,13 @@ func (r *StageRun) Args(v any) error {
 func (r *StageRun) Result(stage string, v any) (ok bool, err error) {
 	if r.results == nil {
 		// Decoded here, not at the claim: most stages read no results.
-		r.results = map[string]json.RawMessage{}
+		results := map[string]json.RawMessage{}
 		if len(r.job.results) > 0 {
-			if err := json.Unmarshal(r.job.results, &r.results); err != nil {
+			if err := json.Unmarshal(r.job.results, &results); err != nil {
 				return false, fmt.Errorf("jobs: decoding the results of job %d: %w", r.job.id, err)
 			}
 		}
+		r.results = results
 	}
 	raw, ok := r.results[stage]
 	if !ok {
