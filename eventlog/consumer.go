@@ -88,6 +88,9 @@ type Consumer struct {
 	running atomic.Bool
 	// pooledLogged: the warning that the consumer has no session is given.
 	pooledLogged atomic.Bool
+	// directChecked: a session on Config.Direct reached the pool's
+	// database (see connectSession). Only Run's goroutine uses it.
+	directChecked bool
 	// sleep waits d or until ctx is done: a timer, which tests replace
 	// (export_test.go) to see the waits without taking them.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -279,7 +282,13 @@ func (s *Store) sessionConfig(ctx context.Context, logger *slog.Logger) (*pgx.Co
 
 // connectSession opens the session of a consumer or group member from cc
 // (see sessionConfig), refusing a Direct that goes through a pooler.
-func (s *Store) connectSession(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Conn, error) {
+//
+// *checked says a session of this consumer or member reached the pool's
+// database before:
+// then a session that reaches another server is a failover under way (the
+// pool already on the new primary, Direct's name still on the old one),
+// and Run tries again; before that, it is a mistake in the config.
+func (s *Store) connectSession(ctx context.Context, cc *pgx.ConnConfig, checked *bool) (*pgx.Conn, error) {
 	// A timed-out wait for a notification must not close the connection or
 	// send a cancel request that could hit a later query: use a deadline.
 	cc.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
@@ -303,8 +312,12 @@ func (s *Store) connectSession(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Co
 		}
 		if err := s.sameDatabase(ctx, conn); err != nil {
 			closeSession(conn)
+			if *checked && errors.Is(err, ErrInvalidConfig) {
+				return nil, fmt.Errorf("%w: %v", errLostLock, err)
+			}
 			return nil, err
 		}
+		*checked = true
 	}
 	return conn, nil
 }
@@ -353,7 +366,7 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 		c.becameActive()
 		return c.consume(ctx, nil, poll)
 	}
-	conn, err := c.store.connectSession(ctx, cc)
+	conn, err := c.store.connectSession(ctx, cc, &c.directChecked)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,10 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SetSleep makes c wait through sleep instead of a timer, for the retry
@@ -15,3 +18,17 @@ var AppendFunctionsMigration = appendFunctionsMigration
 
 // CallsFunctions reports whether s calls the append functions.
 func CallsFunctions(s *Store) bool { return s.funcs }
+
+// ConnectSession opens a consumer's session on cc as Run does; checked
+// says an earlier session of the same Run reached the pool's database.
+func ConnectSession(ctx context.Context, s *Store, cc *pgx.ConnConfig, checked bool) error {
+	conn, err := s.connectSession(ctx, cc, &checked)
+	if err == nil {
+		closeSession(conn)
+	}
+	return err
+}
+
+// IsLostConnection reports whether Run takes err for a lost connection and
+// starts again.
+func IsLostConnection(err error) bool { return errors.Is(err, errLostLock) || isConnError(err) }

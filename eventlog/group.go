@@ -228,6 +228,9 @@ type member struct {
 	// pg_read_all_stats, and a lease row without it can never be found
 	// stale, so a frozen member's session would never be ended.
 	backendStart *time.Time
+	// directChecked: a session on Config.Direct reached the pool's
+	// database (see connectSession).
+	directChecked bool
 }
 
 // leave deletes the member's lease, so the others count it gone at once.
@@ -252,7 +255,7 @@ func (m *member) runOnce(ctx context.Context) error {
 		}
 		m.conn = nil
 	} else {
-		conn, err := g.store.connectSession(ctx, cc)
+		conn, err := g.store.connectSession(ctx, cc, &m.directChecked)
 		if err != nil {
 			return err
 		}
@@ -358,21 +361,30 @@ var staleSQL = `m.expires_at <= now() AND (
 	EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL))
 	OR EXISTS (` + batchPidsSQL + `))`
 
+// ownedSQL: member m's own session (its pid with its backend_start) or a
+// batch of it is still there. Unlike staleSQL it takes no session whose
+// backend_start this role may not read: without pg_read_all_stats, that
+// is every other role's session, and a dead member's pid reused by one of
+// them would keep its row for as long as that session lives.
+var ownedSQL = `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start)
+	OR EXISTS (` + batchPidsSQL + `)`
+
 // heartbeatSQL renews the member's lease ($2; $3 its session's pid and
 // $6 its backend_start, $4 the partitions it holds, $5 the lease in
 // seconds), forgets members whose lease ran out long ago, and lists the
 // other members: the live ones, whose lease runs and whose session, if
 // they said they had one, the server still has; and the stale ones (see
 // staleSQL). A stale member's row stays, however long ago its lease ran
-// out, until its session and batches are gone: it is how the others find
-// them, to end them or to say they cannot.
+// out, while its own session or a batch of it is there (ownedSQL): it is
+// how the others find them, to end them or to say they cannot. Otherwise
+// it goes ten leases after it ran out.
 var heartbeatSQL = `WITH me AS (
 	INSERT INTO eventlog_group_members (name, member, pid, backend_start, held, expires_at)
 	VALUES ($1, $2, $3, $6::timestamptz, $4, now() + $5::float8 * interval '1 second')
 	ON CONFLICT (name, member) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start, held = excluded.held, expires_at = excluded.expires_at
 ), gone AS (
 	DELETE FROM eventlog_group_members m
-	WHERE m.name = $1 AND m.member <> $2 AND m.expires_at < now() - 10 * $5::float8 * interval '1 second' AND NOT (` + staleSQL + `)
+	WHERE m.name = $1 AND m.member <> $2 AND m.expires_at < now() - 10 * $5::float8 * interval '1 second' AND NOT (` + ownedSQL + `)
 )
 SELECT m.member, m.held, m.expires_at <= now() AS stale,
 	m.expires_at <= now() AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start IS NULL) AS hidden
@@ -836,12 +848,18 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 // transaction's connection is closed), if the server ended the transaction
 // for idling longer than the lease: the handler did slow work that is not
 // the database's with the transaction open. Taken for a lost connection,
-// the member would retry the batch for ever. A handler that swallowed the
-// server's error leaves only the closed connection, after a call longer
-// than the lease.
+// the member would retry the batch for ever. Only a call at least as long
+// as the lease can be to blame. A handler that swallowed the server's
+// error leaves only the closed connection.
 func (g *Group) idleTooLong(err error, slowest time.Duration, closed bool) error {
+	if slowest < g.cfg.Lease {
+		// No call was long enough to leave the transaction idle that long:
+		// the member itself stalled between calls (a GC pause, SIGSTOP, a
+		// throttled container), which is no fault of the handler's.
+		return nil
+	}
 	var pgErr *pgconn.PgError
-	if !(errors.As(err, &pgErr) && pgErr.Code == "25P03") && !(slowest >= g.cfg.Lease && closed) {
+	if !(errors.As(err, &pgErr) && pgErr.Code == "25P03") && !closed {
 		return nil
 	}
 	// Not wrapped: a server's FATAL inside the HandlerError would read as a

@@ -928,3 +928,55 @@ func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pg
 }
 
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A dead member's row whose pid now belongs to a session this role may not
+// see into (here the checkpointer's) is not kept for it: it goes ten
+// leases after it ran out, as any dead member's.
+func TestGroupForgetsADeadMemberWhosePidIsReused(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	role := fmt.Sprintf("eventlog_test_%08x", rand.Uint32())
+	if _, err := tb.pool.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tb.pool.Exec(ctx, `DROP OWNED BY `+role)
+		tb.pool.Exec(ctx, `DROP ROLE `+role)
+	})
+	if _, err := tb.pool.Exec(ctx, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.pool.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
+		SELECT 'ghosts', 'dead', pid, now() - interval '1 day', now() - interval '1 hour' FROM pg_stat_activity WHERE backend_type = 'checkpointer'`); err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.User, pcfg.MaxConns = role, 4
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := eventlog.New(pool, &eventlog.Config{Logger: quietLogger(), Direct: pcfg.ConnConfig.Copy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	g, err := s.NewGroup("ghosts", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
+		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runGroup(t, g)
+	waitFor(t, "the dead member's row to go", 10*time.Second, func() bool {
+		var n int
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = 'ghosts' AND member = 'dead'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
+}

@@ -215,4 +215,19 @@ func TestDirectOnAnotherDatabaseIsRefused(t *testing.T) {
 			t.Fatalf("a %s with Direct on another database: %v, want ErrInvalidConfig naming Config.Direct", name, err)
 		}
 	}
+	// Once a session of the Run reached the pool's database, another
+	// server is a failover under way: the Run connects again, it does not
+	// stop.
+	ctx := context.Background()
+	err = eventlog.ConnectSession(ctx, s, direct.Copy(), true)
+	if err == nil || errors.Is(err, eventlog.ErrInvalidConfig) || !eventlog.IsLostConnection(err) {
+		t.Fatalf("a later session on another database: %v, want a lost connection", err)
+	}
+	same, err := pgx.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventlog.ConnectSession(ctx, s, same, false); err != nil {
+		t.Fatalf("a session on the pool's database: %v", err)
+	}
 }
