@@ -16,7 +16,10 @@ import (
 //
 // A stage may snooze any number of times; bound it yourself (with
 // [StageRun.Result] of an earlier stage, or a deadline in the job's args)
-// if the outside may never be ready. d of 0 runs the stage again as soon as
+// if the outside may never be ready. Each snooze adds two rows to the
+// job's history ("started", "snoozed"), kept until the job ends and its
+// retention passes: every 30 s for a week is 40,000 rows, so snooze for
+// longer as the wait grows. d of 0 runs the stage again as soon as
 // a worker is free; a negative d is a bug, and fails the attempt saying so.
 func Snooze(d time.Duration) error { return &SnoozeError{Duration: d} }
 
