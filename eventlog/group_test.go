@@ -850,17 +850,6 @@ func TestGroupKeepsTheLeaseOfAMemberItCannotEnd(t *testing.T) {
 	t.Parallel()
 	tb := newDB(t)
 	ctx := context.Background()
-	role := fmt.Sprintf("eventlog_test_%08x", rand.Uint32())
-	if _, err := tb.pool.Exec(ctx, `CREATE ROLE `+role+` LOGIN IN ROLE pg_read_all_stats`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		tb.pool.Exec(ctx, `DROP OWNED BY `+role)
-		tb.pool.Exec(ctx, `DROP ROLE `+role)
-	})
-	if _, err := tb.pool.Exec(ctx, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO `+role); err != nil {
-		t.Fatal(err)
-	}
 	// The frozen member's session: the superuser's.
 	frozen, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
 	if err != nil {
@@ -871,18 +860,9 @@ func TestGroupKeepsTheLeaseOfAMemberItCannotEnd(t *testing.T) {
 		SELECT 'kept', 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.User, pcfg.MaxConns = role, 4
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := poolAsRole(t, tb, "IN ROLE pg_read_all_stats")
 	logs := &warnings{}
-	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pcfg.ConnConfig.Copy()})
+	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pool.Config().ConnConfig.Copy()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -936,32 +916,12 @@ func TestGroupForgetsADeadMemberWhosePidIsReused(t *testing.T) {
 	t.Parallel()
 	tb := newDB(t)
 	ctx := context.Background()
-	role := fmt.Sprintf("eventlog_test_%08x", rand.Uint32())
-	if _, err := tb.pool.Exec(ctx, `CREATE ROLE `+role+` LOGIN`); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		tb.pool.Exec(ctx, `DROP OWNED BY `+role)
-		tb.pool.Exec(ctx, `DROP ROLE `+role)
-	})
-	if _, err := tb.pool.Exec(ctx, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO `+role); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := tb.pool.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
 		SELECT 'ghosts', 'dead', pid, now() - interval '1 day', now() - interval '1 hour' FROM pg_stat_activity WHERE backend_type = 'checkpointer'`); err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg.ConnConfig.User, pcfg.MaxConns = role, 4
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s, err := eventlog.New(pool, &eventlog.Config{Logger: quietLogger(), Direct: pcfg.ConnConfig.Copy()})
+	pool := poolAsRole(t, tb, "")
+	s, err := eventlog.New(pool, &eventlog.Config{Logger: quietLogger(), Direct: pool.Config().ConnConfig.Copy()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -979,4 +939,34 @@ func TestGroupForgetsADeadMemberWhosePidIsReused(t *testing.T) {
 		}
 		return n == 0
 	})
+}
+
+// poolAsRole returns a pool of 4 connections to tb's database as a new
+// role, neither superuser nor the tables' owner, with every right on them;
+// options are the CREATE ROLE's beside LOGIN. The role goes at the end.
+func poolAsRole(t *testing.T, tb *testBundle, options string) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	role := fmt.Sprintf("eventlog_test_%08x", rand.Uint32())
+	if _, err := tb.pool.Exec(ctx, `CREATE ROLE `+role+` LOGIN `+options); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tb.pool.Exec(ctx, `DROP OWNED BY `+role)
+		tb.pool.Exec(ctx, `DROP ROLE `+role)
+	})
+	if _, err := tb.pool.Exec(ctx, `GRANT ALL ON ALL TABLES IN SCHEMA public TO `+role+`; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.User, pcfg.MaxConns = role, 4
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
