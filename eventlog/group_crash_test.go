@@ -102,6 +102,14 @@ func startGroupProcess(t *testing.T, dbURL, who string, members int, env ...stri
 	return testchild.Start(t, "group", []string{who, strconv.Itoa(members)}, append(env, childDBEnv+"="+dbURL, childDirectEnv+"="+migtest.DirectURL(dbURL))...)
 }
 
+// waitEach waits until cond holds for the output of each child, named
+// by who.
+func waitEach(children map[string]*testchild.Child, what string, cond func(lines []string, who string) bool) {
+	for who, c := range children {
+		c.WaitMatch(who+" "+what, func(string) bool { return cond(c.Lines(), who) }, 30*time.Second)
+	}
+}
+
 // TestGroupMemberProcessKilledMidBatch: a group of 4 members in 2
 // processes shares 4 partitions; one process is killed (SIGKILL) while
 // its handlers are in the middle of batches. The other process takes its
@@ -115,14 +123,9 @@ func TestGroupMemberProcessKilledMidBatch(t *testing.T) {
 	survivor := startGroupProcess(t, tb.url, "survivor", 2)
 	victim := startGroupProcess(t, tb.url, "victim", 2, groupHangAfterEnv+"=40")
 	// The four members settle at a partition each.
-	for _, c := range []struct {
-		child *testchild.Child
-		who   string
-	}{{survivor, "survivor"}, {victim, "victim"}} {
-		c.child.WaitMatch("both "+c.who+" members holding one partition", func(string) bool {
-			return heldCount(c.child.Lines(), c.who+"/0") == 1 && heldCount(c.child.Lines(), c.who+"/1") == 1
-		}, 30*time.Second)
-	}
+	waitEach(map[string]*testchild.Child{"survivor": survivor, "victim": victim}, "with both members holding one partition", func(lines []string, who string) bool {
+		return heldCount(lines, who+"/0") == 1 && heldCount(lines, who+"/1") == 1
+	})
 	for i := range 200 {
 		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
 	}
@@ -178,14 +181,9 @@ func TestGroupMemberProcessFrozen(t *testing.T) {
 	tb, s := setupGroupDB(t, 8)
 	survivor := startGroupProcess(t, tb.url, "survivor", 1)
 	victim := startGroupProcess(t, tb.url, "victim", 1)
-	for _, c := range []struct {
-		child *testchild.Child
-		who   string
-	}{{survivor, "survivor"}, {victim, "victim"}} {
-		c.child.WaitMatch(c.who+" holding two partitions", func(string) bool {
-			return heldCount(c.child.Lines(), c.who+"/0") == 2
-		}, 30*time.Second)
-	}
+	waitEach(map[string]*testchild.Child{"survivor": survivor, "victim": victim}, "holding two partitions", func(lines []string, who string) bool {
+		return heldCount(lines, who+"/0") == 2
+	})
 	for i := range 100 {
 		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
 	}
@@ -248,14 +246,9 @@ func TestGroupMemberFrozenMidStatement(t *testing.T) {
 	ctx := context.Background()
 	survivor := startGroupProcess(t, tb.url, "survivor", 1)
 	victim := startGroupProcess(t, tb.url, "victim", 1, groupStallAfterEnv+"=5")
-	for _, c := range []struct {
-		child *testchild.Child
-		who   string
-	}{{survivor, "survivor"}, {victim, "victim"}} {
-		c.child.WaitMatch(c.who+" holding two partitions", func(string) bool {
-			return heldCount(c.child.Lines(), c.who+"/0") == 2
-		}, 30*time.Second)
-	}
+	waitEach(map[string]*testchild.Child{"survivor": survivor, "victim": victim}, "holding two partitions", func(lines []string, who string) bool {
+		return heldCount(lines, who+"/0") == 2
+	})
 	for i := range 100 {
 		mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(i % 20)}, i)
 	}
