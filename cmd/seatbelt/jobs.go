@@ -473,12 +473,15 @@ func newJobsPeriodicCmd(open openDB) *cobra.Command {
 	return listCmd(open, "periodic", "List the periodic jobs: schedule, last slot and job, next slot",
 		`List the schedules the services' clients added (jobs.Client.AddPeriodic),
 by name, as stored: the schedule with its time zone and missed-slot policy,
-the last slot a job was enqueued for and that job, and the next slot. A
-schedule a new build changed shows the new one once one of its replicas has
-looked (within a second of its start).`,
+the last slot a job was enqueued for and that job, the next slot, and when
+a client running the stored schedule last said so (CHECKED, on the
+database's clock: every few seconds while one runs). A schedule a new build
+changed shows the new one once one of its replicas has looked (within a
+second of its start); if that build is rolled back, the older replicas take
+the name back once CHECKED stops moving.`,
 		"no periodic jobs: no client has added one (jobs.Client.AddPeriodic)", jobs.Periodic,
 		func(w io.Writer, ps []jobs.PeriodicInfo) {
-			fmt.Fprintln(w, "NAME\tSCHEDULE\tLAST SLOT\tLAST JOB\tNEXT SLOT")
+			fmt.Fprintln(w, "NAME\tSCHEDULE\tLAST SLOT\tLAST JOB\tNEXT SLOT\tCHECKED")
 			now := time.Now()
 			for _, p := range ps {
 				last, job := "-", "-"
@@ -494,7 +497,11 @@ looked (within a second of its start).`,
 				} else {
 					next += " (due: no client runs it now?)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Schedule, last, job, next)
+				checked := "-"
+				if p.CheckedAt != nil {
+					checked = p.CheckedAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Schedule, last, job, next, checked)
 			}
 		})
 }

@@ -608,13 +608,13 @@ func TestJobsPeriodic(t *testing.T) {
 		ps, _ = jobs.Periodic(ctx, db)
 	}
 	out, code := runCLI(t, "jobs", "periodic", dbURL)
-	if code != 0 || !strings.Contains(out, "NAME") || !strings.Contains(out, "heartbeat") || !strings.Contains(out, "every 1s (UTC, missed: skip, kind beat, queue ops)") ||
-		!strings.Contains(out, " (in ") {
+	if code != 0 || !strings.Contains(out, "NAME") || !strings.Contains(out, "CHECKED") || !strings.Contains(out, "heartbeat") || !strings.Contains(out, "every 1s (UTC, missed: skip, kind beat, queue ops)") ||
+		!strings.Contains(out, " (in ") || !strings.Contains(out, ps[0].CheckedAt.UTC().Format("2006-01-02T")) {
 		t.Fatalf("periodic: exit %d\n%s", code, out)
 	}
 	out, code = runCLI(t, "jobs", "periodic", "--json", dbURL)
 	var got []jobs.PeriodicInfo
-	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 || got[0].Kind != "beat" || got[0].LastJobID == nil {
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || len(got) != 1 || got[0].Kind != "beat" || got[0].LastJobID == nil || got[0].CheckedAt == nil {
 		t.Fatalf("periodic --json: exit %d\n%s", code, out)
 	}
 	j, err := jobs.Get(ctx, db, *got[0].LastJobID)
