@@ -176,6 +176,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return ErrConsumerRunning
 	}
 	defer c.running.Store(false)
+	c.directChecked = false // each Run's first session is checked as a start
 	if err := c.register(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil

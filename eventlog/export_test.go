@@ -32,3 +32,6 @@ func ConnectSession(ctx context.Context, s *Store, cc *pgx.ConnConfig, checked b
 // IsLostConnection reports whether Run takes err for a lost connection and
 // starts again.
 func IsLostConnection(err error) bool { return errors.Is(err, errLostLock) || isConnError(err) }
+
+// PartitionLock is the key of partition p's advisory lock in group name.
+var PartitionLock = partitionLock

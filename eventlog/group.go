@@ -91,6 +91,8 @@ type Group struct {
 	cfg          ConsumerConfig
 	running      atomic.Bool
 	pooledLogged atomic.Bool
+	// partitionKeys are the partitions' advisory lock keys, in order.
+	partitionKeys []int64
 }
 
 // NewGroup returns the consumer group named name, whose streams are split
@@ -138,7 +140,11 @@ func (s *Store) NewGroup(name string, partitions int, h Handler, cfg *ConsumerCo
 	if maxLease := time.Duration(math.MaxInt32) * time.Millisecond; cc.Lease < time.Millisecond || cc.Lease > maxLease {
 		return nil, fmt.Errorf("%w: ConsumerConfig.Lease is %s; use 1ms to %s (the server's idle_in_transaction_session_timeout holds it), or 0 for the default (10s)", ErrInvalidConfig, cc.Lease, maxLease)
 	}
-	return &Group{store: s, name: name, partitions: partitions, handler: h, cfg: cc}, nil
+	keys := make([]int64, partitions)
+	for p := range keys {
+		keys[p] = partitionLock(name, p)
+	}
+	return &Group{store: s, name: name, partitions: partitions, handler: h, cfg: cc, partitionKeys: keys}, nil
 }
 
 // Name returns the group's name.
@@ -361,17 +367,22 @@ var staleSQL = `m.expires_at <= now() AND (
 	EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND (a.backend_start = m.backend_start OR a.backend_start IS NULL))
 	OR EXISTS (` + batchPidsSQL + `))`
 
-// ownedSQL: member m's own session (its pid with its backend_start) or a
-// batch of it is still there. Unlike staleSQL it takes no session whose
-// backend_start this role may not read: without pg_read_all_stats, that
-// is every other role's session, and a dead member's pid reused by one of
-// them would keep its row for as long as that session lives.
+// ownedSQL: member m's own session (its pid with its backend_start, or
+// its pid holding one of the group's partition locks $7) or a batch of it
+// is still there. Unlike staleSQL it does not take any session with its
+// pid whose backend_start this role may not read (without
+// pg_read_all_stats, every other role's): a dead member's pid reused by
+// one of them would keep its row for as long as that session lives. The
+// locks tell, and pg_locks is every role's to read.
 var ownedSQL = `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start)
+	OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = m.pid AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = ANY($7::bigint[]))
 	OR EXISTS (` + batchPidsSQL + `)`
 
 // heartbeatSQL renews the member's lease ($2; $3 its session's pid and
 // $6 its backend_start, $4 the partitions it holds, $5 the lease in
-// seconds), forgets members whose lease ran out long ago, and lists the
+// seconds; $7 the group's partition lock keys), forgets members whose lease ran out long ago, and lists the
 // other members: the live ones, whose lease runs and whose session, if
 // they said they had one, the server still has; and the stale ones (see
 // staleSQL). A stale member's row stays, however long ago its lease ran
@@ -460,7 +471,7 @@ func (m *member) rebalance(ctx context.Context) error {
 		p := int32(m.conn.PgConn().PID())
 		pid = &p
 	}
-	rows, err := g.store.pool.Query(ctx, heartbeatSQL, g.name, m.id, pid, len(m.held), g.cfg.Lease.Seconds(), m.backendStart)
+	rows, err := g.store.pool.Query(ctx, heartbeatSQL, g.name, m.id, pid, len(m.held), g.cfg.Lease.Seconds(), m.backendStart, g.partitionKeys)
 	if err != nil {
 		return fmt.Errorf("eventlog: renewing the lease of a member of %q: %w", g.name, err)
 	}
@@ -787,14 +798,15 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 	}
 	handled := map[int]int64{}
 	// The handler's slowest call, to blame when the server ends the
-	// transaction for idling longer than the lease. Without a call (only
-	// checkpoints to move) the idling was the member's: a freeze.
-	slowest, slow := time.Duration(-1), 0
+	// transaction for idling longer than the lease, and the time spent in
+	// all its calls. Without a call (only checkpoints to move) the idling
+	// was the member's: a freeze.
+	slowest, slow, spent := time.Duration(-1), 0, time.Duration(0)
 	idle := func(err error) bool {
 		if slowest < 0 {
 			return false
 		}
-		if herr := g.idleTooLong(err, slowest, tx.Conn().IsClosed()); herr != nil {
+		if herr := g.idleTooLong(err, slowest, spent, tx.Conn().IsClosed()); herr != nil {
 			res.n, res.bad, res.badPartition, res.herr = slow, recs[slow].r, recs[slow].part, herr
 			return true
 		}
@@ -803,7 +815,8 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 	for i, pr := range recs {
 		start := time.Now()
 		herr := g.handler(ctx, tx, pr.r)
-		if d := time.Since(start); d > slowest {
+		d := time.Since(start)
+		if spent += d; d > slowest {
 			slowest, slow = d, i
 		}
 		if herr != nil {
@@ -844,18 +857,20 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 }
 
 // idleTooLong returns the handler's error for err, a batch's failure after
-// its handler ran (slowest its slowest call; closed, whether the
-// transaction's connection is closed), if the server ended the transaction
-// for idling longer than the lease: the handler did slow work that is not
-// the database's with the transaction open. Taken for a lost connection,
-// the member would retry the batch for ever. Only a call at least as long
-// as the lease can be to blame. A handler that swallowed the server's
-// error leaves only the closed connection.
-func (g *Group) idleTooLong(err error, slowest time.Duration, closed bool) error {
-	if slowest < g.cfg.Lease {
-		// No call was long enough to leave the transaction idle that long:
-		// the member itself stalled between calls (a GC pause, SIGSTOP, a
-		// throttled container), which is no fault of the handler's.
+// its handler ran (slowest its slowest call, spent the time in all its
+// calls; closed, whether the transaction's connection is closed), if the
+// server ended the transaction for idling longer than the lease: the
+// handler did slow work that is not the database's with the transaction
+// open, in one call or across many (the server counts the idle time from
+// one statement to the next). Taken for a lost connection, the member
+// would retry the batch for ever. The error shrinks the batch, as any
+// handler error does, to the slowest call's record. A handler that
+// swallowed the server's error leaves only the closed connection.
+func (g *Group) idleTooLong(err error, slowest, spent time.Duration, closed bool) error {
+	if spent < g.cfg.Lease {
+		// The calls together were too short to leave the transaction idle
+		// that long: the member itself stalled between them (a GC pause,
+		// SIGSTOP, a throttled container), no fault of the handler's.
 		return nil
 	}
 	var pgErr *pgconn.PgError
@@ -864,6 +879,6 @@ func (g *Group) idleTooLong(err error, slowest time.Duration, closed bool) error
 	}
 	// Not wrapped: a server's FATAL inside the HandlerError would read as a
 	// lost connection.
-	return fmt.Errorf("eventlog: the handler held the batch's transaction idle longer than ConsumerConfig.Lease (%s), and the server ended it (idle_in_transaction_session_timeout; its slowest call took %s): do slow work that is not the database's outside the handler (after the batch, or from a job), or set ConsumerConfig.Lease above the longest the handler leaves the transaction idle (%v)",
-		g.cfg.Lease, slowest.Round(time.Millisecond), err)
+	return fmt.Errorf("eventlog: the handler held the batch's transaction idle longer than ConsumerConfig.Lease (%s), and the server ended it (idle_in_transaction_session_timeout; its calls took %s, the slowest %s): do slow work that is not the database's outside the handler (after the batch, or from a job), or set ConsumerConfig.Lease above the longest the handler leaves the transaction idle (%v)",
+		g.cfg.Lease, spent.Round(time.Millisecond), slowest.Round(time.Millisecond), err)
 }

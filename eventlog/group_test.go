@@ -970,3 +970,88 @@ func poolAsRole(t *testing.T, tb *testBundle, options string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// A frozen member's session under another role, which this one may not see
+// into, still holds a partition's lock: its row is kept for as long as it
+// does (the others say each TakeoverPoll that they cannot end it), and goes
+// with it.
+func TestGroupKeepsTheLeaseOfAHiddenMemberHoldingAPartition(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	frozen, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close(ctx)
+	if _, err := frozen.Exec(ctx, `SELECT pg_advisory_lock($1::bigint)`, eventlog.PartitionLock("hidden", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := frozen.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
+		SELECT 'hidden', 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	pool := poolAsRole(t, tb, "")
+	logs := &warnings{}
+	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pool.Config().ConnConfig.Copy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	g, err := s.NewGroup("hidden", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
+		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runGroup(t, g)
+	frozenRow := func() int {
+		var n int
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = 'hidden' AND member = 'frozen'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Ten leases are 2 s: past them, the row of a member with nothing to
+	// show for it would be gone.
+	time.Sleep(3 * time.Second)
+	if frozenRow() != 1 || logs.count("eventlog: a group member's lease ran out while a session with its pid lives on") < 3 {
+		t.Fatalf("the frozen member's row: %d, errors logged: %d", frozenRow(), logs.count("eventlog: a group member's lease ran out"))
+	}
+	frozen.Close(ctx)
+	waitFor(t, "the row to go with the session", 10*time.Second, func() bool { return frozenRow() == 0 })
+}
+
+// A handler that does a little slow work for each record, none of it the
+// database's, leaves the batch's transaction idle past the lease across
+// many calls, none of them that long: the batch shrinks, as for a handler
+// error, and every record gets handled.
+func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
+	t.Parallel()
+	_, s := setupGroupDB(t, 8)
+	for i := range 30 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, i)
+	}
+	g, err := s.NewGroup("many", 1, func(context.Context, pgx.Tx, *eventlog.Record) error {
+		time.Sleep(60 * time.Millisecond) // 30 calls: 1.8 s, the lease 1 s
+		return nil
+	}, &eventlog.ConsumerConfig{BatchSize: 30, MaxAttempts: 2, Backoff: time.Millisecond, PollInterval: 20 * time.Millisecond,
+		TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runGroup(t, g)
+	ctx := context.Background()
+	waitFor(t, "every record handled", 30*time.Second, func() bool {
+		sts, err := s.Consumers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var handled int64
+		for _, st := range sts {
+			if st.Name == "many" {
+				handled += st.Handled
+			}
+		}
+		return handled == 30
+	})
+}

@@ -180,7 +180,9 @@ func (c *Client) storedRuns(p *periodicReg, row periodicRow, now time.Time) bool
 		p.seen, p.seenAt = checked, now
 	}
 	p.looked = now
-	fresh := row.checkedAge != nil && *row.checkedAge <= window.Seconds()
+	// A negative age is a checked_at in the future: the database's clock
+	// stepped back. It does not count, until a refresh sets it right.
+	fresh := row.checkedAge != nil && *row.checkedAge >= 0 && *row.checkedAge <= window.Seconds()
 	return fresh || now.Sub(p.seenAt) <= window
 }
 
@@ -199,11 +201,12 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // build) replaces the stored one at its first look, and the
 // older clients still running defer to it, so a changed schedule holds
 // from the deploy on without both firing. The clients running the stored
-// schedule say so every few seconds (its row's checked_at, on the
-// database's clock); when none has for two on-time windows
-// (max(5 s, 3×PeriodicInterval) each), because that build was rolled back
-// or its last replica is gone, the older client takes the name back. Each
-// job's UniqueKey is
+// schedule say so every half on-time window (its row's checked_at, on the
+// database's clock; a window is max(5 s, 3×PeriodicInterval)); when none
+// has for four of their halves, and at least two of the older client's own
+// windows while it watched, because that build was rolled back or its last
+// replica is gone, the older client takes the name back. Each job's
+// UniqueKey is
 // "periodic:<Name>:<slot>", so the slot shows in listings.
 func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Name == "" {
@@ -351,7 +354,7 @@ func (c *Client) periodicAction(p *periodicReg, row periodicRow, now time.Time) 
 		}
 		return periodicTakeOver
 	case row.next.After(now):
-		if row.checkedAge == nil || *row.checkedAge >= c.checkEvery().Seconds() {
+		if row.checkedAge == nil || *row.checkedAge < 0 || *row.checkedAge >= c.checkEvery().Seconds() {
 			return periodicRefresh
 		}
 		return periodicNothing
@@ -371,7 +374,8 @@ func checkedSQL(n int) string {
 // locked is skipped: that client is writing it.
 var refreshSQL = `UPDATE seatbelt_jobs_periodic p SET ` + checkedSQL(3) + `
 FROM (SELECT s.name FROM seatbelt_jobs_periodic s JOIN unnest($1::text[], $2::text[]) AS u(name, schedule) ON s.name = u.name AND s.schedule = u.schedule
-	WHERE s.checked_at IS NULL OR s.checked_at < clock_timestamp() - make_interval(secs => $3::float8) FOR UPDATE OF s SKIP LOCKED) l
+	WHERE s.checked_at IS NULL OR s.checked_at < clock_timestamp() - make_interval(secs => $3::float8) OR s.checked_at > clock_timestamp()
+	FOR UPDATE OF s SKIP LOCKED) l
 WHERE p.name = l.name`
 
 // lookAtPeriodic reads the client's schedules in one query, without a
