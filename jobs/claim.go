@@ -47,7 +47,7 @@ WITH unpaused AS MATERIALIZED (
 		attempt = CASE WHEN j.stage = '' THEN 1 ELSE j.attempt + 1 END,
 		claim = j.claim + 1,
 		worker = $5::text,
-		lease_until = $6::timestamptz,
+		lease_until = statement_timestamp() + make_interval(secs => $6::float8),
 		updated_at = $1::timestamptz
 	WHERE j.id = ANY(ARRAY(SELECT id FROM picked)) -- an index scan; a join would hash the whole table
 	RETURNING j.id, j.kind, j.queue, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested
@@ -64,7 +64,7 @@ func (c *Client) claim(ctx context.Context, n []int32, out []claimed) ([]claimed
 		return out, nil
 	}
 	now := c.cfg.Now()
-	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, now.Add(c.cfg.Lease), c.firsts, c.queueNames)
+	rows, err := c.db.Query(ctx, claimSQL, now, c.kindNames, c.pairs, n, c.cfg.WorkerID, c.cfg.Lease.Seconds(), c.firsts, c.queueNames)
 	if err != nil {
 		return out, err
 	}

@@ -208,11 +208,12 @@ func (c *Client) Start(ctx context.Context) error {
 const maxClockSkew = time.Second
 
 // checkClock warns when the client's clock (Config.Now) is more than
-// maxClockSkew off the database's. Leases, retries and periodic slots are
-// stamped by each replica's clock and compared by the others': a leader
-// whose clock runs ahead of a worker's rescues that worker's stages while
-// they still run, so they run twice. The cure is the machine's time sync,
-// which only its operator can fix; this says where to look.
+// maxClockSkew off the database's. Retries, retention and periodic slots
+// are stamped by each replica's clock and compared by the others' (leases
+// are on the database's): a replica ahead runs retries early and deletes
+// history early, one behind holds back a periodic slot. The cure is the
+// machine's time sync, which only its operator can fix; this says where to
+// look.
 func (c *Client) checkClock(ctx context.Context) {
 	before := c.cfg.Now()
 	var db time.Time
@@ -222,7 +223,7 @@ func (c *Client) checkClock(ctx context.Context) {
 	after := c.cfg.Now()
 	trip := after.Sub(before)
 	if skew := db.Sub(before.Add(trip / 2)); skew.Abs() > maxClockSkew+trip/2 {
-		c.log.Warn("jobs: this client's clock is off from the database's; leases, retries and periodic slots are stamped by each replica's clock and compared by the others', so a stage may be rescued while it runs: fix the machine's time sync (NTP)",
+		c.log.Warn("jobs: this client's clock is off from the database's; retries, retention and periodic slots are stamped by each replica's clock and compared by the others': fix the machine's time sync (NTP)",
 			"database_ahead_by", skew.Round(time.Millisecond))
 	}
 }
@@ -479,13 +480,12 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		now := c.cfg.Now()
 		rows, err := c.db.Query(ctx, `
 WITH `+lockedSQL+`
-UPDATE seatbelt_jobs j SET lease_until = $3::timestamptz
+UPDATE seatbelt_jobs j SET lease_until = statement_timestamp() + make_interval(secs => $3::float8)
 FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
 WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
-RETURNING j.id, j.cancel_requested`, ids, claims, now.Add(c.cfg.Lease))
+RETURNING j.id, j.cancel_requested`, ids, claims, c.cfg.Lease.Seconds())
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Error("jobs: renewing leases failed", "err", err, "stages", len(ids))

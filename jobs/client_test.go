@@ -445,3 +445,26 @@ func TestStartWarnsOfAClockOffTheDatabases(t *testing.T) {
 		}
 	}
 }
+
+// Leases are on the database's clock: a leader whose clock runs an hour
+// ahead of a worker's does not rescue the worker's stage while it runs.
+func TestLeaderAheadDoesNotRescueARunningStage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ahead := testConfig("ahead")
+	ahead.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	leader := startClient(t, b.db, ahead, tickKind)
+	waitFor(t, 5*time.Second, "the client ahead to lead", leader.IsLeader)
+	var runs atomic.Int32
+	slow := jobs.Kind{Name: "slow", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		runs.Add(1)
+		time.Sleep(3 * time.Second) // longer than the lease, renewed meanwhile
+		return nil
+	}}}}
+	startClient(t, b.db, testConfig("worker"), slow)
+	id := enqueue(t, b.db, "slow", nil, nil)
+	waitState(t, b.db, id, "succeeded", 20*time.Second)
+	if h := strings.Join(events(t, b.db, id), "|"); runs.Load() != 1 || strings.Contains(h, "rescued") {
+		t.Fatalf("the stage ran %d times; history %s", runs.Load(), h)
+	}
+}

@@ -65,8 +65,8 @@ type Config struct {
 	// (HeartbeatInterval) instead of at once.
 	Direct *pgx.ConnConfig
 	// Lease is how long a claimed stage belongs to its worker without a
-	// heartbeat. A stage whose worker died is claimed again after it
-	// expires. Defaults to 30 seconds.
+	// heartbeat, on the database's clock. A stage whose worker died is
+	// claimed again after it expires. Defaults to 30 seconds.
 	Lease time.Duration
 	// HeartbeatInterval is how often running stages' leases are renewed.
 	// Defaults to Lease/3.
@@ -112,12 +112,13 @@ type Config struct {
 	// jobsprom.NewCollector returns one that exports them to Prometheus.
 	// Defaults to none.
 	Observer Observer
-	// Now is the clock used for claims, leases, backoff, retention and the
-	// times the client writes. [Enqueue] takes no client and so uses the
-	// wall clock: a test whose clock lags it sets EnqueueOpts.RunAt from
-	// this clock, or its jobs are not due yet. Replicas compare each
-	// other's stamps, so Start warns when it is more than a second off
-	// the database's clock. Defaults to time.Now.
+	// Now is the clock used for claims, backoff, retention, periodic slots
+	// and the times the client writes; leases are on the database's clock.
+	// [Enqueue] takes no client and so uses the wall clock: a test whose
+	// clock lags it sets EnqueueOpts.RunAt from this clock, or its jobs are
+	// not due yet. Replicas compare each other's stamps, so Start warns
+	// when it is more than a second off the database's clock. Defaults to
+	// time.Now.
 	Now func() time.Time
 }
 

@@ -92,22 +92,24 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	if err := c.countStates(ctx, c.db); err != nil {
 		return 0, err
 	}
-	var next *time.Time
-	if err := c.db.QueryRow(ctx, "SELECT min(lease_until) FROM seatbelt_jobs WHERE state = 'running'").Scan(&next); err != nil || next == nil {
+	var next *float64
+	if err := c.db.QueryRow(ctx, "SELECT extract(epoch FROM min(lease_until) - statement_timestamp())::float8 FROM seatbelt_jobs WHERE state = 'running'").Scan(&next); err != nil || next == nil {
 		return 0, err
 	}
-	return next.Sub(now) + 5*time.Millisecond, nil
+	return max(time.Duration(*next*float64(time.Second)), 0) + 5*time.Millisecond, nil
 }
 
 // rescue makes stages whose lease expired available again (the lost
 // attempt counts), or cancels them if a cancel was requested, and wakes the
-// workers.
+// workers. Leases are stamped and read on the database's clock, so a
+// leader whose clock runs ahead of a worker's cannot rescue a stage that
+// still runs; now dates what rescue writes.
 func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `
 WITH old AS (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
-	WHERE state = 'running' AND lease_until < $1::timestamptz
+	WHERE state = 'running' AND lease_until < statement_timestamp()
 	ORDER BY lease_until LIMIT 1000
 	FOR UPDATE SKIP LOCKED
 ), u AS (
