@@ -76,11 +76,13 @@ type Job struct {
 	// Stage is the stage running or to run next; for a succeeded job the
 	// last stage; "" before the first claim or after a restart from the
 	// first stage.
-	Stage           string
-	Attempt         int
-	Priority        int16
-	RunAt           time.Time
-	UniqueKey       string
+	Stage     string
+	Attempt   int
+	Priority  int16
+	RunAt     time.Time
+	UniqueKey string
+	// Worker holds the running stage until LeaseUntil (the database's
+	// clock), unless it renews it; both are empty when no stage runs.
 	Worker          string
 	LeaseUntil      *time.Time
 	CancelRequested bool
