@@ -864,17 +864,19 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 // open, in one call or across many (the server counts the idle time from
 // one statement to the next). Taken for a lost connection, the member
 // would retry the batch for ever. The error shrinks the batch, as any
-// handler error does, to the slowest call's record. A handler that
-// swallowed the server's error leaves only the closed connection.
+// handler error does, to the slowest call's record.
 func (g *Group) idleTooLong(err error, slowest, spent time.Duration, closed bool) error {
-	if spent < g.cfg.Lease {
-		// The calls together were too short to leave the transaction idle
-		// that long: the member itself stalled between them (a GC pause,
-		// SIGSTOP, a throttled container), no fault of the handler's.
-		return nil
-	}
 	var pgErr *pgconn.PgError
-	if !(errors.As(err, &pgErr) && pgErr.Code == "25P03") && !closed {
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "25P03" && spent >= g.cfg.Lease:
+		// The server's own word, after calls long enough together. (Too
+		// short, the member itself stalled between them: a GC pause,
+		// SIGSTOP, a throttled container, no fault of the handler's.)
+	case closed && slowest >= g.cfg.Lease:
+		// A handler that swallowed the server's error leaves only the
+		// closed connection; one call must then explain it, or a
+		// connection lost during a long batch would be blamed on it.
+	default:
 		return nil
 	}
 	// Not wrapped: a server's FATAL inside the HandlerError would read as a

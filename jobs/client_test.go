@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -466,5 +467,82 @@ func TestLeaderAheadDoesNotRescueARunningStage(t *testing.T) {
 	waitState(t, b.db, id, "succeeded", 20*time.Second)
 	if h := strings.Join(events(t, b.db, id), "|"); runs.Load() != 1 || strings.Contains(h, "rescued") {
 		t.Fatalf("the stage ran %d times; history %s", runs.Load(), h)
+	}
+}
+
+// An expired lease the leader cannot rescue yet (its row locked, here by
+// a transaction left open) waits for the leader's next round: the rounds
+// do not come one after the other meanwhile.
+func TestLeaderWaitsOutALockedExpiredLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	cfg := testConfig("leader")
+	cfg.LeaderInterval = time.Second
+	c := startClient(t, b.db, cfg, tickKind)
+	waitFor(t, 5*time.Second, "a leader", c.IsLeader)
+	id := enqueue(t, b.db, "other", nil, nil)
+	if _, err := b.db.Exec(ctx, `UPDATE seatbelt_jobs SET state = 'running', stage = 's', attempt = 1, worker = 'dead', lease_until = now() - interval '1 hour' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	rec := cfg.Observer.(*recorder)
+	rec.mu.Lock()
+	before := rec.rounds
+	rec.mu.Unlock()
+	time.Sleep(3 * time.Second)
+	rec.mu.Lock()
+	rounds := rec.rounds - before
+	rec.mu.Unlock()
+	if rounds > 6 {
+		t.Fatalf("%d leader rounds in 3 s with a 1 s LeaderInterval", rounds)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the lease rescued once the row is free", func() bool {
+		return slices.Contains(events(t, b.db, id), "rescued s 1")
+	})
+}
+
+// A stage that tracks a row and then works past the lease holds a lock on
+// its job (the ledger's foreign key) that the heartbeat must not wait for:
+// the worker's other stages keep their leases and run once.
+func TestTrackingStageDoesNotHoldUpTheHeartbeat(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var runs sync.Map
+	count := func(name string) int32 {
+		n, _ := runs.LoadOrStore(name, new(atomic.Int32))
+		return n.(*atomic.Int32).Add(1)
+	}
+	long := func(name string, track bool) jobs.Kind {
+		return jobs.Kind{Name: name, Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+			count(name)
+			if track {
+				if err := r.Track(ctx, "widgets", 1); err != nil {
+					return err
+				}
+			}
+			time.Sleep(5 * time.Second) // the lease is 2 s
+			return nil
+		}}}}
+	}
+	startClient(t, b.db, testConfig("w"), long("tracking", true), long("plain", false))
+	tracking := enqueue(t, b.db, "tracking", nil, nil) // the lower id: locked first
+	plain := enqueue(t, b.db, "plain", nil, nil)
+	waitState(t, b.db, tracking, "succeeded", 30*time.Second)
+	waitState(t, b.db, plain, "succeeded", 30*time.Second)
+	for _, id := range []int64{tracking, plain} {
+		if h := strings.Join(events(t, b.db, id), "|"); strings.Contains(h, "rescued") {
+			t.Errorf("job %d: %s", id, h)
+		}
 	}
 }

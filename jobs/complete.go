@@ -16,8 +16,12 @@ import (
 // lease. The statements reference it as an uncorrelated count, which the
 // server runs once before their own scan, and keep their index condition
 // on $1: joined instead, the update scanned the table and the burn-down
-// ran at a third of its speed.
-const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)`
+// ran at a third of its speed. The lock is FOR NO KEY UPDATE, the one the
+// updates take: FOR UPDATE would also wait for the KEY SHARE lock that a
+// stage's transaction holds on its job after Track (the ledger's foreign
+// key), and a heartbeat stuck behind one long stage renews no lease of
+// its worker's, whose other stages then run again elsewhere.
+const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)`
 
 // completeSQL finishes stages: the job moves to its next stage (available,
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is

@@ -92,11 +92,16 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	if err := c.countStates(ctx, c.db); err != nil {
 		return 0, err
 	}
+	// Only leases still running: an expired one that rescue skipped (its
+	// row locked, say by a Cancel in a transaction left open) waits for the
+	// next round, rather than making every round come at once.
 	var next *float64
-	if err := c.db.QueryRow(ctx, "SELECT extract(epoch FROM min(lease_until) - statement_timestamp())::float8 FROM seatbelt_jobs WHERE state = 'running'").Scan(&next); err != nil || next == nil {
+	if err := c.db.QueryRow(ctx, `SELECT extract(epoch FROM min(lease_until) - statement_timestamp())::float8 FROM seatbelt_jobs
+		WHERE state = 'running' AND lease_until >= statement_timestamp()`).Scan(&next); err != nil || next == nil {
 		return 0, err
 	}
-	return max(time.Duration(*next*float64(time.Second)), 0) + 5*time.Millisecond, nil
+	// Capped before the conversion, which overflows past 292 years.
+	return time.Duration(min(*next, c.cfg.LeaderInterval.Seconds())*float64(time.Second)) + 5*time.Millisecond, nil
 }
 
 // rescue makes stages whose lease expired available again (the lost

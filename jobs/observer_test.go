@@ -23,6 +23,7 @@ type recorder struct {
 	counts      map[jobs.JobState]int64
 	queues      map[string]jobs.QueueStates
 	afterLeader int // calls with Leader false after one with Leader true
+	rounds      int // calls with Leader true: the leader's rounds
 }
 
 func (r *recorder) ObserveJobStart(_ context.Context, d jobs.JobStartData) {
@@ -48,6 +49,9 @@ func (r *recorder) ObserveStates(_ context.Context, d jobs.StatesData) {
 	defer r.mu.Unlock()
 	if !d.Leader && r.leader {
 		r.afterLeader++
+	}
+	if d.Leader {
+		r.rounds++
 	}
 	r.leader, r.counts, r.queues = d.Leader, maps.Clone(d.Counts), d.Queues // the client makes new maps for each call
 }
