@@ -848,50 +848,64 @@ func TestGroupHandlerIdleLongerThanTheLeaseStopsNamingIt(t *testing.T) {
 // row goes.
 func TestGroupKeepsTheLeaseOfAMemberItCannotEnd(t *testing.T) {
 	t.Parallel()
+	frozen, logs, frozenRow := runBesideFrozenMember(t, "kept", "IN ROLE pg_read_all_stats", false)
+	waitFor(t, "the member to say it cannot end the frozen one's session", 10*time.Second, func() bool {
+		return logs.count("eventlog: cannot end the session of a group member whose lease ran out") >= 3
+	})
+	if frozenRow() != 1 {
+		t.Fatal("the lease row of a member whose session lives on was deleted")
+	}
+	if err := frozen.Ping(context.Background()); err != nil {
+		t.Fatalf("the superuser's session was ended: %v", err)
+	}
+	frozen.Close(context.Background())
+	waitFor(t, "the row to go with the session", 10*time.Second, func() bool { return frozenRow() == 0 })
+}
+
+// runBesideFrozenMember stores the lease of a member of group, run out an
+// hour ago, whose session lives on (the superuser's, returned; with
+// lockPartition, holding partition 0's lock), and runs a member of the
+// group beside it as a new role made with roleOptions. It returns the
+// frozen session, the running member's log and the count of the frozen
+// member's lease rows.
+func runBesideFrozenMember(t *testing.T, group, roleOptions string, lockPartition bool) (*pgx.Conn, *warnings, func() int) {
+	t.Helper()
 	tb := newDB(t)
 	ctx := context.Background()
-	// The frozen member's session: the superuser's.
 	frozen, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer frozen.Close(ctx)
+	t.Cleanup(func() { frozen.Close(ctx) })
+	if lockPartition {
+		if _, err := frozen.Exec(ctx, `SELECT pg_advisory_lock($1::bigint)`, eventlog.PartitionLock(group, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := frozen.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
-		SELECT 'kept', 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
+		SELECT $1, 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`, group); err != nil {
 		t.Fatal(err)
 	}
-	pool := poolAsRole(t, tb, "IN ROLE pg_read_all_stats")
+	pool := poolAsRole(t, tb, roleOptions)
 	logs := &warnings{}
 	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pool.Config().ConnConfig.Copy()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	hl := &heldLog{}
-	g, err := s.NewGroup("kept", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
-		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond, OnPartitions: hl.set})
+	g, err := s.NewGroup(group, 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
+		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	runGroup(t, g)
-	waitFor(t, "the member to say it cannot end the frozen one's session", 10*time.Second, func() bool {
-		return logs.count("eventlog: cannot end the session of a group member whose lease ran out") >= 3
-	})
-	frozenRow := func() int {
+	return frozen, logs, func() int {
 		var n int
-		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = 'kept' AND member = 'frozen'`).Scan(&n); err != nil {
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = $1 AND member = 'frozen'`, group).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	if frozenRow() != 1 {
-		t.Fatal("the lease row of a member whose session lives on was deleted")
-	}
-	if err := frozen.Ping(ctx); err != nil {
-		t.Fatalf("the superuser's session was ended: %v", err)
-	}
-	frozen.Close(ctx)
-	waitFor(t, "the row to go with the session", 10*time.Second, func() bool { return frozenRow() == 0 })
 }
 
 // queryCounter counts the queries whose SQL contains a string.
@@ -977,47 +991,14 @@ func poolAsRole(t *testing.T, tb *testBundle, options string) *pgxpool.Pool {
 // with it.
 func TestGroupKeepsTheLeaseOfAHiddenMemberHoldingAPartition(t *testing.T) {
 	t.Parallel()
-	tb := newDB(t)
-	ctx := context.Background()
-	frozen, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer frozen.Close(ctx)
-	if _, err := frozen.Exec(ctx, `SELECT pg_advisory_lock($1::bigint)`, eventlog.PartitionLock("hidden", 0)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := frozen.Exec(ctx, `INSERT INTO eventlog_group_members (name, member, pid, backend_start, expires_at)
-		SELECT 'hidden', 'frozen', pid, backend_start, now() - interval '1 hour' FROM pg_stat_activity WHERE pid = pg_backend_pid()`); err != nil {
-		t.Fatal(err)
-	}
-	pool := poolAsRole(t, tb, "")
-	logs := &warnings{}
-	s, err := eventlog.New(pool, &eventlog.Config{Logger: slog.New(logs), Direct: pool.Config().ConnConfig.Copy()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	g, err := s.NewGroup("hidden", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { return nil }, &eventlog.ConsumerConfig{
-		TakeoverPoll: 100 * time.Millisecond, Lease: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runGroup(t, g)
-	frozenRow := func() int {
-		var n int
-		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM eventlog_group_members WHERE name = 'hidden' AND member = 'frozen'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	frozen, logs, frozenRow := runBesideFrozenMember(t, "hidden", "", true)
 	// Ten leases are 2 s: past them, the row of a member with nothing to
 	// show for it would be gone.
 	time.Sleep(3 * time.Second)
 	if frozenRow() != 1 || logs.count("eventlog: a group member's lease ran out while a session with its pid lives on") < 3 {
 		t.Fatalf("the frozen member's row: %d, errors logged: %d", frozenRow(), logs.count("eventlog: a group member's lease ran out"))
 	}
-	frozen.Close(ctx)
+	frozen.Close(context.Background())
 	waitFor(t, "the row to go with the session", 10*time.Second, func() bool { return frozenRow() == 0 })
 }
 
