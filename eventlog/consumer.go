@@ -63,8 +63,8 @@ type ConsumerConfig struct {
 	// its lease runs out. A member heartbeats between batches and renews
 	// its lease every TakeoverPoll during one, so a batch may take longer
 	// than Lease; a handler must not leave the batch's transaction idle
-	// longer than Lease (the server ends it, and the handler fails on its
-	// record). It must be at least twice TakeoverPoll, and 1ms to 24.8
+	// longer than Lease (the server ends it: a call that did fails on its
+	// record, and calls that did together make smaller batches). It must be at least twice TakeoverPoll, and 1ms to 24.8
 	// days. Defaults to 10 seconds, or 3 TakeoverPolls if that is longer;
 	// a [Consumer] does not use it.
 	Lease time.Duration

@@ -182,8 +182,10 @@
 // kept until then), and the frozen member's partitions wait for its
 // session to end. The server also ends a batch's transaction left idle
 // longer than the Lease (idle_in_transaction_session_timeout): a handler
-// that does slow work outside the database with the transaction open
-// fails on its record with a [*HandlerError] saying so. A member that wakes
+// call that does slow work outside the database with the transaction
+// open fails on its record with a [*HandlerError] saying so, and calls
+// that do a little each, longer than the Lease together, make the member
+// take fewer records at a time (a warning says so). A member that wakes
 // finds its session gone and starts again; what it had handled in an
 // open batch rolled back. Each rebalance also asks the member's session
 // which partition locks it holds, so a member whose session died stops

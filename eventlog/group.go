@@ -304,6 +304,12 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 				return err
 			}
 		}
+		if b.shrink > 0 {
+			m.log.Warn("eventlog: a batch's transaction ended while the handler ran: idle past the lease across its calls (slow work outside the database with the transaction open), or a lost connection; handling fewer records at a time",
+				"records", b.shrink, "lease", g.cfg.Lease, "err", b.ended)
+			limit = b.shrink
+			continue
+		}
 		if b.herr != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -632,6 +638,12 @@ type groupBatchResult struct {
 	batchResult
 	badPartition int  // the partition of the record the handler failed on
 	more         bool // the read stopped at its window, not at the fence or the end
+	// shrink, when set, is how many records to take next: the batch's
+	// transaction was ended after the handler's calls together, none alone,
+	// ran longer than the lease (see idleTooLong). Nothing was written.
+	shrink int
+	// ended is that ending, to log.
+	ended error
 }
 
 // checkpoint is where a partition has read the log up to.
@@ -799,20 +811,27 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 	handled := map[int]int64{}
 	// The handler's slowest call, to blame when the server ends the
 	// transaction for idling longer than the lease, and the time spent in
-	// all its calls. Without a call (only checkpoints to move) the idling
-	// was the member's: a freeze.
-	slowest, slow, spent := time.Duration(-1), 0, time.Duration(0)
+	// all its calls, and how many. Without a call (only checkpoints to
+	// move) the idling was the member's: a freeze.
+	slowest, slow, spent, calls := time.Duration(-1), 0, time.Duration(0), 0
 	idle := func(err error) bool {
 		if slowest < 0 {
 			return false
 		}
-		if herr := g.idleTooLong(err, slowest, spent, tx.Conn().IsClosed()); herr != nil {
-			res.n, res.bad, res.badPartition, res.herr = slow, recs[slow].r, recs[slow].part, herr
+		switch g.idleTooLong(err, slowest, spent, tx.Conn().IsClosed()) {
+		case idleHandler:
+			res.n, res.bad, res.badPartition = slow, recs[slow].r, recs[slow].part
+			res.herr = fmt.Errorf("eventlog: the handler held the batch's transaction idle longer than ConsumerConfig.Lease (%s), and the server ended it (idle_in_transaction_session_timeout; its calls took %s, the slowest %s): do slow work that is not the database's outside the handler (after the batch, or from a job), or set ConsumerConfig.Lease above the longest the handler leaves the transaction idle (%v)",
+				g.cfg.Lease, spent.Round(time.Millisecond), slowest.Round(time.Millisecond), err)
+			return true
+		case idleCalls:
+			res.n, res.shrink, res.ended = 0, max(1, calls/2), err
 			return true
 		}
 		return false
 	}
 	for i, pr := range recs {
+		calls++
 		start := time.Now()
 		herr := g.handler(ctx, tx, pr.r)
 		d := time.Since(start)
@@ -856,31 +875,41 @@ func (g *Group) batch(ctx context.Context, member string, parts []int, limit int
 	return res, nil
 }
 
-// idleTooLong returns the handler's error for err, a batch's failure after
-// its handler ran (slowest its slowest call, spent the time in all its
-// calls; closed, whether the transaction's connection is closed), if the
-// server ended the transaction for idling longer than the lease: the
-// handler did slow work that is not the database's with the transaction
-// open, in one call or across many (the server counts the idle time from
-// one statement to the next). Taken for a lost connection, the member
-// would retry the batch for ever. The error shrinks the batch, as any
-// handler error does, to the slowest call's record.
-func (g *Group) idleTooLong(err error, slowest, spent time.Duration, closed bool) error {
+// idleCause is what idleTooLong makes of a batch's failure.
+type idleCause int
+
+const (
+	idleNone    idleCause = iota // not the handler's: a lost connection
+	idleHandler                  // one handler call held the transaction idle
+	idleCalls                    // the handler's calls together did
+)
+
+// idleTooLong says whether err, a batch's failure after its handler ran
+// (slowest its slowest call, spent the time in all its calls; closed,
+// whether the transaction's connection is closed), is the server ending
+// the transaction for idling longer than the lease because of the handler:
+// slow work that is not the database's with the transaction open, in one
+// call or across many (the server counts the idle time from one statement
+// to the next). Taken for a lost connection, the member would retry the
+// batch for ever. The server says so (25P03), or only closes the
+// connection: behind PgBouncer, or when the handler swallowed the error.
+//   - One call as long as the lease: the handler's error, on its record,
+//     with the attempts and the shrinking of any handler error.
+//   - The calls together: a smaller batch, without using an attempt; a
+//     connection lost for another reason during a long batch costs only
+//     that.
+//   - Calls too short together: the member stalled between them (a GC
+//     pause, SIGSTOP, a throttled container), or the connection was lost.
+func (g *Group) idleTooLong(err error, slowest, spent time.Duration, closed bool) idleCause {
 	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "25P03" && spent >= g.cfg.Lease:
-		// The server's own word, after calls long enough together. (Too
-		// short, the member itself stalled between them: a GC pause,
-		// SIGSTOP, a throttled container, no fault of the handler's.)
-	case closed && slowest >= g.cfg.Lease:
-		// A handler that swallowed the server's error leaves only the
-		// closed connection; one call must then explain it, or a
-		// connection lost during a long batch would be blamed on it.
-	default:
-		return nil
+	if !(errors.As(err, &pgErr) && pgErr.Code == "25P03") && !closed {
+		return idleNone
 	}
-	// Not wrapped: a server's FATAL inside the HandlerError would read as a
-	// lost connection.
-	return fmt.Errorf("eventlog: the handler held the batch's transaction idle longer than ConsumerConfig.Lease (%s), and the server ended it (idle_in_transaction_session_timeout; its calls took %s, the slowest %s): do slow work that is not the database's outside the handler (after the batch, or from a job), or set ConsumerConfig.Lease above the longest the handler leaves the transaction idle (%v)",
-		g.cfg.Lease, spent.Round(time.Millisecond), slowest.Round(time.Millisecond), err)
+	switch {
+	case slowest >= g.cfg.Lease:
+		return idleHandler
+	case spent >= g.cfg.Lease:
+		return idleCalls
+	}
+	return idleNone
 }
