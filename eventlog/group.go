@@ -359,10 +359,17 @@ func batchLockSQL(name, member string) string {
 	return `hashtextextended('eventlog batch ' || ` + name + ` || ' ' || ` + member + `, 0)`
 }
 
+// heldKeysSQL selects, from pg_locks l, the advisory locks on a 64-bit
+// key held in this database; lockKeySQL is such a lock's key, its two
+// halves put back together (bigint's << wraps, so negative keys too).
+const (
+	heldKeysSQL = `l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+	lockKeySQL = `((l.classid::text::bigint << 32) | l.objid::text::bigint)`
+)
+
 // batchPidsSQL lists the backends running a batch of member m.
-var batchPidsSQL = `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-	AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = ` + batchLockSQL("m.name", "m.member")
+var batchPidsSQL = `SELECT l.pid FROM pg_locks l WHERE ` + heldKeysSQL + ` AND ` + lockKeySQL + ` = ` + batchLockSQL("m.name", "m.member")
 
 // staleSQL: member m's lease ran out while its session (the same pid and
 // backend_start) is still there, holding its partitions' locks, or
@@ -381,16 +388,15 @@ var staleSQL = `m.expires_at <= now() AND (
 // one of them would keep its row for as long as that session lives. The
 // locks tell, and pg_locks is every role's to read.
 var ownedSQL = `EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.pid AND a.backend_start = m.backend_start)
-	OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = m.pid AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		AND ((l.classid::text::bigint << 32) | l.objid::text::bigint) = ANY($7::bigint[]))
+	OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = m.pid AND ` + heldKeysSQL + ` AND ` + lockKeySQL + ` = ANY($7::bigint[]))
 	OR EXISTS (` + batchPidsSQL + `)`
 
 // heartbeatSQL renews the member's lease ($2; $3 its session's pid and
 // $6 its backend_start, $4 the partitions it holds, $5 the lease in
-// seconds; $7 the group's partition lock keys), forgets members whose lease ran out long ago, and lists the
-// other members: the live ones, whose lease runs and whose session, if
-// they said they had one, the server still has; and the stale ones (see
+// seconds; $7 the group's partition lock keys), forgets members whose
+// lease ran out long ago, and lists the other members: the live ones,
+// whose lease runs and whose session, if they said they had one, the
+// server still has; and the stale ones (see
 // staleSQL). A stale member's row stays, however long ago its lease ran
 // out, while its own session or a batch of it is there (ownedSQL): it is
 // how the others find them, to end them or to say they cannot. Otherwise
@@ -583,16 +589,11 @@ func partitionLock(name string, p int) int64 {
 // batching partitions that are no longer its own; a session that does not
 // answer is lost, and the member starts again.
 func (m *member) checkLocks(ctx context.Context) error {
-	rows, err := m.conn.Query(ctx, `SELECT classid::text::bigint, objid::text::bigint FROM pg_locks
-		WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`)
+	rows, err := m.conn.Query(ctx, `SELECT `+lockKeySQL+` FROM pg_locks l WHERE l.pid = pg_backend_pid() AND `+heldKeysSQL)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errLostLock, err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int64, error) {
-		var hi, lo int64
-		err := r.Scan(&hi, &lo)
-		return int64(uint64(hi)<<32 | uint64(lo)), err
-	})
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errLostLock, err)
 	}

@@ -579,15 +579,7 @@ func TestGroupMemberDropsPartitionsWhenItsSessionDies(t *testing.T) {
 	tb, s := setupGroupDB(t, 8)
 	ctx := context.Background()
 	const total = 2000
-	for i := range 20 {
-		recs := make([]eventlog.NewRecord, total/20)
-		for j := range recs {
-			recs[j] = rec(j)
-		}
-		if _, err := s.Append(ctx, eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, recs, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendBacklog(t, s, 20, total)
 	deliver := groupDelivery("a")
 	g, _ := newMember(t, s, "dies", 4, "a", func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
 		time.Sleep(2 * time.Millisecond) // the backlog lasts seconds
@@ -623,15 +615,7 @@ func TestGroupBatchLongerThanTheLease(t *testing.T) {
 	tb, s := setupGroupDB(t, 8)
 	ctx := context.Background()
 	const total = 120
-	for i := range 12 {
-		recs := make([]eventlog.NewRecord, total/12)
-		for j := range recs {
-			recs[j] = rec(j)
-		}
-		if _, err := s.Append(ctx, eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, recs, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendBacklog(t, s, 12, total)
 	slow := func(who string) eventlog.Handler {
 		deliver := groupDelivery(who)
 		return func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
@@ -1035,4 +1019,19 @@ func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 		}
 		return handled == 30
 	})
+}
+
+// appendBacklog appends total records over streams streams of type "o"
+// ("0", "1", ...), total/streams each in one append.
+func appendBacklog(t *testing.T, s *eventlog.Store, streams, total int) {
+	t.Helper()
+	for i := range streams {
+		recs := make([]eventlog.NewRecord, total/streams)
+		for j := range recs {
+			recs[j] = rec(j)
+		}
+		if _, err := s.Append(context.Background(), eventlog.Stream{Type: "o", ID: fmt.Sprint(i)}, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -26,7 +26,7 @@ type claimed struct {
 // workers are claiming, and records a "started" event for each. The pause
 // is read at each claim, so a pause holds from its commit on; it is read
 // first (unpaused), so a paused queue's rows are not even locked.
-const claimSQL = `
+var claimSQL = `
 WITH unpaused AS MATERIALIZED (
 	SELECT q.name, q.n FROM unnest($8::text[], $4::int[]) AS q(name, n)
 	WHERE q.n > 0 AND NOT EXISTS (SELECT 1 FROM seatbelt_job_queues s WHERE s.name = q.name AND s.paused_at IS NOT NULL)
@@ -47,7 +47,7 @@ WITH unpaused AS MATERIALIZED (
 		attempt = CASE WHEN j.stage = '' THEN 1 ELSE j.attempt + 1 END,
 		claim = j.claim + 1,
 		worker = $5::text,
-		lease_until = statement_timestamp() + make_interval(secs => $6::float8),
+		lease_until = ` + leaseUntilSQL(6) + `,
 		updated_at = $1::timestamptz
 	WHERE j.id = ANY(ARRAY(SELECT id FROM picked)) -- an index scan; a join would hash the whole table
 	RETURNING j.id, j.kind, j.queue, j.stage, j.attempt, j.claim, j.args, j.results, j.run_at, j.cancel_requested

@@ -482,7 +482,7 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		}
 		rows, err := c.db.Query(ctx, `
 WITH `+lockedSQL+`
-UPDATE seatbelt_jobs j SET lease_until = statement_timestamp() + make_interval(secs => $3::float8)
+UPDATE seatbelt_jobs j SET lease_until = `+leaseUntilSQL(3)+`
 FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
 WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
 RETURNING j.id, j.cancel_requested`, ids, claims, c.cfg.Lease.Seconds())

@@ -23,6 +23,13 @@ import (
 // its worker's, whose other stages then run again elsewhere.
 const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)`
 
+// leaseUntilSQL is the end of a lease of $n seconds from now, on the
+// database's clock: workers stamp it and the leader reads it on the one
+// clock, whatever their own say.
+func leaseUntilSQL(n int) string {
+	return fmt.Sprintf("statement_timestamp() + make_interval(secs => $%d::float8)", n)
+}
+
 // completeSQL finishes stages: the job moves to its next stage (available,
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is
 // stored and a "succeeded" event written. Every row is fenced by its claim:

@@ -206,8 +206,7 @@ func (p *periodicReg) next(t time.Time) time.Time {
 // has for four of their halves, and at least two of the older client's own
 // windows while it watched, because that build was rolled back or its last
 // replica is gone, the older client takes the name back. Each job's
-// UniqueKey is
-// "periodic:<Name>:<slot>", so the slot shows in listings.
+// UniqueKey is "periodic:<Name>:<slot>", so the slot shows in listings.
 func (c *Client) AddPeriodic(p PeriodicJob) error {
 	if p.Name == "" {
 		p.Name = p.Kind
