@@ -480,40 +480,56 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		rows, err := c.db.Query(ctx, `
-WITH `+lockedSQL+`
-UPDATE seatbelt_jobs j SET lease_until = `+leaseUntilSQL(3)+`
-FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
-WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
-RETURNING j.id, j.cancel_requested`, ids, claims, c.cfg.Lease.Seconds())
+		rows, err := c.db.Query(ctx, renewSQL, ids, claims, c.cfg.Lease.Seconds())
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Error("jobs: renewing leases failed", "err", err, "stages", len(ids))
 			}
 			continue
 		}
-		held := map[int64]bool{}
+		var lost []int
 		var id int64 // declared once: Scan makes them escape
-		var cancelled bool
+		var held, cancelled bool
 		for rows.Next() {
-			if rows.Scan(&id, &cancelled) == nil {
-				held[id] = true
-				if cancelled {
-					c.cancelJob(id, 0, ErrCancelled)
-				}
+			if rows.Scan(&id, &held, &cancelled) != nil {
+				continue
+			}
+			switch {
+			case cancelled:
+				c.cancelJob(id, 0, ErrCancelled)
+			case !held:
+				lost = append(lost, slices.Index(ids, id))
 			}
 		}
 		if rows.Err() != nil {
 			continue
 		}
-		for i, id := range ids {
-			if !held[id] {
-				// Either another attempt owns it now, or this attempt just
-				// finished and the job moved on: only the first is a loss.
-				c.cancelJob(id, claims[i], ErrLeaseLost)
-			}
+		// Either another attempt owns it now, or this attempt just
+		// finished and the job moved on: only the first is a loss. A row
+		// not seen was locked by another transaction: renewed next time.
+		for _, i := range lost {
+			c.cancelJob(ids[i], claims[i], ErrLeaseLost)
 		}
 	}
 }
+
+// renewSQL extends the leases of this client's running stages ($1, with
+// their claims $2) and returns each row it could lock: whether it is still
+// this attempt's (held), and whether a cancel was asked. It skips a row
+// that another transaction has locked (the completer writing the stage's
+// end, a Cancel in a caller's open transaction) rather than wait: waiting
+// for one row held every stage's lease up, and a heartbeat that never
+// waits cannot close a deadlock. A row skipped now is renewed at the next
+// beat, a third of the lease later.
+var renewSQL = `
+WITH locked AS MATERIALIZED (
+	SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) FOR NO KEY UPDATE SKIP LOCKED
+), u AS (
+	UPDATE seatbelt_jobs j SET lease_until = ` + leaseUntilSQL(3) + `
+	FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
+	WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
+	RETURNING j.id, j.cancel_requested
+)
+SELECT l.id, u.id IS NOT NULL, coalesce(u.cancel_requested, false) FROM locked l LEFT JOIN u ON u.id = l.id`
 
 var errClientStopped = errors.New("jobs: client stopped before the completion was written; the lease will expire and the stage run again")

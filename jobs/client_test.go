@@ -546,3 +546,44 @@ func TestTrackingStageDoesNotHoldUpTheHeartbeat(t *testing.T) {
 		}
 	}
 }
+
+// A row locked by another transaction (an operator's SELECT ... FOR UPDATE,
+// a Cancel in a caller's open transaction) must not hold up the leases of
+// the worker's other stages: the heartbeat skips it.
+func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var runs sync.Map
+	kind := jobs.Kind{Name: "long", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		n, _ := runs.LoadOrStore(r.JobID(), new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		time.Sleep(6 * time.Second) // the lease is 2 s
+		return nil
+	}}}}
+	locked := enqueue(t, b.db, "long", nil, nil) // the lower id: an ordered lock waits for it first
+	other := enqueue(t, b.db, "long", nil, nil)
+	startClient(t, b.db, testConfig("w"), kind)
+	waitState(t, b.db, locked, "running", 10*time.Second)
+	waitState(t, b.db, other, "running", 10*time.Second)
+
+	ctx := context.Background()
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", locked); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // two leases
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	waitState(t, b.db, other, "succeeded", 30*time.Second)
+	if h := strings.Join(events(t, b.db, other), "|"); strings.Contains(h, "rescued") {
+		t.Errorf("the other stage lost its lease while one row was locked: %s", h)
+	}
+	if n, _ := runs.Load(other); n.(*atomic.Int32).Load() != 1 {
+		t.Errorf("the other stage ran %d times, want 1", n.(*atomic.Int32).Load())
+	}
+}

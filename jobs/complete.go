@@ -8,19 +8,19 @@ import (
 	"time"
 )
 
-// lockedSQL locks the job rows $1 in id order: every statement that
-// updates several running jobs by id begins with it. Updating them in its
-// plan's order, a client's heartbeat and its completer, each on an
-// overlapping set, deadlocked; PostgreSQL ended one after a second, and
-// when that was the completer, the batch's stages ran again after their
-// lease. The statements reference it as an uncorrelated count, which the
-// server runs once before their own scan, and keep their index condition
-// on $1: joined instead, the update scanned the table and the burn-down
-// ran at a third of its speed. The lock is FOR NO KEY UPDATE, the one the
-// updates take: FOR UPDATE would also wait for the KEY SHARE lock that a
-// stage's transaction holds on its job after Track (the ledger's foreign
-// key), and a heartbeat stuck behind one long stage renews no lease of
-// its worker's, whose other stages then run again elsewhere.
+// lockedSQL locks the job rows $1 in id order: the statements that update
+// several running jobs by id and may wait for a row (the completer's,
+// release's) begin with it. Updating them in its plan's order, a client's
+// heartbeat and its completer, each on an overlapping set, deadlocked;
+// PostgreSQL ended one after a second, and when that was the completer,
+// the batch's stages ran again after their lease. (The heartbeat now waits
+// for no row at all: see renewSQL.) The statements reference it as an
+// uncorrelated count, which the server runs once before their own scan,
+// and keep their index condition on $1: joined instead, the update scanned
+// the table and the burn-down ran at a third of its speed. The lock is FOR
+// NO KEY UPDATE, the one the updates take: FOR UPDATE would also wait for
+// the KEY SHARE lock that a stage's transaction holds on its job after
+// Track (the ledger's foreign key).
 const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)`
 
 // leaseUntilSQL is the end of a lease of $n seconds from now, on the
