@@ -423,9 +423,8 @@ func (c *Client) startStage(claim *claimed) {
 	c.mu.Lock()
 	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
 	c.mu.Unlock()
-	qi := c.queueIdx[j.queue]
-	q := &c.queueBusy[qi]
-	q.Add(1)
+	r.queue = c.queueIdx[j.queue]
+	c.queueBusy[r.queue].Add(1)
 	c.busy.Add(1)
 	c.stages.Add(1)
 	go func() {
@@ -436,15 +435,24 @@ func (c *Client) startStage(claim *claimed) {
 			}
 			c.mu.Unlock()
 			cancel(nil)
-			q.Add(-1)
-			c.busy.Add(-1)
-			c.stages.Done()
-			if c.queueFull[qi].Load() {
+			if c.freeSlot(r) && c.queueFull[r.queue].Load() {
 				c.signalWake()
 			}
+			c.busy.Add(-1)
+			c.stages.Done()
 		}()
 		c.runStage(ctx, r)
 	}()
+}
+
+// freeSlot gives r's place among its queue's MaxWorkers back, once, and
+// reports whether this call did.
+func (c *Client) freeSlot(r *StageRun) bool {
+	if !r.slotFreed.CompareAndSwap(false, true) {
+		return false
+	}
+	c.queueBusy[r.queue].Add(-1)
+	return true
 }
 
 // cancelJob cancels the running stage of job id; with claim > 0 only if it

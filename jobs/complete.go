@@ -63,6 +63,7 @@ WITH ` + lockedSQL + `, input AS (
 SELECT id, state FROM u`
 
 type completion struct {
+	run    *StageRun // the completer's; nil in a stage's own transaction
 	j      *claimed
 	next   string
 	result json.RawMessage
@@ -76,7 +77,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	next := c.kinds[r.job.kind].next(r.job.stage)
 	if r.tx == nil {
 		comp := &r.completion
-		*comp = completion{j: &r.job, next: next, result: r.result, done: make(chan error, 1)}
+		*comp = completion{run: r, j: &r.job, next: next, result: r.result, done: make(chan error, 1)}
 		// Never closed, so a late sender cannot panic; compDone says the
 		// completer is gone.
 		select {
@@ -182,6 +183,18 @@ func (c *Client) completer() {
 			}
 		}
 		got, err := c.runComplete(context.Background(), c.db, batch)
+		// The batch's places among its queues' MaxWorkers are free from
+		// here, and are given back at once rather than one by one as each
+		// stage's goroutine winds up: woken by the first of a thousand, the
+		// claim loop took that one alone, a statement costing almost what
+		// one for hundreds does, before it took the rest.
+		wake := false
+		for _, b := range batch {
+			wake = (c.freeSlot(b.run) && c.queueFull[b.run.queue].Load()) || wake
+		}
+		if wake {
+			c.signalWake()
+		}
 		for _, b := range batch {
 			switch {
 			case err != nil:

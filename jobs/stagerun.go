@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,10 @@ type StageRun struct {
 	// completion is the one the completer writes, kept here to save an
 	// allocation a stage.
 	completion completion
+	// queue is the index of the job's queue in the client's; slotFreed:
+	// the stage no longer counts against its MaxWorkers (Client.freeSlot).
+	queue     int
+	slotFreed atomic.Bool
 }
 
 // JobID is the job's id.
