@@ -452,7 +452,7 @@ func workOff(ctx context.Context, db *pgxpool.Pool, cfg *jobs.Config, kind jobs.
 type completionCounter struct {
 	want int64
 	got  atomic.Int64
-	all          chan struct{}
+	all  chan struct{}
 }
 
 func (c *completionCounter) ObserveStage(_ context.Context, d jobs.StageData) {
