@@ -37,6 +37,8 @@ type Client struct {
 	state    int // clientNew, clientStarted, clientStopping, clientStopped
 	stopped  chan struct{}
 	active   map[int64]*active
+	// waitingRenewals counts the renewals waiting for a row (renewWhenFree).
+	waitingRenewals int
 
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
@@ -77,7 +79,11 @@ const (
 
 type active struct {
 	claim  int64
+	ctx    context.Context // the stage's, ended with it
 	cancel context.CancelCauseFunc
+	// waiting: a renewal of this stage's lease waits for its row (see
+	// renewWhenFree). Guarded by Client.mu, as is Client.waitingRenewals.
+	waiting bool
 }
 
 // NewClient returns a client for db. cfg may be nil for all defaults. It
@@ -421,7 +427,7 @@ func (c *Client) startStage(claim *claimed) {
 	j := &r.job
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
-	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
+	c.active[j.id] = &active{claim: j.claim, ctx: ctx, cancel: cancel}
 	c.mu.Unlock()
 	r.queue = c.queueIdx[j.queue]
 	c.queueBusy[r.queue].Add(1)
@@ -498,10 +504,12 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		var lost []int
 		var id int64 // declared once: Scan makes them escape
 		var held, cancelled bool
+		seen := make(map[int64]bool, len(ids))
 		for rows.Next() {
 			if rows.Scan(&id, &held, &cancelled) != nil {
 				continue
 			}
+			seen[id] = true
 			switch {
 			case cancelled:
 				c.cancelJob(id, 0, ErrCancelled)
@@ -513,13 +521,75 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 			continue
 		}
 		// Either another attempt owns it now, or this attempt just
-		// finished and the job moved on: only the first is a loss. A row
-		// not seen was locked by another transaction: renewed next time.
+		// finished and the job moved on: only the first is a loss.
 		for _, i := range lost {
 			c.cancelJob(ids[i], claims[i], ErrLeaseLost)
 		}
+		for i, id := range ids {
+			if !seen[id] {
+				c.renewWhenFree(ctx, id, claims[i])
+			}
+		}
 	}
 }
+
+// maxWaitingRenewals bounds the renewals that wait for a row at once: each
+// holds a connection of the pool while it waits.
+const maxWaitingRenewals = 2
+
+// renewWhenFree renews the lease of a stage whose row another transaction
+// holds (renewSQL skipped it), waiting for the row on a goroutine of its
+// own until it is free, the stage ends or the client stops. Waiting first
+// in the row's lock queue, it renews the lease the moment the row is
+// released, before the leader's rescue (which skips locked rows) can take
+// the stage whose lease ran out meanwhile. One row a statement: a renewal
+// holding nothing while it waits cannot close a deadlock.
+func (c *Client) renewWhenFree(bgCtx context.Context, id, claim int64) {
+	c.mu.Lock()
+	a := c.active[id]
+	if a == nil || a.claim != claim || a.waiting || c.waitingRenewals >= maxWaitingRenewals {
+		c.mu.Unlock()
+		return
+	}
+	a.waiting = true
+	c.waitingRenewals++
+	c.mu.Unlock()
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		defer func() {
+			c.mu.Lock()
+			a.waiting = false
+			c.waitingRenewals--
+			c.mu.Unlock()
+		}()
+		ctx, cancel := context.WithCancel(a.ctx)
+		defer cancel()
+		defer context.AfterFunc(bgCtx, cancel)()
+		var cancelled bool
+		err := c.db.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			c.cancelJob(id, claim, ErrLeaseLost)
+		case err != nil:
+			if ctx.Err() == nil {
+				c.log.Error("jobs: renewing a lease failed", "err", err, "job_id", id)
+			}
+		case cancelled:
+			c.cancelJob(id, 0, ErrCancelled)
+		}
+	}()
+}
+
+// renewOneSQL renews the lease of one stage ($1, claim $2), waiting for its
+// row. It locks the row first: an UPDATE that waits for a row computes the
+// new values before the wait, and would stamp a lease that ran out while
+// it waited; locked first, the update reads the clock after.
+var renewOneSQL = `
+WITH l AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = $1::bigint FOR NO KEY UPDATE)
+UPDATE seatbelt_jobs j SET lease_until = ` + leaseUntilSQL(3) + `
+FROM l WHERE j.id = l.id AND j.claim = $2::bigint AND j.worker IS NOT NULL
+RETURNING j.cancel_requested`
 
 // renewSQL extends the leases of this client's running stages ($1, with
 // their claims $2) and returns each row it could lock: whether it is still
@@ -527,8 +597,8 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 // that another transaction has locked (the completer writing the stage's
 // end, a Cancel in a caller's open transaction) rather than wait: waiting
 // for one row held every stage's lease up, and a heartbeat that never
-// waits cannot close a deadlock. A row skipped now is renewed at the next
-// beat, a third of the lease later.
+// waits cannot close a deadlock. A row skipped is renewed by
+// renewWhenFree as soon as it is released.
 var renewSQL = `
 WITH locked AS MATERIALIZED (
 	SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) FOR NO KEY UPDATE SKIP LOCKED

@@ -548,8 +548,9 @@ func TestTrackingStageDoesNotHoldUpTheHeartbeat(t *testing.T) {
 }
 
 // A row locked by another transaction (an operator's SELECT ... FOR UPDATE,
-// a Cancel in a caller's open transaction) must not hold up the leases of
-// the worker's other stages: the heartbeat skips it.
+// a Cancel in a caller's open transaction that rolls back) must not hold up
+// the leases of the worker's other stages, nor cost its own stage its lease
+// once released: the heartbeat skips it, and a renewal waits for it alone.
 func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -579,11 +580,16 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitState(t, b.db, other, "succeeded", 30*time.Second)
-	if h := strings.Join(events(t, b.db, other), "|"); strings.Contains(h, "rescued") {
-		t.Errorf("the other stage lost its lease while one row was locked: %s", h)
-	}
-	if n, _ := runs.Load(other); n.(*atomic.Int32).Load() != 1 {
-		t.Errorf("the other stage ran %d times, want 1", n.(*atomic.Int32).Load())
+	// Neither lost its lease: the other was renewed all along, the locked
+	// one the moment its row was free (the leader's rescue skips locked
+	// rows, and the renewal waits first in line).
+	for _, id := range []int64{locked, other} {
+		waitState(t, b.db, id, "succeeded", 30*time.Second)
+		if h := strings.Join(events(t, b.db, id), "|"); strings.Contains(h, "rescued") {
+			t.Errorf("job %d lost its lease while job %d's row was locked: %s", id, locked, h)
+		}
+		if n, _ := runs.Load(id); n.(*atomic.Int32).Load() != 1 {
+			t.Errorf("job %d ran %d times, want 1", id, n.(*atomic.Int32).Load())
+		}
 	}
 }

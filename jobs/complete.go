@@ -25,9 +25,12 @@ const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id
 
 // leaseUntilSQL is the end of a lease of $n seconds from now, on the
 // database's clock: workers stamp it and the leader reads it on the one
-// clock, whatever their own say.
+// clock, whatever their own say. Now is when the value is computed
+// (clock_timestamp), not when the statement began: a renewal that waited
+// for its row (renewOneSQL) would otherwise stamp a lease that had already
+// run out, and the leader would take the stage at once.
 func leaseUntilSQL(n int) string {
-	return fmt.Sprintf("statement_timestamp() + make_interval(secs => $%d::float8)", n)
+	return fmt.Sprintf("clock_timestamp() + make_interval(secs => $%d::float8)", n)
 }
 
 // completeSQL finishes stages: the job moves to its next stage (available,
