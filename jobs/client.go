@@ -605,7 +605,7 @@ WITH locked AS MATERIALIZED (
 ), u AS (
 	UPDATE seatbelt_jobs j SET lease_until = ` + leaseUntilSQL(3) + `
 	FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
-	WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND j.id = a.id AND j.claim = a.claim AND j.worker IS NOT NULL
+	WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND ` + heldBySQL("a") + `
 	RETURNING j.id, j.cancel_requested
 )
 SELECT l.id, u.id IS NOT NULL, coalesce(u.cancel_requested, false) FROM locked l LEFT JOIN u ON u.id = l.id`

@@ -23,6 +23,19 @@ import (
 // Track (the ledger's foreign key).
 const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)`
 
+// heldBySQL is the fence of a statement that updates running jobs j from
+// an input of (id, claim) pairs, in: the row is still the claim's, and
+// running (worker IS NOT NULL; see the schema). The running test is
+// written as a clause of the join, naming the input (whose id is never
+// NULL), so that the planner cannot apply it to the job rows alone: it
+// would estimate them from the column's statistics, where running jobs are
+// a sliver among the finished ones, expect a row or two, and join by
+// scanning the whole input again for each job row. A batch of 1,000
+// completions took 280-420 ms so instead of 15-28 ms.
+func heldBySQL(in string) string {
+	return "j.id = " + in + ".id AND j.claim = " + in + ".claim AND (j.worker IS NOT NULL OR " + in + ".id IS NULL)"
+}
+
 // leaseUntilSQL is the end of a lease of $n seconds from now, on the
 // database's clock: workers stamp it and the leader reads it on the one
 // clock, whatever their own say. Now is when the value is computed
@@ -39,7 +52,7 @@ func leaseUntilSQL(n int) string {
 // a worker whose lease was taken over updates nothing. (worker IS NOT NULL
 // means running; see the schema.) It takes arrays so
 // one statement completes a whole batch.
-const completeSQL = `
+var completeSQL = `
 WITH ` + lockedSQL + `, input AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
 		AS i(id, claim, stage, next, result, attempt)
@@ -55,7 +68,7 @@ WITH ` + lockedSQL + `, input AS (
 		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = i.id AND j.claim = i.claim AND j.worker IS NOT NULL
+	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND ` + heldBySQL("i") + `
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)

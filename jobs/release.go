@@ -11,7 +11,7 @@ import (
 // notification) is cancelled instead, as any other end of its stage
 // would do: given back, it would wait as available in a paused queue, or
 // with no worker for its kind.
-const releaseSQL = `
+var releaseSQL = `
 WITH ` + lockedSQL + `, u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
@@ -19,7 +19,7 @@ WITH ` + lockedSQL + `, u AS (
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $3::timestamptz END
 	FROM unnest($1::bigint[], $2::bigint[]) AS r(id, claim)
-	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND j.id = r.id AND j.claim = r.claim AND j.worker IS NOT NULL
+	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND ` + heldBySQL("r") + `
 	RETURNING j.id, j.stage, j.attempt, j.state
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
