@@ -286,7 +286,13 @@ func (m *member) runOnce(ctx context.Context) error {
 // rebalances batches of the partitions held.
 func (m *member) consume(ctx context.Context, poll time.Duration) error {
 	g := m.g
-	limit := g.cfg.BatchSize
+	// most is the most records a batch takes: BatchSize, or fewer once a
+	// batch's transaction outlived the Lease across its handler calls. It
+	// stays down while the handler is that slow, since a batch that
+	// outlives the Lease rolls back all it did: it doubles again only after
+	// shrinkHold full batches in a row succeed at it.
+	most, fullAtMost := g.cfg.BatchSize, 0
+	limit := most
 	var failing retries
 	var nextTick time.Time
 	fenceWait := time.Duration(0)
@@ -307,7 +313,8 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 		if b.shrink > 0 {
 			m.log.Warn("eventlog: a batch's transaction ended while the handler ran: idle past the lease across its calls (slow work outside the database with the transaction open), or a lost connection; handling fewer records at a time",
 				"records", b.shrink, "lease", g.cfg.Lease, "err", b.ended)
-			limit = b.shrink
+			most, fullAtMost = b.shrink, 0
+			limit = most
 			continue
 		}
 		if b.herr != nil {
@@ -329,7 +336,12 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 			continue
 		}
 		full := len(m.held) > 0 && b.n == limit
-		limit = g.cfg.BatchSize
+		if full && limit == most && most < g.cfg.BatchSize {
+			if fullAtMost++; fullAtMost >= shrinkHold {
+				most, fullAtMost = min(2*most, g.cfg.BatchSize), 0
+			}
+		}
+		limit = most
 		if full || b.moved || b.more {
 			continue
 		}
@@ -339,6 +351,12 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 		}
 	}
 }
+
+// shrinkHold is how many full batches in a row must succeed at a reduced
+// batch size before it doubles again (see member.consume): a handler slow
+// for good loses one batch's work every shrinkHold batches or so, one slow
+// for a while gets back to BatchSize.
+const shrinkHold = 16
 
 // otherMember is another member as its lease row says: a live one, or
 // (stale) one whose lease ran out while the server still has its session.

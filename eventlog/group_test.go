@@ -993,14 +993,15 @@ func TestGroupKeepsTheLeaseOfAHiddenMemberHoldingAPartition(t *testing.T) {
 func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 	t.Parallel()
 	_, s := setupGroupDB(t, 8)
-	for i := range 30 {
+	for i := range 60 {
 		mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, i)
 	}
+	logs := &syncBuffer{}
 	g, err := s.NewGroup("many", 1, func(context.Context, pgx.Tx, *eventlog.Record) error {
-		time.Sleep(60 * time.Millisecond) // 30 calls: 1.8 s, the lease 1 s
+		time.Sleep(60 * time.Millisecond) // a batch of 30 calls: 1.8 s, the lease 1 s
 		return nil
 	}, &eventlog.ConsumerConfig{BatchSize: 30, MaxAttempts: 2, Backoff: time.Millisecond, PollInterval: 20 * time.Millisecond,
-		TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: quietLogger()})
+		TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1017,8 +1018,31 @@ func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 				handled += st.Handled
 			}
 		}
-		return handled == 30
+		return handled == 60
 	})
+	// Once: the batches of 15 stay that small while the handler is this
+	// slow, rather than going back to 30 and rolling back again.
+	if n := strings.Count(logs.String(), "handling fewer records at a time"); n != 1 {
+		t.Errorf("the batch shrank %d times, want once; log:\n%s", n, logs)
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // appendBacklog appends total records over streams streams of type "o"
