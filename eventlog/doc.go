@@ -186,7 +186,7 @@
 // open fails on its record with a [*HandlerError] saying so, and calls
 // that do a little each, longer than the Lease together, make the member
 // take fewer records at a time (a warning says so), and as few until many
-// batches in a row have succeeded at that size. A member that wakes
+// full batches have succeeded at that size. A member that wakes
 // finds its session gone and starts again; what it had handled in an
 // open batch rolled back. Each rebalance also asks the member's session
 // which partition locks it holds, so a member whose session died stops

@@ -290,7 +290,7 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 	// batch's transaction outlived the Lease across its handler calls. It
 	// stays down while the handler is that slow, since a batch that
 	// outlives the Lease rolls back all it did: it doubles again only after
-	// shrinkHold full batches in a row succeed at it.
+	// shrinkHold full batches have succeeded at it.
 	most, fullAtMost := g.cfg.BatchSize, 0
 	limit := most
 	var failing retries
@@ -352,7 +352,7 @@ func (m *member) consume(ctx context.Context, poll time.Duration) error {
 	}
 }
 
-// shrinkHold is how many full batches in a row must succeed at a reduced
+// shrinkHold is how many full batches must succeed at a reduced
 // batch size before it doubles again (see member.consume): a handler slow
 // for good loses one batch's work every shrinkHold batches or so, one slow
 // for a while gets back to BatchSize.

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -79,10 +81,12 @@ const (
 
 type active struct {
 	claim  int64
-	ctx    context.Context // the stage's, ended with it
 	cancel context.CancelCauseFunc
-	// waiting: a renewal of this stage's lease waits for its row (see
-	// renewWhenFree). Guarded by Client.mu, as is Client.waitingRenewals.
+	// skipped counts the heartbeats in a row that found the stage's row
+	// locked by another transaction; waiting: a renewal of its lease waits
+	// for the row (renewWhenFree). Guarded by Client.mu, as is
+	// Client.waitingRenewals.
+	skipped int
 	waiting bool
 }
 
@@ -427,7 +431,7 @@ func (c *Client) startStage(claim *claimed) {
 	j := &r.job
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
-	c.active[j.id] = &active{claim: j.claim, ctx: ctx, cancel: cancel}
+	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
 	c.mu.Unlock()
 	r.queue = c.queueIdx[j.queue]
 	c.queueBusy[r.queue].Add(1)
@@ -525,11 +529,22 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		for _, i := range lost {
 			c.cancelJob(ids[i], claims[i], ErrLeaseLost)
 		}
+		c.mu.Lock()
 		for i, id := range ids {
-			if !seen[id] {
-				c.renewWhenFree(ctx, id, claims[i])
+			a := c.active[id]
+			switch {
+			case a == nil || a.claim != claims[i]:
+			case seen[id]:
+				a.skipped = 0
+			default:
+				// Skipped twice in a row: locked for longer than this
+				// client's own writes hold a row.
+				if a.skipped++; a.skipped >= 2 && !a.waiting && c.waitingRenewals < maxWaitingRenewals {
+					c.renewWhenFree(ctx, id, a)
+				}
 			}
 		}
+		c.mu.Unlock()
 	}
 }
 
@@ -537,23 +552,20 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 // holds a connection of the pool while it waits.
 const maxWaitingRenewals = 2
 
-// renewWhenFree renews the lease of a stage whose row another transaction
-// holds (renewSQL skipped it), waiting for the row on a goroutine of its
-// own until it is free, the stage ends or the client stops. Waiting first
-// in the row's lock queue, it renews the lease the moment the row is
-// released, before the leader's rescue (which skips locked rows) can take
-// the stage whose lease ran out meanwhile. One row a statement: a renewal
-// holding nothing while it waits cannot close a deadlock.
-func (c *Client) renewWhenFree(bgCtx context.Context, id, claim int64) {
-	c.mu.Lock()
-	a := c.active[id]
-	if a == nil || a.claim != claim || a.waiting || c.waitingRenewals >= maxWaitingRenewals {
-		c.mu.Unlock()
-		return
-	}
+// renewWhenFree renews the lease of stage id (a), whose row another
+// transaction has held through two heartbeats (renewSQL skips it), waiting
+// for the row on a goroutine of its own while the stage runs. First in the
+// row's lock queue, it renews the lease the moment the row is released,
+// before the leader's rescue (which skips locked rows) can take the stage
+// whose lease ran out meanwhile. One row a statement: a renewal holding
+// nothing while it waits cannot close a deadlock. Each wait ends after a
+// Lease by the server's lock_timeout, which gives the connection back to
+// the pool (a cancelled context would close it), and starts again while
+// the stage runs. It is called with c.mu held.
+func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 	a.waiting = true
 	c.waitingRenewals++
-	c.mu.Unlock()
+	claim := a.claim
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
@@ -563,22 +575,45 @@ func (c *Client) renewWhenFree(bgCtx context.Context, id, claim int64) {
 			c.waitingRenewals--
 			c.mu.Unlock()
 		}()
-		ctx, cancel := context.WithCancel(a.ctx)
-		defer cancel()
-		defer context.AfterFunc(bgCtx, cancel)()
 		var cancelled bool
-		err := c.db.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
+		renew := func(tx pgx.Tx) error {
+			if _, err := tx.Exec(bgCtx, "SELECT set_config('lock_timeout', $1::text, true)", strconv.FormatInt(c.cfg.Lease.Milliseconds(), 10)); err != nil {
+				return err
+			}
+			return tx.QueryRow(bgCtx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
+		}
+		err := pgx.BeginFunc(bgCtx, c.db, renew)
+		// Still locked after a Lease: wait again at once while the stage
+		// runs, so that no gap lets the leader take it when the row is
+		// released. The connection goes back to the pool in between.
+		for isLockTimeout(err) && c.stillActive(id, claim) {
+			err = pgx.BeginFunc(bgCtx, c.db, renew)
+		}
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			c.cancelJob(id, claim, ErrLeaseLost)
+		case isLockTimeout(err):
 		case err != nil:
-			if ctx.Err() == nil {
+			if bgCtx.Err() == nil {
 				c.log.Error("jobs: renewing a lease failed", "err", err, "job_id", id)
 			}
 		case cancelled:
 			c.cancelJob(id, 0, ErrCancelled)
 		}
 	}()
+}
+
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
+}
+
+// stillActive reports whether stage id, claim runs here still.
+func (c *Client) stillActive(id, claim int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.active[id]
+	return a != nil && a.claim == claim
 }
 
 // renewOneSQL renews the lease of one stage ($1, claim $2), waiting for its

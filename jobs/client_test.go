@@ -558,7 +558,7 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 	kind := jobs.Kind{Name: "long", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
 		n, _ := runs.LoadOrStore(r.JobID(), new(atomic.Int32))
 		n.(*atomic.Int32).Add(1)
-		time.Sleep(6 * time.Second) // the lease is 2 s
+		time.Sleep(7 * time.Second) // the lease is 2 s
 		return nil
 	}}}}
 	locked := enqueue(t, b.db, "long", nil, nil) // the lower id: an ordered lock waits for it first
@@ -575,7 +575,7 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", locked); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second) // two leases
+	time.Sleep(5 * time.Second) // two and a half leases: a renewal waits out its lock_timeout and waits again
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
