@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/internal/syncbuf"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -996,7 +997,7 @@ func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 	for i := range 60 {
 		mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, i)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	g, err := s.NewGroup("many", 1, func(context.Context, pgx.Tx, *eventlog.Record) error {
 		time.Sleep(60 * time.Millisecond) // a batch of 30 calls: 1.8 s, the lease 1 s
 		return nil
@@ -1025,24 +1026,6 @@ func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 	if n := strings.Count(logs.String(), "handling fewer records at a time"); n != 1 {
 		t.Errorf("the batch shrank %d times, want once; log:\n%s", n, logs)
 	}
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // appendBacklog appends total records over streams streams of type "o"

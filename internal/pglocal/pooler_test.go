@@ -1,31 +1,14 @@
 package pglocal
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/seatbelt-go/seatbelt/internal/syncbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A pooler that dies under its clients says so, with its log's end: the
 // clients themselves see only an unexpected EOF. One that is closed says
@@ -37,7 +20,7 @@ func TestPoolerThatExitsWhileInUseSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	poolerExitOutput = &out
 	defer func() { poolerExitOutput = os.Stderr }()
 

@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/seatbelt-go/seatbelt/internal/syncbuf"
 )
 
 // The proof that a rehearsal catches what it is for: real builds of the
@@ -127,7 +128,7 @@ func TestPairs(t *testing.T) {
 			dir := t.TempDir()
 			newBin := buildExample(t, root, dir, "v2", tt.new)
 			sc := exampleScenario(t, root, tt.scenario)
-			var out lockedBuffer
+			var out syncbuf.Buffer
 			start := time.Now()
 			rep, err := Run(context.Background(), Config{
 				Old:           Build{Name: "old", Binary: good},
@@ -140,7 +141,7 @@ func TestPairs(t *testing.T) {
 				Logger:        slog.New(slog.NewTextHandler(&out, nil)),
 			})
 			if err != nil {
-				t.Fatalf("the rehearsal did not run: %v\n%s", err, out.tail(60))
+				t.Fatalf("the rehearsal did not run: %v\n%s", err, out.Tail(60))
 			}
 			summary, _ := json.MarshalIndent(rep, "", "  ")
 			var table strings.Builder
@@ -148,7 +149,7 @@ func TestPairs(t *testing.T) {
 			t.Logf("rehearsed in %v:\n%s", time.Since(start).Round(time.Second), table.String())
 			fail := func(format string, args ...any) {
 				t.Helper()
-				t.Fatalf(format+"\nreport: %s\nlast lines of the run:\n%s", append(args, summary, out.tail(60))...)
+				t.Fatalf(format+"\nreport: %s\nlast lines of the run:\n%s", append(args, summary, out.Tail(60))...)
 			}
 			if tt.phase == "" {
 				if !rep.OK || rep.Phase != "" || rep.Cause != "" {
@@ -332,25 +333,4 @@ func exampleScenario(t *testing.T, root string, edits []edit) *Scenario {
 		t.Fatal(err)
 	}
 	return sc
-}
-
-// lockedBuffer collects the replicas' and the run's output for a failure
-// message.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// tail is the last n lines written.
-func (b *lockedBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
