@@ -43,7 +43,12 @@
 // in batches, woken by LISTEN/NOTIFY with a poll as fallback. Each running
 // stage holds a lease (Config.Lease, 30 s by default) renewed by a
 // heartbeat; when a worker dies, the leader makes its stage available again
-// after the lease, and the attempt counts. Stages have a timeout, a number
+// after the lease, and the attempt counts. A job row that another
+// transaction holds (an operator's SELECT ... FOR UPDATE, a [Cancel] in a
+// transaction still open) holds up no other stage's renewal, and its own
+// stage's lease is renewed the moment the row is released, however long
+// that took; keep such transactions short all the same, since a waiting
+// renewal holds one of the pool's connections. Stages have a timeout, a number
 // of attempts and a backoff. A worker that does not know a job's kind or
 // stage (an older version during a rollout) leaves it for one that does.
 //
