@@ -505,36 +505,37 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 			}
 			continue
 		}
-		var lost []int
+		// held: the rows the heartbeat locked, and whether each is still
+		// this attempt's; a row not in it was locked by another transaction.
+		held := make(map[int64]bool, len(ids))
 		var id int64 // declared once: Scan makes them escape
-		var held, cancelled bool
-		seen := make(map[int64]bool, len(ids))
+		var mine, cancelled bool
 		for rows.Next() {
-			if rows.Scan(&id, &held, &cancelled) != nil {
+			if rows.Scan(&id, &mine, &cancelled) != nil {
 				continue
 			}
-			seen[id] = true
-			switch {
-			case cancelled:
+			held[id] = mine
+			if cancelled {
 				c.cancelJob(id, 0, ErrCancelled)
-			case !held:
-				lost = append(lost, slices.Index(ids, id))
 			}
 		}
 		if rows.Err() != nil {
 			continue
 		}
-		// Either another attempt owns it now, or this attempt just
-		// finished and the job moved on: only the first is a loss.
-		for _, i := range lost {
-			c.cancelJob(ids[i], claims[i], ErrLeaseLost)
+		for i, id := range ids {
+			// Either another attempt owns it now, or this attempt just
+			// finished and the job moved on: only the first is a loss.
+			if mine, locked := held[id]; locked && !mine {
+				c.cancelJob(id, claims[i], ErrLeaseLost)
+			}
 		}
 		c.mu.Lock()
 		for i, id := range ids {
 			a := c.active[id]
+			_, locked := held[id]
 			switch {
 			case a == nil || a.claim != claims[i]:
-			case seen[id]:
+			case locked:
 				a.skipped = 0
 			default:
 				// Skipped twice in a row: locked for longer than this

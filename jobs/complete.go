@@ -79,8 +79,7 @@ WITH ` + lockedSQL + `, input AS (
 SELECT id, state FROM u`
 
 type completion struct {
-	run    *StageRun // the completer's; nil in a stage's own transaction
-	j      *claimed
+	run    *StageRun
 	next   string
 	result json.RawMessage
 	done   chan error
@@ -93,7 +92,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	next := c.kinds[r.job.kind].next(r.job.stage)
 	if r.tx == nil {
 		comp := &r.completion
-		*comp = completion{run: r, j: &r.job, next: next, result: r.result, done: make(chan error, 1)}
+		*comp = completion{run: r, next: next, result: r.result, done: make(chan error, 1)}
 		// Never closed, so a late sender cannot panic; compDone says the
 		// completer is gone.
 		select {
@@ -116,7 +115,7 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	tx := r.tx
 	r.tx = nil
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	got, err := c.runComplete(ctx, tx, []*completion{{j: &r.job, next: next, result: r.result}})
+	got, err := c.runComplete(ctx, tx, []*completion{{run: r, next: next, result: r.result}})
 	if err != nil {
 		return err
 	}
@@ -135,8 +134,9 @@ func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (m
 	ids, claims, attempts := make([]int64, n), make([]int64, n), make([]int32, n)
 	stages, nexts, results := make([]string, n), make([]string, n), make([]*string, n)
 	for i, b := range batch {
-		ids[i], claims[i], attempts[i] = b.j.id, b.j.claim, int32(b.j.attempt)
-		stages[i], nexts[i] = b.j.stage, b.next
+		j := &b.run.job
+		ids[i], claims[i], attempts[i] = j.id, j.claim, int32(j.attempt)
+		stages[i], nexts[i] = j.stage, b.next
 		if b.result != nil {
 			s := string(b.result)
 			results[i] = &s
@@ -215,7 +215,7 @@ func (c *Client) completer() {
 			switch {
 			case err != nil:
 				b.done <- err
-			case got[b.j.id] == "":
+			case got[b.run.job.id] == "":
 				b.done <- ErrLeaseLost
 			default:
 				b.done <- nil

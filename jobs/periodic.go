@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
 )
 
@@ -487,8 +486,7 @@ VALUES ($1::text, $2::text, $3::text, $4::timestamptz, $5::text, $6::timestamptz
 		}
 		return nil
 	})
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: another client acts on it
+	if isLockTimeout(err) { // another client acts on it
 		return nil
 	}
 	return err
