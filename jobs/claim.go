@@ -25,7 +25,11 @@ type claimed struct {
 // unknown one is left for a worker that knows it), skipping rows other
 // workers are claiming, and records a "started" event for each. The pause
 // is read at each claim, so a pause holds from its commit on; it is read
-// first (unpaused), so a paused queue's rows are not even locked.
+// first (unpaused), so a paused queue's rows are not even locked. Rows are
+// locked FOR NO KEY UPDATE, the lock the update takes: FOR UPDATE would
+// also skip a row whose earlier stage's transaction still holds the KEY
+// SHARE lock of the ledger's foreign key (a worker frozen after Track,
+// whose stage the leader has made available again).
 var claimSQL = `
 WITH unpaused AS MATERIALIZED (
 	SELECT q.name, q.n FROM unnest($8::text[], $4::int[]) AS q(name, n)
@@ -38,7 +42,7 @@ WITH unpaused AS MATERIALIZED (
 		  AND (stage = '' OR kind || chr(31) || stage = ANY($3::text[]))
 		ORDER BY priority, run_at, id
 		LIMIT q.n
-		FOR UPDATE SKIP LOCKED
+		FOR NO KEY UPDATE SKIP LOCKED
 	) p
 ), u AS (
 	UPDATE seatbelt_jobs j SET

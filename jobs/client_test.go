@@ -512,6 +512,34 @@ func TestLeaderWaitsOutALockedExpiredLease(t *testing.T) {
 	})
 }
 
+// A worker frozen (SIGSTOP, a paused VM, a partition) after its stage ran
+// Track keeps the stage's transaction open, and with it the KEY SHARE lock
+// that the ledger's foreign key holds on the job row. Once the lease runs
+// out, the leader must make the stage available and another worker run it,
+// without waiting for the frozen session to end.
+func TestFrozenTrackingWorkerIsRescued(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := enqueue(t, b.db, "tick", nil, nil)
+	if _, err := b.db.Exec(ctx, `UPDATE seatbelt_jobs SET state = 'running', stage = 'run', attempt = 1, claim = 1, worker = 'frozen', lease_until = now() - interval '1 second' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.db.Begin(ctx) // the frozen stage's transaction, after Track
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO seatbelt_job_entities (job_id, stage, attempt, table_name, keys, created_at) VALUES ($1, 'run', 1, 'widgets', '{1}', now())`, id); err != nil {
+		t.Fatal(err)
+	}
+	startClient(t, b.db, testConfig("healthy"), tickKind)
+	waitState(t, b.db, id, jobs.StateSucceeded, 10*time.Second)
+	if got := events(t, b.db, id); !slices.Contains(got, "rescued run 1") {
+		t.Errorf("history %q: want the frozen attempt rescued", got)
+	}
+}
+
 // A stage that tracks a row and then works past the lease holds a lock on
 // its job (the ledger's foreign key) that the heartbeat must not wait for:
 // the worker's other stages keep their leases and run once.

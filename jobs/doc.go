@@ -39,7 +39,7 @@
 //
 // # Workers
 //
-// A started [Client] claims due jobs with SELECT ... FOR UPDATE SKIP LOCKED
+// A started [Client] claims due jobs with SELECT ... FOR NO KEY UPDATE SKIP LOCKED
 // in batches, woken by LISTEN/NOTIFY with a poll as fallback. Each running
 // stage holds a lease (Config.Lease, 30 s by default) renewed by a
 // heartbeat; when a worker dies, the leader makes its stage available again

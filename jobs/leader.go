@@ -108,7 +108,13 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 // attempt counts), or cancels them if a cancel was requested, and wakes the
 // workers. Leases are stamped and read on the database's clock, so a
 // leader whose clock runs ahead of a worker's cannot rescue a stage that
-// still runs; now dates what rescue writes.
+// still runs; now dates what rescue writes. It locks FOR NO KEY UPDATE:
+// the stage of a worker frozen (SIGSTOP, a paused VM, a partition) after
+// Track keeps its transaction open, and with it the ledger foreign key's
+// KEY SHARE lock on the job row, which FOR UPDATE would skip for as long
+// as the server keeps that session: the job would stay running for hours
+// on a lease long expired. The frozen worker's late completion is fenced
+// by its claim.
 func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `
@@ -116,7 +122,7 @@ WITH old AS (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
 	WHERE state = 'running' AND lease_until < statement_timestamp()
 	ORDER BY lease_until LIMIT 1000
-	FOR UPDATE SKIP LOCKED
+	FOR NO KEY UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
