@@ -621,3 +621,39 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// Backoff is the wait before retry number attempt, so with MaxAttempts 2 a
+// table of one delay is enough: it is not asked for a retry that will not
+// happen. One that panics does not take the process down; the stage waits
+// DefaultBackoff instead.
+func TestBackoffOnlyForRetriesAndNeverFatal(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	var calls []int
+	failing := func(name string, backoff func(int) time.Duration) jobs.Kind {
+		return jobs.Kind{Name: name, Stages: []jobs.Stage{{Name: "s", MaxAttempts: 2, Backoff: backoff,
+			Run: func(context.Context, *jobs.StageRun) error { return errors.New("partner down") }}}}
+	}
+	delays := []time.Duration{10 * time.Millisecond}
+	table := failing("table", func(attempt int) time.Duration {
+		mu.Lock()
+		calls = append(calls, attempt)
+		mu.Unlock()
+		return delays[attempt-1]
+	})
+	panicky := failing("panicky", func(int) time.Duration { panic("no delay for this retry") })
+	startClient(t, b.db, testConfig("w"), table, panicky)
+	a := enqueue(t, b.db, "table", nil, nil)
+	p := enqueue(t, b.db, "panicky", nil, nil)
+	waitState(t, b.db, a, jobs.StateFailed, 10*time.Second)
+	j := waitState(t, b.db, p, jobs.StateFailed, 10*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(calls, []int{1}) {
+		t.Errorf("Backoff called for retries %v, want [1]", calls)
+	}
+	if j.Attempt != 2 {
+		t.Errorf("the stage with a panicking Backoff failed at attempt %d, want 2 (retried after DefaultBackoff)", j.Attempt)
+	}
+}

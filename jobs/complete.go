@@ -237,7 +237,10 @@ func (c *Client) failStage(ctx context.Context, j claimed, maxAttempts int, st S
 		backoff = c.cfg.Backoff
 	}
 	now := c.cfg.Now()
-	retryAt := now.Add(backoff(j.attempt))
+	retryAt := now
+	if !final {
+		retryAt = now.Add(waitBefore(backoff, j.attempt, log))
+	}
 	msg := stageErr.Error()
 	if errors.Is(stageErr, context.DeadlineExceeded) {
 		msg = "stage timed out: " + msg
@@ -268,6 +271,21 @@ FROM u`, j.id, j.claim, now, final, retryAt, msg, c.cfg.WorkerID)
 		return true
 	}
 	return false
+}
+
+// waitBefore is backoff's wait before retry number attempt. A Backoff is
+// the service's code, run outside the stage's recover: one that panics (a
+// table of delays indexed past its end, say) is logged and DefaultBackoff
+// used, rather than the panic taking the process down, and then every
+// replica that claims the job after it.
+func waitBefore(backoff func(int) time.Duration, attempt int, log *stageLogger) (d time.Duration) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("jobs: the stage's Backoff panicked; waiting DefaultBackoff instead", "retry", attempt, "panic", fmt.Sprint(p))
+			d = DefaultBackoff(attempt)
+		}
+	}()
+	return backoff(attempt)
 }
 
 func (c *Client) finishCancelled(ctx context.Context, j claimed, log *stageLogger) {

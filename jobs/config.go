@@ -89,7 +89,9 @@ type Config struct {
 	// is tried before the job fails. Defaults to 5.
 	MaxAttempts int
 	// Backoff returns the wait before retry number attempt (1 for the first
-	// retry) of a stage that sets no Backoff of its own. Defaults to
+	// retry) of a stage that sets no Backoff of its own; it is called only
+	// for retries that will happen, so attempt is at most MaxAttempts-1.
+	// One that panics is logged and DefaultBackoff used. Defaults to
 	// [DefaultBackoff].
 	Backoff func(attempt int) time.Duration
 	// Retention is how long succeeded, cancelled and cleaned jobs are kept

@@ -33,8 +33,8 @@ type Stage struct {
 	// negative value is refused by Register. Defaults to
 	// Config.MaxAttempts.
 	MaxAttempts int
-	// Backoff returns the wait before retry number attempt. Defaults to
-	// Config.Backoff.
+	// Backoff returns the wait before retry number attempt, as
+	// Config.Backoff does. Defaults to Config.Backoff.
 	Backoff func(attempt int) time.Duration
 }
 
