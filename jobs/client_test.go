@@ -657,3 +657,43 @@ func TestBackoffOnlyForRetriesAndNeverFatal(t *testing.T) {
 		t.Errorf("the stage with a panicking Backoff failed at attempt %d, want 2 (retried after DefaultBackoff)", j.Attempt)
 	}
 }
+
+// A job restarted while the leader's retention deletes old jobs survives:
+// the retention's DELETE, waiting for the row Restart holds, must not
+// delete it once it is available again.
+func TestRetentionSparesAJobRestartedMeanwhile(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := enqueue(t, b.db, "nobody-runs-this", nil, nil)
+	if _, err := jobs.Cancel(ctx, b.db, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.Exec(ctx, `UPDATE seatbelt_jobs SET finished_at = now() - interval '2 hours' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := jobs.Restart(ctx, tx, id, &jobs.RestartOpts{Actor: "oncall"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig("leader")
+	cfg.Retention = time.Hour
+	c := startClient(t, b.db, cfg, tickKind)
+	waitFor(t, 5*time.Second, "a leader", c.IsLeader)
+	time.Sleep(500 * time.Millisecond) // retention rounds while Restart holds the row
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := count(t, b.db, "SELECT count(*)::int FROM seatbelt_jobs WHERE id = $1", id); n != 1 {
+		t.Fatalf("the restarted job %d was deleted by the retention; %d of its events are left", id,
+			count(t, b.db, "SELECT count(*)::int FROM seatbelt_job_events WHERE job_id = $1", id))
+	}
+	if j := jobState(t, b.db, id); j.State != jobs.StateAvailable {
+		t.Errorf("restarted job is %s, want available", j.State)
+	}
+}

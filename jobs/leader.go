@@ -139,6 +139,12 @@ SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') EN
 	return n, err
 }
 
+// retain deletes jobs that ended before the retention, with their events.
+// The rows are locked in the subquery (SKIP LOCKED) and the ended test
+// written again on the DELETE: a DELETE that waited for a row checks only
+// its own WHERE again after the wait, and the subquery's answer came from
+// before it, so a job restarted meanwhile ([Restart] holding the row) was
+// deleted as it became available again, leaving its "restarted" event.
 func (c *Client) retain(ctx context.Context, db DB) error {
 	_, err := db.Exec(ctx, `
 WITH gone AS (
@@ -146,7 +152,8 @@ WITH gone AS (
 		SELECT id FROM seatbelt_jobs
 		WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz
 		LIMIT 1000
-	)
+		FOR UPDATE SKIP LOCKED
+	) AND state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz
 	RETURNING id
 )
 DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.Now().Add(-c.cfg.Retention))
