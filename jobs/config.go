@@ -66,7 +66,10 @@ type Config struct {
 	Direct *pgx.ConnConfig
 	// Lease is how long a claimed stage belongs to its worker without a
 	// heartbeat, on the database's clock. A stage whose worker died is
-	// claimed again after it expires. Defaults to 30 seconds.
+	// claimed again after it expires. Defaults to 30 seconds; at least 1
+	// second. (Every duration here has a least value, 1ms unless it says
+	// otherwise, so that a number given without a unit, which is
+	// nanoseconds, is refused rather than run.)
 	Lease time.Duration
 	// HeartbeatInterval is how often running stages' leases are renewed.
 	// Defaults to Lease/3.
@@ -96,7 +99,8 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// Retention is how long succeeded, cancelled and cleaned jobs are kept
 	// (with their history and ledger) before the leader deletes them.
-	// Failed jobs are kept until an operator acts. Defaults to 7 days.
+	// Failed jobs are kept until an operator acts. Defaults to 7 days;
+	// at least 1 minute.
 	Retention time.Duration
 	// Deleters maps a table name (as given to Track) to the function that
 	// deletes its entities during Cleanup. Start checks each against its
@@ -151,22 +155,31 @@ func (c *Config) withDefaults() (Config, error) {
 		o = *c
 	}
 	var errs []error
+	// Each duration has a floor besides: a number given without a unit
+	// (Lease: 30, meant as seconds) is nanoseconds, and taken as such it
+	// made every stage's lease expire at once (the stage ran again and
+	// again beside itself), a loop query without pause, or the retention
+	// delete every ended job.
 	for _, f := range []struct {
 		name string
 		v    *time.Duration
 		def  string
+		min  time.Duration
 	}{
-		{"FetchCooldown", &o.FetchCooldown, "5ms"},
-		{"PollInterval", &o.PollInterval, "1s, or 50ms polling only"},
-		{"Lease", &o.Lease, "30s"},
-		{"HeartbeatInterval", &o.HeartbeatInterval, "Lease/3"},
-		{"LeaderInterval", &o.LeaderInterval, "1s"},
-		{"PeriodicInterval", &o.PeriodicInterval, "1s"},
-		{"StageTimeout", &o.StageTimeout, "5m"},
-		{"Retention", &o.Retention, "7 days, 168h"},
+		{"FetchCooldown", &o.FetchCooldown, "5ms", time.Millisecond},
+		{"PollInterval", &o.PollInterval, "1s, or 50ms polling only", time.Millisecond},
+		{"Lease", &o.Lease, "30s", time.Second},
+		{"HeartbeatInterval", &o.HeartbeatInterval, "Lease/3", time.Millisecond},
+		{"LeaderInterval", &o.LeaderInterval, "1s", time.Millisecond},
+		{"PeriodicInterval", &o.PeriodicInterval, "1s", time.Millisecond},
+		{"StageTimeout", &o.StageTimeout, "5m", time.Millisecond},
+		{"Retention", &o.Retention, "7 days, 168h", time.Minute},
 	} {
-		if *f.v < 0 {
+		switch {
+		case *f.v < 0:
 			errs = append(errs, fmt.Errorf("field Config.%s is %s; set a positive duration, or 0 for the default (%s)", f.name, *f.v, f.def))
+		case *f.v > 0 && *f.v < f.min:
+			errs = append(errs, fmt.Errorf("field Config.%s is %s, below its least, %s; a number without a unit is nanoseconds: give the unit (30 * time.Second, not 30), or 0 for the default (%s)", f.name, *f.v, f.min, f.def))
 		}
 	}
 	for _, f := range []struct {

@@ -28,6 +28,12 @@ func TestConfigAndRegistrationErrorsNameTheFieldAndTheFix(t *testing.T) {
 		{jobs.Config{LeaderInterval: -time.Second}, "field Config.LeaderInterval is -1s; set a positive duration, or 0 for the default (1s)"},
 		{jobs.Config{StageTimeout: -time.Second}, "field Config.StageTimeout is -1s; set a positive duration, or 0 for the default (5m)"},
 		{jobs.Config{Retention: -time.Hour}, "field Config.Retention is -1h0m0s; set a positive duration, or 0 for the default (7 days, 168h)"},
+		// A number without a unit: 30 meant as seconds is 30ns. Taken as is,
+		// every lease expired at once, or the heartbeat's ticker panicked.
+		{jobs.Config{Lease: 30}, "field Config.Lease is 30ns, below its least, 1s; a number without a unit is nanoseconds: give the unit (30 * time.Second, not 30), or 0 for the default (30s)"},
+		{jobs.Config{Lease: 2}, "field Config.Lease is 2ns, below its least, 1s; a number without a unit is nanoseconds: give the unit (30 * time.Second, not 30), or 0 for the default (30s)"},
+		{jobs.Config{PollInterval: 5}, "field Config.PollInterval is 5ns, below its least, 1ms; a number without a unit is nanoseconds: give the unit (30 * time.Second, not 30), or 0 for the default (1s, or 50ms polling only)"},
+		{jobs.Config{Retention: 7}, "field Config.Retention is 7ns, below its least, 1m0s; a number without a unit is nanoseconds: give the unit (30 * time.Second, not 30), or 0 for the default (7 days, 168h)"},
 		{jobs.Config{Lease: time.Second, HeartbeatInterval: 2 * time.Second}, "Config.HeartbeatInterval (2s) is not shorter than Config.Lease (1s), so leases would expire between heartbeats; lower HeartbeatInterval, or set it to 0 for Lease/3"},
 		{jobs.Config{MaxWorkers: -1}, "field Config.MaxWorkers is -1; set a positive number, or 0 for the default (100)"},
 		{jobs.Config{FetchBatch: -1}, "field Config.FetchBatch is -1; set a positive number, or 0 for the default (MaxWorkers)"},
