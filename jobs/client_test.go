@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -695,5 +696,80 @@ func TestRetentionSparesAJobRestartedMeanwhile(t *testing.T) {
 	}
 	if j := jobState(t, b.db, id); j.State != jobs.StateAvailable {
 		t.Errorf("restarted job is %s, want available", j.State)
+	}
+}
+
+// One job row held by another transaction (an operator's SELECT ... FOR
+// UPDATE, a Cancel in a transaction left open) when its stage completes
+// holds up that completion only: the client's other stages complete, and
+// Stop keeps to its deadline. The held one is written once the row is free.
+func TestCompletionOfAHeldRowHoldsUpNoOther(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		var a struct{ Wait bool }
+		if err := r.Args(&a); err != nil {
+			return err
+		}
+		if a.Wait {
+			<-release
+		}
+		return nil
+	}}}}
+	cfg := testConfig("w")
+	cfg.MaxWorkers = 4
+	c := startClient(t, b.db, cfg, kind)
+	held := enqueue(t, b.db, "k", map[string]bool{"wait": true}, nil)
+	waitState(t, b.db, held, jobs.StateRunning, 10*time.Second)
+	hold := func() pgx.Tx {
+		tx, err := b.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", held); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	tx := hold()
+	close(release) // its stage returns; its completion finds the row held
+	var others []int64
+	for range 10 {
+		others = append(others, enqueue(t, b.db, "k", nil, nil))
+	}
+	waitFor(t, 10*time.Second, "the other jobs to succeed while one row is held", func() bool {
+		return count(t, b.db, "SELECT count(*)::int FROM seatbelt_jobs WHERE id = ANY($1) AND state = 'succeeded'", others) == len(others)
+	})
+	if j := jobState(t, b.db, held); j.State != jobs.StateRunning {
+		t.Fatalf("the held job is %s while its row is held", j.State)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.db, held, jobs.StateSucceeded, 5*time.Second)
+	if got := events(t, b.db, held); !slices.Equal(got, []string{"enqueued  0", "started s 1", "succeeded s 1"}) {
+		t.Errorf("history of the held job: %q, want it run once", got)
+	}
+
+	// Held again at the next stage's completion, then Stop with a short
+	// deadline: Stop returns within its deadline and the grace period, not
+	// when the row is free.
+	release = make(chan struct{})
+	held = enqueue(t, b.db, "k", map[string]bool{"wait": true}, nil)
+	waitState(t, b.db, held, jobs.StateRunning, 10*time.Second)
+	tx = hold()
+	defer tx.Rollback(ctx)
+	close(release)
+	time.Sleep(100 * time.Millisecond)
+	stopCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	begun := time.Now()
+	if err := c.Stop(stopCtx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop: %v, want the deadline exceeded", err)
+	}
+	if took := time.Since(begun); took > 4*time.Second {
+		t.Errorf("Stop with a 1 s deadline took %s while a row was held", took.Round(time.Millisecond))
 	}
 }

@@ -9,19 +9,45 @@ import (
 )
 
 // lockedSQL locks the job rows $1 in id order: the statements that update
-// several running jobs by id and may wait for a row (the completer's,
-// release's) begin with it. Updating them in its plan's order, a client's
-// heartbeat and its completer, each on an overlapping set, deadlocked;
-// PostgreSQL ended one after a second, and when that was the completer,
-// the batch's stages ran again after their lease. (The heartbeat now waits
-// for no row at all: see renewSQL.) The statements reference it as an
-// uncorrelated count, which the server runs once before their own scan,
-// and keep their index condition on $1: joined instead, the update scanned
-// the table and the burn-down ran at a third of its speed. The lock is FOR
-// NO KEY UPDATE, the one the updates take: FOR UPDATE would also wait for
-// the KEY SHARE lock that a stage's transaction holds on its job after
-// Track (the ledger's foreign key).
-const lockedSQL = `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE)`
+// several running jobs by id (the completer's, release's) begin with it.
+// Updating them in its plan's order, a client's heartbeat and its
+// completer, each on an overlapping set, deadlocked; PostgreSQL ended one
+// after a second, and when that was the completer, the batch's stages ran
+// again after their lease. The lock is FOR NO KEY UPDATE, the one the
+// updates take: FOR UPDATE would also wait for the KEY SHARE lock that a
+// stage's transaction holds on its job after Track (the ledger's foreign
+// key).
+//
+// With skip, rows another transaction holds (an operator's SELECT ... FOR
+// UPDATE, a Cancel in a transaction left open) are skipped, and the
+// statements update only the rows locked here (lockedIDsSQL): waiting for
+// one, the completer held up the completion of every other stage of the
+// client, their places among MaxWorkers with it, and Stop past its
+// deadline. Without skip, the statements wait for every row first,
+// referencing it as an uncorrelated count, which the server runs once
+// before their own scan, and keep their index condition on $1: joined
+// instead, the update scanned the table and the burn-down ran at a third
+// of its speed.
+func lockedSQL(skip bool) string {
+	lock := "FOR NO KEY UPDATE"
+	if skip {
+		lock += " SKIP LOCKED"
+	}
+	return `locked AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = ANY($1::bigint[]) ORDER BY id ` + lock + `)`
+}
+
+// lockedIDsSQL is the condition of an update of lockedSQL's rows on j: the
+// ids locked, as an array (an index scan; a join would hash the table).
+func lockedIDsSQL(skip bool) string {
+	if skip {
+		return "j.id = ANY(ARRAY(SELECT id FROM locked))"
+	}
+	return "j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0"
+}
+
+// skippedSQL lists, as rows of (id, an empty state, true), the ids of $1 that
+// lockedSQL skipped; the statements' own rows end with false.
+const skippedSQL = `SELECT i, '', true FROM unnest($1::bigint[]) AS i WHERE i NOT IN (SELECT id FROM locked)`
 
 // heldBySQL is the fence of a statement that updates running jobs j from
 // an input of (id, claim) pairs, in: the row is still the claim's, and
@@ -50,10 +76,18 @@ func leaseUntilSQL(n int) string {
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is
 // stored and a "succeeded" event written. Every row is fenced by its claim:
 // a worker whose lease was taken over updates nothing. (worker IS NOT NULL
-// means running; see the schema.) It takes arrays so
-// one statement completes a whole batch.
-var completeSQL = `
-WITH ` + lockedSQL + `, input AS (
+// means running; see the schema.) It takes arrays so one statement
+// completes a whole batch. Rows end with skipped = false; completeSkipSQL,
+// the completer's, skips the job rows other transactions hold and lists
+// them after, with skipped = true.
+var (
+	completeSQL     = completeSQLOf(false)
+	completeSkipSQL = completeSQLOf(true)
+)
+
+func completeSQLOf(skip bool) string {
+	q := `
+WITH ` + lockedSQL(skip) + `, input AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::int[])
 		AS i(id, claim, stage, next, result, attempt)
 ), u AS (
@@ -68,7 +102,7 @@ WITH ` + lockedSQL + `, input AS (
 		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND ` + heldBySQL("i") + `
+	WHERE ` + lockedIDsSQL(skip) + ` AND ` + heldBySQL("i") + `
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -76,7 +110,12 @@ WITH ` + lockedSQL + `, input AS (
 	UNION ALL
 	SELECT id, $7::timestamptz, 'cancelled', stage, attempt, $8::text, NULL FROM u WHERE state = 'cancelled'
 )
-SELECT id, state FROM u`
+SELECT id, state, false FROM u`
+	if skip {
+		q += "\nUNION ALL\n" + skippedSQL
+	}
+	return q
+}
 
 type completion struct {
 	run    *StageRun
@@ -115,7 +154,9 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	tx := r.tx
 	r.tx = nil
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	got, err := c.runComplete(ctx, tx, []*completion{{run: r, next: next, result: r.result}})
+	// The stage's own transaction waits for its row: it holds up nothing
+	// but this stage, and its writes commit only with the completion.
+	got, _, err := c.runComplete(ctx, tx, []*completion{{run: r, next: next, result: r.result}}, false)
 	if err != nil {
 		return err
 	}
@@ -129,7 +170,11 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 	return nil
 }
 
-func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (map[int64]JobState, error) {
+// runComplete writes batch's completions and returns the state each job
+// moved to; a job missing from it had another attempt own its stage. With
+// skip, it does not wait for rows other transactions hold, and returns
+// their ids in held instead (nil when there are none).
+func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion, skip bool) (got map[int64]JobState, held map[int64]bool, err error) {
 	n := len(batch)
 	ids, claims, attempts := make([]int64, n), make([]int64, n), make([]int32, n)
 	stages, nexts, results := make([]string, n), make([]string, n), make([]*string, n)
@@ -142,24 +187,36 @@ func (c *Client) runComplete(ctx context.Context, db DB, batch []*completion) (m
 			results[i] = &s
 		}
 	}
-	rows, err := db.Query(ctx, completeSQL, ids, claims, stages, nexts, results, attempts, c.cfg.Now(), c.cfg.WorkerID)
+	sql := completeSQL
+	if skip {
+		sql = completeSkipSQL
+	}
+	rows, err := db.Query(ctx, sql, ids, claims, stages, nexts, results, attempts, c.cfg.Now(), c.cfg.WorkerID)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
+		return nil, nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
 	}
 	defer rows.Close()
-	got := make(map[int64]JobState, n)
+	got = make(map[int64]JobState, n)
 	var id int64 // declared once: Scan makes them escape
 	var state JobState
+	var skipped bool
 	for rows.Next() {
-		if err := rows.Scan(&id, &state); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &state, &skipped); err != nil {
+			return nil, nil, err
+		}
+		if skipped {
+			if held == nil {
+				held = map[int64]bool{}
+			}
+			held[id] = true
+			continue
 		}
 		got[id] = state
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
+		return nil, nil, fmt.Errorf("jobs: completing %d stages: %w", n, err)
 	}
-	return got, nil
+	return got, held, nil
 }
 
 func (c *Client) afterComplete(got map[int64]JobState) {
@@ -172,23 +229,45 @@ func (c *Client) afterComplete(got map[int64]JobState) {
 }
 
 // completer groups the completions of stages that used no transaction into
-// one statement: whatever arrived while the previous batch was written.
+// one statement: whatever arrived while the previous batch was written. A
+// completion whose job row another transaction holds waits in held and
+// goes out again with the next batch, or after a pause (10 ms, doubling up
+// to a second) when none comes; the heartbeat keeps its lease meanwhile.
 func (c *Client) completer() {
 	const maxBatch = 1000
+	var held []*completion
+	var pause time.Duration
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
 	for {
-		var first *completion
-		select {
-		case first = <-c.completions:
-		case <-c.stopCompleter:
-			// Stages have returned (or outlived the grace period); write
-			// what is queued, then stop.
+		batch := held
+		held = nil
+		switch {
+		case len(batch) == 0:
 			select {
-			case first = <-c.completions:
-			default:
-				return
+			case first := <-c.completions:
+				batch = append(batch, first)
+			case <-c.stopCompleter:
+				// Stages have returned (or outlived the grace period);
+				// write what is queued, then stop.
+				select {
+				case first := <-c.completions:
+					batch = append(batch, first)
+				default:
+					return
+				}
 			}
+		case !c.completerStopping():
+			pause = min(max(2*pause, 10*time.Millisecond), time.Second)
+			wait.Reset(pause)
+			select {
+			case first := <-c.completions:
+				batch = append(batch, first)
+			case <-wait.C:
+			case <-c.stopCompleter:
+			}
+			wait.Stop()
 		}
-		batch := []*completion{first}
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -198,12 +277,13 @@ func (c *Client) completer() {
 				break drain
 			}
 		}
-		got, err := c.runComplete(context.Background(), c.db, batch)
+		got, skipped, err := c.runComplete(context.Background(), c.db, batch, true)
 		// The batch's places among its queues' MaxWorkers are free from
 		// here, and are given back at once rather than one by one as each
 		// stage's goroutine winds up: woken by the first of a thousand, the
 		// claim loop took that one alone, a statement costing almost what
-		// one for hundreds does, before it took the rest.
+		// one for hundreds does, before it took the rest. (A held
+		// completion's stage has finished running too.)
 		wake := false
 		for _, b := range batch {
 			wake = (c.freeSlot(b.run) && c.queueFull[b.run.queue].Load()) || wake
@@ -211,21 +291,43 @@ func (c *Client) completer() {
 		if wake {
 			c.signalWake()
 		}
+		stopping := c.completerStopping()
 		for _, b := range batch {
 			switch {
 			case err != nil:
 				b.done <- err
+			case skipped[b.run.job.id] && stopping:
+				b.done <- errRowHeld
+			case skipped[b.run.job.id]:
+				held = append(held, b)
 			case got[b.run.job.id] == "":
 				b.done <- ErrLeaseLost
 			default:
 				b.done <- nil
 			}
 		}
+		if len(held) == 0 {
+			pause = 0
+		}
 		if err == nil {
 			c.afterComplete(got)
 		}
 	}
 }
+
+// completerStopping reports whether Stop has told the completer to finish.
+func (c *Client) completerStopping() bool {
+	select {
+	case <-c.stopCompleter:
+		return true
+	default:
+		return false
+	}
+}
+
+// errRowHeld is the answer to a completion whose job row another
+// transaction held until the client stopped.
+var errRowHeld = errors.New("jobs: another transaction held the job's row until the client stopped, so the completion was not written; the stage will run again after its lease")
 
 // failStage records a failed attempt: the stage runs again after its
 // backoff, or the job fails after its last attempt. It reports whether the

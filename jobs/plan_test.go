@@ -47,6 +47,7 @@ func TestBatchStatementsJoinTheirInputOnce(t *testing.T) {
 		args []any
 	}{
 		{"complete", completeSQL, []any{ids, claims, stages, nexts, results, attempts, now, "w"}},
+		{"complete by the completer", completeSkipSQL, []any{ids, claims, stages, nexts, results, attempts, now, "w"}},
 		{"release", releaseSQL, []any{ids, claims, now, "w"}},
 		{"renew", renewSQL, []any{ids, claims, 30.0}},
 	} {
@@ -65,6 +66,9 @@ func TestBatchStatementsJoinTheirInputOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			removed, updated := plans[0].Plan.sum()
+			if plans[0].Plan.scansJobs() {
+				t.Errorf("the statement reads the jobs table whole; it should find its rows by id\n%s", out)
+			}
 			if removed > n {
 				t.Errorf("the join discarded %d rows for %d jobs: it scans its input once a job row\n%s", removed, n, out)
 			}
@@ -79,6 +83,7 @@ type planNode struct {
 	Type    string     `json:"Node Type"`
 	Removed int        `json:"Rows Removed by Join Filter"`
 	Rows    int        `json:"Actual Rows"`
+	Rel     string     `json:"Relation Name"`
 	Plans   []planNode `json:"Plans"`
 }
 
@@ -94,4 +99,17 @@ func (p planNode) sum() (removed, updated int) {
 		removed, updated = removed+r, updated+u
 	}
 	return removed, updated
+}
+
+// scansJobs reports whether the plan reads seatbelt_jobs whole.
+func (p planNode) scansJobs() bool {
+	if p.Type == "Seq Scan" && p.Rel == "seatbelt_jobs" {
+		return true
+	}
+	for _, c := range p.Plans {
+		if c.scansJobs() {
+			return true
+		}
+	}
+	return false
 }

@@ -10,16 +10,18 @@ import (
 // cancel arrived meanwhile (the stop's deadline came before its
 // notification) is cancelled instead, as any other end of its stage
 // would do: given back, it would wait as available in a paused queue, or
-// with no worker for its kind.
+// with no worker for its kind. A job row another transaction holds is
+// skipped, not waited for (a stopping client must not hang on it): that
+// stage runs again after its lease.
 var releaseSQL = `
-WITH ` + lockedSQL + `, u AS (
+WITH ` + lockedSQL(true) + `, u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
 		attempt = CASE WHEN j.cancel_requested THEN j.attempt ELSE j.attempt - 1 END,
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $3::timestamptz END
 	FROM unnest($1::bigint[], $2::bigint[]) AS r(id, claim)
-	WHERE j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0 AND ` + heldBySQL("r") + `
+	WHERE ` + lockedIDsSQL(true) + ` AND ` + heldBySQL("r") + `
 	RETURNING j.id, j.stage, j.attempt, j.state
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -78,6 +80,8 @@ func (c *Client) release(j claimed, log *stageLogger) {
 		log.Info("jobs: stage released for another worker")
 	case res.cancelled:
 		log.Info("jobs: job cancelled")
+	default:
+		log.Warn("jobs: stage not released: another transaction holds its job's row, or a newer attempt owns it; it runs again after its lease if it must")
 	}
 }
 
