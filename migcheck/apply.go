@@ -45,15 +45,19 @@ type Result struct {
 	Report *Report
 }
 
-// refusingKinds stop Apply before it changes anything.
+// refusingKinds stop Apply before it changes anything. Unrecorded versions
+// are among them: once Apply records a version above them, Verify can no
+// longer tell them from files added late and calls them out-of-order, which
+// fails every start; Baseline records them first.
 var refusingKinds = map[Kind]bool{
-	KindDirty: true, KindChecksumMismatch: true, KindMissingFile: true, KindOutOfOrder: true,
+	KindDirty: true, KindChecksumMismatch: true, KindMissingFile: true, KindOutOfOrder: true, KindUnrecorded: true,
 }
 
 // Apply runs every pending migration of every set, sets in order, one runner
 // at a time across processes. It waits for another runner by polling
 // [LockKey], checks the database first (refusing on dirty state, edited or
-// missing files and out-of-order files, see [ErrRefused]), calls
+// missing files, out-of-order files and applied versions without a ledger
+// entry, which [Migrator.Baseline] records; see [ErrRefused]), calls
 // Config.BeforeApply, then runs each migration through golang-migrate with
 // lock_timeout and statement_timeout set, retrying one that failed on
 // lock_timeout, and records each in the ledger. A second runner started at

@@ -151,6 +151,10 @@ const (
 	OpForce    Op = "force"    // [Migrator.Force] to version
 	OpBaseline Op = "baseline" // [Migrator.Baseline]
 	OpIndexes  Op = "indexes"  // [Indexer.Apply]
+
+	// OpRecord is [Migrator.Baseline] with version named in
+	// [BaselineOpts].Applied: an out-of-order version that was applied.
+	OpRecord Op = "record"
 )
 
 func defaultHint(op Op, set string, version int64) string {
@@ -158,7 +162,9 @@ func defaultHint(op Op, set string, version int64) string {
 	case OpForce:
 		return fmt.Sprintf("Migrator.Force(ctx, %q, %d, nil)", set, version)
 	case OpBaseline:
-		return "Migrator.Baseline"
+		return "Migrator.Baseline(ctx, nil)"
+	case OpRecord:
+		return fmt.Sprintf("Migrator.Baseline(ctx, &BaselineOpts{Applied: map[string][]int64{%q: {%d}}})", set, version)
 	case OpIndexes:
 		return "Indexer.Apply"
 	}

@@ -22,7 +22,8 @@
 // init-job step. It opens a session of its own (application_name starting
 // with [AppNamePrefix]), waits for another runner by polling
 // pg_try_advisory_lock on [LockKey] in it, refuses to run on a dirty
-// database or edited, missing or out-of-order files ([ErrRefused]), calls
+// database, edited, missing or out-of-order files, or versions applied
+// without a ledger entry ([ErrRefused]), calls
 // Config.BeforeApply (take a backup), then has golang-migrate run each
 // pending migration in that same session, with lock_timeout and
 // statement_timeout set by SET.
@@ -53,7 +54,17 @@
 // saying what to do. Messages name the operation to run next
 // ([Migrator.Force], [Migrator.Apply], [Migrator.Baseline]); a CLI puts its
 // own command lines there with Config.Hint. [Migrator.Force] refuses a
-// version the set has no file for unless [ForceOpts].AllowMissing.
+// version the set has no file for unless [ForceOpts].AllowMissing, and
+// records the version it sets in the ledger in the same transaction.
+//
+// The ledger is what tells an applied version from a file added late: a
+// version below a recorded one without a ledger row is out-of-order. So
+// versions applied without one (by plain golang-migrate) must be recorded
+// by [Migrator.Baseline] before anything is applied above them, and Apply
+// refuses until they are. A database that got a version recorded above
+// them anyway (before these rules) reports them out-of-order; only the
+// operator knows whether such a version ran, and [BaselineOpts].Applied
+// records the ones that did.
 //
 // A zero field of [Config] takes the default its comment gives (10 minutes
 // of LockWait, a 5-second lock_timeout, no statement_timeout, ...). A field
@@ -67,7 +78,7 @@
 // versions, dirty, a migration running, no version table, an applied file
 // whose content changed, an applied version the binary lacks, a file below
 // the applied version that never ran, versions applied without a ledger
-// entry (fixed by [Migrator.Baseline]), invalid indexes left by a failed
+// entry (recorded by [Migrator.Baseline]), invalid indexes left by a failed
 // CREATE INDEX CONCURRENTLY, and a database ahead of the binary (info unless
 // Config.AheadIsError). [Report.Err] returns a [*VerifyError] that matches
 // each problem's sentinel with errors.Is.

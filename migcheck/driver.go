@@ -134,7 +134,15 @@ func (d *sessionDriver) SetVersion(version int, dirty bool) error {
 	ctx := d.ctx
 	mig := d.cur
 	if mig == nil || int64(version) != mig.Version { // Force
-		return pgx.BeginFunc(ctx, d.conn, func(tx pgx.Tx) error { return d.writeVersion(tx, version, dirty) })
+		return pgx.BeginFunc(ctx, d.conn, func(tx pgx.Tx) error {
+			if err := d.writeVersion(tx, version, dirty); err != nil {
+				return err
+			}
+			if mig != nil || dirty {
+				return nil
+			}
+			return d.recordForced(tx, int64(version))
+		})
 	}
 	if dirty {
 		d.start = time.Now()
@@ -176,6 +184,40 @@ func (d *sessionDriver) SetVersion(version int, dirty bool) error {
 	}
 	d.applied = &a
 	return nil
+}
+
+// recordForced writes the ledger row of a version Force marks applied, in
+// Force's transaction. Without it the version, completed by hand after a
+// failed migration, has no ledger row; once the next migration is recorded
+// above it, Verify takes the gap for a file added late (out-of-order) and
+// every start fails. It writes nothing when the version is recorded
+// already, has no file, or when a version below it has no ledger row
+// either: recording it would turn those, which Baseline records once
+// checked, into out-of-order ones; left unrecorded, it is recorded with them.
+func (d *sessionDriver) recordForced(tx pgx.Tx, version int64) error {
+	mig := d.set.byVersion[version]
+	if mig == nil {
+		return nil
+	}
+	var recorded []int64
+	err := tx.QueryRow(d.ctx, `SELECT coalesce(array_agg(DISTINCT version), '{}') FROM `+quoteIdent(d.mg.cfg.LedgerTable)+
+		` WHERE set_name = $1::text AND version <= $2::bigint`, d.set.Name, version).Scan(&recorded)
+	if err != nil {
+		return fmt.Errorf("migcheck: reading the ledger to record forced version %d: %w", version, err)
+	}
+	have := make(map[int64]bool, len(recorded))
+	for _, v := range recorded {
+		have[v] = true
+	}
+	if have[version] {
+		return nil
+	}
+	for _, m := range d.set.migs {
+		if m.Version < version && !have[m.Version] {
+			return nil
+		}
+	}
+	return d.mg.record(d.ctx, tx, Applied{Set: d.set.Name, Version: version, File: mig.File, SHA256: mig.SHA256, baseline: true})
 }
 
 // writeVersion stores the version as golang-migrate's postgres drivers do:

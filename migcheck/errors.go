@@ -29,7 +29,8 @@ var (
 	// than Config.LockWait.
 	ErrLockTimeout = errors.New("migcheck: timed out waiting for the migration lock")
 	// ErrRefused means Apply found problems (dirty, edited or missing files,
-	// out-of-order files) and changed nothing. The error lists them.
+	// out-of-order files, applied versions without a ledger entry) and
+	// changed nothing. The error lists them, each with its fix.
 	ErrRefused = errors.New("migcheck: refusing to apply migrations")
 	// ErrNoSuchVersion means Force was given a version the set has no file
 	// for.

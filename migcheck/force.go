@@ -17,6 +17,14 @@ type ForceOpts struct {
 // anything, as golang-migrate's force does; -1 means no version. Use it after
 // a failed migration was undone or completed by hand. It refuses a version
 // the set has no file for unless opts.AllowMissing. It holds the lock.
+//
+// In the same transaction it records the version in the ledger, as applied
+// by hand (its [LedgerEntry].Baseline is true), unless the version is
+// recorded already or has no file: a version completed by hand is applied,
+// and without its row Verify would call it out-of-order once the next
+// migration is recorded. When a version below it has no ledger row (applied
+// by plain golang-migrate), it is left unrecorded too, for
+// [Migrator.Baseline] to record with them.
 func (m *Migrator) Force(ctx context.Context, set string, version int64, opts *ForceOpts) (err error) {
 	s := m.set(set)
 	if s == nil {
@@ -38,6 +46,9 @@ func (m *Migrator) Force(ctx context.Context, set string, version int64, opts *F
 			err = rerr
 		}
 	}()
+	if err := m.ensureLedger(ctx, conn); err != nil {
+		return err
+	}
 	e, err := m.newEngine(ctx, conn, s)
 	if err != nil {
 		return fmt.Errorf("migcheck: set %q: setting up golang-migrate: %w", s.Name, err)

@@ -68,7 +68,9 @@ type LedgerEntry struct {
 	Host      string
 	Build     string
 	Duration  time.Duration
-	// Baseline is true for rows written by Baseline, not by applying.
+	// Baseline is true for rows written by Baseline or Force: versions
+	// applied otherwise (by plain golang-migrate, or by hand) and recorded
+	// with the content their file has now.
 	Baseline bool
 }
 

@@ -263,11 +263,16 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 			continue
 		}
 		if mig.Version < ledgerMax {
-			// migcheck records every version it applies, so a gap below a
-			// recorded version is a file added after later ones ran.
+			// migcheck records every version it applies or forces, and
+			// refuses to apply while a version is unrecorded, so a gap
+			// below a recorded version is a file added after later ones
+			// ran. Databases migrated before that rule may also have a
+			// version applied but never recorded there; the database
+			// cannot tell the two apart, so the operator says which.
 			add(Problem{Kind: KindOutOfOrder, Severity: SeverityError, Version: mig.Version, File: mig.File,
-				Message: fmt.Sprintf("set %q: migration %d (%s) is below the applied version %d but was never applied (golang-migrate will not run it)", s.Name, mig.Version, mig.File, st.Applied),
-				Fix:     fmt.Sprintf("renumber it above %d", newest)})
+				Message: fmt.Sprintf("set %q: migration %d (%s) is below the applied version %d and recorded version %d but has no ledger entry: it was added after them and never applied (golang-migrate will not run it), or it was applied without being recorded (by plain golang-migrate, or completed by hand and forced)",
+					s.Name, mig.Version, mig.File, st.Applied, ledgerMax),
+				Fix: fmt.Sprintf("if it never ran, renumber it above %d; if it was applied, check the file is what ran and record it: %s", newest, m.cfg.Hint(OpRecord, s.Name, mig.Version))})
 			continue
 		}
 		unrecorded = append(unrecorded, mig.Version)
@@ -275,7 +280,7 @@ func (m *Migrator) checkSet(s *loadedSet, st *SetStatus, ledger map[int64]ledger
 	if len(unrecorded) > 0 {
 		add(Problem{Kind: KindUnrecorded, Severity: SeverityWarning, Versions: unrecorded,
 			Message: fmt.Sprintf("set %q: %d applied version(s) have no ledger entry (%s), so their content cannot be checked; applied by plain golang-migrate?", s.Name, len(unrecorded), versionList(unrecorded)),
-			Fix:     "record the current files as applied: " + m.cfg.Hint(OpBaseline, s.Name, 0)})
+			Fix:     "check the files are what was applied, then record them (migrations are not applied until then): " + m.cfg.Hint(OpBaseline, s.Name, 0)})
 	}
 }
 

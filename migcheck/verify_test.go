@@ -169,7 +169,7 @@ func TestVerifyProblems(t *testing.T) {
 		if len(p.Versions) != 2 || r.Err() != nil || !strings.Contains(p.Fix, "Migrator.Baseline") {
 			t.Fatalf("%+v err %v", p, r.Err())
 		}
-		rec, err := m.Baseline(ctx)
+		rec, err := m.Baseline(ctx, nil)
 		if err != nil || len(rec) != 2 {
 			t.Fatalf("baseline %+v %v", rec, err)
 		}

@@ -148,6 +148,8 @@ func migrateHint(sets []migcheck.Set, flags map[string]string) func(op migcheck.
 			return fmt.Sprintf("seatbelt migrate force %s --version %d", flags[set], version)
 		case migcheck.OpBaseline:
 			return "seatbelt migrate baseline " + strings.Join(all, " ")
+		case migcheck.OpRecord:
+			return fmt.Sprintf("seatbelt migrate baseline %s --applied %d", flags[set], version)
 		}
 		return "seatbelt migrate up " + strings.Join(all, " ")
 	}

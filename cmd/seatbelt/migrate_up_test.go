@@ -201,6 +201,48 @@ func TestMigrateBaseline(t *testing.T) {
 	}
 }
 
+// "migrate up" refuses while versions lack ledger rows, naming "migrate
+// baseline"; a version already out-of-order for want of one is recorded by
+// naming it with --applied.
+func TestMigrateBaselineBeforeUpAndApplied(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t)
+	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);", "0002_u.up.sql", "CREATE TABLE u (id int);")
+	if out, code := runCLI(t, "migrate", "up", "--database-url", url, "--dir", dir); code != 0 {
+		t.Fatalf("up: %d %s", code, out)
+	}
+	c, _ := pgx.Connect(context.Background(), url)
+	defer c.Close(context.Background())
+	c.Exec(context.Background(), "DELETE FROM seatbelt_migration_ledger")
+	if err := os.WriteFile(filepath.Join(dir, "0003_v.up.sql"), []byte("CREATE TABLE v (id int);"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCLI(t, "migrate", "up", "--database-url", url, "--dir", dir)
+	if code != 1 || !strings.Contains(out, "no ledger entry") || !strings.Contains(out, "seatbelt migrate baseline --dir "+dir) {
+		t.Fatalf("up with unrecorded versions: exit %d, want 1 and the baseline command\n%s", code, out)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM pg_tables WHERE tablename = 'v'"); n != 0 {
+		t.Fatal("migration 3 ran above unrecorded versions")
+	}
+	// The state an earlier release left: a version recorded above one
+	// that has no ledger row.
+	c.Exec(context.Background(), "INSERT INTO seatbelt_migration_ledger (set_name, version, file, sha256, applied_by_host, applied_by_build, duration_ms) SELECT 'app', 2, '0002_u.up.sql', encode(sha256('CREATE TABLE u (id int);'), 'hex'), 'h', 'b', 0")
+	out, code = runCLI(t, "migrate", "verify", "--database-url", url, "--dir", dir)
+	if code != 1 || !strings.Contains(out, "out-of-order") || !strings.Contains(out, "seatbelt migrate baseline --dir "+dir+" --applied 1") {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "migrate", "baseline", "--database-url", url, "--dir", dir, "--applied", "1")
+	if code != 0 || !strings.Contains(out, "baseline: 1 version(s) recorded") {
+		t.Fatalf("baseline --applied 1: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "migrate", "up", "--database-url", url, "--dir", dir); code != 0 || !strings.Contains(out, "applied app 3") {
+		t.Fatalf("up after baseline: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "migrate", "verify", "--database-url", url, "--dir", dir); code != 0 {
+		t.Fatalf("verify after up: exit %d\n%s", code, out)
+	}
+}
+
 // Behind PgBouncer in transaction mode, migrate up refuses at once, before
 // any backup and with nothing applied, saying to use the direct URL; with
 // DATABASE_DIRECT_URL set beside the pooled DATABASE_URL, as the template's
