@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -73,6 +74,42 @@ func TestBehindAPooler(t *testing.T) {
 		rep, err := newMigrator(t, db, nil, later).Verify(ctx)
 		if err != nil || !errors.Is(rep.Err(), migcheck.ErrPending) {
 			t.Fatalf("Verify of a newer build through the pooler in %s mode: %v %v, want ErrPending", mode, err, rep.Err())
+		}
+	}
+}
+
+// In pgx's default query mode, which prepares statements, every run behind
+// PgBouncer in transaction mode gets the refusal saying to use the direct
+// URL, the second as the first: the pooler check prepares nothing that the
+// pooler keeps on its server connection for the next client.
+func TestEveryRunBehindAPoolerIsRefusedInTheDefaultQueryMode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	directURL := migtest.DirectURL(migtest.NewURL(t))
+	// One server connection, so the second run meets the first one's.
+	pb, err := pglocal.StartPgBouncer(ctx, directURL, &pglocal.PoolerOptions{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pb.Close(); err != nil {
+			t.Errorf("stopping pgbouncer: %v", err)
+		}
+	})
+	pooledURL, err := pb.URL(directURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := migcheck.Set{Name: "app", FS: files("0001_a.up.sql", "CREATE TABLE a (id int)")}
+	for run := 1; run <= 2; run++ {
+		db, err := pgxpool.New(ctx, pooledURL) // cache_statement, pgx's default
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = newMigrator(t, db, nil, set).Apply(ctx)
+		db.Close()
+		if !errors.Is(err, migcheck.ErrPooled) || !strings.Contains(err.Error(), "direct URL") {
+			t.Fatalf("run %d through the pooler: %v, want ErrPooled saying to use the direct URL", run, err)
 		}
 	}
 }

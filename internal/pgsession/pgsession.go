@@ -28,9 +28,16 @@ import (
 const Hint = "give a direct URL to the server (DATABASE_DIRECT_URL in the service template), past the pooler"
 
 // Pooled reports whether conn reaches the server through a pooler.
+//
+// The question goes as a simple-protocol query, whatever conn's query exec
+// mode: in pgx's default mode it would be prepared under a name derived from
+// its text, and a pooler in transaction mode keeps that statement on the
+// server connection after the client has gone, so the next client asking
+// (the next run of a refused migration) would fail with "prepared statement
+// already exists" instead of learning it is behind a pooler.
 func Pooled(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var pid int32
-	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
 		return false, fmt.Errorf("asking the server for its process id: %w", err)
 	}
 	return uint32(pid) != conn.PgConn().PID(), nil
