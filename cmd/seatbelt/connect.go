@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/seatbelt-go/seatbelt/internal/pgsession"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 )
 
@@ -45,6 +47,17 @@ var readOnlyCommands = map[string]bool{
 	"seatbelt standby status":    true,
 }
 
+// oneShotGroups are the command groups whose commands each open a pool, run
+// a few statements and exit. They often reach the database through
+// DATABASE_URL, which goes through PgBouncer in transaction mode in the
+// service template; pgx's default mode would prepare their statements on
+// one server connection and use them on the next, failing from the second
+// use ("prepared statement ... already exists"). With few statements, each
+// run once, the cache saves nothing, so they use exec mode unless the URL
+// names a mode. (migrate and index need a session of their own and refuse a
+// pooler; they keep pgx's default.)
+var oneShotGroups = []string{"seatbelt jobs ", "seatbelt eventlog "}
+
 // connectFlags are the root's connection flags.
 type connectFlags struct {
 	connectTimeout time.Duration
@@ -66,6 +79,11 @@ type connectSettings struct {
 	connectTimeoutSet bool
 	// statementTimeout is set for read-only commands; 0 means none.
 	statementTimeout time.Duration
+	// oneShot: the command is in oneShotGroups.
+	oneShot bool
+	// mode is where poolConfig notes the query exec mode of the pool it
+	// configured, for [explain]; nil outside a command.
+	mode *pgx.QueryExecMode
 }
 
 type connectKey struct{}
@@ -76,6 +94,10 @@ func (f *connectFlags) withSettings(ctx context.Context, cmd *cobra.Command) con
 	if readOnlyCommands[cmd.CommandPath()] {
 		s.statementTimeout = f.readTimeout
 	}
+	for _, g := range oneShotGroups {
+		s.oneShot = s.oneShot || strings.HasPrefix(cmd.CommandPath()+" ", g)
+	}
+	s.mode = new(pgx.QueryExecMode)
 	return context.WithValue(ctx, connectKey{}, s)
 }
 
@@ -95,6 +117,13 @@ func poolConfig(ctx context.Context, url string) (*pgxpool.Config, error) {
 	s := settingsOf(ctx)
 	if s.connectTimeoutSet || cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = s.connectTimeout
+	}
+	// Either form of connection string names the setting by this key.
+	if s.oneShot && !strings.Contains(url, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	if s.mode != nil {
+		*s.mode = cfg.ConnConfig.DefaultQueryExecMode
 	}
 	if st := s.statementTimeout; st > 0 {
 		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
@@ -170,6 +199,13 @@ const directURLHelp = "the database, not through a connection pooler (default $D
 func explain(cmd *cobra.Command, err error) error {
 	if errors.Is(err, migcheck.ErrPooled) {
 		return fmt.Errorf("%w\npass the server's own URL: --database-url, or set DATABASE_DIRECT_URL", err)
+	}
+	if cmd != nil && cmd.Context() != nil {
+		// The advice for a query mode that prepares statements behind a
+		// pooler, when the error is what such a mode gets there.
+		if m := settingsOf(cmd.Context()).mode; m != nil && *m != 0 {
+			err = pgsession.Explain(err, *m)
+		}
 	}
 	var pe *pgconn.PgError
 	if cmd != nil && readOnlyCommands[cmd.CommandPath()] && errors.As(err, &pe) && pe.Code == "57014" { // query_canceled

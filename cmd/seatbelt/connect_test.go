@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -181,4 +183,47 @@ func TestReadOnlyCommandsExist(t *testing.T) {
 			t.Errorf("%s has its own PersistentPreRun, so the root's connection settings would not reach its commands", c.CommandPath())
 		}
 	})
+}
+
+// One-shot commands given a URL through PgBouncer in transaction mode work
+// from the second run on too: without a default_query_exec_mode in the
+// URL they prepare no statement a later run would meet again on the
+// pooler's server connection. A URL that names a preparing mode keeps it,
+// and its failure says what to change.
+func TestOneShotCommandsThroughAPooler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	direct := migtest.DirectURL(migtest.NewURL(t, jobs.Migrations))
+	// One server connection, so every run meets the ones before it.
+	pb, err := pglocal.StartPgBouncer(ctx, direct, &pglocal.PoolerOptions{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := pb.Close(); err != nil {
+			t.Errorf("stopping pgbouncer: %v", err)
+		}
+	})
+	pooled, err := pb.URL(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, args := range [][]string{
+		{"jobs", "pause", "imports", "--by", "ops"},
+		{"jobs", "resume", "imports"},
+		{"jobs", "pause", "imports", "--by", "ops"},
+		{"jobs", "resume", "imports"},
+	} {
+		if out, code := runCLI(t, append(args, "--database-url", pooled)...); code != 0 {
+			t.Fatalf("run %d, %v, through the pooler: exit %d\n%s", i+1, args, code, out)
+		}
+	}
+	cached := pooled + "&default_query_exec_mode=cache_statement"
+	var out string
+	for range 2 {
+		out, _ = runCLI(t, "jobs", "pause", "imports", "--by", "ops", "--database-url", cached)
+	}
+	if !strings.Contains(out, "already exists") || !strings.Contains(out, "default_query_exec_mode=exec") {
+		t.Fatalf("second run in cache_statement mode: want the pooler's error with the advice to use exec mode\n%s", out)
+	}
 }
