@@ -97,7 +97,11 @@ func backup(ctx context.Context, pool *pgxpool.Pool, databaseURL, dir string) (s
 		name = cfg.Database
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-%s.dump", name, time.Now().UTC().Format("20060102T150405Z")))
-	cmd := exec.CommandContext(ctx, pgDump, "-Fc", "-f", path, "--dbname", libpqConnString(databaseURL))
+	// pg_dump writes beside the final name, which the dump gets only once it
+	// is complete: a run killed part-way (kill -9, a node lost) leaves a
+	// .partial file, never a truncated .dump that looks like a backup.
+	partial := path + ".partial"
+	cmd := exec.CommandContext(ctx, pgDump, "-Fc", "-f", partial, "--dbname", libpqConnString(databaseURL))
 	cmd.Env = os.Environ()
 	if t := settingsOf(ctx).connectTimeout; t > 0 {
 		// libpq's unit is whole seconds; a connect_timeout in the URL wins.
@@ -106,8 +110,12 @@ func backup(ctx context.Context, pool *pgxpool.Pool, databaseURL, dir string) (s
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		os.Remove(path)
+		os.Remove(partial)
 		return "", fmt.Errorf("pg_dump %s failed, nothing was applied: %v: %s", pgDump, err, stderr.String())
+	}
+	if err := os.Rename(partial, path); err != nil {
+		os.Remove(partial)
+		return "", fmt.Errorf("naming the backup %s, nothing was applied: %w", path, err)
 	}
 	return path, nil
 }

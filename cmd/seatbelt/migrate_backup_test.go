@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seatbelt-go/seatbelt/internal/pglocal"
+	"github.com/seatbelt-go/seatbelt/internal/testchild"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
@@ -114,5 +116,37 @@ func TestLibpqConnStringDropsPgxOnlySettings(t *testing.T) {
 		if got := libpqConnString(in); got != want {
 			t.Errorf("libpqConnString(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A run killed while pg_dump writes (kill -9 of the runner: the Job's node
+// lost, OOM) leaves no file under the backup's final name: what is there
+// is truncated, and a .dump name would make it look like a backup.
+func TestMigrateUpBackupKilledLeavesNoDump(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t)
+	bin := t.TempDir()
+	// A pg_dump new enough for any server; it writes the start of a dump
+	// to its -f file, then kills the seatbelt that started it.
+	script := "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 99.1'; exit 0; fi\n" +
+		"printf 'PGDMP partial' > \"$3\"\nkill -9 $PPID\nsleep 5\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(bin, "pg_dump"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
+	backups := t.TempDir()
+	cli := testchild.Start(t, "cli", []string{"migrate", "up", "--database-url", url, "--dir", dir, "--backup-dir", backups},
+		"PATH="+bin+":"+os.Getenv("PATH"))
+	if code := cli.Wait(time.Minute); code == 0 {
+		t.Fatalf("the killed run exited 0\n%s", cli.Output())
+	}
+	if dumps, _ := filepath.Glob(filepath.Join(backups, "*.dump")); len(dumps) != 0 {
+		t.Fatalf("a killed backup left %v under the final name", dumps)
+	}
+	if partial, _ := filepath.Glob(filepath.Join(backups, "*.dump.partial")); len(partial) != 1 {
+		t.Fatalf("want the killed run's .partial file, got %v", partial)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"); n != 0 {
+		t.Fatal("a migration ran although the backup did not finish")
 	}
 }
