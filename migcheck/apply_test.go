@@ -593,3 +593,27 @@ func TestConcurrentIndexInAMigrationWaitsOutOldTransactions(t *testing.T) {
 		t.Fatalf("t_a valid %v, %v", valid, err)
 	}
 }
+
+// A word such as "commit" in a comment leaves the file one transaction: its
+// failure undoes all of it and leaves the set clean, not dirty half-way.
+func TestKeywordInACommentKeepsTheFileOneTransaction(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	set := migcheck.Set{Name: "app", FS: files(
+		"0001_t.up.sql", "-- commit this with the orders change; vacuum later, concurrently if need be\n"+
+			"CREATE TABLE t (a text);\n/* not a COMMIT */ INSERT INTO t VALUES ('commit');\nINSERT INTO nosuch VALUES (1);\n")}
+	_, err := newMigrator(t, db, nil, set).Apply(context.Background())
+	var me *migcheck.MigrationError
+	if !errors.As(err, &me) || !me.Transactional {
+		t.Fatalf("error %v (%+v); want a failure of a file that ran as one transaction", err, me)
+	}
+	var n int
+	db.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE tablename = 't'").Scan(&n)
+	if n != 0 {
+		t.Fatal("the statements before the failed one stayed applied")
+	}
+	r := verify(t, db, nil, set)
+	if r.Sets[0].Dirty || r.Sets[0].Applied != -1 {
+		t.Fatalf("after the failure: %+v; want the set clean at no version", r.Sets[0])
+	}
+}

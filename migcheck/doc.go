@@ -40,8 +40,10 @@
 //     a file never leaves the set dirty; when it fails, the set stays at the
 //     version before it, and a failure on lock_timeout (SQLSTATE 55P03) is
 //     run again with backoff.
-//   - A file that cannot run in one transaction (CONCURRENTLY, COMMIT,
-//     VACUUM, ALTER SYSTEM, CREATE DATABASE) runs one statement at a time
+//   - A file that cannot run in one transaction, because a statement of it
+//     begins CREATE INDEX CONCURRENTLY (or another CONCURRENTLY form),
+//     COMMIT, VACUUM, ALTER SYSTEM or CREATE DATABASE (such a word in a
+//     comment or a string does not count), runs one statement at a time
 //     ([SplitStatements]), marks the set dirty first, and records each
 //     statement as it completes. If it stops part-way the set stays dirty,
 //     and Verify says which statements are known to have run and which one

@@ -285,9 +285,18 @@ func (d *sessionDriver) runSteps(file []byte) error {
 	return nil
 }
 
+// leadingComments skips the blanks and comments before a statement's first
+// keyword: what a statement is depends on how it begins, not on a word in a
+// comment or a string.
+const leadingComments = `(?is)^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*`
+
+// concurrentIndex begins the statements that build or drop an index
+// CONCURRENTLY.
+const concurrentIndex = `create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[^;]*\bconcurrently`
+
 // waitsOutTransactions matches the statements that build or drop an index
 // CONCURRENTLY, after any leading comments.
-var waitsOutTransactions = regexp.MustCompile(`(?is)^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b[^;]*\bconcurrently)\b`)
+var waitsOutTransactions = regexp.MustCompile(leadingComments + `(` + concurrentIndex + `)\b`)
 
 // runStep runs one statement of a file that cannot be one transaction. A
 // CONCURRENTLY index build or drop runs without lock_timeout: it waits for
@@ -343,9 +352,23 @@ func position(sql []byte, pos int32) (line, col int) {
 	return line, col
 }
 
-var nonTransactional = regexp.MustCompile(`(?i)\b(concurrently|commit|vacuum)\b|\balter\s+system\b|\bcreate\s+database\b`)
+// outsideTransaction matches, by their leading keywords, the statements
+// PostgreSQL refuses inside a transaction block, and COMMIT and END, which
+// end one.
+var outsideTransaction = regexp.MustCompile(leadingComments + `(` + concurrentIndex +
+	`|alter\s+table\b[^;]*\bdetach\s+partition\b[^;]*\bconcurrently|reindex\s+(database|system)|commit|end|vacuum|alter\s+system|create\s+database|drop\s+database)\b`)
 
 // transactional reports whether the file runs as one transaction, so a
-// failure undoes all of it and a retry is safe. A file with CONCURRENTLY,
-// COMMIT, VACUUM, ALTER SYSTEM or CREATE DATABASE cannot.
-func transactional(sql []byte) bool { return !nonTransactional.Match(sql) }
+// failure undoes all of it and a retry is safe. A file with a statement
+// that cannot (CREATE INDEX CONCURRENTLY, COMMIT, VACUUM, ALTER SYSTEM,
+// CREATE DATABASE, ...) runs statement by statement. Each statement is
+// judged by how it begins: such a word in a comment or a string must not
+// cost the file its all-or-nothing transaction.
+func transactional(sql []byte) bool {
+	for _, st := range SplitStatements(string(sql)) {
+		if outsideTransaction.MatchString(st.SQL) {
+			return false
+		}
+	}
+	return true
+}
