@@ -81,7 +81,8 @@
 // whose content changed, an applied version the binary lacks, a file below
 // the applied version that never ran, versions applied without a ledger
 // entry (recorded by [Migrator.Baseline]), invalid indexes left by a failed
-// CREATE INDEX CONCURRENTLY, and a database ahead of the binary (info unless
+// CREATE INDEX CONCURRENTLY (one being built right now is info, with the
+// builder's pid), and a database ahead of the binary (info unless
 // Config.AheadIsError). [Report.Err] returns a [*VerifyError] that matches
 // each problem's sentinel with errors.Is.
 //

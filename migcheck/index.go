@@ -106,6 +106,10 @@ type UndeclaredIndex struct {
 	Table      string `json:"table"`
 	Valid      bool   `json:"valid"`
 	Definition string `json:"definition"`
+	// Builder is the pid of the CREATE INDEX CONCURRENTLY (or REINDEX
+	// CONCURRENTLY) building it right now, 0 for none: such an index is
+	// not valid until the build ends, which is no fault.
+	Builder int `json:"builder,omitempty"`
 }
 
 // IndexReport is the result of [Indexer.Status].
@@ -323,7 +327,8 @@ func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*Inde
 		declared[tempName(ix.Name, replaceSuffix)] = true
 		declared[tempName(ix.Name, retireSuffix)] = true
 	}
-	rows, err := q.Query(ctx, `SELECT c.relname, format('%I.%I', n.nspname, t.relname), i.indisvalid, pg_get_indexdef(c.oid)
+	rows, err := q.Query(ctx, `SELECT c.relname, format('%I.%I', n.nspname, t.relname), i.indisvalid, pg_get_indexdef(c.oid),
+		coalesce((SELECT min(p.pid) FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid AND p.datname = current_database()), 0)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid)
@@ -334,7 +339,7 @@ func (x *Indexer) status(ctx context.Context, q querier, undeclared bool) (*Inde
 	}
 	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (UndeclaredIndex, error) {
 		var u UndeclaredIndex
-		err := r.Scan(&u.Name, &u.Table, &u.Valid, &u.Definition)
+		err := r.Scan(&u.Name, &u.Table, &u.Valid, &u.Definition, &u.Builder)
 		return u, err
 	})
 	if err != nil {

@@ -114,15 +114,24 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 			return err
 		})
 	}
-	type index struct{ name, table, schema, relname string }
+	type index struct {
+		name, table, schema, relname string
+		builder                      int32 // pid of the build in progress, 0 for none
+	}
 	var invalid []index
-	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname), n.nspname, c.relname
+	// An index that CREATE INDEX CONCURRENTLY is building right now is not
+	// valid yet either; pg_stat_progress_create_index names its builder.
+	// (A role that may not read other roles' progress sees no builder, and
+	// the index is reported invalid.)
+	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname), n.nspname, c.relname, coalesce(min(p.pid), 0)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_class t ON t.oid = i.indrelid
+		LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = i.indexrelid AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg_toast%'
+		GROUP BY n.nspname, c.relname, t.relname
 		ORDER BY 1`).Query(func(rows pgx.Rows) error {
 		var ix index
-		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table, &ix.schema, &ix.relname}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table, &ix.schema, &ix.relname, &ix.builder}, func() error {
 			invalid = append(invalid, ix)
 			return nil
 		})
@@ -172,7 +181,12 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 		p := Problem{Kind: KindInvalidIndex, Severity: SeverityError, Index: ix.name,
 			Message: fmt.Sprintf("index %s on %s is invalid (a CREATE INDEX CONCURRENTLY or REINDEX failed or was interrupted); queries do not use it but writes still maintain it", ix.name, ix.table),
 			Fix:     fmt.Sprintf("DROP INDEX CONCURRENTLY %s; then create it again (CREATE INDEX CONCURRENTLY ...), or REINDEX INDEX CONCURRENTLY %s;", ix.name, ix.name)}
-		if rep.Migrating {
+		switch {
+		case ix.builder != 0:
+			p.Severity = SeverityInfo
+			p.Message = fmt.Sprintf("index %s on %s is not valid yet: it is being built by pid %d (CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY); wait for it", ix.name, ix.table, ix.builder)
+			p.Fix = fmt.Sprintf("wait for the build (pid %d) to finish", ix.builder)
+		case rep.Migrating:
 			p.Severity = SeverityInfo
 			p.Message = fmt.Sprintf("index %s on %s is not valid yet; a migration is running and may be building it", ix.name, ix.table)
 			p.Fix = "wait for the migration to finish"

@@ -3,6 +3,7 @@ package migcheck_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -328,5 +329,64 @@ func TestVerifyRightAfterApplyFindsNoRunner(t *testing.T) {
 		if err != nil || len(r.Problems) != 0 || r.Runner != nil {
 			t.Fatalf("verify right after apply: runner %v, problems %+v, %v", r.Runner, r.Problems, err)
 		}
+	}
+}
+
+// An index CREATE INDEX CONCURRENTLY is building right now (no index file
+// declares it) is not valid yet, which is no fault: Verify reports it as
+// info naming the builder, not as an invalid index to drop, and the
+// indexer's status names the builder too.
+func TestVerifyIndexBeingBuilt(t *testing.T) {
+	t.Parallel()
+	db := appliedDB(t)
+	// An open write on users keeps the build waiting, its index not valid.
+	blocker, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx)
+	exec(t, blocker, "INSERT INTO users VALUES (1, 'a@x')")
+	built := make(chan error, 1)
+	var builder int32
+	builderConn, err := db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer builderConn.Release()
+	builderConn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&builder)
+	go func() {
+		_, err := builderConn.Exec(ctx, "CREATE INDEX CONCURRENTLY users_email ON users (email)")
+		built <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		db.QueryRow(ctx, "SELECT count(*) FROM pg_stat_progress_create_index WHERE pid = $1 AND index_relid <> 0", builder).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the build never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := verify(t, db, nil, appSet())
+	p := only(t, r, migcheck.KindInvalidIndex, migcheck.SeverityInfo)
+	if p.Index != "public.users_email" || !strings.Contains(p.Message, fmt.Sprintf("being built by pid %d", builder)) || strings.Contains(p.Fix, "DROP") {
+		t.Fatalf("%+v", p)
+	}
+	if r.Err() != nil {
+		t.Fatalf("a build in progress fails the start: %v", r.Err())
+	}
+	rep, err := newIndexer(t, db, nil, "other.sql", "CREATE INDEX CONCURRENTLY other ON users (id)").Status(ctx)
+	if err != nil || len(rep.Undeclared) != 1 || rep.Undeclared[0].Builder != int(builder) {
+		t.Fatalf("index status: %+v %v; want users_email with its builder", rep, err)
+	}
+	blocker.Rollback(ctx)
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	if r := verify(t, db, nil, appSet()); len(r.Problems) != 0 {
+		t.Fatalf("after the build: %+v", r.Problems)
 	}
 }

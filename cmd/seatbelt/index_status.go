@@ -62,7 +62,10 @@ Exit 0 unless the files are bad or the database cannot be reached (2); run
 				fmt.Fprintln(out, "\nindexes no file declares (made by migrations or by hand):")
 				for _, u := range rep.Undeclared {
 					valid := ""
-					if !u.Valid {
+					switch {
+					case u.Builder != 0:
+						valid = fmt.Sprintf(" being built by pid %d; wait for it", u.Builder)
+					case !u.Valid:
 						valid = " INVALID"
 					}
 					fmt.Fprintf(out, "  %s%s: %s\n", u.Name, valid, u.Definition)
