@@ -43,21 +43,14 @@ Exit codes: 0 built or nothing to do, 1 a build failed or an index is not as
 declared (the message says why), 2 usage, connection or lock-wait errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The library reads 0 as "the default": an explicit 0 here
-			// would silently mean something else than what was typed.
-			for _, z := range []struct {
-				flag, instead string
-				zero          bool
-			}{
-				{"lock-timeout", "a positive duration such as 5s (the default)", lockTimeout == 0},
-				{"lock-retries", "-1 for no retries, or a positive count (the default is 3)", retries == 0},
-				{"lock-wait", "a positive duration such as 10m (the default)", lockWait == 0},
-				{"old-transaction", "a positive duration such as 1m (the default)", oldTx == 0},
-				{"progress-interval", "a positive duration such as 1s (the default)", every == 0},
-			} {
-				if z.zero && cmd.Flags().Changed(z.flag) {
-					return fmt.Errorf("--%s 0 is not accepted; pass %s, or leave the flag out", z.flag, z.instead)
-				}
+			if err := checkNumberFlags(cmd,
+				durationFlag("lock-timeout", "a positive duration such as 5s (the default)", lockTimeout),
+				numberFlag{flag: "lock-retries", instead: "-1 for no retries, or a positive count (the default is 3)", zero: retries == 0},
+				durationFlag("lock-wait", "a positive duration such as 10m (the default)", lockWait),
+				durationFlag("old-transaction", "a positive duration such as 1m (the default)", oldTx),
+				durationFlag("progress-interval", "a positive duration such as 1s (the default)", every),
+			); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -114,6 +114,9 @@ func (o *migrateOptions) setArgs() ([]migcheck.Set, map[string]string, error) {
 // open connects and builds the Migrator. Its errors are usage or connection
 // errors (exit 2).
 func (o *migrateOptions) open(ctx context.Context, cmd *cobra.Command, cfg *migcheck.Config) (*migcheck.Migrator, *pgxpool.Pool, error) {
+	if err := checkNumberFlags(cmd, durationFlag("lock-wait", "a positive duration such as 10m (the default)", o.lockWait)); err != nil {
+		return nil, nil, err
+	}
 	sets, flags, err := o.setArgs()
 	if err != nil {
 		return nil, nil, err

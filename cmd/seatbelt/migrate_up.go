@@ -41,6 +41,13 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// SIGTERM (a deleted Job, a cancelled CI run) cancels the
 			// running statement, leaving the usual recovery message.
+			if err := checkNumberFlags(cmd,
+				durationFlag("lock-timeout", "a positive duration such as 5s (the default)", lockTimeout),
+				// 0 is the default, none, so only a negative value is wrong.
+				numberFlag{flag: "statement-timeout", instead: "a positive duration, or 0 for none (the default)", negative: statementTimeout < 0},
+			); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()

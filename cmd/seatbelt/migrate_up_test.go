@@ -268,3 +268,33 @@ func TestMigrateUpThroughAPooler(t *testing.T) {
 		t.Fatalf("up with DATABASE_DIRECT_URL: exit %d\n%s", code, out)
 	}
 }
+
+// The library reads a zero duration as its default: an explicit 0 would
+// silently mean something other than what was typed, so it is refused, and
+// a negative value is refused naming the flag, not a Config field. Both
+// before connecting.
+func TestMigrateRefusesZeroAndNegativeDurations(t *testing.T) {
+	t.Parallel()
+	dir := migrationDir(t, "0001_t.up.sql", "CREATE TABLE t (id int);")
+	db := []string{"--database-url", "postgres://x@127.0.0.1:1/x", "--dir", dir}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "up", "--lock-wait", "0"}, "--lock-wait 0 is not accepted; pass a positive duration such as 10m (the default)"},
+		{[]string{"migrate", "up", "--lock-timeout", "0"}, "--lock-timeout 0 is not accepted; pass a positive duration such as 5s (the default)"},
+		{[]string{"migrate", "up", "--lock-timeout", "-1s"}, "--lock-timeout -1s is negative"},
+		{[]string{"migrate", "up", "--statement-timeout", "-1s"}, "--statement-timeout -1s is negative; pass a positive duration, or 0 for none"},
+		{[]string{"migrate", "force", "--version", "1", "--lock-wait", "0"}, "--lock-wait 0 is not accepted"},
+		{[]string{"migrate", "baseline", "--lock-wait", "-2m"}, "--lock-wait -2m0s is negative"},
+		{[]string{"index", "apply", "--lock-wait", "-1s"}, "--lock-wait -1s is negative"},
+	} {
+		out, code := runCLI(t, append(c.args, db...)...)
+		if code != 2 || !strings.Contains(out, c.want) || strings.Contains(out, "Config.") || strings.Contains(out, "cannot connect") {
+			t.Errorf("%v: exit %d, want 2 and %q before connecting\n%s", c.args, code, c.want, out)
+		}
+	}
+	if out, code := runCLI(t, "migrate", "up", "--statement-timeout", "0", "--database-url", "postgres://x@127.0.0.1:1/x?connect_timeout=1", "--dir", dir); !strings.Contains(out, "cannot connect") {
+		t.Errorf("--statement-timeout 0 (none, the default) was refused: exit %d\n%s", code, out)
+	}
+}
