@@ -68,8 +68,12 @@ type Client struct {
 	completions   chan *completion
 	stopCompleter chan struct{}
 	compDone      chan struct{}
-	leader        atomic.Bool
-	releases      releaseQueue
+	// txSlots bounds the stage transactions open at once (see
+	// StageRun.Tx): a slot is taken before Begin and given back when the
+	// transaction ends.
+	txSlots  chan struct{}
+	leader   atomic.Bool
+	releases releaseQueue
 }
 
 const (
@@ -114,7 +118,23 @@ func NewClient(db *pgxpool.Pool, cfg *Config) (*Client, error) {
 		completions:   make(chan *completion, 1024),
 		stopCompleter: make(chan struct{}),
 		compDone:      make(chan struct{}),
+		txSlots:       make(chan struct{}, stageTxLimit(db)),
 	}, nil
+}
+
+// keptConns is how many of the pool's connections stage transactions leave
+// to the client's own statements: the heartbeat's, the claim's and the
+// completer's.
+const keptConns = 2
+
+// stageTxLimit is how many stage transactions may be open at once: the
+// pool's MaxConns less keptConns, at least one. Stages that held every
+// connection of the pool (MaxWorkers is 100 by default, pgxpool's MaxConns
+// 4 on a small machine) made the heartbeat wait for one behind them: the
+// leases ran out while the stages still ran, and the leader gave them to
+// another worker, which ran them again.
+func stageTxLimit(db *pgxpool.Pool) int {
+	return max(1, int(db.Config().MaxConns)-keptConns)
 }
 
 // Register adds a kind this client can run. Call it before Start. A kind
@@ -209,7 +229,8 @@ func (c *Client) Start(ctx context.Context) error {
 		c.bg.Add(1)
 		go func() { defer c.bg.Done(); c.periodicLoop(bgCtx) }()
 	}
-	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil)
+	c.log.Info("jobs: client started", "kinds", c.kindNames, "queues", c.queueNames, "max_workers", c.queueMax, "lease", c.cfg.Lease, "listener", l != nil,
+		"stage_transactions", cap(c.txSlots))
 	return nil
 }
 
@@ -439,6 +460,7 @@ func (c *Client) startStage(claim *claimed) {
 	c.stages.Add(1)
 	go func() {
 		defer func() {
+			r.rollback() // a transaction no outcome ended (none should remain) gives its slot back
 			c.mu.Lock()
 			if a := c.active[j.id]; a != nil && a.claim == j.claim {
 				delete(c.active, j.id)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -771,5 +772,51 @@ func TestCompletionOfAHeldRowHoldsUpNoOther(t *testing.T) {
 	}
 	if took := time.Since(begun); took > 4*time.Second {
 		t.Errorf("Stop with a 1 s deadline took %s while a row was held", took.Round(time.Millisecond))
+	}
+}
+
+// Stages that hold their transaction for a while, more of them than the
+// pool has connections (MaxWorkers is 100 by default, pgxpool's MaxConns
+// 4 on a small machine), leave the heartbeat a connection: every stage
+// keeps its lease and runs once.
+func TestStageTransactionsLeaveTheHeartbeatAConnection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pc, err := pgxpool.ParseConfig(b.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = 4
+	small, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(small.Close)
+	var runs atomic.Int32
+	kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		runs.Add(1)
+		tx, err := r.Tx(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "SELECT pg_sleep(0.4)"); err != nil {
+			return err
+		}
+		return r.Track(ctx, "widgets", r.JobID())
+	}}}}
+	peer := startClient(t, b.db, testConfig("leader")) // another replica, the leader
+	waitFor(t, 5*time.Second, "the peer to lead", peer.IsLeader)
+	cfg := testConfig("w") // a 2 s lease, renewed every 667 ms
+	cfg.MaxWorkers = 40
+	startClient(t, small, cfg, kind)
+	const n = 30
+	for range n {
+		enqueue(t, b.db, "k", nil, nil)
+	}
+	waitFor(t, 60*time.Second, "every job to end", func() bool {
+		return count(t, b.db, "SELECT count(*)::int FROM seatbelt_jobs WHERE state IN ('succeeded', 'failed')") == n
+	})
+	if rescued := count(t, b.db, "SELECT count(*)::int FROM seatbelt_job_events WHERE event = 'rescued'"); rescued > 0 || runs.Load() != n {
+		t.Errorf("%d jobs on a pool of 4: %d stage runs, %d leases lost while their stages ran", n, runs.Load(), rescued)
 	}
 }

@@ -151,8 +151,8 @@ func (c *Client) completeStage(ctx context.Context, r *StageRun) error {
 			}
 		}
 	}
-	tx := r.tx
-	r.tx = nil
+	tx, done := r.endTx()
+	defer done()
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// The stage's own transaction waits for its row: it holds up nothing
 	// but this stage, and its writes commit only with the completion.

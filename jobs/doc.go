@@ -48,7 +48,11 @@
 // transaction still open) holds up no other stage's renewal, and its own
 // stage's lease is renewed the moment the row is released, however long
 // that took; keep such transactions short all the same, since a waiting
-// renewal holds one of the pool's connections. Stages have a timeout, a number
+// renewal holds one of the pool's connections. A stage's transaction
+// ([StageRun.Tx]) holds one too, until the stage ends; at most the pool's
+// MaxConns less 2 are open at once, so that the heartbeat, the claims and
+// the completions always find a connection (a stage beyond waits in Tx).
+// Stages have a timeout, a number
 // of attempts and a backoff. A worker that does not know a job's kind or
 // stage (an older version during a rollout) leaves it for one that does.
 //

@@ -134,9 +134,9 @@ func call(ctx context.Context, st Stage, r *StageRun) (err error) {
 }
 
 func (r *StageRun) rollback() {
-	if r.tx != nil {
-		_ = r.tx.Rollback(context.Background())
-		r.tx = nil
+	if tx, done := r.endTx(); tx != nil {
+		_ = tx.Rollback(context.Background())
+		done()
 	}
 }
 

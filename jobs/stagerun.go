@@ -93,16 +93,40 @@ func (r *StageRun) SetResult(v any) error {
 // Everything written through it commits together with the stage's
 // completion and its ledger entries, or not at all: if the stage fails, or
 // its lease was lost to another worker, it is rolled back.
+//
+// A stage transaction holds one of the pool's connections until the stage
+// ends, and at most the pool's MaxConns less 2 are open at once, so that
+// the client's heartbeat, claims and completions always find a connection:
+// Tx waits for its turn within ctx. Size the pool for the stages that use
+// it at once; a stage's own use of the pool outside Tx is not counted.
 func (r *StageRun) Tx(ctx context.Context) (pgx.Tx, error) {
 	if r.tx != nil {
 		return r.tx, nil
 	}
+	select {
+	case r.c.txSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jobs: waiting for a connection for the stage transaction (at most %d open at once: the pool's MaxConns less 2): %w", cap(r.c.txSlots), context.Cause(ctx))
+	}
 	tx, err := r.c.db.Begin(ctx)
 	if err != nil {
+		<-r.c.txSlots
 		return nil, fmt.Errorf("jobs: beginning the stage transaction: %w", err)
 	}
 	r.tx = tx
 	return tx, nil
+}
+
+// endTx takes the stage's transaction away from it, for its caller to end,
+// and gives back its slot once the caller has: call the function returned
+// after the commit or rollback. It returns nil when no transaction is open.
+func (r *StageRun) endTx() (pgx.Tx, func()) {
+	tx := r.tx
+	if tx == nil {
+		return nil, nil
+	}
+	r.tx = nil
+	return tx, func() { <-r.c.txSlots }
 }
 
 // Track records in the job's ledger that this stage created the rows of
