@@ -39,22 +39,23 @@
 //
 // # Workers
 //
-// A started [Client] claims due jobs with SELECT ... FOR NO KEY UPDATE SKIP LOCKED
-// in batches, woken by LISTEN/NOTIFY with a poll as fallback. Each running
-// stage holds a lease (Config.Lease, 30 s by default) renewed by a
-// heartbeat; when a worker dies, the leader makes its stage available again
-// after the lease, and the attempt counts. A job row that another
+// A started [Client] claims due jobs with SELECT ... FOR NO KEY UPDATE
+// SKIP LOCKED in batches, woken by LISTEN/NOTIFY with a poll as fallback.
+// Each running stage holds a lease (Config.Lease, 30 s by default) renewed
+// by a heartbeat; when a worker dies, the leader makes its stage available
+// again after the lease, and the attempt counts. A job row that another
 // transaction holds (an operator's SELECT ... FOR UPDATE, a [Cancel] in a
-// transaction still open) holds up no other stage's renewal, and its own
-// stage's lease is renewed the moment the row is released, however long
-// that took; keep such transactions short all the same, since a waiting
-// renewal holds one of the pool's connections. A stage's transaction
-// ([StageRun.Tx]) holds one too, until the stage ends; at most the pool's
-// MaxConns less 2 are open at once, so that the heartbeat, the claims and
-// the completions always find a connection (a stage beyond waits in Tx).
-// Stages have a timeout, a number
-// of attempts and a backoff. A worker that does not know a job's kind or
-// stage (an older version during a rollout) leaves it for one that does.
+// transaction still open) holds up no other stage's renewal or completion,
+// and its own stage's lease is renewed, and its completion written, the
+// moment the row is released, however long that took; keep such
+// transactions short all the same, since a waiting renewal holds one of
+// the pool's connections. A stage's transaction ([StageRun.Tx]) holds one
+// too, until the stage ends; at most the pool's MaxConns less 2 are open at
+// once, so that the heartbeat, the claims and the completions always find
+// a connection (a stage beyond waits in Tx). Stages have a timeout, a
+// number of attempts and a backoff. A worker that does not know a job's
+// kind or stage (an older version during a rollout) leaves it for one that
+// does.
 //
 // A stage that waits on something outside (an export not ready yet, a
 // partner asking to come back later) returns [Snooze]: it runs again after
