@@ -76,7 +76,9 @@ func readFenced(ctx context.Context, q interface {
 		return nil, false, false, err
 	}
 	defer rows.Close()
-	recs = make([]*Record, 0, limit)
+	// The limit is a cap, not what the read returns (most reads return a
+	// few records): grow as rows come rather than reserve the cap.
+	recs = make([]*Record, 0, min(limit, 64))
 	for rows.Next() {
 		r, below, err := scanFenced(rows)
 		if err != nil {

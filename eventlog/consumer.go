@@ -30,8 +30,8 @@ type Handler func(ctx context.Context, tx pgx.Tx, r *Record) error
 // ConsumerConfig tunes a [Consumer]. The zero value (or nil) gives the
 // defaults.
 type ConsumerConfig struct {
-	// BatchSize is the most records handled in one transaction. Defaults
-	// to 500.
+	// BatchSize is the most records handled in one transaction: 1 to
+	// 100,000. Defaults to 500.
 	BatchSize int
 	// PollInterval is how long an active consumer waits for a NOTIFY before
 	// looking for records anyway. Defaults to 1 second, or to 100
@@ -149,6 +149,12 @@ func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consu
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	// A batch's records are held in memory and handled in one transaction:
+	// a size past the bound is a slip (a unit, a shift), refused here
+	// rather than when the first batch asks for its memory.
+	if c.BatchSize > maxBatch {
+		return nil, fmt.Errorf("%w: ConsumerConfig.BatchSize is %d; use 1 to %d, or 0 for the default (500)", ErrInvalidConfig, c.BatchSize, maxBatch)
 	}
 	if c.PollInterval < 0 {
 		return nil, fmt.Errorf("%w: ConsumerConfig.PollInterval is %s; use a positive duration, or 0 for the default (%s, or %s without a session)", ErrInvalidConfig, c.PollInterval, pollWithListen, pollOnly)

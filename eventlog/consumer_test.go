@@ -460,3 +460,20 @@ func TestConsumerRunsOnce(t *testing.T) {
 		t.Fatalf("second Run: %v", err)
 	}
 }
+
+// The largest BatchSize NewConsumer takes runs: its batches reserve
+// memory as records come, not for the whole size.
+func TestConsumerAtTheLargestBatchSize(t *testing.T) {
+	t.Parallel()
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{BatchSize: 100000}, nil)
+	done := runConsumer(t, c)
+	for i := range 3 {
+		mustAppend(t, s, eventlog.Stream{Type: "o", ID: strconv.Itoa(i)}, i)
+	}
+	waitDelivered(t, tb, 3, 10*time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v", err)
+	default:
+	}
+}

@@ -69,9 +69,11 @@ type RebuildResult struct {
 	Took time.Duration
 }
 
-// maxRebuildBatch bounds RebuildOpts.BatchSize: a batch is held in memory
-// and in one transaction.
-const maxRebuildBatch = 100000
+// maxBatch bounds RebuildOpts.BatchSize and ConsumerConfig.BatchSize: a
+// batch is held in memory and in one transaction, so a mistyped size (a
+// unit slip, 1<<40) must be refused where it is given, not found when a
+// batch asks for that much memory.
+const maxBatch = 100000
 
 // rebuildFenceWait is how long a rebuild that could not switch waits
 // before it catches up and tries again.
@@ -278,8 +280,8 @@ func checkRebuild(consumer string, o *RebuildOpts) error {
 		return fmt.Errorf("%w: RebuildOpts.Handle is required: it writes records into the new read model", ErrInvalidConfig)
 	case o.Switch == nil:
 		return fmt.Errorf("%w: RebuildOpts.Switch is required: it makes the new read model the live one", ErrInvalidConfig)
-	case o.BatchSize < 0 || o.BatchSize > maxRebuildBatch:
-		return fmt.Errorf("%w: RebuildOpts.BatchSize is %d; use 1 to %d, or 0 for the default (2000)", ErrInvalidConfig, o.BatchSize, maxRebuildBatch)
+	case o.BatchSize < 0 || o.BatchSize > maxBatch:
+		return fmt.Errorf("%w: RebuildOpts.BatchSize is %d; use 1 to %d, or 0 for the default (2000)", ErrInvalidConfig, o.BatchSize, maxBatch)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,16 @@ func TestConfigErrorsNameTheFieldAndTheFix(t *testing.T) {
 			[]string{"ConsumerConfig.MaxBackoff is -1s", "or 0 for the default (10s)"}},
 		{"NegativeBatchSize", consumer(eventlog.ConsumerConfig{BatchSize: -1}),
 			[]string{"ConsumerConfig.BatchSize is -1", "or 0 for the default (500)"}},
+		// A batch is held in memory: a slipped size must be refused here,
+		// not crash the process when its first batch allocates.
+		{"BatchSizeOverTheBound", consumer(eventlog.ConsumerConfig{BatchSize: 1 << 40}),
+			[]string{"ConsumerConfig.BatchSize is 1099511627776", "use 1 to 100000, or 0 for the default (500)"}},
+		{"BatchSizeMaxInt", consumer(eventlog.ConsumerConfig{BatchSize: math.MaxInt}),
+			[]string{"ConsumerConfig.BatchSize is 9223372036854775807", "use 1 to 100000"}},
+		{"GroupBatchSizeOverTheBound", func() error {
+			_, err := s.NewGroup("g", 4, h, &eventlog.ConsumerConfig{BatchSize: 100001})
+			return err
+		}, []string{"ConsumerConfig.BatchSize is 100001", "use 1 to 100000"}},
 		{"NegativeMaxAttempts", consumer(eventlog.ConsumerConfig{MaxAttempts: -1}),
 			[]string{"ConsumerConfig.MaxAttempts is -1", "or 0 for the default (5)"}},
 		{"EmptyWriterToRevert", func() error {
