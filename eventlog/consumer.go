@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -175,8 +176,11 @@ var errLostLock = errors.New("eventlog: lost the consumer's lock connection")
 
 // Run waits until this instance is the active one, then delivers records
 // until ctx is done (it returns nil) or the handler keeps failing on a
-// record (it returns a [*HandlerError]). If its lock connection is lost it
-// goes back to standby.
+// record (it returns a [*HandlerError]). If its lock connection is lost,
+// or a statement of its own fails on a passing error (a lock or statement
+// timeout, a deadlock or serialization failure, the server short of
+// resources or read-only during a failover), it logs a warning and goes
+// back to standby, trying again after TakeoverPoll.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrConsumerRunning
@@ -189,19 +193,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	return runAgain(ctx, c.runOnce, c.sleep, c.cfg.TakeoverPoll, c.cfg.Logger, "eventlog: consumer lost its connection; back to standby")
+	return runAgain(ctx, c.runOnce, c.sleep, c.cfg.TakeoverPoll, c.cfg.Logger, "eventlog: consumer lost its connection or hit a passing database error; back to standby")
 }
 
 // runAgain calls once until ctx is done (it returns nil) or once fails
-// other than by losing its connection (it returns that error); after a
-// lost connection it logs lost, waits pause and calls once again.
+// other than by a lost connection or a passing error (see isTransient; it
+// returns that error); after one of those it logs lost, waits pause and
+// calls once again.
 func runAgain(ctx context.Context, once func(context.Context) error, sleep func(context.Context, time.Duration) error, pause time.Duration, log *slog.Logger, lost string) error {
 	for {
 		err := once(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, errLostLock) || isConnError(err):
+		case errors.Is(err, errLostLock) || isTransient(err):
 			log.Warn(lost, "err", err)
 			if sleep(ctx, pause) != nil {
 				return nil
@@ -236,19 +241,38 @@ func (c *Consumer) register(ctx context.Context) error {
 	return err
 }
 
-// isConnError reports whether err is the loss of a connection: a network
-// error, or the server ending the session (FATAL: terminated by another
-// member or an administrator, an idle transaction timed out).
-func isConnError(err error) bool {
-	// A handler that kept failing on a lost connection stops Run too.
+// isTransient reports whether err, which stopped a consumer's or group
+// member's run, passes if the run starts again: the loss of a connection
+// (a network error, or the server ending the session: FATAL, terminated
+// by another member or an administrator, an idle transaction timed out),
+// or an error of one statement that a later try does not meet
+// (transientCodes). Run documents that it returns only when ctx ends or
+// the handler keeps failing, so a lock or statement timeout set on the
+// role or database, met while a Rebuild's switch or another instance's
+// batch holds the checkpoint row, must not stop it for good.
+func isTransient(err error) bool {
+	// A handler that kept failing, on a lost connection or anything else,
+	// stops Run: its retries were the handler's, counted by MaxAttempts.
 	if errors.As(err, new(*HandlerError)) {
 		return false
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
+		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08") ||
+			strings.HasPrefix(pgErr.Code, "53") || slices.Contains(transientCodes, pgErr.Code)
 	}
 	return err != nil && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, errCheckpointGone)
+}
+
+// transientCodes are the SQLSTATEs, besides a lost connection's and class
+// 53 (insufficient resources: out of memory, disk full, too many
+// connections), of a statement that fails now and passes when tried again.
+var transientCodes = []string{
+	"55P03", // lock_not_available: lock_timeout, waiting on a checkpoint row
+	"57014", // query_canceled: statement_timeout (Run's own ctx ending is checked first)
+	"40001", // serialization_failure
+	"40P01", // deadlock_detected
+	"25006", // read_only_sql_transaction: the pool reached a demoted primary, a failover under way
 }
 
 // errCheckpointGone: a checkpoint row a consumer, group member or rebuild

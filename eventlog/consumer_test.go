@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
 )
@@ -475,5 +477,154 @@ func TestConsumerAtTheLargestBatchSize(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Run returned %v", err)
 	default:
+	}
+}
+
+// withLockTimeout sets lock_timeout on the test's database, as a DBA may
+// on the role or the database, for the connections opened from now on.
+func withLockTimeout(t *testing.T, tb *testBundle, timeout time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	var db string
+	if err := tb.pool.QueryRow(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.pool.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s SET lock_timeout = %d`, pgx.Identifier{db}.Sanitize(), timeout.Milliseconds())); err != nil {
+		t.Fatal(err)
+	}
+	tb.pool.Reset() // the pool's connections take the setting as they open again
+}
+
+// lockWhileDue holds the rows lockSQL locks while a record is due, until
+// met reports that the reader met the lock (within 10 s): a record's
+// transaction is open when another transaction (a rebuild's switch,
+// another instance's batch) locks the rows, then commits, so its record
+// is below the fence and the reader goes for the locked rows. (The fence
+// is the whole server's: a parallel test's open transaction can hold the
+// record back a while, hence met rather than a fixed wait.)
+func lockWhileDue(t *testing.T, tb *testBundle, s *eventlog.Store, st eventlog.Stream, lockSQL string, met func() bool) {
+	t.Helper()
+	ctx := context.Background()
+	writer, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(ctx)
+	if _, err := s.AppendTx(ctx, writer, st, []eventlog.NewRecord{rec("due")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	locker, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(ctx)
+	if _, err := locker.Exec(ctx, lockSQL); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !met(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reader did not meet the locked rows within 10 s")
+		}
+	}
+}
+
+// A lock_timeout set on the database, met on the checkpoint row while
+// another transaction holds it, is a passing error: Run, which returns
+// only when ctx ends or the handler keeps failing, warns and tries again,
+// and every record is delivered.
+func TestConsumerOutlastsALockTimeoutOnItsCheckpoint(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	if _, err := tb.pool.Exec(context.Background(), deliveriesDDL); err != nil {
+		t.Fatal(err)
+	}
+	withLockTimeout(t, tb, 300*time.Millisecond)
+	s := newStore(t, tb, "b")
+	w := &warnings{}
+	c, err := s.NewConsumer("proj", recordDelivery("proj"), &eventlog.ConsumerConfig{
+		PollInterval: 50 * time.Millisecond, TakeoverPoll: 100 * time.Millisecond, Logger: slog.New(w)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := runConsumer(t, c)
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitDelivered(t, tb, 1, 10*time.Second)
+	// Held until the consumer warns of its lock timeout; before Run tried
+	// again, it returned there.
+	lockWhileDue(t, tb, s, eventlog.Stream{Type: "o", ID: "2"}, `SELECT 1 FROM eventlog_consumers WHERE name = 'proj' FOR UPDATE`, func() bool {
+		return w.count("eventlog: consumer lost its connection or hit a passing database error") > 0 || len(done) > 0
+	})
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "3"}, 3)
+	waitRowsWhileRunning(t, tb, "deliveries", 3, done, 10*time.Second)
+}
+
+// waitRowsWhileRunning is waitRows for a Run that must not return
+// meanwhile: done gets its result.
+func waitRowsWhileRunning(t *testing.T, tb *testBundle, table string, n int, done <-chan error, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v with %d of %d records delivered", err, rowCount(t, tb, table), n)
+		default:
+		}
+		got := rowCount(t, tb, table)
+		if got == n {
+			return
+		}
+		if got > n || time.Now().After(deadline) {
+			t.Fatalf("%d records delivered, want %d", got, n)
+		}
+	}
+}
+
+// Run starts again after an error that passes (as after a lost
+// connection), and returns on one that does not, or on the handler's.
+func TestRunRetriesPassingDatabaseErrors(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	// serverErr is the server's error, of SQLSTATE code, on sql, as a
+	// batch wraps it.
+	serverErr := func(code, sql string) error {
+		t.Helper()
+		err := pgx.BeginFunc(ctx, tb.pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql)
+			return err
+		})
+		if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != code {
+			t.Fatalf("%s: %v, want SQLSTATE %s", sql, err, code)
+		}
+		return fmt.Errorf("eventlog: locking the checkpoint of %q: %w", "c", err)
+	}
+	holder, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_xact_lock(42)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what  string
+		err   error
+		retry bool
+	}{
+		{"lock_timeout", serverErr("55P03", `SET LOCAL lock_timeout = 50; SELECT pg_advisory_xact_lock(42)`), true},
+		{"statement_timeout", serverErr("57014", `SET LOCAL statement_timeout = 50; SELECT pg_sleep(1)`), true},
+		{"read-only", serverErr("25006", `SET TRANSACTION READ ONLY; INSERT INTO eventlog_consumers (name) VALUES ('x')`), true},
+		{"deadlock", &pgconn.PgError{Code: "40P01"}, true},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, true},
+		{"too many connections", &pgconn.PgError{Code: "53300", Severity: "FATAL"}, true},
+		{"out of memory", &pgconn.PgError{Code: "53200"}, true},
+		{"undefined table", serverErr("42P01", `SELECT * FROM no_such_table`), false},
+		{"handler's lock_timeout", &eventlog.HandlerError{Consumer: "c", Record: &eventlog.Record{}, Err: &pgconn.PgError{Code: "55P03"}}, false},
+	} {
+		if got := eventlog.IsRetried(c.err); got != c.retry {
+			t.Errorf("%s (%v): retried %v, want %v", c.what, c.err, got, c.retry)
+		}
 	}
 }

@@ -29,9 +29,9 @@ func ConnectSession(ctx context.Context, s *Store, cc *pgx.ConnConfig, checked b
 	return err
 }
 
-// IsLostConnection reports whether Run takes err for a lost connection and
-// starts again.
-func IsLostConnection(err error) bool { return errors.Is(err, errLostLock) || isConnError(err) }
+// IsRetried reports whether Run takes err for a lost connection or a
+// passing error and starts again.
+func IsRetried(err error) bool { return errors.Is(err, errLostLock) || isTransient(err) }
 
 // PartitionLock is the key of partition p's advisory lock in group name.
 var PartitionLock = partitionLock

@@ -157,7 +157,9 @@ func (g *Group) Partitions() int { return g.partitions }
 // handler keeps failing on a record (it returns a [*HandlerError]). The
 // member takes its share of the partitions and delivers their records,
 // giving partitions up when members join and taking more when they leave.
-// If its session is lost it drops its partitions and starts again.
+// If its session is lost, or a statement of its own fails on a passing
+// error (as for [Consumer.Run]), it drops its partitions and starts again
+// after TakeoverPoll.
 func (g *Group) Run(ctx context.Context) error {
 	if !g.running.CompareAndSwap(false, true) {
 		return ErrConsumerRunning
@@ -172,7 +174,7 @@ func (g *Group) Run(ctx context.Context) error {
 	m := &member{g: g, id: memberID(), held: []int{}}
 	m.log = g.cfg.Logger.With("member", m.id)
 	defer m.leave()
-	return runAgain(ctx, m.runOnce, ctxtime.Sleep, g.cfg.TakeoverPoll, m.log, "eventlog: group member lost its connection; starting again")
+	return runAgain(ctx, m.runOnce, ctxtime.Sleep, g.cfg.TakeoverPoll, m.log, "eventlog: group member lost its connection or hit a passing database error; starting again")
 }
 
 // register creates the group's partition checkpoints, or checks that the

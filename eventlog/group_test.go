@@ -1042,3 +1042,27 @@ func appendBacklog(t *testing.T, s *eventlog.Store, streams, total int) {
 		}
 	}
 }
+
+// A group member's batch that meets lock_timeout on its partitions'
+// checkpoint rows, held by another transaction, tries again as after a
+// lost connection: its Run does not return, and every record comes.
+func TestGroupMemberOutlastsALockTimeoutOnItsCheckpoints(t *testing.T) {
+	t.Parallel()
+	tb, s := setupGroupDB(t, 8)
+	withLockTimeout(t, tb, 300*time.Millisecond)
+	w := &warnings{}
+	g, err := s.NewGroup("locked", 2, groupDelivery("m"), &eventlog.ConsumerConfig{
+		PollInterval: 50 * time.Millisecond, TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: slog.New(w)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, done := runGroup(t, g)
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitGroupDelivered(t, tb, 1, 10*time.Second)
+	lockWhileDue(t, tb, s, eventlog.Stream{Type: "o", ID: "2"}, `SELECT 1 FROM eventlog_group_partitions WHERE name = 'locked' FOR UPDATE`, func() bool {
+		return w.count("eventlog: group member lost its connection or hit a passing database error") > 0 || len(done) > 0
+	})
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "3"}, 3)
+	waitRowsWhileRunning(t, tb, "gdeliveries", 3, done, 10*time.Second)
+	checkGroupDeliveries(t, tb)
+}

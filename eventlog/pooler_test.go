@@ -220,7 +220,7 @@ func TestDirectOnAnotherDatabaseIsRefused(t *testing.T) {
 	// stop.
 	ctx := context.Background()
 	err = eventlog.ConnectSession(ctx, s, direct.Copy(), true)
-	if err == nil || errors.Is(err, eventlog.ErrInvalidConfig) || !eventlog.IsLostConnection(err) {
+	if err == nil || errors.Is(err, eventlog.ErrInvalidConfig) || !eventlog.IsRetried(err) {
 		t.Fatalf("a later session on another database: %v, want a lost connection", err)
 	}
 	same, err := pgx.ParseConfig(migtest.DirectURL(tb.url))
