@@ -97,10 +97,6 @@ type Consumer struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// consumerLockClass is the first key of the session advisory lock held by
-// the active instance of a consumer ("evlc").
-const consumerLockClass = 0x65766c63
-
 // NewConsumer returns a consumer named name (at most [MaxConsumerNameLen]
 // bytes); Run starts it.
 func (s *Store) NewConsumer(name string, h Handler, cfg *ConsumerConfig) (*Consumer, error) {
@@ -404,7 +400,7 @@ func (c *Consumer) runOnce(ctx context.Context) error {
 	defer closeSession(conn)
 	for standbyLogged := false; ; standbyLogged = true {
 		var ok bool
-		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, consumerLockClass, c.name).Scan(&ok)
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1::bigint)`, consumerLock(c.name)).Scan(&ok)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errLostLock, err)
 		}

@@ -628,3 +628,51 @@ func TestRunRetriesPassingDatabaseErrors(t *testing.T) {
 		}
 	}
 }
+
+// Two consumers whose names have the same 32-bit hashtext each get their
+// own lock: with a lock keyed by hashtext, the second stayed on standby
+// for as long as the first ran.
+func TestConsumersWhoseNamesShareAHashtextBothRun(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	const a, b = "projector-31097", "projector-182238"
+	var same bool
+	if err := tb.pool.QueryRow(ctx, `SELECT hashtext($1) = hashtext($2)`, a, b).Scan(&same); err != nil || !same {
+		t.Fatalf("hashtext(%q) = hashtext(%q) is %v (%v); the test needs two names that collide", a, b, same, err)
+	}
+	if _, err := tb.pool.Exec(ctx, deliveriesDDL+`; `+strings.Replace(deliveriesDDL, "deliveries", "deliveries_b", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, tb, "b")
+	for _, c := range []struct{ name, table string }{{a, "deliveries"}, {b, "deliveries_b"}} {
+		active := make(chan struct{}, 1)
+		h := func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+			_, err := tx.Exec(ctx, `INSERT INTO `+c.table+` (record_id, xid, position, consumer) VALUES ($1, $2, $3, $4)`, r.ID, int64(r.TxID), r.Position, c.name)
+			return err
+		}
+		con, err := s.NewConsumer(c.name, h, &eventlog.ConsumerConfig{PollInterval: 50 * time.Millisecond, TakeoverPoll: 50 * time.Millisecond,
+			Logger: quietLogger(), OnActive: func() { active <- struct{}{} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runConsumer(t, con)
+		select {
+		case <-active:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("consumer %s never became active beside %s", c.name, a)
+		}
+	}
+	// Each holds its own lock, where pg_locks shows it.
+	for _, name := range []string{a, b} {
+		var held int
+		if err := tb.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+			AND ((classid::text::bigint << 32) | objid::text::bigint) = $1
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, eventlog.ConsumerLock(name)).Scan(&held); err != nil || held != 1 {
+			t.Fatalf("consumer %s's lock held %d times (%v), want once", name, held, err)
+		}
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitRows(t, tb, "deliveries", 1, 10*time.Second)
+	waitRows(t, tb, "deliveries_b", 1, 10*time.Second)
+}

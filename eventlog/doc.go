@@ -120,9 +120,10 @@
 // transaction as the handler's writes: a crash between handling and
 // checkpoint rolls both back and the records come again, so the handler's
 // database effects happen once. Run it in every replica: one instance per
-// name is active (it holds a session advisory lock on ("evlc",
-// hashtext(name)) on a connection of its own), the others are standbys that
-// try the lock every TakeoverPoll. When the active process dies, PostgreSQL
+// name is active (it holds a session advisory lock on a 64-bit hash of the
+// name, on a connection of its own; two names share a lock once in about
+// 2^32 pairs), the others are standbys that try the lock every
+// TakeoverPoll. When the active process dies, PostgreSQL
 // ends its session and drops the lock, and a standby takes over within
 // TakeoverPoll. The active instance LISTENs on channel "eventlog" and also
 // polls every PollInterval, so a lost notification only costs latency. A

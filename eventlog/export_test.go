@@ -35,3 +35,6 @@ func IsRetried(err error) bool { return errors.Is(err, errLostLock) || isTransie
 
 // PartitionLock is the key of partition p's advisory lock in group name.
 var PartitionLock = partitionLock
+
+// ConsumerLock is the key of consumer name's advisory lock.
+var ConsumerLock = consumerLock

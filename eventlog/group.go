@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -594,13 +595,30 @@ func (m *member) rebalance(ctx context.Context) error {
 	return nil
 }
 
-// partitionLock is the key of partition p's session advisory lock: a 64-bit
-// hash, so that two partitions (of any groups) share a lock, leaving one
-// of them unlockable while the other is held, once in about 2^32 pairs
-// rather than once in about 2^16.
+// partitionLock is the key of partition p's session advisory lock (see
+// sessionLockKey).
 func partitionLock(name string, p int) int64 {
+	return sessionLockKey("eventlog partition", name, strconv.Itoa(p))
+}
+
+// consumerLock is the key of the session advisory lock the active
+// instance of consumer name holds (see sessionLockKey).
+func consumerLock(name string) int64 {
+	return sessionLockKey("eventlog consumer", name)
+}
+
+// sessionLockKey is the key of a session advisory lock named by parts
+// (what it is, then whose): a 64-bit FNV-1a hash of them, NUL-separated.
+// Two names (of any consumers or partitions) share a lock, leaving one
+// unlockable while the other is held, once in about 2^32 pairs rather
+// than once in about 2^16 with a 32-bit hashtext: a consumer whose name
+// collided with another's stayed on standby for ever. The hash is
+// computed here, not by the server, so it stays the same across server
+// versions; changing it moves every lock, and old and new instances of a
+// deploy would not see each other's.
+func sessionLockKey(parts ...string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("eventlog partition\x00" + name + "\x00" + strconv.Itoa(p)))
+	h.Write([]byte(strings.Join(parts, "\x00")))
 	return int64(h.Sum64())
 }
 

@@ -130,9 +130,9 @@ func TestConsumerBehindAPoolerWithDirect(t *testing.T) {
 		t.Fatalf("Run with a pooled Direct: %v, want ErrInvalidConfig naming Config.Direct", err)
 	}
 	var locks int
-	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2
-		AND objid::bigint = (hashtext('next')::bigint + 4294967296) % 4294967296
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&locks); err != nil || locks != 0 {
+	if err := tb.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1
+		AND ((classid::text::bigint << 32) | objid::text::bigint) = $1
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, eventlog.ConsumerLock("next")).Scan(&locks); err != nil || locks != 0 {
 		t.Fatalf("%d advisory locks on consumer next left after the refused one (%v), want none", locks, err)
 	}
 	next := make(chan struct{}, 1)
