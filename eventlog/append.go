@@ -202,6 +202,14 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 		if len(r.Metadata) > 0 && !json.Valid(r.Metadata) {
 			return nil, fmt.Errorf("%w: record %d of %s: Metadata is not valid JSON", ErrBadRecord, i, stream)
 		}
+		// Valid JSON that jsonb refuses is refused here too, before the
+		// caller's transaction (AppendTx) is aborted by the server's error.
+		if p := jsonbProblem("Data", r.Data); p != "" {
+			return nil, fmt.Errorf("%w: record %d of %s: %s", ErrBadRecord, i, stream, p)
+		}
+		if p := jsonbProblem("Metadata", r.Metadata); p != "" {
+			return nil, fmt.Errorf("%w: record %d of %s: %s", ErrBadRecord, i, stream, p)
+		}
 		ids[i], data[i], meta[i] = r.ID, string(r.Data), string(r.Metadata)
 		if ids[i] == "" {
 			ids[i] = randomID()
@@ -235,10 +243,10 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 	}
 	if err := br.QueryRow().Scan(&cur, &dups, &inserted, &pos); err != nil {
 		br.Close()
-		return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+		return nil, jsonbRefused(stream, fmt.Errorf("eventlog: appending to %s: %w", stream, err))
 	}
 	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("eventlog: appending to %s: %w", stream, err)
+		return nil, jsonbRefused(stream, fmt.Errorf("eventlog: appending to %s: %w", stream, err))
 	}
 	switch {
 	case dups > 0:
@@ -272,7 +280,7 @@ func (s *Store) appendOptimistic(r *appendReq) (res *AppendResult, alone bool, e
 		// append functions, which migration 0005 creates.
 		return nil, false, fmt.Errorf("eventlog: appending to %s: %w (the append functions are missing: apply eventlog.Migrations, whose migration 0005 creates them)", r.stream, err)
 	case err != nil:
-		return nil, false, fmt.Errorf("eventlog: appending to %s: %w", r.stream, err)
+		return nil, false, jsonbRefused(r.stream, fmt.Errorf("eventlog: appending to %s: %w", r.stream, err))
 	}
 	return endingAt(r.stream, len(r.ids), last, pos), false, nil
 }

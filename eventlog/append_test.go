@@ -2,6 +2,7 @@ package eventlog_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -292,5 +293,127 @@ func TestDefaultRecordIDsAreUUIDv7InTimeOrder(t *testing.T) {
 		if i > 0 && id <= ids[i-1] {
 			t.Fatalf("ids out of time order: %v", ids)
 		}
+	}
+}
+
+// JSON that json.Valid accepts but jsonb refuses is a bad record, refused
+// before it is sent: a service that maps ErrBadRecord to a 4xx answered
+// 500 with the server's error, and an AppendTx caller's transaction was
+// aborted by it.
+func TestAppendRefusesJSONThatJsonbCannotStore(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "1"}
+	for _, c := range []struct{ json, want string }{
+		{`{"a":"\u0000"}`, `holds a \u0000 escape`},
+		{`"\ud800"`, "a lone UTF-16 surrogate escape"},
+		{`1e1000000`, "outside what jsonb's numeric stores"},
+	} {
+		for _, field := range []string{"Data", "Metadata"} {
+			r := eventlog.NewRecord{Data: json.RawMessage(`{}`), Metadata: json.RawMessage(`{}`)}
+			if field == "Data" {
+				r.Data = json.RawMessage(c.json)
+			} else {
+				r.Metadata = json.RawMessage(c.json)
+			}
+			check := func(how string, err error) {
+				t.Helper()
+				if !errors.Is(err, eventlog.ErrBadRecord) || !strings.Contains(err.Error(), field+": ") || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s with %s %s: %v, want ErrBadRecord naming %s and saying %q", how, field, c.json, err, field, c.want)
+				}
+			}
+			_, err := s.Append(ctx, st, []eventlog.NewRecord{r}, nil)
+			check("Append", err)
+			tx, err := tb.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tx.Rollback(ctx) }) // before the pool closes, which waits for it
+			_, err = s.AppendTx(ctx, tx, st, []eventlog.NewRecord{rec("good"), r}, nil)
+			check("AppendTx", err)
+			// Refused before anything was sent: the caller's transaction
+			// goes on.
+			if _, err := s.AppendTx(ctx, tx, st, []eventlog.NewRecord{rec("good")}, nil); err != nil {
+				t.Fatalf("AppendTx after the refused one: %v", err)
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := count(t, tb, ""); n != 0 {
+		t.Fatalf("%d records stored, want none", n)
+	}
+}
+
+// The check made before sending refuses what the server refuses, and
+// stores what it stores, at the edges of jsonb's numbers and escapes: an
+// AppendTx is refused with its transaction still usable, or stored.
+func TestAppendJSONCheckAgreesWithTheServer(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	for i, v := range []string{
+		`1e131071`, `1e131072`, `12345e131067`, `12345e131068`, `-100e131069`, `100e131070`,
+		`0.001e131074`, `0.001e131075`, `1E+131071`, `0.0e131075`,
+		`1e-16383`, `1e-16384`, `0e-16383`, `0e-16384`, `0.5e-16382`, `0.5e-16383`, `1.000e-16380`, `1.000e-16381`,
+		`0e1073741822`, `0e1073741823`, `0e99999999999999999999`, `-0`, `0.` + strings.Repeat("0", 16383) + `1`,
+		`1` + strings.Repeat("0", 131071), `1` + strings.Repeat("0", 131072),
+		`"\\u0000"`, `"\ud83d\ude00"`, `"\ud800\u0041"`, `"\ud800x"`, `"\udc00"`, `"\ud800\ud800\udc00"`, `"x\ud800"`,
+		`"\ud800\\"`, `{"\u0000":1}`, `["\u00e9", "\"\u0000"]`, `"\"\\\"\\u0000"`,
+		"\"\xff\"", // json.Valid takes invalid UTF-8 in a string; text does not
+	} {
+		var stored bool
+		var msg string
+		if _, err := tb.pool.Exec(ctx, `SELECT $1::text::jsonb`, v); err != nil {
+			msg = err.Error()
+		} else {
+			stored = true
+		}
+		tx, err := tb.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.AppendTx(ctx, tx, eventlog.Stream{Type: "n", ID: fmt.Sprint(i)}, []eventlog.NewRecord{{Data: json.RawMessage(v)}}, nil)
+		short := v
+		if len(short) > 40 {
+			short = short[:40] + "..."
+		}
+		switch {
+		case stored && err != nil:
+			t.Errorf("%s: the server stores it, AppendTx refused it: %v", short, err)
+		case !stored && !errors.Is(err, eventlog.ErrBadRecord):
+			t.Errorf("%s: the server refuses it (%s), AppendTx gave %v, want ErrBadRecord", short, msg, err)
+		case !stored:
+			if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+				t.Errorf("%s: refused by the server, not before sending: the transaction is aborted (%v)", short, err)
+			}
+		}
+		tx.Rollback(ctx)
+	}
+}
+
+// What the check before sending cannot know (jsonb's size limits, a
+// database encoding without the escaped character) the server refuses:
+// its refusal of a record's JSON is an ErrBadRecord too.
+func TestServerRefusalOfJSONIsABadRecord(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	for _, v := range []string{`"\u0000"`, `"\ud800"`, `1e1000000`} {
+		_, err := tb.pool.Exec(ctx, `SELECT $1::text::jsonb`, v)
+		if err == nil {
+			t.Fatalf("the server stored %s", v)
+		}
+		err = eventlog.JSONBRefused(eventlog.Stream{Type: "o", ID: "1"}, err)
+		if !errors.Is(err, eventlog.ErrBadRecord) || !strings.Contains(err.Error(), "refused a record of o/1 as jsonb") {
+			t.Errorf("%s: %v, want ErrBadRecord", v, err)
+		}
+	}
+	if err := eventlog.JSONBRefused(eventlog.Stream{Type: "o", ID: "1"}, &pgconn.PgError{Code: "23505"}); errors.Is(err, eventlog.ErrBadRecord) {
+		t.Errorf("a unique violation became %v", err)
 	}
 }

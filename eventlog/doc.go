@@ -28,8 +28,13 @@
 // longer than [MaxStreamTypeLen] or [MaxStreamIDLen] bytes, or that
 // PostgreSQL text cannot hold, are refused with [ErrBadStream]. Each
 // [Store.Append] adds the next versions, gapless from 1, with JSON data,
-// JSON metadata and the time. [AppendOpts].Expected says what the stream
-// must be at: [AnyVersion], [NoStream] or [Exactly](n). A mismatch writes
+// JSON metadata and the time. JSON that PostgreSQL's jsonb cannot store
+// (a \u0000 or lone surrogate escape, a number beyond numeric's range,
+// invalid UTF-8) is refused with [ErrBadRecord] before anything is sent,
+// so an [Store.AppendTx] caller's transaction goes on; what the server
+// still refuses as jsonb (its size limits) is an ErrBadRecord too.
+// [AppendOpts].Expected says what the stream must be at: [AnyVersion],
+// [NoStream] or [Exactly](n). A mismatch writes
 // nothing and returns a [*VersionConflictError] (errors.Is
 // [ErrVersionConflict]) carrying the stream, the expectation and the actual
 // version. A multi-record append is one transaction: all

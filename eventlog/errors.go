@@ -16,8 +16,11 @@ var (
 	// PostgreSQL can store (a NUL byte, invalid UTF-8). The message says
 	// which.
 	ErrBadStream = errors.New("eventlog: bad stream")
-	// ErrBadRecord is returned for a record without valid JSON data, or
-	// with an ID over [MaxRecordIDLen] bytes or not storable as text.
+	// ErrBadRecord is returned for a record without valid JSON data, with
+	// JSON that PostgreSQL's jsonb refuses (a \u0000 or lone surrogate
+	// escape, a number outside numeric's range, invalid UTF-8, a value
+	// past jsonb's size limits), or with an ID over [MaxRecordIDLen] bytes
+	// or not storable as text. The message says what to change.
 	ErrBadRecord = errors.New("eventlog: bad record")
 	// ErrRecordIDReused is returned when a record id is already stored for
 	// a different stream or a different batch: a retry must resend the same

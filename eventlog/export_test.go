@@ -38,3 +38,7 @@ var PartitionLock = partitionLock
 
 // ConsumerLock is the key of consumer name's advisory lock.
 var ConsumerLock = consumerLock
+
+// JSONBRefused is how an append's failure becomes ErrBadRecord when the
+// server refused a record's JSON as jsonb.
+var JSONBRefused = jsonbRefused
