@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/seatbelt-go/seatbelt/internal/jsonbcheck"
 )
 
 // AppendOpts are the per-call options of an append; nil means defaults.
@@ -204,10 +206,10 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 		}
 		// Valid JSON that jsonb refuses is refused here too, before the
 		// caller's transaction (AppendTx) is aborted by the server's error.
-		if p := jsonbProblem("Data", r.Data); p != "" {
+		if p := jsonbcheck.Problem("Data", r.Data); p != "" {
 			return nil, fmt.Errorf("%w: record %d of %s: %s", ErrBadRecord, i, stream, p)
 		}
-		if p := jsonbProblem("Metadata", r.Metadata); p != "" {
+		if p := jsonbcheck.Problem("Metadata", r.Metadata); p != "" {
 			return nil, fmt.Errorf("%w: record %d of %s: %s", ErrBadRecord, i, stream, p)
 		}
 		ids[i], data[i], meta[i] = r.ID, string(r.Data), string(r.Metadata)

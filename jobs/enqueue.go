@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seatbelt-go/seatbelt/internal/jsonbcheck"
 )
 
 // EnqueueOpts are per-job options; nil means all defaults.
@@ -169,20 +171,26 @@ func queueOf(o *EnqueueOpts) (string, error) {
 
 // encodeArgs returns args as JSON text. It is sent as a string with an
 // explicit ::jsonb: a []byte would go as bytea in pgx's exec and simple
-// protocol modes, which PostgreSQL refuses as JSON.
+// protocol modes, which PostgreSQL refuses as JSON. JSON that jsonb would
+// refuse is refused here: enqueued, it failed with a database error, and
+// as a periodic job's args it made every slot's enqueue fail, each logged,
+// none run.
 func encodeArgs(args any) (string, error) {
 	if args == nil {
 		return "{}", nil
 	}
-	if raw, ok := args.(json.RawMessage); ok {
-		if !json.Valid(raw) {
-			return "", fmt.Errorf("jobs: args given as json.RawMessage are not valid JSON: %.40q", raw)
-		}
-		return string(raw), nil
+	raw, ok := args.(json.RawMessage)
+	if ok && !json.Valid(raw) {
+		return "", fmt.Errorf("%w: args given as json.RawMessage are not valid JSON: %.40q", ErrBadArgs, raw)
 	}
-	raw, err := json.Marshal(args)
-	if err != nil {
-		return "", fmt.Errorf("jobs: encoding args as JSON: %w", err)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return "", fmt.Errorf("%w: encoding args as JSON: %w", ErrBadArgs, err)
+		}
+	}
+	if p := jsonbcheck.Problem("the JSON", raw); p != "" {
+		return "", fmt.Errorf("%w: %s", ErrBadArgs, p)
 	}
 	return string(raw), nil
 }

@@ -2,6 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,4 +157,40 @@ func TestEnqueue(t *testing.T) {
 			t.Fatalf("inserted %d", n)
 		}
 	})
+}
+
+// Args that encoding/json takes but jsonb refuses are refused before
+// anything is sent, with ErrBadArgs: the caller's transaction stays usable,
+// and a periodic job with such args is refused at AddPeriodic, not left to
+// fail at every slot.
+func TestArgsJSONBRefusesAreBadArgs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, args := range []any{
+		map[string]string{"sep": "\x00"},
+		json.RawMessage(`{"name": "\ud800"}`),
+		json.RawMessage(`{"n": 1e1000000}`),
+		json.RawMessage(`{"n": `),
+	} {
+		if _, err := jobs.Enqueue(ctx, tx, "import", args, nil); !errors.Is(err, jobs.ErrBadArgs) {
+			t.Errorf("Enqueue of %v: %v, want ErrBadArgs", args, err)
+		}
+		if _, err := jobs.EnqueueMany(ctx, tx, []jobs.EnqueueParams{{Kind: "import", Args: args}}); !errors.Is(err, jobs.ErrBadArgs) {
+			t.Errorf("EnqueueMany of %v: %v, want ErrBadArgs", args, err)
+		}
+	}
+	if _, err := jobs.Enqueue(ctx, tx, "import", map[string]string{"sep": ","}, nil); err != nil {
+		t.Fatalf("the transaction after the refusals: %v", err)
+	}
+	c := newClient(t, b.db, testConfig("w"))
+	err = c.AddPeriodic(jobs.PeriodicJob{Kind: "report", Schedule: jobs.Every(time.Second), Args: map[string]string{"sep": "\x00"}})
+	if !errors.Is(err, jobs.ErrInvalidConfig) || !errors.Is(err, jobs.ErrBadArgs) || !strings.Contains(err.Error(), `\u0000`) {
+		t.Errorf("AddPeriodic with args jsonb refuses: %v", err)
+	}
 }

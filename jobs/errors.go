@@ -32,6 +32,12 @@ var (
 	// ErrUnknownKind is returned by [Enqueue] and [EnqueueMany] for a job
 	// with no kind.
 	ErrUnknownKind = errors.New("jobs: unknown kind")
+	// ErrBadArgs is wrapped by the error of [Enqueue], [EnqueueMany] and
+	// [Client.AddPeriodic] for args that are not JSON, or that PostgreSQL's
+	// jsonb refuses although encoding/json takes them (a \u0000 escape, a
+	// lone surrogate escape, a number outside numeric's range). Nothing is
+	// sent: a caller's transaction stays usable.
+	ErrBadArgs = errors.New("jobs: bad args")
 )
 
 // StateError says an operation is not allowed in the job's current state.
