@@ -183,13 +183,24 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer c.running.Store(false)
 	c.directChecked = false // each Run's first session is checked as a start
-	if err := c.register(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	return runAgain(ctx, registeredFirst(c.register, c.runOnce), c.sleep, c.cfg.TakeoverPoll, c.cfg.Logger, "eventlog: consumer lost its connection or hit a passing database error; back to standby")
+}
+
+// registeredFirst is once, preceded until it succeeds by register: a
+// consumer or group member started while the database is out of reach (a
+// failover, a restart beside the deploy) registers when it comes back,
+// rather than Run returning and taking the service down with it.
+func registeredFirst(register, once func(context.Context) error) func(context.Context) error {
+	registered := false
+	return func(ctx context.Context) error {
+		if !registered {
+			if err := register(ctx); err != nil {
+				return err
+			}
+			registered = true
 		}
-		return err
+		return once(ctx)
 	}
-	return runAgain(ctx, c.runOnce, c.sleep, c.cfg.TakeoverPoll, c.cfg.Logger, "eventlog: consumer lost its connection or hit a passing database error; back to standby")
 }
 
 // runAgain calls once until ctx is done (it returns nil) or once fails

@@ -561,6 +561,62 @@ func TestConsumerOutlastsALockTimeoutOnItsCheckpoint(t *testing.T) {
 	waitRowsWhileRunning(t, tb, "deliveries", 3, done, 10*time.Second)
 }
 
+// A consumer and a group member whose registration fails on a passing
+// error (here a lock_timeout on the registration's lock, as a failover or a
+// restart of the server would fail it) register when it passes, rather
+// than Run returning and ending the service.
+func TestRunOutlastsAFailedRegistration(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, deliveriesDDL); err != nil {
+		t.Fatal(err)
+	}
+	withLockTimeout(t, tb, 200*time.Millisecond)
+	s := newStore(t, tb, "b")
+	// Registrations take this transaction lock on their name.
+	locker, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(ctx)
+	if _, err := locker.Exec(ctx, `SELECT pg_advisory_xact_lock(x'65766c72'::int, hashtext('proj')), pg_advisory_xact_lock(x'65766c72'::int, hashtext('grp'))`); err != nil {
+		t.Fatal(err)
+	}
+	w := &warnings{}
+	cfg := &eventlog.ConsumerConfig{PollInterval: 50 * time.Millisecond, TakeoverPoll: 100 * time.Millisecond, Logger: slog.New(w)}
+	c, err := s.NewConsumer("proj", recordDelivery("proj"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groupGot atomic.Int64
+	g, err := s.NewGroup("grp", 2, func(context.Context, pgx.Tx, *eventlog.Record) error { groupGot.Add(1); return nil }, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumerDone, groupDone := runConsumer(t, c), make(chan error, 1)
+	gctx, stop := context.WithCancel(ctx)
+	t.Cleanup(func() { stop(); <-groupDone })
+	go func() { groupDone <- g.Run(gctx) }()
+	waitFor(t, "both to warn of the failed registration", 10*time.Second, func() bool {
+		return w.count("eventlog: consumer lost its connection or hit a passing database error") > 0 &&
+			w.count("eventlog: group member lost its connection or hit a passing database error") > 0
+	})
+	if err := locker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitRowsWhileRunning(t, tb, "deliveries", 1, consumerDone, 10*time.Second)
+	waitFor(t, "the group to deliver the record", 10*time.Second, func() bool {
+		select {
+		case err := <-groupDone:
+			t.Fatalf("the group member's Run returned %v", err)
+		default:
+		}
+		return groupGot.Load() == 1
+	})
+}
+
 // waitRowsWhileRunning is waitRows for a Run that must not return
 // meanwhile: done gets its result.
 func waitRowsWhileRunning(t *testing.T, tb *testBundle, table string, n int, done <-chan error, within time.Duration) {

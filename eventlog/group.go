@@ -166,16 +166,10 @@ func (g *Group) Run(ctx context.Context) error {
 		return ErrConsumerRunning
 	}
 	defer g.running.Store(false)
-	if err := g.register(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
 	m := &member{g: g, id: memberID(), held: []int{}}
 	m.log = g.cfg.Logger.With("member", m.id)
 	defer m.leave()
-	return runAgain(ctx, m.runOnce, ctxtime.Sleep, g.cfg.TakeoverPoll, m.log, "eventlog: group member lost its connection or hit a passing database error; starting again")
+	return runAgain(ctx, registeredFirst(g.register, m.runOnce), ctxtime.Sleep, g.cfg.TakeoverPoll, m.log, "eventlog: group member lost its connection or hit a passing database error; starting again")
 }
 
 // register creates the group's partition checkpoints, or checks that the
