@@ -170,6 +170,9 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 	if err := stream.check(); err != nil {
 		return nil, err
 	}
+	if err := errors.Join(checkText("AppendOpts.Actor", opts.Actor), checkText("AppendOpts.Reason", opts.Reason)); err != nil {
+		return nil, fmt.Errorf("%w: appending to %s: %w", ErrBadRecord, stream, err)
+	}
 	prov := s.provenance(ctx, opts)
 	ctx, span := s.tracer.Start(ctx, "eventlog.append", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("eventlog.stream", stream.String()), attribute.Int("eventlog.records", len(records))))

@@ -300,6 +300,39 @@ func TestDefaultRecordIDsAreUUIDv7InTimeOrder(t *testing.T) {
 // before it is sent: a service that maps ErrBadRecord to a 4xx answered
 // 500 with the server's error, and an AppendTx caller's transaction was
 // aborted by it.
+// An Actor or Reason text cannot store is refused before anything is
+// sent, as ErrBadRecord naming the field; an AppendTx caller's transaction
+// goes on.
+func TestAppendRefusesActorAndReasonTextCannotStore(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	st := eventlog.Stream{Type: "order", ID: "1"}
+	tx, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	for _, c := range []struct {
+		opts eventlog.AppendOpts
+		want string
+	}{
+		{eventlog.AppendOpts{Actor: "on\x00call"}, "AppendOpts.Actor contains a NUL byte"},
+		{eventlog.AppendOpts{Reason: "caf\xe9"}, "AppendOpts.Reason is not valid UTF-8"},
+	} {
+		if _, err := s.Append(ctx, st, []eventlog.NewRecord{rec("a")}, &c.opts); !errors.Is(err, eventlog.ErrBadRecord) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Append with %+v: %v, want ErrBadRecord saying %q", c.opts, err, c.want)
+		}
+		if _, err := s.AppendTx(ctx, tx, st, []eventlog.NewRecord{rec("a")}, &c.opts); !errors.Is(err, eventlog.ErrBadRecord) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("AppendTx with %+v: %v, want ErrBadRecord saying %q", c.opts, err, c.want)
+		}
+	}
+	if _, err := s.AppendTx(ctx, tx, st, []eventlog.NewRecord{rec("a")}, &eventlog.AppendOpts{Actor: "oncall"}); err != nil {
+		t.Fatalf("AppendTx after the refused ones: %v", err)
+	}
+}
+
 func TestAppendRefusesJSONThatJsonbCannotStore(t *testing.T) {
 	t.Parallel()
 	tb := newDB(t)

@@ -37,14 +37,22 @@ func (s Stream) check() error {
 // checkName refuses what PostgreSQL's text cannot store or its index
 // cannot hold: more than max bytes, a NUL byte, invalid UTF-8.
 func checkName(field, v string, max int, maxName string) error {
-	switch {
-	case len(v) > max:
+	if len(v) > max {
 		return fmt.Errorf("%s is %d bytes; the limit is %d (eventlog.%s): use a shorter name, e.g. a hash of this one (%s)",
 			field, len(v), max, maxName, shorten(v))
+	}
+	return checkText(field, v)
+}
+
+// checkText refuses what PostgreSQL's text cannot store: a NUL byte,
+// invalid UTF-8. Sent, either failed the statement with a bare database
+// error (aborting an AppendTx caller's transaction).
+func checkText(field, v string) error {
+	switch {
 	case strings.IndexByte(v, 0) >= 0:
-		return fmt.Errorf("%s contains a NUL byte, which PostgreSQL text cannot store (%s): leave it out, or encode the name (hex, base64)", field, shorten(v))
+		return fmt.Errorf("%s contains a NUL byte, which PostgreSQL text cannot store (%s): leave it out, or encode it (hex, base64)", field, shorten(v))
 	case !utf8.ValidString(v):
-		return fmt.Errorf("%s is not valid UTF-8 (%s): use UTF-8 text, or encode the name (hex, base64)", field, shorten(v))
+		return fmt.Errorf("%s is not valid UTF-8 (%s): use UTF-8 text, or encode it (hex, base64)", field, shorten(v))
 	}
 	return nil
 }
