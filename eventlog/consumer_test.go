@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
+	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
 
 // deliveries is the effects table consumer handlers write in their
@@ -493,6 +494,22 @@ func withLockTimeout(t *testing.T, tb *testBundle, timeout time.Duration) {
 		t.Fatal(err)
 	}
 	tb.pool.Reset() // the pool's connections take the setting as they open again
+	// Behind a pooler (TEST_POOLER) its server connections, opened before,
+	// keep the setting they began with: they are ended, over the direct
+	// URL, so that it opens new ones.
+	direct, err := pgx.Connect(ctx, migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	if _, err := direct.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the database's other sessions to end", 10*time.Second, func() bool {
+		var n int
+		err := direct.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n)
+		return err == nil && n == 0
+	})
 }
 
 // lockWhileDue holds the rows lockSQL locks while a record is due, until
