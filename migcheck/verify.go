@@ -123,12 +123,11 @@ func (m *Migrator) verify(ctx context.Context, q querier, holdingLock bool) (*Re
 	// valid yet either; pg_stat_progress_create_index names its builder.
 	// (A role that may not read other roles' progress sees no builder, and
 	// the index is reported invalid.)
-	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname), n.nspname, c.relname, coalesce(min(p.pid), 0)
+	b.Queue(`SELECT format('%I.%I', n.nspname, c.relname), format('%I.%I', n.nspname, t.relname), n.nspname, c.relname,
+		coalesce((SELECT min(p.pid) FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid AND p.datname = current_database()), 0)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_class t ON t.oid = i.indrelid
-		LEFT JOIN pg_stat_progress_create_index p ON p.index_relid = i.indexrelid AND p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		WHERE NOT i.indisvalid AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg_toast%'
-		GROUP BY n.nspname, c.relname, t.relname
 		ORDER BY 1`).Query(func(rows pgx.Rows) error {
 		var ix index
 		_, err := pgx.ForEachRow(rows, []any{&ix.name, &ix.table, &ix.schema, &ix.relname, &ix.builder}, func() error {

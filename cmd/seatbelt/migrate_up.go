@@ -39,8 +39,6 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 (the message says how to recover), 2 usage, connection or lock-wait errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// SIGTERM (a deleted Job, a cancelled CI run) cancels the
-			// running statement, leaving the usual recovery message.
 			if err := checkNumberFlags(cmd,
 				durationFlag("lock-timeout", "a positive duration such as 5s (the default)", lockTimeout),
 				// 0 is the default, none, so only a negative value is wrong.
@@ -48,6 +46,8 @@ Exit codes: 0 applied or nothing to do, 1 a migration failed or was refused
 			); err != nil {
 				return err
 			}
+			// SIGTERM (a deleted Job, a cancelled CI run) cancels the
+			// running statement, leaving the usual recovery message.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
