@@ -115,13 +115,14 @@ func TestRolloutUnderLoadLosesNoRequest(t *testing.T) {
 
 func TestFailedRolloutKeepsOldReplicasServing(t *testing.T) {
 	ctx := context.Background()
-	cfg := testConfig()
-	cfg.ReadyTimeout = time.Second
-	c, err := Start(ctx, version("v1"), 2, "", cfg)
+	c, err := Start(ctx, version("v1"), 2, "", testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The short wait for the rollout only: the first replicas, given a
+	// second on a loaded machine, were not ready in time.
+	c.cfg.ReadyTimeout = time.Second
 	l := startLoad(c.URL())
 	err = c.Rollout(ctx, version("bad", "NEVER_READY=1"))
 	l.finish()
