@@ -77,6 +77,9 @@ type PhaseReport struct {
 	Reason string `json:"reason,omitempty"`
 	// First lists the phase's first unexplained failures.
 	First []string `json:"first_failures,omitempty"`
+	// Slowest lists the phase's slowest answered requests, slowest first:
+	// what the clients waited on when requests were not sent.
+	Slowest []string `json:"slowest,omitempty"`
 }
 
 func describe(b Build) string {
@@ -101,7 +104,7 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 	crashes := r.cluster.Crashes()
 	for i, res := range results {
 		p := PhaseReport{Name: res.name, Seconds: res.end.Sub(res.start).Seconds(), Deploys: res.deploys, Kills: res.kills,
-			ProbeFailures: res.probeFailures, Dropped: r.traffic.PhaseDropped(i)}
+			ProbeFailures: res.probeFailures, Dropped: r.traffic.PhaseDropped(i), Slowest: r.traffic.PhaseSlowest(i)}
 		p.OK, p.Failed = r.traffic.PhaseStats(i)
 		// A crash is the phase's it happened in; one after the last
 		// phase's start, the last phase's.
@@ -129,7 +132,7 @@ func newReport(cfg Config, results []phaseResult, r *runner, acks AckReport, inv
 				p.First = append(p.First, f.String())
 			}
 		}
-		p.Cause, p.Reason = judgePhase(res, phaseStats{failed: unexplained, crashes: phaseCrashes, dropped: p.Dropped, sent: p.OK + p.Failed}, cfg.Old.Name, cfg.New.Name)
+		p.Cause, p.Reason = judgePhase(res, phaseStats{failed: unexplained, crashes: phaseCrashes, dropped: p.Dropped, sent: p.OK + p.Failed, slowest: p.Slowest}, cfg.Old.Name, cfg.New.Name)
 		if p.Cause != "" && rep.Phase == "" {
 			rep.Phase, rep.Cause = p.Name, p.Cause
 			rep.Verdict = fmt.Sprintf("FAIL in phase %s (%s): %s", p.Name, p.Cause, p.Reason)
@@ -156,6 +159,7 @@ type phaseStats struct {
 	failed        []Failure       // the failures no kill explains
 	crashes       []rollout.Crash // replicas that exited on their own
 	dropped, sent int64
+	slowest       []string // the slowest answered requests, slowest first
 }
 
 // judgePhase names what broke in a phase, from its own step's error, its
@@ -191,7 +195,11 @@ func judgePhase(res phaseResult, st phaseStats, old, new string) (cause, reason 
 			if res.name == PhaseMigrate {
 				c = CauseSchema
 			}
-			return c, fmt.Sprintf("%d of %d requests due were not sent: every client was waiting on an answer (a lock held by the migration, or a build too slow)", st.dropped, st.dropped+st.sent)
+			reason = fmt.Sprintf("%d of %d requests due were not sent: every client was waiting on an answer (a lock held by the migration, or a build too slow)", st.dropped, st.dropped+st.sent)
+			if len(st.slowest) > 0 {
+				reason += "; slowest: " + st.slowest[0]
+			}
+			return c, reason
 		}
 		if res.probeFailures > 0 {
 			c := CauseService
@@ -317,6 +325,14 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		for _, f := range p.First {
 			fmt.Fprintln(w, "  "+strings.TrimSpace(f))
+		}
+	}
+	for _, p := range r.Phases {
+		if p.Name == r.Phase && p.Dropped > 0 && len(p.Slowest) > 0 {
+			fmt.Fprintf(w, "slowest requests in %s:\n", p.Name)
+			for _, f := range p.Slowest {
+				fmt.Fprintln(w, "  "+f)
+			}
 		}
 	}
 	fmt.Fprintf(w, "builds %.1fs, whole rehearsal %.1fs\n", r.BuildSeconds, r.TotalSeconds)

@@ -31,6 +31,7 @@ func TestJudgePhase(t *testing.T) {
 	}{
 		{"quiet deploy", phaseResult{name: PhaseDeploy}, phaseStats{sent: 100, dropped: 4}, "", ""},
 		{"a migration that blocks the service", phaseResult{name: PhaseMigrate}, phaseStats{sent: 100, dropped: 30}, CauseSchema, "30 of 130 requests due were not sent"},
+		{"a stalled build names what it stalled on", phaseResult{name: PhaseDeploy}, phaseStats{sent: 100, dropped: 30, slowest: []string{"04:45:00.000 create POST /orders (new-3): 1.4s"}}, CauseService, "slowest: 04:45:00.000 create POST /orders (new-3): 1.4s"},
 		{"a flapping readiness", phaseResult{name: PhaseKills, probeFailures: 3}, phaseStats{sent: 100}, CauseService, "3 readiness probes failed"},
 		{"migrate step failed", phaseResult{name: PhaseMigrate, err: errors.New("the new build's migrate failed: exit status 1")}, phaseStats{}, CauseSchema, "migrate failed"},
 		{"rollback never ready", phaseResult{name: PhaseRollback, err: errors.New("not ready")}, phaseStats{}, CauseSchema, "old build does not start on the new schema"},

@@ -113,7 +113,15 @@ type entity struct {
 	vars map[string]string
 }
 
-type phaseCount struct{ ok, failed, dropped int64 }
+type phaseCount struct {
+	ok, failed, dropped int64
+	// slowest holds the phase's slowest answered requests, slowest first:
+	// what a phase whose clients all waited was waiting on.
+	slowest []Failure
+}
+
+// slowKept is how many of a phase's slowest requests are kept.
+const slowKept = 3
 
 // ackRecord is an acknowledged write to look up after the run.
 type ackRecord struct {
@@ -297,6 +305,7 @@ func (t *Traffic) send(ctx context.Context, phase int, p *plan, ent *entity, var
 	_ = resp.Body.Close()
 	f.End, f.Status, f.Body = time.Now(), resp.StatusCode, string(body[:min(len(body), bodySample)])
 	f.Replica, f.Version = resp.Header.Get(rollout.ReplicaHeader), resp.Header.Get(rollout.VersionHeader)
+	t.timed(f)
 	switch {
 	case readErr != nil:
 		f.Class, f.Message = ClassTransport, readErr.Error()
@@ -345,6 +354,40 @@ func (t *Traffic) fail(f Failure) {
 	if pc := t.phaseCount(f.Phase); pc != nil {
 		pc.failed++
 	}
+}
+
+// timed keeps f among its phase's slowest answered requests.
+func (t *Traffic) timed(f Failure) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pc := t.phaseCount(f.Phase)
+	if pc == nil {
+		return
+	}
+	took := f.End.Sub(f.Start)
+	i := slices.IndexFunc(pc.slowest, func(s Failure) bool { return s.End.Sub(s.Start) < took })
+	if i < 0 {
+		i = len(pc.slowest)
+	}
+	if i < slowKept {
+		pc.slowest = slices.Insert(pc.slowest, i, f)[:min(len(pc.slowest)+1, slowKept)]
+	}
+}
+
+// PhaseSlowest returns phase i's slowest answered requests, slowest first,
+// each as "15:04:05.000 create POST /orders (new-4): 1.204s".
+func (t *Traffic) PhaseSlowest(i int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i < 0 || i >= len(t.phases) {
+		return nil
+	}
+	var out []string
+	for _, f := range t.phases[i].slowest {
+		f.Class, f.Status, f.Message = "", 0, f.End.Sub(f.Start).Round(time.Millisecond).String()
+		out = append(out, f.String())
+	}
+	return out
 }
 
 // drop counts a request the rate made due that no worker was free to send:

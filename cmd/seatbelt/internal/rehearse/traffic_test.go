@@ -630,6 +630,30 @@ func TestTrafficRunDropsTicksAndWaitsForInFlight(t *testing.T) {
 	if ok, failed, _, _ := tr.Totals(); ok != 1 || failed != 0 {
 		t.Errorf("ok %d, failed %d; want the one request in flight to finish after the cancel; failures %v", ok, failed, tr.Failures())
 	}
+	// The request that held the only worker is what the phase waited on.
+	if slow := tr.PhaseSlowest(0); len(slow) != 1 || !strings.Contains(slow[0], "slow GET /slow") {
+		t.Errorf("slowest requests %q; want the one that held the worker", slow)
+	}
+}
+
+func TestTrafficKeepsTheSlowest(t *testing.T) {
+	t.Parallel()
+	sc, err := ParseScenario([]byte("steps: [{name: read, path: /x}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTraffic(sc, "http://127.0.0.1:1", TrafficOpts{})
+	start := time.Date(2026, 1, 1, 4, 45, 0, 0, time.UTC)
+	for _, ms := range []int{30, 900, 10, 1500, 200, 5} {
+		tr.timed(Failure{Phase: 1, Start: start, End: start.Add(time.Duration(ms) * time.Millisecond), Step: "read", Method: "GET", Path: fmt.Sprintf("/x/%d", ms), Replica: "new-2"})
+	}
+	want := []string{"04:45:00.000 read GET /x/1500 (new-2): 1.5s", "04:45:00.000 read GET /x/900 (new-2): 900ms", "04:45:00.000 read GET /x/200 (new-2): 200ms"}
+	if got := tr.PhaseSlowest(1); !slices.Equal(got, want) {
+		t.Errorf("slowest %q; want %q", got, want)
+	}
+	if got := tr.PhaseSlowest(0); len(got) != 0 {
+		t.Errorf("phase 0 had no requests, yet its slowest are %q", got)
+	}
 }
 
 func TestNewTrafficPanicsOnUncheckedScenario(t *testing.T) {
