@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,7 +83,9 @@ const (
 )
 
 type active struct {
-	claim  int64
+	claim int64
+	// stage is the stage's context, cancel ends it.
+	stage  context.Context
 	cancel context.CancelCauseFunc
 	// skipped counts the heartbeats in a row that found the stage's row
 	// locked by another transaction; waiting: a renewal of its lease waits
@@ -452,7 +453,7 @@ func (c *Client) startStage(claim *claimed) {
 	j := &r.job
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
-	c.active[j.id] = &active{claim: j.claim, cancel: cancel}
+	c.active[j.id] = &active{claim: j.claim, stage: ctx, cancel: cancel}
 	c.mu.Unlock()
 	r.queue = c.queueIdx[j.queue]
 	c.queueBusy[r.queue].Add(1)
@@ -580,44 +581,43 @@ const maxWaitingRenewals = 2
 // for the row on a goroutine of its own while the stage runs. First in the
 // row's lock queue, it renews the lease the moment the row is released,
 // before the leader's rescue (which skips locked rows) can take the stage
-// whose lease ran out meanwhile. One row a statement: a renewal holding
-// nothing while it waits cannot close a deadlock. Each wait ends after a
-// Lease by the server's lock_timeout, which gives the connection back to
-// the pool (a cancelled context would close it), and starts again while
-// the stage runs. It is called with c.mu held.
+// whose lease ran out meanwhile. It waits with no lock_timeout or
+// statement_timeout for as long as the stage runs: a wait that ended and
+// queued again left a moment out of the queue, and a release in that
+// moment let the rescue run the stage a second time. When the stage or the
+// client ends, the cancelled wait closes its connection (the pool opens
+// another); the server's backend waits on until the row is released, then
+// finds its client gone and rolls the renewal back. One row a statement: a renewal holding nothing while it waits
+// cannot close a deadlock. It is called with c.mu held.
 func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 	a.waiting = true
 	c.waitingRenewals++
 	claim := a.claim
+	ctx, cancel := context.WithCancel(bgCtx)
+	stop := context.AfterFunc(a.stage, cancel)
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
 		defer func() {
+			stop()
+			cancel()
 			c.mu.Lock()
 			a.waiting = false
 			c.waitingRenewals--
 			c.mu.Unlock()
 		}()
 		var cancelled bool
-		renew := func(tx pgx.Tx) error {
-			if _, err := tx.Exec(bgCtx, "SELECT set_config('lock_timeout', $1::text, true)", strconv.FormatInt(c.cfg.Lease.Milliseconds(), 10)); err != nil {
+		err := pgx.BeginFunc(ctx, c.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)"); err != nil {
 				return err
 			}
-			return tx.QueryRow(bgCtx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
-		}
-		err := pgx.BeginFunc(bgCtx, c.db, renew)
-		// Still locked after a Lease: wait again at once while the stage
-		// runs, so that no gap lets the leader take it when the row is
-		// released. The connection goes back to the pool in between.
-		for isLockTimeout(err) && c.stillActive(id, claim) {
-			err = pgx.BeginFunc(bgCtx, c.db, renew)
-		}
+			return tx.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
+		})
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			c.cancelJob(id, claim, ErrLeaseLost)
-		case isLockTimeout(err):
 		case err != nil:
-			if bgCtx.Err() == nil {
+			if ctx.Err() == nil {
 				c.log.Error("jobs: renewing a lease failed", "err", err, "job_id", id)
 			}
 		case cancelled:
@@ -629,14 +629,6 @@ func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 func isLockTimeout(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
-}
-
-// stillActive reports whether stage id, claim runs here still.
-func (c *Client) stillActive(id, claim int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.active[id]
-	return a != nil && a.claim == claim
 }
 
 // renewOneSQL renews the lease of one stage ($1, claim $2), waiting for its

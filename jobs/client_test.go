@@ -605,7 +605,7 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", locked); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second) // two and a half leases: a renewal waits out its lock_timeout and waits again
+	time.Sleep(5 * time.Second) // two and a half leases, and past a lock_timeout of one lease
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
