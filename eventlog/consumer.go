@@ -175,8 +175,9 @@ var errLostLock = errors.New("eventlog: lost the consumer's lock connection")
 // record (it returns a [*HandlerError]). If its lock connection is lost,
 // or a statement of its own fails on a passing error (a lock or statement
 // timeout, a deadlock or serialization failure, the server short of
-// resources or read-only during a failover), it logs a warning and goes
-// back to standby, trying again after TakeoverPoll.
+// resources or read-only during a failover, a statement prepared before a
+// migration changed the type of a column it reads), it logs a warning and
+// goes back to standby, trying again after TakeoverPoll.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrConsumerRunning
@@ -253,10 +254,11 @@ func (c *Consumer) register(ctx context.Context) error {
 // (a network error, or the server ending the session: FATAL, terminated
 // by another member or an administrator, an idle transaction timed out),
 // or an error of one statement that a later try does not meet
-// (transientCodes). Run documents that it returns only when ctx ends or
-// the handler keeps failing, so a lock or statement timeout set on the
-// role or database, met while a Rebuild's switch or another instance's
-// batch holds the checkpoint row, must not stop it for good.
+// (transientCodes, staleCachedPlan). Run documents that it returns only
+// when ctx ends or the handler keeps failing, so a lock or statement
+// timeout set on the role or database, met while a Rebuild's switch or
+// another instance's batch holds the checkpoint row, must not stop it for
+// good.
 func isTransient(err error) bool {
 	// A handler that kept failing, on a lost connection or anything else,
 	// stops Run: its retries were the handler's, counted by MaxAttempts.
@@ -266,9 +268,22 @@ func isTransient(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Severity == "FATAL" || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08") ||
-			strings.HasPrefix(pgErr.Code, "53") || slices.Contains(transientCodes, pgErr.Code)
+			strings.HasPrefix(pgErr.Code, "53") || slices.Contains(transientCodes, pgErr.Code) || staleCachedPlan(pgErr)
 	}
 	return err != nil && !errors.Is(err, ErrInvalidConfig) && !errors.Is(err, errCheckpointGone)
+}
+
+// staleCachedPlan reports whether e is "cached plan must not change result
+// type": a statement a connection prepared before a migration changed the
+// type of a column it returns (the deploy's migrate step runs while the
+// old pods' pools hold their statements) fails there once, and pgx then
+// drops it from the connection's cache, so the next try prepares it
+// again. Its SQLSTATE, 0A000 (feature_not_supported), otherwise names a
+// statement that never works, which Run must not retry for ever; the
+// server function that raises it tells them apart, where the message
+// would not (it follows lc_messages).
+func staleCachedPlan(e *pgconn.PgError) bool {
+	return e.Code == "0A000" && e.Routine == "RevalidateCachedQuery"
 }
 
 // transientCodes are the SQLSTATEs, besides a lost connection's and class

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/seatbelt-go/seatbelt/eventlog"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
@@ -578,6 +579,57 @@ func TestConsumerOutlastsALockTimeoutOnItsCheckpoint(t *testing.T) {
 	waitRowsWhileRunning(t, tb, "deliveries", 3, done, 10*time.Second)
 }
 
+// A migration that changes the type of a column the consumer reads (here
+// actor, text to varchar), applied while it runs as a deploy's migrate
+// step applies it, fails each statement that a pool connection prepared
+// before it, once: "cached plan must not change result type" (pgx then
+// drops the statement, and the next try prepares it again). Run returned
+// that error and the consumer stopped in the middle of the deploy.
+func TestConsumerOutlastsAColumnTypeChange(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	ctx := context.Background()
+	if _, err := tb.pool.Exec(ctx, deliveriesDDL); err != nil {
+		t.Fatal(err)
+	}
+	// The suite also runs in modes that prepare nothing: this pool
+	// prepares its statements, on the server itself.
+	pcfg, err := pgxpool.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	pcfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := eventlog.New(pool, &eventlog.Config{Writer: "b", Logger: quietLogger(), Direct: pcfg.ConnConfig.Copy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	w := &warnings{}
+	c, err := s.NewConsumer("proj", recordDelivery("proj"), &eventlog.ConsumerConfig{
+		PollInterval: 50 * time.Millisecond, TakeoverPoll: 50 * time.Millisecond, Logger: slog.New(w)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := runConsumer(t, c)
+	writer := newStore(t, tb, "w")
+	mustAppend(t, writer, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	waitRowsWhileRunning(t, tb, "deliveries", 1, done, 10*time.Second)
+	if _, err := tb.pool.Exec(ctx, `ALTER TABLE eventlog_records ALTER COLUMN actor TYPE varchar(256)`); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, writer, eventlog.Stream{Type: "o", ID: "2"}, 2)
+	waitRowsWhileRunning(t, tb, "deliveries", 2, done, 10*time.Second)
+	if w.count("eventlog: consumer lost its connection or hit a passing database error") == 0 {
+		t.Fatal("the consumer never met the changed column: the test shows nothing")
+	}
+}
+
 // A consumer and a group member whose registration fails on a passing
 // error (here a lock_timeout on the registration's lock, as a failover or a
 // restart of the server would fail it) register when it passes, rather
@@ -694,6 +746,8 @@ func TestRunRetriesPassingDatabaseErrors(t *testing.T) {
 		{"too many connections", &pgconn.PgError{Code: "53300", Severity: "FATAL"}, true},
 		{"out of memory", &pgconn.PgError{Code: "53200"}, true},
 		{"undefined table", serverErr("42P01", `SELECT * FROM no_such_table`), false},
+		{"a plan cached before a column's type changed", cachedPlanErr(t, tb), true},
+		{"feature not supported", serverErr("0A000", `SELECT count(*) FROM eventlog_consumers FOR UPDATE`), false},
 		{"handler's lock_timeout", &eventlog.HandlerError{Consumer: "c", Record: &eventlog.Record{}, Err: &pgconn.PgError{Code: "55P03"}}, false},
 	} {
 		if got := eventlog.IsRetried(c.err); got != c.retry {
@@ -748,4 +802,38 @@ func TestConsumersWhoseNamesShareAHashtextBothRun(t *testing.T) {
 	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
 	waitRows(t, tb, "deliveries", 1, 10*time.Second)
 	waitRows(t, tb, "deliveries_b", 1, 10*time.Second)
+}
+
+// cachedPlanErr is the server's error on a statement a connection
+// prepared before a column it returns changed type.
+func cachedPlanErr(t *testing.T, tb *testBundle) error {
+	t.Helper()
+	ctx := context.Background()
+	cc, err := pgx.ParseConfig(migtest.DirectURL(tb.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE changing (a int)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT count(a) FILTER (WHERE a > $1), min(a) FROM changing`
+	var n int64
+	var a *int64
+	if err := conn.QueryRow(ctx, q, 0).Scan(&n, &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.pool.Exec(ctx, `ALTER TABLE changing ALTER COLUMN a TYPE bigint`); err != nil {
+		t.Fatal(err)
+	}
+	err = conn.QueryRow(ctx, q, 0).Scan(&n, &a)
+	if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != "0A000" {
+		t.Fatalf("the statement prepared before the column changed: %v, want SQLSTATE 0A000", err)
+	}
+	return fmt.Errorf("eventlog: reading records for %q: %w", "c", err)
 }
