@@ -450,3 +450,29 @@ func TestServerRefusalOfJSONIsABadRecord(t *testing.T) {
 		t.Errorf("a unique violation became %v", err)
 	}
 }
+
+// JSON nested deeper than the server's stack allows is refused as jsonb
+// with SQLSTATE 54001 (stack depth limit exceeded). At the default
+// max_stack_depth (2 MB) the server parses deeper nesting than json.Valid
+// accepts (10,000 levels), but a superuser may lower it for a role or a
+// database: the refusal is then a bad record too, not a bare database
+// error a service answers 500 for.
+func TestJSONTooDeepForTheServersStackIsABadRecord(t *testing.T) {
+	t.Parallel()
+	tb := newDB(t)
+	s := newStore(t, tb, "b")
+	ctx := context.Background()
+	tx, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, `SET LOCAL max_stack_depth = '100kB'`); err != nil {
+		t.Fatal(err)
+	}
+	deep := json.RawMessage(strings.Repeat(`{"a":[`, 1000) + strings.Repeat(`]}`, 1000))
+	_, err = s.AppendTx(ctx, tx, eventlog.Stream{Type: "o", ID: "1"}, []eventlog.NewRecord{{Data: deep}}, nil)
+	if !errors.Is(err, eventlog.ErrBadRecord) || !strings.Contains(err.Error(), "SQLSTATE 54001") || !strings.Contains(err.Error(), "nests") {
+		t.Fatalf("AppendTx of JSON 2,000 levels deep with max_stack_depth 100kB: %v, want ErrBadRecord of the server's SQLSTATE 54001, saying it nests too deep", err)
+	}
+}

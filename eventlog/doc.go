@@ -32,7 +32,8 @@
 // (a \u0000 or lone surrogate escape, a number beyond numeric's range,
 // invalid UTF-8) is refused with [ErrBadRecord] before anything is sent,
 // so an [Store.AppendTx] caller's transaction goes on; what the server
-// still refuses as jsonb (its size limits) is an ErrBadRecord too.
+// still refuses as jsonb (its size limits, nesting past its
+// max_stack_depth) is an ErrBadRecord too.
 // [AppendOpts].Expected says what the stream must be at: [AnyVersion],
 // [NoStream] or [Exactly](n). A mismatch writes
 // nothing and returns a [*VersionConflictError] (errors.Is

@@ -19,7 +19,8 @@ var (
 	// ErrBadRecord is returned for a record without valid JSON data, with
 	// JSON that PostgreSQL's jsonb refuses (a \u0000 or lone surrogate
 	// escape, a number outside numeric's range, invalid UTF-8, a value
-	// past jsonb's size limits), or with an ID over [MaxRecordIDLen] bytes
+	// past jsonb's size limits, nesting deeper than the server's stack
+	// allows), or with an ID over [MaxRecordIDLen] bytes
 	// or not storable as text. The message says what to change.
 	ErrBadRecord = errors.New("eventlog: bad record")
 	// ErrRecordIDReused is returned when a record id is already stored for
