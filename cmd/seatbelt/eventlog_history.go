@@ -19,22 +19,23 @@ func newEventlogHistoryCmd(open eventlogOpen) *cobra.Command {
 		after       int64
 		oldestFirst bool
 		asJSON      bool
+		typ         string
 	)
 	cmd := &cobra.Command{
 		Use:   "history TYPE/ID",
 		Short: "List a stream's versions, newest first, with who wrote each and why",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stream, err := eventlog.ParseStream(args[0])
-			if err != nil {
-				return err
-			}
 			pool, store, err := open(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			defer store.Close()
+			stream, err := streamArg(cmd.Context(), store, args[0], typ)
+			if err != nil {
+				return err
+			}
 			page, err := store.History(cmd.Context(), stream, &eventlog.HistoryOpts{NewestFirst: !oldestFirst, After: after, Limit: limit})
 			if err != nil {
 				return err
@@ -67,6 +68,7 @@ func newEventlogHistoryCmd(open eventlogOpen) *cobra.Command {
 	f.Int64Var(&after, "after", 0, "continue after this version (the \"more:\" line of the previous page)")
 	f.BoolVar(&oldestFirst, "oldest-first", false, "list from version 1 up")
 	f.BoolVar(&asJSON, "json", false, "print one JSON record per line")
+	addTypeFlag(cmd, &typ)
 	return cmd
 }
 

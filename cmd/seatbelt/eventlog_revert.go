@@ -17,16 +17,13 @@ func newEventlogRevertCmd(open eventlogOpen) *cobra.Command {
 		expect        int64
 		actor, reason string
 		dryRun        bool
+		typ           string
 	)
 	cmd := &cobra.Command{
 		Use:   "revert TYPE/ID --to VERSION",
 		Short: "Append a new version of a stream equal to an old one",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			stream, err := eventlog.ParseStream(args[0])
-			if err != nil {
-				return err
-			}
 			if !cmd.Flags().Changed("to") {
 				return errors.New("--to is required: the version to restore (0 for \"did not exist\")")
 			}
@@ -36,6 +33,10 @@ func newEventlogRevertCmd(open eventlogOpen) *cobra.Command {
 			}
 			defer pool.Close()
 			defer store.Close()
+			stream, err := streamArg(cmd.Context(), store, args[0], typ)
+			if err != nil {
+				return err
+			}
 			res, err := store.Revert(cmd.Context(), stream, to, &eventlog.RevertOpts{
 				Expected: eventlog.ExpectedVersion(expect), Actor: actor, Reason: reason, DryRun: dryRun,
 			})
@@ -57,6 +58,7 @@ func newEventlogRevertCmd(open eventlogOpen) *cobra.Command {
 	f.StringVar(&actor, "actor", defaultActor(), "who is reverting (default $USER)")
 	f.StringVar(&reason, "reason", "", "why, kept in the history")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be appended and write nothing")
+	addTypeFlag(cmd, &typ)
 	return cmd
 }
 

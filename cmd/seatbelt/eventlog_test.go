@@ -89,6 +89,85 @@ func TestEventlogCommands(t *testing.T) {
 	}
 }
 
+// A stream type may hold a slash, so "billing/invoice/1" names the stream
+// of type billing with id invoice/1, or of type billing/invoice with id
+// 1. Split at the first slash, it read and reverted the first while the
+// operator, who copied the name of the second, meant that one.
+func TestEventlogStreamWhoseTypeHoldsASlash(t *testing.T) {
+	t.Parallel()
+	url := migtest.NewURL(t, eventlog.Migrations)
+	ctx := context.Background()
+	p, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := eventlog.New(p, &eventlog.Config{Writer: "v7", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inType := eventlog.Stream{Type: "billing/invoice", ID: "1"}
+	inID := eventlog.Stream{Type: "billing", ID: "invoice/1"}
+	report := eventlog.Stream{Type: "report/2024", ID: "q1"}
+	for _, a := range []struct {
+		st   eventlog.Stream
+		data string
+	}{{inType, `{"in":"type","n":1}`}, {inType, `{"in":"type","n":2}`}, {inID, `{"in":"id"}`}, {report, `{"in":"report"}`}} {
+		if _, err := s.Append(ctx, a.st, []eventlog.NewRecord{{Data: json.RawMessage(a.data)}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions := func() (int64, int64) {
+		t.Helper()
+		a, err := s.Latest(ctx, inType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.Latest(ctx, inID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Version, b.Version
+	}
+	db := "--database-url=" + url
+
+	for _, args := range [][]string{{"history", "billing/invoice/1"}, {"revert", "billing/invoice/1", "--to", "1"}} {
+		out, code := runCLI(t, append(append([]string{"eventlog"}, args...), db)...)
+		if code != 2 || !strings.Contains(out, `type "billing/invoice" with id "1"`) || !strings.Contains(out, `type "billing" with id "invoice/1"`) || !strings.Contains(out, "--type") {
+			t.Fatalf("%s of a name two streams have: exit %d, want 2 naming both and --type\n%s", args[0], code, out)
+		}
+	}
+	if a, b := versions(); a != 2 || b != 1 {
+		t.Fatalf("after the refused revert: versions %d and %d, want 2 and 1", a, b)
+	}
+
+	out, code := runCLI(t, "eventlog", "history", "billing/invoice/1", "--type", "billing/invoice", db)
+	if code != 0 || !strings.Contains(out, `"in": "type"`) || strings.Contains(out, `"in": "id"`) {
+		t.Fatalf("history --type billing/invoice: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "revert", "billing/invoice/1", "--type", "billing/invoice", "--to", "1", db)
+	if code != 0 {
+		t.Fatalf("revert --type billing/invoice: exit %d\n%s", code, out)
+	}
+	if a, b := versions(); a != 3 || b != 1 {
+		t.Fatalf("after revert --type billing/invoice: versions %d and %d, want 3 and 1", a, b)
+	}
+	if r, _ := s.Latest(ctx, inType); string(r.Data) != `{"n": 1, "in": "type"}` {
+		t.Fatalf("billing/invoice 1 reverted to %s", r.Data)
+	}
+
+	// A name only one stream in the log has names it.
+	out, code = runCLI(t, "eventlog", "history", "report/2024/q1", db)
+	if code != 0 || !strings.Contains(out, `"in": "report"`) {
+		t.Fatalf("history of a name one stream has: exit %d\n%s", code, out)
+	}
+	out, code = runCLI(t, "eventlog", "history", "billing/invoice/1", "--type", "order", db)
+	if code != 2 || !strings.Contains(out, "--type") {
+		t.Fatalf("--type the name does not begin with: exit %d\n%s", code, out)
+	}
+}
+
 func TestEventlogCategory(t *testing.T) {
 	t.Parallel()
 	url := migtest.NewURL(t, eventlog.Migrations)
