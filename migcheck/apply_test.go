@@ -617,3 +617,35 @@ func TestKeywordInACommentKeepsTheFileOneTransaction(t *testing.T) {
 		t.Fatalf("after the failure: %+v; want the set clean at no version", r.Sets[0])
 	}
 }
+
+// A file saved with a UTF-8 byte-order mark, as some Windows editors save
+// one, is the same migration as without: its checksum and the linter skip
+// the mark. Apply sent it, and PostgreSQL, which takes the mark for part
+// of an identifier, refused the first statement with a syntax error at an
+// invisible character; a file of CONCURRENTLY statements was left dirty,
+// and one whose only statement is CONCURRENTLY was taken for a file that
+// runs in one transaction.
+func TestApplySkipsAByteOrderMark(t *testing.T) {
+	t.Parallel()
+	db, _ := emptyDB(t)
+	const bom = "\ufeff"
+	set := migcheck.Set{Name: "app", FS: files(
+		"0001_t.up.sql", bom+"CREATE TABLE t (a int, b int);",
+		"0002_idx.up.sql", bom+"-- lookups by a and by b\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n",
+		"0003_idx.up.sql", bom+"CREATE INDEX CONCURRENTLY t_ab ON t (a, b);\n")}
+	res, err := newMigrator(t, db, nil, set).Apply(context.Background())
+	if err != nil || len(res.Applied) != 3 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	var n int
+	db.QueryRow(context.Background(), "SELECT count(*) FROM pg_indexes WHERE tablename = 't'").Scan(&n)
+	if n != 3 {
+		t.Fatalf("%d indexes; want 3", n)
+	}
+	if r := verify(t, db, nil, set); len(r.Problems) != 0 {
+		t.Fatalf("problems %+v", r.Problems)
+	}
+	if res.Applied[0].SHA256 != migcheck.Checksum([]byte("CREATE TABLE t (a int, b int);")) {
+		t.Fatalf("recorded sha256 %s, want the checksum of the file without its mark", res.Applied[0].SHA256)
+	}
+}

@@ -238,6 +238,7 @@ func (d *sessionDriver) Run(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	b = withoutBOM(b) // golang-migrate reads the file as it is
 	d.lastSQL, d.lastErr = b, nil
 	if d.tx != nil {
 		// No arguments: pgx sends the file as one simple-protocol query,

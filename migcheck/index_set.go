@@ -114,7 +114,7 @@ func ParseIndexFile(file string, content []byte) (Index, error) {
 	if len(name) > maxIdent-len(replaceSuffix) {
 		return bad("index name %q is %d bytes; keep it to %d so that --replace can build its replacement beside it", name, len(name), maxIdent-len(replaceSuffix))
 	}
-	stmts := SplitStatements(string(content))
+	stmts := SplitStatements(string(withoutBOM(content)))
 	switch len(stmts) {
 	case 0:
 		return bad("the file is empty; write one CREATE INDEX CONCURRENTLY %s ON table (...); in it", name)

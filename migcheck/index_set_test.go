@@ -38,6 +38,11 @@ func TestParseIndexFile(t *testing.T) {
 			t.Errorf("%s %q: %v; want ErrBadIndexFile saying %q", c.file, c.sql, err, c.want)
 		}
 	}
+	// A byte-order mark is not part of the statement, nor of the checksum.
+	if bom, err := migcheck.ParseIndexFile("i.sql", []byte("\ufeffCREATE INDEX CONCURRENTLY i ON t (a);")); err != nil ||
+		bom.SQL != "CREATE INDEX CONCURRENTLY i ON t (a)" || bom.SHA256 != migcheck.Checksum([]byte("CREATE INDEX CONCURRENTLY i ON t (a);")) {
+		t.Fatalf("%+v %v", bom, err)
+	}
 	// A quoted name equal to the file's, and CONCURRENTLY in any case.
 	if ix, err := migcheck.ParseIndexFile("i.sql", []byte(`create index concurrently "i" on "My Table" using gin (a)`)); err != nil || ix.Table != `"My Table"` {
 		t.Fatalf("%+v %v", ix, err)

@@ -113,7 +113,7 @@ func ParseFileName(file string) (FileName, error) {
 // Checksum returns the hex SHA-256 migcheck records for a file's content:
 // a leading UTF-8 byte-order mark is dropped and CRLF becomes LF first.
 func Checksum(content []byte) string {
-	content = bytes.TrimPrefix(content, []byte("\xef\xbb\xbf"))
+	content = withoutBOM(content)
 	if bytes.Contains(content, []byte("\r\n")) {
 		content = bytes.ReplaceAll(content, []byte("\r\n"), []byte("\n"))
 	}
@@ -168,7 +168,7 @@ func (s Set) Migrations() ([]Migration, error) {
 			fail(name, fmt.Errorf("%w: %v", ErrBadSet, err))
 			continue
 		}
-		byVersion[fn.Version] = &Migration{Version: fn.Version, Name: fn.Name, File: name, SHA256: Checksum(content), content: content}
+		byVersion[fn.Version] = &Migration{Version: fn.Version, Name: fn.Name, File: name, SHA256: Checksum(content), content: withoutBOM(content)}
 	}
 	for v, d := range downs {
 		m, ok := byVersion[v]
@@ -191,4 +191,14 @@ func (s Set) Migrations() ([]Migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
+}
+
+// withoutBOM returns content without a leading UTF-8 byte-order mark, as
+// some editors (Windows ones) begin a file. A file saved with one is the
+// same migration as without: the checksum and the linter skip it, and it
+// is never sent, since PostgreSQL's lexer takes it for part of an
+// identifier and refuses the statement it begins with a syntax error at a
+// character no editor shows.
+func withoutBOM(content []byte) []byte {
+	return bytes.TrimPrefix(content, []byte("\xef\xbb\xbf"))
 }
