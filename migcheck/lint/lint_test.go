@@ -100,6 +100,15 @@ func TestPositionsWithByteOrderMarkAndCRLF(t *testing.T) {
 	if !slices.Equal(got, []string{"2:3 truncate"}) {
 		t.Fatalf("got %q", got)
 	}
+	// A statement the mark begins is seen as any other: PostgreSQL refuses
+	// the mark, and migcheck.Apply and the checksum skip it as the linter
+	// does.
+	got = positions(lintSQL(t, "\ufeffCREATE INDEX i ON t (a);\n", nil))
+	if !slices.ContainsFunc(got, func(p string) bool {
+		return strings.HasPrefix(p, "1:") && strings.HasSuffix(p, " "+lint.CreateIndexNotConcurrently)
+	}) {
+		t.Fatalf("CREATE INDEX behind a byte-order mark: got %q", got)
+	}
 }
 
 func TestConfig(t *testing.T) {
