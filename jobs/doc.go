@@ -17,9 +17,10 @@
 // with the stage's completion and with the ledger entries of
 // [StageRun.Track]. The completion is fenced by the claim: a worker whose
 // lease ran out (paused, partitioned) and was replaced cannot commit, so a
-// stage's effects happen once. A stage that must not hold a transaction
-// records its entities first with [StageRun.TrackNow] (the opt-out mode),
-// then creates them, so cleanup never misses one.
+// stage's effects happen once. The client ends that transaction, not the
+// stage: its Commit returns [ErrStageCommit]. A stage that must not hold a
+// transaction records its entities first with [StageRun.TrackNow] (the
+// opt-out mode), then creates them, so cleanup never misses one.
 //
 // # The database
 //

@@ -27,6 +27,10 @@ var (
 	// ErrNotCleaned means a restart from the first stage was refused because
 	// entities recorded by the job still exist; run Cleanup first.
 	ErrNotCleaned = errors.New("jobs: job still has recorded entities; clean it up first (seatbelt jobs cleanup ID), then restart")
+	// ErrStageCommit is returned by Commit on the transaction of
+	// [StageRun.Tx], which commits nothing: that transaction commits with
+	// the stage's completion when Run returns nil.
+	ErrStageCommit = errors.New("jobs: the stage's transaction commits with its completion when Run returns nil; do not commit it in the stage (return an error to roll it back)")
 	// ErrAlreadyStarted is returned by Start on a running client.
 	ErrAlreadyStarted = errors.New("jobs: client already started")
 	// ErrUnknownKind is returned by [Enqueue] and [EnqueueMany] for a job

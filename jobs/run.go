@@ -65,6 +65,9 @@ func (c *Client) runStage(base context.Context, r *StageRun) {
 		err = fmt.Errorf("jobs: stage %q returned Snooze(%v): the delay must not be negative; fix the stage", st.Name, snooze.Duration)
 		snooze = nil
 	}
+	if err == nil && r.rolledBack {
+		err = fmt.Errorf("jobs: stage %q rolled back its transaction and returned nil, so its writes are gone; the client commits the stage's transaction with its completion: return an error to roll it back, and do not defer tx.Rollback in the stage", st.Name)
+	}
 	switch {
 	case err == nil:
 		err = c.completeStage(context.WithoutCancel(base), r)

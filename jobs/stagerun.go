@@ -21,7 +21,11 @@ type StageRun struct {
 	results map[string]json.RawMessage // job.results, decoded by the first Result
 	result  json.RawMessage
 	tx      pgx.Tx
-	tracked int
+	// stx is tx as Tx hands it to the stage; rolledBack: the stage rolled
+	// it back through it.
+	stx        stageTx
+	rolledBack bool
+	tracked    int
 	// completion is the one the completer writes, kept here to save an
 	// allocation a stage.
 	completion completion
@@ -92,7 +96,10 @@ func (r *StageRun) SetResult(v any) error {
 // Tx returns the stage's transaction, beginning it on the first call.
 // Everything written through it commits together with the stage's
 // completion and its ledger entries, or not at all: if the stage fails, or
-// its lease was lost to another worker, it is rolled back.
+// its lease was lost to another worker, it is rolled back. The client ends
+// it: its Commit commits nothing and returns [ErrStageCommit], and a stage
+// that rolls it back must return an error (one returning nil fails, as
+// its writes are gone); savepoints in it (Begin) are the stage's own.
 //
 // A stage transaction holds one of the pool's connections until the stage
 // ends, and at most the pool's MaxConns less 2 are open at once, so that
@@ -101,7 +108,7 @@ func (r *StageRun) SetResult(v any) error {
 // it at once; a stage's own use of the pool outside Tx is not counted.
 func (r *StageRun) Tx(ctx context.Context) (pgx.Tx, error) {
 	if r.tx != nil {
-		return r.tx, nil
+		return &r.stx, nil
 	}
 	select {
 	case r.c.txSlots <- struct{}{}:
@@ -114,7 +121,26 @@ func (r *StageRun) Tx(ctx context.Context) (pgx.Tx, error) {
 		return nil, fmt.Errorf("jobs: beginning the stage transaction: %w", err)
 	}
 	r.tx = tx
-	return tx, nil
+	r.stx = stageTx{Tx: tx, r: r}
+	return &r.stx, nil
+}
+
+// stageTx is the stage's transaction as the stage sees it. A stage that
+// committed it would keep its writes and ledger entries without its
+// completion: the stage would run again after its lease and write them
+// again. So Commit is refused, and a Rollback is noted, for runStage to
+// fail a stage that rolled back and returned nil rather than complete it
+// on a transaction that is gone.
+type stageTx struct {
+	pgx.Tx
+	r *StageRun
+}
+
+func (t *stageTx) Commit(context.Context) error { return ErrStageCommit }
+
+func (t *stageTx) Rollback(ctx context.Context) error {
+	t.r.rolledBack = true
+	return t.Tx.Rollback(ctx)
 }
 
 // endTx takes the stage's transaction away from it, for its caller to end,
