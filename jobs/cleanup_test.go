@@ -312,3 +312,67 @@ func TestCleanup(t *testing.T) {
 		}
 	})
 }
+
+// A cancelled job whose cleanup was interrupted outlives the retention:
+// its ledger is the only record of the entities not deleted yet. Once the
+// cleanup is finished, the retention deletes it as any other.
+func TestRetentionKeepsAJobWhoseCleanupIsUnfinished(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var fixed sync.Map
+	cfg := testConfig("w")
+	cfg.Retention = time.Hour
+	startClient(t, b.db, cfg, ledgerKind(&fixed))
+	id := enqueue(t, b.db, "ledger", map[string]string{"FailAt": "c"}, nil)
+	waitState(t, b.db, id, "failed", 10*time.Second)
+	if _, err := jobs.Cancel(ctx, b.db, id, &jobs.CancelOpts{Actor: "oncall"}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	crashy := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+		if len(keys) > 0 { // not the check before the cleanup
+			calls++
+		}
+		if calls == 3 {
+			return errors.New("connection reset")
+		}
+		return jobs.DeleteByColumn("id")(ctx, tx, table, keys)
+	}
+	_, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"widgets": crashy, "gadgets": crashy, "stage_done": crashy}})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("err %v", err)
+	}
+	left := count(t, b.db, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1 AND deleted_at IS NULL", id)
+	if left == 0 || jobState(t, b.db, id).State != jobs.StateCancelled {
+		t.Fatalf("the cleanup was not interrupted half-way: %d entries left", left)
+	}
+
+	// Both ended two hours ago; a plain cancelled job beside it shows when
+	// the retention has been round.
+	other := enqueue(t, b.db, "nobody-runs-this", nil, nil)
+	if _, err := jobs.Cancel(ctx, b.db, other, nil); err != nil {
+		t.Fatal(err)
+	}
+	aged := func(ids ...int64) {
+		t.Helper()
+		if _, err := b.db.Exec(ctx, "UPDATE seatbelt_jobs SET finished_at = now() - interval '2 hours' WHERE id = ANY($1)", ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aged(id, other)
+	waitFor(t, 10*time.Second, "the retention", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE id = $1", other) == 0 })
+	if n := count(t, b.db, "SELECT count(*) FROM seatbelt_job_entities WHERE job_id = $1 AND deleted_at IS NULL", id); n != left {
+		t.Fatalf("the retention deleted the half-cleaned job %d: %d of its %d uncleaned ledger entries are left", id, n, left)
+	}
+
+	res, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{Deleters: deleters})
+	if err != nil || res.Entries != left {
+		t.Fatalf("the cleanup run again: %+v %v; want %d entries", res, err, left)
+	}
+	if n := count(t, b.db, "SELECT (SELECT count(*) FROM widgets WHERE job_id = $1) + (SELECT count(*) FROM gadgets WHERE job_id = $1)", id); n != 0 {
+		t.Fatalf("%d entities left", n)
+	}
+	aged(id)
+	waitFor(t, 10*time.Second, "the retention of the cleaned job", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE id = $1", id) == 0 })
+}

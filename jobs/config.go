@@ -99,7 +99,9 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// Retention is how long succeeded, cancelled and cleaned jobs are kept
 	// (with their history and ledger) before the leader deletes them.
-	// Failed jobs are kept until an operator acts. Defaults to 7 days;
+	// Failed jobs are kept until an operator acts, and so is a job whose
+	// cleanup began and has not finished, until the cleanup is run to its
+	// end: its ledger is the only record of what is left. Defaults to 7 days;
 	// at least 1 minute.
 	Retention time.Duration
 	// Deleters maps a table name (as given to Track) to the function that

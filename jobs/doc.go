@@ -151,7 +151,8 @@
 // and its ledger marks commit together: a cleanup interrupted at any point
 // (kill -9 included) leaves the job in its state with part of its entities
 // deleted, and running it again finishes it. Until then [Restart] refuses
-// the job, since part of what its stages created is gone.
+// the job, since part of what its stages created is gone, and the
+// retention keeps it, since its ledger is the only record of the rest.
 //
 // # Tables and observability
 //

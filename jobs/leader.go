@@ -139,25 +139,40 @@ SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') EN
 	return n, err
 }
 
-// retain deletes jobs that ended before the retention, with their events.
-// The rows are locked in the subquery (SKIP LOCKED) and the ended test
-// written again on the DELETE: a DELETE that waited for a row checks only
-// its own WHERE again after the wait, and the subquery's answer came from
-// before it, so a job restarted meanwhile ([Restart] holding the row) was
-// deleted as it became available again, leaving its "restarted" event.
+// retain deletes jobs that ended before the retention, with their events
+// and ledger, except those whose cleanup began and has not finished: the
+// ledger is the only record of the entities it has not deleted yet, and
+// running the cleanup again finishes it (see [Cleanup]).
+//
+// The rows are locked in a statement of their own (SKIP LOCKED) and
+// tested again by the delete, a second statement. A statement reads what
+// had committed when it began: a cleanup's first batch (which holds the
+// row's lock while it runs) committing as the locking statement ran was
+// missed by it, and one statement that locked and deleted would have
+// deleted that job. Begun with the rows locked, the delete sees every
+// batch that committed before it. A job restarted meanwhile ([Restart]
+// holding the row) is skipped, or tested again on its new row by the
+// locking read once the restart has committed.
 func (c *Client) retain(ctx context.Context, db DB) error {
-	_, err := db.Exec(ctx, `
+	ended := `state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz AND NOT ` + cleanupUnfinishedSQL("j.id")
+	before := c.cfg.Now().Add(-c.cfg.Retention)
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM seatbelt_jobs j WHERE `+ended+` LIMIT 1000 FOR UPDATE SKIP LOCKED`, before)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
 WITH gone AS (
-	DELETE FROM seatbelt_jobs WHERE id IN (
-		SELECT id FROM seatbelt_jobs
-		WHERE state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz
-		LIMIT 1000
-		FOR UPDATE SKIP LOCKED
-	) AND state IN ('succeeded', 'cancelled', 'cleaned') AND finished_at < $1::timestamptz
+	DELETE FROM seatbelt_jobs j WHERE id = ANY($2::bigint[]) AND `+ended+`
 	RETURNING id
 )
-DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, c.cfg.Now().Add(-c.cfg.Retention))
-	return err
+DELETE FROM seatbelt_job_events WHERE job_id IN (SELECT id FROM gone)`, before, ids)
+		return err
+	})
 }
 
 // countStates reports the number of jobs in each state, in all and by

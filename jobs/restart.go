@@ -23,6 +23,16 @@ type RestartOpts struct {
 	Actor string
 }
 
+// cleanupUnfinishedSQL is true when the cleanup of the job whose id is
+// the expression id began and has not finished: of its cleanup_started,
+// cleaned and restarted events, the last is a cleanup_started. Part of
+// what its stages created is deleted, and its ledger is the only record
+// of the rest.
+func cleanupUnfinishedSQL(id string) string {
+	return `coalesce((SELECT e.event = 'cleanup_started' FROM seatbelt_job_events e
+	WHERE e.job_id = ` + id + ` AND e.event IN ('cleanup_started', 'cleaned', 'restarted') ORDER BY e.id DESC LIMIT 1), false)`
+}
+
 // Restart makes a failed, cancelled or cleaned job available again,
 // keeping its history and adding a "restarted" event. A succeeded or
 // cleaned job can only be restarted from the first stage, and a job whose
@@ -54,13 +64,11 @@ func Restart(ctx context.Context, db DB, id int64, opts *RestartOpts) error {
 		case !o.FromFirst && (state == StateCleaned || state == StateSucceeded):
 			return &StateError{ID: id, State: state, Op: "restart from the failed stage", Hint: "restart it from the first stage instead (--from-first)"}
 		}
-		var last EventKind
-		err = tx.QueryRow(ctx, `SELECT event FROM seatbelt_job_events
-WHERE job_id = $1::bigint AND event IN ('cleanup_started', 'cleaned', 'restarted') ORDER BY id DESC LIMIT 1`, id).Scan(&last)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		var unfinished bool
+		if err := tx.QueryRow(ctx, `SELECT `+cleanupUnfinishedSQL("$1::bigint"), id).Scan(&unfinished); err != nil {
 			return err
 		}
-		if last == EventCleanupStarted {
+		if unfinished {
 			return &StateError{ID: id, State: state, Op: "restart", Hint: fmt.Sprintf("its cleanup began and has not finished, so part of what it created is gone; run the cleanup again to finish it (seatbelt jobs cleanup %d), then restart it from the first stage", id)}
 		}
 		if o.FromFirst {
