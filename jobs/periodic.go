@@ -24,7 +24,7 @@ type Schedule interface {
 }
 
 // cronParser takes five fields or six (seconds first), and the
-// descriptors (@hourly, @daily, @every 90s ...).
+// descriptors (@hourly, @daily ...; Cron reads @every itself).
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 type cronSchedule struct {
@@ -41,17 +41,30 @@ func (s cronSchedule) String() string             { return s.spec }
 // TZ= or CRON_TZ= prefix, which would silently override it, is refused.
 // "@every 90s" has the slots of [Every]: multiples of the interval since
 // the Unix epoch, the same on every replica, rather than the interval
-// after each run, which drifts by the time taken to notice a slot.
+// after each run, which drifts by the time taken to notice a slot. Its
+// interval is taken as written ("@every 1500ms" is a second and a half),
+// and refused, as Every's, below a second or in fractions of a
+// microsecond.
 func Cron(spec string) (Schedule, error) {
 	if t := strings.TrimSpace(spec); strings.HasPrefix(t, "TZ=") || strings.HasPrefix(t, "CRON_TZ=") {
 		return nil, fmt.Errorf("jobs: cron expression %q names a time zone; remove the prefix and set PeriodicJob.Location, which says where the expression is read", spec)
 	}
+	// Read here, not by the cron package, which truncates the interval
+	// to whole seconds (and raises one below a second to a second): a
+	// schedule of 1500ms would run every second.
+	if text, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(text)
+		if err == nil {
+			err = checkInterval(d)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jobs: cron expression %q: %w (want an interval such as \"@every 90s\")", spec, err)
+		}
+		return cronSchedule{spec: spec, sched: every(d)}, nil
+	}
 	s, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: cron expression %q: %w (want \"minute hour day month weekday\", seconds first optional, or @hourly/@daily/@weekly)", spec, err)
-	}
-	if d, ok := s.(cron.ConstantDelaySchedule); ok {
-		s = every(d.Delay)
 	}
 	return cronSchedule{spec: spec, sched: s}, nil
 }
@@ -70,8 +83,22 @@ type every time.Duration
 
 // Every is a schedule with a slot at each multiple of d since the Unix
 // epoch, so every replica computes the same slots. d must be at least one
-// second (AddPeriodic refuses less).
+// second and a whole number of microseconds (AddPeriodic refuses another).
 func Every(d time.Duration) Schedule { return every(d) }
+
+// checkInterval says why d cannot be the interval of an Every schedule.
+// Slots are stored to the microsecond: a slot between two microseconds
+// would be stored a little early, and the schedule's next slot after that
+// is the exact one again, so it would fire twice.
+func checkInterval(d time.Duration) error {
+	switch {
+	case d < time.Second:
+		return fmt.Errorf("the interval is %v; the shortest is one second", d)
+	case d%time.Microsecond != 0:
+		return fmt.Errorf("the interval is %v; give a whole number of microseconds, as slots are stored to the microsecond", d)
+	}
+	return nil
+}
 
 func (e every) Next(t time.Time) time.Time {
 	d := time.Duration(e)
@@ -221,8 +248,10 @@ func (c *Client) AddPeriodic(p PeriodicJob) error {
 	}
 	if p.Schedule == nil {
 		errs = append(errs, errors.New("PeriodicJob.Schedule is nil; give jobs.Cron(\"0 3 * * *\") or jobs.Every(time.Hour)"))
-	} else if e, ok := p.Schedule.(every); ok && time.Duration(e) < time.Second {
-		errs = append(errs, fmt.Errorf("PeriodicJob.Schedule is Every(%v); the shortest is one second", time.Duration(e)))
+	} else if e, ok := p.Schedule.(every); ok {
+		if err := checkInterval(time.Duration(e)); err != nil {
+			errs = append(errs, fmt.Errorf("PeriodicJob.Schedule is Every(%v): %w", time.Duration(e), err))
+		}
 	}
 	if p.Missed != MissedSkip && p.Missed != MissedRunOnce {
 		errs = append(errs, fmt.Errorf("PeriodicJob.Missed is %d; use jobs.MissedSkip or jobs.MissedRunOnce", p.Missed))

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +193,9 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 		{jobs.PeriodicJob{Schedule: jobs.Every(time.Hour)}, "PeriodicJob.Kind is empty"},
 		{jobs.PeriodicJob{Kind: "tick"}, "PeriodicJob.Schedule is nil"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Millisecond)}, "the shortest is one second"},
+		// Slots are stored to the microsecond: one stored a little early
+		// would be taken for a slot of its own beside the exact one.
+		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour / 7)}, "a whole number of microseconds"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Missed: 7}, "PeriodicJob.Missed is 7"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Queue: strings.Repeat("q", 200)}, "PeriodicJob.Queue"},
 		{jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour), Args: func() {}}, "PeriodicJob.Args"},
@@ -205,8 +210,16 @@ func TestAddPeriodicRefusesWhatCannotRun(t *testing.T) {
 			t.Errorf("%+v: %v; want %q", tc.p, err, tc.want)
 		}
 	}
-	if _, err := jobs.Cron("61 * * * *"); err == nil || !strings.Contains(err.Error(), "minute hour day month weekday") {
-		t.Errorf("a bad cron expression: %v", err)
+	for spec, want := range map[string]string{
+		"61 * * * *":          "minute hour day month weekday",
+		"@every 500ms":        "the shortest is one second",
+		"@every 1.0000005s":   "a whole number of microseconds",
+		"@every ninety":       "@every 90s",
+		"@every 1500ms extra": "@every 90s",
+	} {
+		if _, err := jobs.Cron(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("cron expression %q: %v; want %q", spec, err, want)
+		}
 	}
 	if err := c.AddPeriodic(jobs.PeriodicJob{Kind: "tick", Schedule: jobs.Every(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -386,6 +399,19 @@ func TestCronEveryAndTimeZones(t *testing.T) {
 	if got, want := s.Next(at), jobs.Every(90*time.Second).Next(at); !got.Equal(want) || s.String() != "@every 90s" {
 		t.Errorf("@every 90s: next after %v is %v (%q); want %v", at, got, s, want)
 	}
+	// Not truncated to whole seconds: every 1 s would run half as often
+	// again as asked.
+	s, err = jobs.Cron("@every 1500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for t0, i := at, 0; i < 4; i++ {
+		got, want := s.Next(t0), jobs.Every(1500*time.Millisecond).Next(t0)
+		if !got.Equal(want) || got.Sub(t0) > 1500*time.Millisecond {
+			t.Fatalf("@every 1500ms: next after %v is %v; want %v", t0, got, want)
+		}
+		t0 = got
+	}
 	for _, spec := range []string{"CRON_TZ=Europe/Berlin 0 3 * * *", " TZ=Asia/Tokyo 0 3 * * *"} {
 		if _, err := jobs.Cron(spec); err == nil || !strings.Contains(err.Error(), "set PeriodicJob.Location") {
 			t.Errorf("%q: %v", spec, err)
@@ -421,5 +447,26 @@ func TestPeriodicNewerClientsClockSteppingBackKeepsItsSchedule(t *testing.T) {
 		if !greenStored() {
 			t.Fatalf("%v after green's clock stepped back, blue took the schedule back while green ran it", time.Since(begun).Round(time.Second))
 		}
+	}
+}
+
+// On a fake clock, a schedule of a second and a half fires at each of its
+// slots once: none truncated to the second, none doubled.
+func TestPeriodicEveryFractionOfASecond(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	clock, hour, cfg := onTheHour()
+	startPeriodic(t, b.db, cfg("w"), jobs.PeriodicJob{Name: "fast", Kind: "tick", Schedule: jobs.MustCron("@every 1500ms")})
+	waitFor(t, 10*time.Second, "the schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
+	var want []time.Time
+	for i := 1; i <= 3; i++ {
+		slot := hour.Add(time.Duration(i) * 1500 * time.Millisecond)
+		want = append(want, slot)
+		clock.Set(slot)
+		waitFor(t, 10*time.Second, fmt.Sprintf("slot %v", slot), func() bool { return len(slots(t, b.db, "fast")) >= i })
+	}
+	time.Sleep(300 * time.Millisecond) // six looks, for a doubled slot to show
+	if got := slots(t, b.db, "fast"); !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("slots %v; want %v", got, want)
 	}
 }
