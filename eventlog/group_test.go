@@ -999,7 +999,10 @@ func TestGroupHandlerIdleAcrossManyCallsShrinksTheBatch(t *testing.T) {
 	}
 	logs := &syncbuf.Buffer{}
 	g, err := s.NewGroup("many", 1, func(context.Context, pgx.Tx, *eventlog.Record) error {
-		time.Sleep(60 * time.Millisecond) // a batch of 30 calls: 1.8 s, the lease 1 s
+		// A batch of 30 calls idles 1.35 s, past the lease of 1 s; one of
+		// 15, 0.68 s, leaves room for a loaded machine (at 60 ms, 0.9 s
+		// left too little, and the batch shrank again).
+		time.Sleep(45 * time.Millisecond)
 		return nil
 	}, &eventlog.ConsumerConfig{BatchSize: 30, MaxAttempts: 2, Backoff: time.Millisecond, PollInterval: 20 * time.Millisecond,
 		TakeoverPoll: 100 * time.Millisecond, Lease: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
