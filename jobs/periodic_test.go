@@ -249,10 +249,13 @@ func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	waitFor(t, 10*time.Second, "blue's schedule stored", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic") == 1 })
 	clock.Set(hour.Add(time.Second))
 	green := blue
-	green.Schedule = jobs.MustCron("0 0 3 * * *")
+	// Daily, half a day from the test's hour: a fixed hour was the test's
+	// own when it ran in the hour before, and green then ran that slot.
+	daily := fmt.Sprintf("0 0 %d * * *", (hour.Hour()+12)%24)
+	green.Schedule = jobs.MustCron(daily)
 	g := startPeriodic(t, b.db, cfg("green"), green)
 	greenStored := func() bool {
-		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE '0 0 3 %'") == 1
+		return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs_periodic WHERE schedule LIKE $1", daily+"%") == 1
 	}
 	waitFor(t, 10*time.Second, "green's schedule stored", greenStored)
 	// Both running for longer than blue's window (12 s, the clock moving
@@ -269,7 +272,7 @@ func TestPeriodicOlderClientTakesOverAScheduleNobodyRuns(t *testing.T) {
 	stopped := time.Now()
 	for greenStored() {
 		if time.Since(stopped) > 30*time.Second {
-			t.Fatal("30 s after green stopped, blue still defers to its schedule, whose next slot is a day away")
+			t.Fatal("30 s after green stopped, blue still defers to its schedule, whose next slot is half a day away")
 		}
 		stepClock(clock, 1)
 	}
