@@ -820,3 +820,44 @@ func TestStageTransactionsLeaveTheHeartbeatAConnection(t *testing.T) {
 		t.Errorf("%d jobs on a pool of 4: %d stage runs, %d leases lost while their stages ran", n, runs.Load(), rescued)
 	}
 }
+
+// A stop's release that finds its job row held for a moment (the
+// heartbeat's renewal locks every running stage's row, an operator's
+// SELECT ... FOR UPDATE) tries again rather than leave the stage running
+// until its lease runs out.
+func TestReleaseOutlastsARowHeldForAMoment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	started := make(chan struct{})
+	kind := jobs.Kind{Name: "k", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		close(started)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}}}}
+	c := startClient(t, b.db, testConfig("w"), kind)
+	id := enqueue(t, b.db, "k", nil, nil)
+	<-started
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id); err != nil {
+		_ = tx.Rollback(ctx)
+		t.Fatal(err)
+	}
+	freed := make(chan struct{})
+	go func() {
+		defer close(freed)
+		time.Sleep(300 * time.Millisecond) // well within the release's retries
+		_ = tx.Rollback(ctx)
+	}()
+	if err := c.StopAndCancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-freed
+	j := jobState(t, b.db, id)
+	if h := events(t, b.db, id); j.State != jobs.StateAvailable || !slices.Contains(h, "released s 1") {
+		t.Fatalf("job %s after the stop, history %q; want it released", j.State, h)
+	}
+}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // releaseSQL gives interrupted stages back without using an attempt, each
@@ -11,8 +12,10 @@ import (
 // notification) is cancelled instead, as any other end of its stage
 // would do: given back, it would wait as available in a paused queue, or
 // with no worker for its kind. A job row another transaction holds is
-// skipped, not waited for (a stopping client must not hang on it): that
-// stage runs again after its lease.
+// skipped, not waited for (a stopping client must not hang on it), and
+// listed last: releaseBatch tries it again for a moment, as the heartbeat
+// locks every running stage's row for the moment of its renewal; still
+// held, that stage runs again after its lease.
 var releaseSQL = `
 WITH ` + lockedSQL(true) + `, u AS (
 	UPDATE seatbelt_jobs j SET
@@ -30,7 +33,14 @@ WITH ` + lockedSQL(true) + `, u AS (
 	SELECT id, $3::timestamptz, 'cancelled', stage, attempt, $4::text, NULL FROM u WHERE state = 'cancelled'
 )
 SELECT coalesce(array_agg(id) FILTER (WHERE state = 'available'), '{}'), coalesce(array_agg(id) FILTER (WHERE state = 'cancelled'), '{}'),
-	CASE WHEN count(*) FILTER (WHERE state = 'available') > 0 THEN pg_notify('` + wakeChannel + `', '') END FROM u`
+	CASE WHEN count(*) FILTER (WHERE state = 'available') > 0 THEN pg_notify('` + wakeChannel + `', '') END,
+	ARRAY(SELECT id FROM unnest($1::bigint[]) AS h(id) WHERE id NOT IN (SELECT id FROM locked))
+FROM u`
+
+// releaseRetry bounds how long releases whose job rows another transaction
+// holds are tried again, well within the grace Stop gives stages after its
+// deadline (releaseGrace).
+const releaseRetry = 500 * time.Millisecond
 
 // releaseQueue groups the releases of stages interrupted together. A stop
 // deadline interrupts every running stage at once, and one commit each
@@ -86,13 +96,36 @@ func (c *Client) release(j claimed, log *stageLogger) {
 }
 
 func (c *Client) releaseBatch(batch []*releaseReq) {
+	deadline := time.Now().Add(releaseRetry)
+	for pause := 10 * time.Millisecond; ; pause *= 2 {
+		batch = c.releaseOnce(batch)
+		if len(batch) == 0 {
+			return
+		}
+		if time.Now().Add(pause).After(deadline) {
+			for _, r := range batch {
+				r.done <- releaseResult{}
+			}
+			return
+		}
+		time.Sleep(pause)
+	}
+}
+
+// releaseOnce runs releaseSQL for batch, answers each release it decided,
+// and returns those whose job row another transaction held.
+func (c *Client) releaseOnce(batch []*releaseReq) (held []*releaseReq) {
 	ids, claims := make([]int64, len(batch)), make([]int64, len(batch))
 	for i, r := range batch {
 		ids[i], claims[i] = r.j.id, r.j.claim
 	}
-	var released, cancelled []int64
-	err := c.db.QueryRow(context.Background(), releaseSQL, ids, claims, c.cfg.Now(), c.cfg.WorkerID).Scan(&released, &cancelled, nil)
+	var released, cancelled, skipped []int64
+	err := c.db.QueryRow(context.Background(), releaseSQL, ids, claims, c.cfg.Now(), c.cfg.WorkerID).Scan(&released, &cancelled, nil, &skipped)
 	ended := make(map[int64]releaseResult, len(released)+len(cancelled))
+	rowHeld := make(map[int64]bool, len(skipped))
+	for _, id := range skipped {
+		rowHeld[id] = true
+	}
 	for _, id := range released {
 		ended[id] = releaseResult{released: true}
 	}
@@ -100,8 +133,13 @@ func (c *Client) releaseBatch(batch []*releaseReq) {
 		ended[id] = releaseResult{cancelled: true}
 	}
 	for _, r := range batch {
+		if err == nil && rowHeld[r.j.id] {
+			held = append(held, r)
+			continue
+		}
 		res := ended[r.j.id]
 		res.err = err
 		r.done <- res
 	}
+	return held
 }
