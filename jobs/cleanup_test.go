@@ -178,16 +178,7 @@ func TestCleanup(t *testing.T) {
 		startClient(t, b.db, testConfig("w"), ledgerKind(&fixed))
 		id := enqueue(t, b.db, "ledger", map[string]string{"FailAt": "d"}, nil)
 		waitState(t, b.db, id, "failed", 10*time.Second)
-		calls := 0
-		crashy := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
-			if len(keys) > 0 { // not the check before the cleanup
-				calls++
-			}
-			if calls == 3 {
-				return errors.New("connection reset")
-			}
-			return jobs.DeleteByColumn("id")(ctx, tx, table, keys)
-		}
+		crashy := failingThirdDelete()
 		// Entries newest first: d's gadget, c's stage_done, c's widgets
 		// (the third delete fails), c's gadget, ...
 		_, err := jobs.Cleanup(context.Background(), b.db, id, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"widgets": crashy, "gadgets": crashy, "stage_done": crashy}})
@@ -329,16 +320,7 @@ func TestRetentionKeepsAJobWhoseCleanupIsUnfinished(t *testing.T) {
 	if _, err := jobs.Cancel(ctx, b.db, id, &jobs.CancelOpts{Actor: "oncall"}); err != nil {
 		t.Fatal(err)
 	}
-	calls := 0
-	crashy := func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
-		if len(keys) > 0 { // not the check before the cleanup
-			calls++
-		}
-		if calls == 3 {
-			return errors.New("connection reset")
-		}
-		return jobs.DeleteByColumn("id")(ctx, tx, table, keys)
-	}
+	crashy := failingThirdDelete()
 	_, err := jobs.Cleanup(ctx, b.db, id, &jobs.CleanupOpts{BatchSize: 1, Deleters: map[string]jobs.Deleter{"widgets": crashy, "gadgets": crashy, "stage_done": crashy}})
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("err %v", err)
@@ -375,4 +357,19 @@ func TestRetentionKeepsAJobWhoseCleanupIsUnfinished(t *testing.T) {
 	}
 	aged(id)
 	waitFor(t, 10*time.Second, "the retention of the cleaned job", func() bool { return count(t, b.db, "SELECT count(*) FROM seatbelt_jobs WHERE id = $1", id) == 0 })
+}
+
+// failingThirdDelete is a Deleter by the id column, shared by the tables
+// of one cleanup, whose third delete fails as a lost connection would.
+func failingThirdDelete() jobs.Deleter {
+	calls := 0
+	return func(ctx context.Context, tx pgx.Tx, table string, keys []string) error {
+		if len(keys) > 0 { // not the check before the cleanup
+			calls++
+		}
+		if calls == 3 {
+			return errors.New("connection reset")
+		}
+		return jobs.DeleteByColumn("id")(ctx, tx, table, keys)
+	}
 }

@@ -95,18 +95,8 @@ func TestEventlogCommands(t *testing.T) {
 // operator, who copied the name of the second, meant that one.
 func TestEventlogStreamWhoseTypeHoldsASlash(t *testing.T) {
 	t.Parallel()
-	url := migtest.NewURL(t, eventlog.Migrations)
+	url, s := newStore(t)
 	ctx := context.Background()
-	p, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	s, err := eventlog.New(p, &eventlog.Config{Writer: "v7", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	inType := eventlog.Stream{Type: "billing/invoice", ID: "1"}
 	inID := eventlog.Stream{Type: "billing", ID: "invoice/1"}
 	report := eventlog.Stream{Type: "report/2024", ID: "q1"}
@@ -170,18 +160,8 @@ func TestEventlogStreamWhoseTypeHoldsASlash(t *testing.T) {
 
 func TestEventlogCategory(t *testing.T) {
 	t.Parallel()
-	url := migtest.NewURL(t, eventlog.Migrations)
+	url, s := newStore(t)
 	ctx := context.Background()
-	p, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	s, err := eventlog.New(p, &eventlog.Config{Writer: "v7", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for i, st := range []eventlog.Stream{{Type: "order", ID: "1"}, {Type: "customer", ID: "ada"}, {Type: "order", ID: "2"}, {Type: "order", ID: "1"}} {
 		if _, err := s.Append(ctx, st, []eventlog.NewRecord{{Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}}, nil); err != nil {
 			t.Fatal(err)
@@ -261,4 +241,22 @@ func TestEventlogRebuild(t *testing.T) {
 	if out, code = runCLI(t, "eventlog", "rebuild", "summaries", db, "--cancel"); code != 1 {
 		t.Fatalf("a second cancel: exit %d, want 1\n%s", code, out)
 	}
+}
+
+// newStore returns the URL of a new database with the event log's
+// migrations applied, and a Store on it, closed when the test ends.
+func newStore(t *testing.T) (string, *eventlog.Store) {
+	t.Helper()
+	url := migtest.NewURL(t, eventlog.Migrations)
+	p, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s, err := eventlog.New(p, &eventlog.Config{Writer: "v7", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return url, s
 }
