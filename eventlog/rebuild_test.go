@@ -132,21 +132,27 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	// Four writers at once, a millisecond apart each: there is nearly always a transaction
 	// in flight, as under a service's load, and the switch must still find
 	// the log caught up.
-	wctx, stopWriting := context.WithCancel(ctx)
+	// They stop at a flag, not by a cancelled context: an append whose
+	// caller gave up may still commit after it returned (its error says
+	// so), after the count below, which would then miss it.
+	var stop atomic.Bool
 	var written atomic.Int64
 	writerDone := make(chan struct{})
 	var writers sync.WaitGroup
 	for w := range 4 {
 		writers.Go(func() {
-			for i := 0; wctx.Err() == nil; i++ {
-				if _, err := st.Append(wctx, eventlog.Stream{Type: "invoice", ID: fmt.Sprint("w", w, "-", i)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil); err == nil {
-					written.Add(1)
+			for i := 0; !stop.Load(); i++ {
+				if _, err := st.Append(ctx, eventlog.Stream{Type: "invoice", ID: fmt.Sprint("w", w, "-", i)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil); err != nil {
+					t.Errorf("append: %v", err)
+					return
 				}
+				written.Add(1)
 				time.Sleep(time.Millisecond)
 			}
 		})
 	}
 	go func() { writers.Wait(); close(writerDone) }()
+	t.Cleanup(func() { stop.Store(true); <-writerDone }) // also when a check below fails
 	var batches atomic.Int64
 	opts := countsRebuild(0)
 	opts.Progress = func(p eventlog.RebuildProgress) {
@@ -171,7 +177,7 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 		t.Fatalf("the switched model counts %d records, fewer than the 300 before the rebuild", switched)
 	}
 	time.Sleep(50 * time.Millisecond) // some writes after the switch too
-	stopWriting()
+	stop.Store(true)
 	<-writerDone
 	if res.Resumed || res.Handled < 300 || batches.Load() < 6 || written.Load() == 0 {
 		t.Fatalf("rebuild %+v after %d batches with %d records written during it: want a fresh rebuild of every record", res, batches.Load(), written.Load())
