@@ -30,9 +30,24 @@ type claimed struct {
 // also skip a row whose earlier stage's transaction still holds the KEY
 // SHARE lock of the ledger's foreign key (a worker frozen after Track,
 // whose stage the leader has made available again).
+//
+// A claim commits without waiting for its WAL to reach the disk
+// (synchronous_commit off for its own transaction, so also behind a
+// pooler): on the 2-core benchmark machine that wait was 0.2 to 1.2 ms of
+// an idle worker's 2.5 to 3.5 ms enqueue-to-start (p50). The commit is
+// visible at once, and on disk within three WAL writer delays
+// (wal_writer_delay) or with the next commit anyone makes that waits. Only a
+// crash of the server itself can lose it, and then nothing that a caller
+// was told is lost: the job is as it was before the claim, and is claimed
+// again, maybe under the same claim number. The worker that ran it is
+// fenced off by its name (heldBySQL), or, claiming it again itself, keeps
+// the run under way (startStage): the stage runs at least once, as after
+// any lost lease. Its "started" event may be lost with the claim.
 var claimSQL = `
-WITH unpaused AS MATERIALIZED (
-	SELECT q.name, q.n FROM unnest($8::text[], $4::int[]) AS q(name, n)
+WITH async AS MATERIALIZED (
+	SELECT set_config('synchronous_commit', 'off', true)
+), unpaused AS MATERIALIZED (
+	SELECT q.name, q.n FROM unnest($8::text[], $4::int[]) AS q(name, n), async
 	WHERE q.n > 0 AND NOT EXISTS (SELECT 1 FROM seatbelt_job_queues s WHERE s.name = q.name AND s.paused_at IS NOT NULL)
 ), picked AS (
 	SELECT p.id FROM unpaused q

@@ -410,8 +410,9 @@ func (c *Client) fetchLoop(ctx context.Context) {
 			}
 			clear(got)
 			for i := range batch {
-				got[c.queueIdx[batch[i].queue]]++
-				c.startStage(&batch[i])
+				if c.startStage(&batch[i]) {
+					got[c.queueIdx[batch[i].queue]]++
+				}
 			}
 			// A queue that got all it asked for may have more waiting: claim
 			// again at once. One with no room left waits for one of its
@@ -447,12 +448,21 @@ func (c *Client) fetchLoop(ctx context.Context) {
 }
 
 // startStage runs the claimed stage *j on a goroutine of its own, which
-// uses its own copy: the caller reuses *j for its next claim.
-func (c *Client) startStage(claim *claimed) {
+// uses its own copy: the caller reuses *j for its next claim. It returns
+// false, starting nothing, when this client runs that very claim already:
+// the server lost the commit of the first claim (claims commit without
+// waiting for the WAL flush; see claimSQL) and handed the stage out again
+// under the same number. The run under way holds it, as the row now says.
+func (c *Client) startStage(claim *claimed) bool {
 	r := &StageRun{c: c, job: *claim}
 	j := &r.job
-	ctx, cancel := context.WithCancelCause(context.Background())
 	c.mu.Lock()
+	if a := c.active[j.id]; a != nil && a.claim == j.claim {
+		c.mu.Unlock()
+		c.log.Warn("jobs: claimed a stage this worker runs already, under the same claim: the database lost the first claim's commit (did it restart?); the run under way goes on", "job_id", j.id, "stage", j.stage, "claim", j.claim)
+		return false
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
 	c.active[j.id] = &active{claim: j.claim, stage: ctx, cancel: cancel}
 	c.mu.Unlock()
 	r.queue = c.queueIdx[j.queue]
@@ -476,6 +486,7 @@ func (c *Client) startStage(claim *claimed) {
 		}()
 		c.runStage(ctx, r)
 	}()
+	return true
 }
 
 // freeSlot gives r's place among its queue's MaxWorkers back, once, and
@@ -521,7 +532,7 @@ func (c *Client) heartbeatLoop(ctx context.Context) {
 		if len(ids) == 0 {
 			continue
 		}
-		rows, err := c.db.Query(ctx, renewSQL, ids, claims, c.cfg.Lease.Seconds())
+		rows, err := c.db.Query(ctx, renewSQL, ids, claims, c.cfg.Lease.Seconds(), c.cfg.WorkerID)
 		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Error("jobs: renewing leases failed", "err", err, "stages", len(ids))
@@ -611,7 +622,7 @@ func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)"); err != nil {
 				return err
 			}
-			return tx.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds()).Scan(&cancelled)
+			return tx.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds(), c.cfg.WorkerID).Scan(&cancelled)
 		})
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -638,7 +649,7 @@ func isLockTimeout(err error) bool {
 var renewOneSQL = `
 WITH l AS MATERIALIZED (SELECT id FROM seatbelt_jobs WHERE id = $1::bigint FOR NO KEY UPDATE)
 UPDATE seatbelt_jobs j SET lease_until = ` + leaseUntilSQL(3) + `
-FROM l WHERE j.id = l.id AND j.claim = $2::bigint AND j.worker IS NOT NULL
+FROM l WHERE j.id = l.id AND j.claim = $2::bigint AND j.worker = $4::text
 RETURNING j.cancel_requested`
 
 // renewSQL extends the leases of this client's running stages ($1, with
@@ -655,7 +666,7 @@ WITH locked AS MATERIALIZED (
 ), u AS (
 	UPDATE seatbelt_jobs j SET lease_until = ` + leaseUntilSQL(3) + `
 	FROM unnest($1::bigint[], $2::bigint[]) AS a(id, claim)
-	WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND ` + heldBySQL("a") + `
+	WHERE j.id = ANY(ARRAY(SELECT id FROM locked)) AND ` + heldBySQL("a", 4) + `
 	RETURNING j.id, j.cancel_requested
 )
 SELECT l.id, u.id IS NOT NULL, coalesce(u.cancel_requested, false) FROM locked l LEFT JOIN u ON u.id = l.id`

@@ -51,15 +51,21 @@ const skippedSQL = `SELECT i, '', true FROM unnest($1::bigint[]) AS i WHERE i NO
 
 // heldBySQL is the fence of a statement that updates running jobs j from
 // an input of (id, claim) pairs, in: the row is still the claim's, and
-// running (worker IS NOT NULL; see the schema). The running test is
+// this worker's ($worker), so running (worker IS NOT NULL; see the
+// schema). The worker is part of the fence because a claim number can be
+// handed out twice: claims commit without waiting for the WAL flush (see
+// claimSQL), and one the server lost in a crash is claimed again under
+// the same number, maybe by another worker, while the first still runs
+// the stage. The first's renewals then find the row not theirs, and it
+// stops. The worker test is
 // written as a clause of the join, naming the input (whose id is never
 // NULL), so that the planner cannot apply it to the job rows alone: it
 // would estimate them from the column's statistics, where running jobs are
 // a sliver among the finished ones, expect a row or two, and join by
 // scanning the whole input again for each job row. A batch of 1,000
 // completions took 280-420 ms so instead of 15-28 ms.
-func heldBySQL(in string) string {
-	return "j.id = " + in + ".id AND j.claim = " + in + ".claim AND (j.worker IS NOT NULL OR " + in + ".id IS NULL)"
+func heldBySQL(in string, worker int) string {
+	return fmt.Sprintf("j.id = %[1]s.id AND j.claim = %[1]s.claim AND (j.worker = $%[2]d::text OR %[1]s.id IS NULL)", in, worker)
 }
 
 // leaseUntilSQL is the end of a lease of $n seconds from now, on the
@@ -74,9 +80,9 @@ func leaseUntilSQL(n int) string {
 
 // completeSQL finishes stages: the job moves to its next stage (available,
 // or cancelled if a cancel arrived meanwhile) or succeeds, the result is
-// stored and a "succeeded" event written. Every row is fenced by its claim:
-// a worker whose lease was taken over updates nothing. (worker IS NOT NULL
-// means running; see the schema.) It takes arrays so one statement
+// stored and a "succeeded" event written. Every row is fenced by its claim
+// and worker (heldBySQL): a worker whose lease was taken over updates
+// nothing. It takes arrays so one statement
 // completes a whole batch. Rows end with skipped = false; completeSkipSQL,
 // the completer's, skips the job rows other transactions hold and lists
 // them after, with skipped = true.
@@ -102,7 +108,7 @@ WITH ` + lockedSQL(skip) + `, input AS (
 		updated_at = $7::timestamptz,
 		finished_at = CASE WHEN i.next = '' OR j.cancel_requested THEN $7::timestamptz END
 	FROM input i
-	WHERE ` + lockedIDsSQL(skip) + ` AND ` + heldBySQL("i") + `
+	WHERE ` + lockedIDsSQL(skip) + ` AND ` + heldBySQL("i", 8) + `
 	RETURNING j.id, j.state, i.stage, i.attempt, i.result
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -354,7 +360,7 @@ WITH u AS (
 		run_at = CASE WHEN $4::boolean THEN run_at ELSE $5::timestamptz END,
 		last_error = $6::text, worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN $4::boolean OR cancel_requested THEN $3::timestamptz END
-	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker = $7::text
 	RETURNING id, state, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
@@ -395,7 +401,7 @@ func (c *Client) finishCancelled(ctx context.Context, j claimed, log *stageLogge
 	_, err := c.db.Exec(ctx, `
 WITH u AS (
 	UPDATE seatbelt_jobs SET state = 'cancelled', worker = NULL, lease_until = NULL, updated_at = $3::timestamptz, finished_at = $3::timestamptz
-	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker = $4::text
 	RETURNING id, stage, attempt
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker)

@@ -15,9 +15,10 @@
 //
 // Whatever a stage writes through [StageRun.Tx] commits in one transaction
 // with the stage's completion and with the ledger entries of
-// [StageRun.Track]. The completion is fenced by the claim: a worker whose
-// lease ran out (paused, partitioned) and was replaced cannot commit, so a
-// stage's effects happen once. The client ends that transaction, not the
+// [StageRun.Track]. The completion is fenced by the claim and the worker's
+// name (Config.WorkerID): a worker whose lease ran out (paused,
+// partitioned) and was replaced cannot commit, so a stage's effects happen
+// once. The client ends that transaction, not the
 // stage: its Commit returns [ErrStageCommit]. A stage that must not hold a
 // transaction records its entities first with [StageRun.TrackNow] (the
 // opt-out mode), then creates them, so cleanup never misses one.
@@ -57,6 +58,15 @@
 // number of attempts and a backoff. A worker that does not know a job's
 // kind or stage (an older version during a rollout) leaves it for one that
 // does.
+//
+// A claim commits without waiting for the disk (synchronous_commit off in
+// its own transaction; everything else waits as usual), which takes a
+// WAL flush off every enqueue-to-start. The claim is on disk within the
+// WAL writer's delay, or at once with the next commit that waits. A crash
+// of the server in that gap loses the claim and its "started" event, never
+// a job: the job is claimed again, and the worker that was running it is
+// fenced off as after a lost lease (or, claiming it again itself, keeps
+// its run under way).
 //
 // A stage that waits on something outside (an export not ready yet, a
 // partner asking to come back later) returns [Snooze]: it runs again after

@@ -49,7 +49,7 @@ func TestBatchStatementsJoinTheirInputOnce(t *testing.T) {
 		{"complete", completeSQL, []any{ids, claims, stages, nexts, results, attempts, now, "w"}},
 		{"complete by the completer", completeSkipSQL, []any{ids, claims, stages, nexts, results, attempts, now, "w"}},
 		{"release", releaseSQL, []any{ids, claims, now, "w"}},
-		{"renew", renewSQL, []any{ids, claims, 30.0}},
+		{"renew", renewSQL, []any{ids, claims, 30.0, "w"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, err := conn.Begin(ctx)

@@ -24,7 +24,7 @@ WITH ` + lockedSQL(true) + `, u AS (
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $3::timestamptz END
 	FROM unnest($1::bigint[], $2::bigint[]) AS r(id, claim)
-	WHERE ` + lockedIDsSQL(true) + ` AND ` + heldBySQL("r") + `
+	WHERE ` + lockedIDsSQL(true) + ` AND ` + heldBySQL("r", 4) + `
 	RETURNING j.id, j.stage, j.attempt, j.state
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)

@@ -42,7 +42,7 @@ WITH u AS (
 		run_at = $5::timestamptz,
 		worker = NULL, lease_until = NULL, updated_at = $3::timestamptz,
 		finished_at = CASE WHEN cancel_requested THEN $3::timestamptz END
-	WHERE id = $1::bigint AND claim = $2::bigint AND worker IS NOT NULL
+	WHERE id = $1::bigint AND claim = $2::bigint AND worker = $6::text
 	RETURNING id, state, stage
 )
 INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)

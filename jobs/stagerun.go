@@ -196,8 +196,8 @@ func (r *StageRun) insertLedger(ctx context.Context, db DB, table string, keys [
 	tag, err := db.Exec(ctx, `
 INSERT INTO seatbelt_job_entities (job_id, stage, attempt, table_name, keys, created_at)
 SELECT $1::bigint, $2::text, $3::int, $4::text, $5::text[], $6::timestamptz
-WHERE NOT $7::boolean OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1::bigint AND claim = $8::bigint AND worker IS NOT NULL)`,
-		r.job.id, r.job.stage, r.job.attempt, table, strs, r.c.cfg.Now(), fence, r.job.claim)
+WHERE NOT $7::boolean OR EXISTS (SELECT 1 FROM seatbelt_jobs WHERE id = $1::bigint AND claim = $8::bigint AND worker = $9::text)`,
+		r.job.id, r.job.stage, r.job.attempt, table, strs, r.c.cfg.Now(), fence, r.job.claim, r.c.cfg.WorkerID)
 	if err != nil {
 		return fmt.Errorf("jobs: recording %d %s entities of job %d: %w", len(keys), table, r.job.id, err)
 	}
