@@ -41,6 +41,18 @@ func blockingKind(runs *atomic.Int32, started chan<- context.Context, release <-
 	}}}}
 }
 
+// waitStarted returns the context of the next run of a blockingKind stage.
+func waitStarted(t *testing.T, started <-chan context.Context, what string) context.Context {
+	t.Helper()
+	select {
+	case ctx := <-started:
+		return ctx
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out after 10s waiting for %s", what)
+		return nil
+	}
+}
+
 // Another worker claims the lost claim's job under the same number while
 // the first still runs the stage: the first finds the row not its own at
 // its next renewal and is stopped, its completion is refused, and the job
@@ -57,21 +69,12 @@ func TestLostClaimTakenByAnotherWorkerFencesTheFirst(t *testing.T) {
 	cfgA.MaxWorkers = 1 // busy with the stage: b claims the job again, not a
 	startClient(t, b.db, cfgA, blockingKind(&runs, started, releaseA))
 	id := enqueue(t, b.db, "block", nil, nil)
-	var ctxA context.Context
-	select {
-	case ctxA = <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("worker a did not start the stage")
-	}
+	ctxA := waitStarted(t, started, "worker a to start the stage")
 	defer close(releaseA)
 	loseClaim(t, b.db, id)
 
 	startClient(t, b.db, testConfig("b"), blockingKind(&runs, started, releaseB))
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("worker b did not claim the job again")
-	}
+	waitStarted(t, started, "worker b to claim the job again")
 	var claim int64
 	var worker string
 	if err := b.db.QueryRow(context.Background(), `SELECT claim, worker FROM seatbelt_jobs WHERE id = $1`, id).Scan(&claim, &worker); err != nil {
@@ -119,12 +122,7 @@ func TestLostClaimTakenBackByItsWorkerStartsNoSecondRun(t *testing.T) {
 	cfg.PollInterval = 20 * time.Millisecond
 	startClient(t, b.db, cfg, blockingKind(&runs, started, release))
 	id := enqueue(t, b.db, "block", nil, nil)
-	var ctxA context.Context
-	select {
-	case ctxA = <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stage did not start")
-	}
+	ctxA := waitStarted(t, started, "the stage to start")
 	loseClaim(t, b.db, id)
 	waitFor(t, 10*time.Second, "the job claimed again", func() bool {
 		return count(t, b.db, `SELECT count(*) FROM seatbelt_jobs WHERE id = $1 AND state = 'running' AND claim = 1 AND worker = 'a'`, id) == 1
