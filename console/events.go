@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -151,7 +152,7 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) error {
 	d := eventsData{Stream: q.Get("stream"), Type: q.Get("type"), ID: q.Get("id")}
 	status := http.StatusOK
 	if d.Stream != "" || d.Type != "" || d.ID != "" {
-		st, err := findStream(d.Stream, d.Type, d.ID)
+		st, err := c.findStream(r.Context(), d.Stream, d.Type, d.ID)
 		if err == nil {
 			http.Redirect(w, r, c.link(streamPath(st)), http.StatusSeeOther)
 			return nil
@@ -178,16 +179,19 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) error {
 	return c.renderStatus(w, r, status, "events.html", "Event log", d)
 }
 
-// findStream reads the find form: "type/id" in one field, or the two
-// fields. A type cannot hold a slash (the first one ends it).
-func findStream(whole, typ, id string) (eventlog.Stream, error) {
+// findStream reads the find form: "type/id" in one field, the stream of
+// the log it names (a type may hold a slash, as an id may: see
+// eventlog's FindStream), or the type and the id in their own fields.
+func (c *Console) findStream(ctx context.Context, whole, typ, id string) (eventlog.Stream, error) {
 	if whole == "" {
-		if strings.Contains(typ, "/") {
-			return eventlog.Stream{}, fmt.Errorf("%w: the type %q has a slash; a stream type has none (the id may)", eventlog.ErrBadStream, typ)
-		}
-		whole = typ + "/" + id
+		st := eventlog.Stream{Type: strings.TrimSpace(typ), ID: strings.TrimSpace(id)}
+		return st, st.Check()
 	}
-	return eventlog.ParseStream(strings.TrimSpace(whole))
+	st, err := c.events.FindStream(ctx, strings.TrimSpace(whole))
+	if _, ok := errors.AsType[*eventlog.AmbiguousStreamError](err); ok {
+		return st, fmt.Errorf("%w; give the type and the id in their own fields", err)
+	}
+	return st, err
 }
 
 // streamTypes lists up to limit stream types in order. Each is one descent

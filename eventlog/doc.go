@@ -93,6 +93,11 @@
 // expose a transaction's commit time unless track_commit_timestamp is on,
 // so Time is the insert time inside the writing transaction.)
 //
+// A stream's name written "type/id" is ambiguous when the type holds a
+// slash, as an id may: [ParseStream] takes the first slash, and
+// [Store.FindStream] takes the reading the log has, for names an operator
+// types.
+//
 // The log needs no snapshots: every record is a whole version, so the
 // current state of a stream of 100,000 versions is one index probe
 // (Latest), any version another (Version), and AsOf bisects the versions,

@@ -21,6 +21,11 @@ const (
 	MaxConsumerNameLen = 256
 )
 
+// Check returns nil when s is a stream name an append takes, else an
+// [ErrBadStream] saying what is wrong: a missing part, a part over its
+// limit, a NUL byte or invalid UTF-8.
+func (s Stream) Check() error { return s.check() }
+
 func (s Stream) check() error {
 	if s.Type == "" || s.ID == "" {
 		return fmt.Errorf("%w: Stream.Type and Stream.ID must both be set (got %s)", ErrBadStream, shorten(s.String()))
