@@ -45,9 +45,12 @@ func lockedIDsSQL(skip bool) string {
 	return "j.id = ANY($1::bigint[]) AND (SELECT count(*) FROM locked) > 0"
 }
 
-// skippedSQL lists, as rows of (id, an empty state, true), the ids of $1 that
-// lockedSQL skipped; the statements' own rows end with false.
-const skippedSQL = `SELECT i, '', true FROM unnest($1::bigint[]) AS i WHERE i NOT IN (SELECT id FROM locked)`
+// skippedIDsSQL selects the ids of $1 that lockedSQL skipped.
+const skippedIDsSQL = `SELECT i FROM unnest($1::bigint[]) AS i WHERE i NOT IN (SELECT id FROM locked)`
+
+// skippedSQL lists them as rows of (id, an empty state, true); the
+// statements' own rows end with false.
+const skippedSQL = `SELECT s.i, '', true FROM (` + skippedIDsSQL + `) s(i)`
 
 // heldBySQL is the fence of a statement that updates running jobs j from
 // an input of (id, claim) pairs, in: the row is still the claim's, and

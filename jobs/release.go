@@ -34,7 +34,7 @@ WITH ` + lockedSQL(true) + `, u AS (
 )
 SELECT coalesce(array_agg(id) FILTER (WHERE state = 'available'), '{}'), coalesce(array_agg(id) FILTER (WHERE state = 'cancelled'), '{}'),
 	CASE WHEN count(*) FILTER (WHERE state = 'available') > 0 THEN pg_notify('` + wakeChannel + `', '') END,
-	ARRAY(SELECT id FROM unnest($1::bigint[]) AS h(id) WHERE id NOT IN (SELECT id FROM locked))
+	ARRAY(` + skippedIDsSQL + `)
 FROM u`
 
 // releaseRetry bounds how long releases whose job rows another transaction
