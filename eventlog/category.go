@@ -51,15 +51,40 @@ type CategoryPage struct {
 
 // categorySQL reads the type's records after the cursor ($2, $3) in the
 // consumers' order (see fencedSQL).
-var categorySQL = fencedSQL(`stream_type = $1 AND (xid, position) > ($2::text::xid8, $3::bigint)`, "$4")
+var categorySQL = fencedSQL(fenceSQL, `stream_type = $1 AND (xid, position) > ($2::text::xid8, $3::bigint)`, "$4")
+
+// runningHereSQL is the oldest xid among the transactions running at the
+// statement's snapshot, the caller's own left out, that may write to this
+// database. xids are cluster-wide, so the snapshot also lists the
+// transactions of every other database on the server, which can never add
+// a record here: a busy neighbour (another service's database, a long
+// batch job there) would hold back every consumer of this one. So the xids
+// that pg_stat_activity shows as a backend's of another database are left
+// out. An xid it does not show (a prepared transaction, one that ended
+// since, a backend whose xid this role may not see) stays in: the fence
+// only ever leaves out a transaction known to write elsewhere. NULL when
+// none runs.
+const runningHereSQL = `(SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x
+	WHERE x::xid NOT IN (SELECT backend_xid FROM pg_stat_activity WHERE backend_xid IS NOT NULL
+		AND datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))
+	ORDER BY x LIMIT 1)`
+
+// fenceSQL is the ordering fence (see the package doc): every transaction
+// of this database with an xid below it has ended, and every one still
+// running or yet to start has an xid at or above it. It is the snapshot's
+// xmin, pg_snapshot_xmin(pg_current_snapshot()), but for the transactions
+// of other databases: the caller's own xid, if it has one, the oldest of
+// runningHereSQL, or the snapshot's xmax when neither.
+const fenceSQL = `least(pg_current_xact_id_if_assigned(), ` + runningHereSQL + `, pg_snapshot_xmax(pg_current_snapshot()))`
 
 // fencedSQL reads the records matching where in delivery order, at most
-// limit, each with whether it is below the fence. Records below the fence
+// limit, each with whether it is below fence (fenceSQL, but for the
+// rebuild's switch). Records below the fence
 // sort before those above it (the fence is on xid, the first sort key), so
 // the deliverable ones are a prefix, and a record above the fence in the
 // result means records are held back.
-func fencedSQL(where, limit string) string {
-	return `SELECT ` + recordColumns + `, xid < pg_snapshot_xmin(pg_current_snapshot())
+func fencedSQL(fence, where, limit string) string {
+	return `SELECT ` + recordColumns + `, xid < ` + fence + `
 FROM eventlog_records WHERE ` + where + `
 ORDER BY xid, position LIMIT ` + limit
 }

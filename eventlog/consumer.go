@@ -567,7 +567,10 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 
 // fetchSQL reads the records after the checkpoint ($1, $2) in delivery
 // order (see fencedSQL).
-var fetchSQL = fencedSQL(`(xid, position) > ($1::text::xid8, $2::bigint)`, "$3")
+var fetchSQL = fencedSQL(fenceSQL, afterCheckpoint, "$3")
+
+// afterCheckpoint is where the records after the checkpoint ($1, $2) are.
+const afterCheckpoint = `(xid, position) > ($1::text::xid8, $2::bigint)`
 
 // batchResult is what one batch did.
 type batchResult struct {

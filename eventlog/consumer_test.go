@@ -454,6 +454,59 @@ func TestRecordsHeldByTheFenceComeWithoutAnotherNotify(t *testing.T) {
 	waitDelivered(t, tb, 1, 5*time.Second)
 }
 
+// TestTransactionInAnotherDatabaseHoldsNothingBack: xids are cluster-wide,
+// but a transaction of another database on the server (another service's,
+// a long batch job there) can never write a record here, so it holds back
+// neither a consumer nor a category read, however long it stays open.
+func TestTransactionInAnotherDatabaseHoldsNothingBack(t *testing.T) {
+	t.Parallel()
+	active := make(chan struct{}, 1)
+	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: 50 * time.Millisecond, OnActive: func() { active <- struct{}{} }}, nil)
+	runConsumer(t, c)
+	<-active
+	ctx := context.Background()
+	other := newDB(t) // another database on the same server
+	blocker, err := other.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Rollback(ctx)
+	var xid string
+	if err := blocker.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	// This database's snapshots see the blocker running, so their xmin,
+	// the fence before it left other databases out, holds the record back.
+	var held bool
+	if err := tb.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) <= $1::text::xid8`, xid).Scan(&held); err != nil || !held {
+		t.Fatalf("the other database's transaction %s is not below this one's xmin (%v, %v)", xid, held, err)
+	}
+	waitDelivered(t, tb, 1, 5*time.Second)
+	page, err := s.ReadCategory(ctx, "o", nil)
+	if err != nil || len(page.Records) != 1 || page.HeldBack {
+		t.Fatalf("category read with the other database's transaction open: %+v, %v; want the record, nothing held back", page, err)
+	}
+	// A transaction of this database still holds back what comes after it.
+	here, err := tb.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer here.Rollback(ctx)
+	if _, err := here.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "2"}, 2)
+	time.Sleep(300 * time.Millisecond)
+	if n := deliveredCount(t, tb); n != 1 {
+		t.Fatalf("%d delivered while an older transaction of this database was open; want 1", n)
+	}
+	if err := here.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, tb, 2, 5*time.Second)
+}
+
 func TestConsumerRunsOnce(t *testing.T) {
 	t.Parallel()
 	active := make(chan struct{}, 1)

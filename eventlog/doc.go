@@ -298,19 +298,26 @@
 // So each record also stores the id of its writing transaction,
 // pg_current_xact_id() (a 64-bit xid8 that never wraps; the top-level id
 // even inside a savepoint), and consumers read in (xid, position) order,
-// delivering only rows whose xid is below pg_snapshot_xmin(pg_current_snapshot()):
-// every transaction older than that xmin has finished, committed or rolled
-// back, and every transaction still running or yet to start has an xid at
-// or above it. The set of records below the fence is therefore final when
+// delivering only rows whose xid is below the fence: the snapshot's xmin,
+// pg_snapshot_xmin(pg_current_snapshot()), but for the transactions of
+// other databases on the server. Every transaction of this database older
+// than the fence has finished, committed or rolled back, and every one
+// still running or yet to start has an xid at or above it. The set of records below the fence is therefore final when
 // read, and any record that appears later sorts after every record already
 // delivered. Nothing is skipped and nothing is reordered, without timeouts
 // or gap detection. The read goes through the index on (xid, position).
 //
-// The price: delivery waits for the oldest transaction that holds an xid,
-// on the whole server (xids are cluster-wide). A record is delivered once
-// every transaction that took an xid before it has ended, so a long-running
-// writing transaction anywhere delays consumers (never loses records).
-// Keep writing transactions short. The order is by transaction start, not
+// The price: delivery waits for the oldest transaction of the database
+// that holds an xid. A record is delivered once every transaction of the
+// database that took an xid before it has ended, so a long-running writing
+// transaction in the service's database delays consumers (never loses
+// records). Keep writing transactions short. xids are cluster-wide, and the
+// snapshot lists every database's; a transaction that pg_stat_activity
+// shows connected to another database cannot write here, so it is left out
+// of the fence, and a neighbour's long batch job on a shared server holds
+// nothing back. (One that pg_stat_activity does not show, such as a
+// prepared transaction, is kept in: the fence only leaves out what is
+// known to write elsewhere.) The order is by transaction start, not
 // by commit; records of one transaction are delivered together, by
 // position.
 //

@@ -64,12 +64,12 @@ func partitionSQL(r, partitions string) string {
 // below-the-fence records are the window's prefix, so the last of them
 // has the greatest xid, and of those the greatest position.
 var groupFetchSQL = `WITH v AS MATERIALIZED (
-	SELECT xid, position, xid < pg_snapshot_xmin(pg_current_snapshot()) AS below FROM eventlog_records
+	SELECT xid, position, xid < ` + fenceSQL + ` AS below FROM eventlog_records
 	WHERE (xid, position) > ($1::text::xid8, $2::bigint) ORDER BY xid, position LIMIT $3),
 s AS (SELECT count(*) AS n, coalesce(bool_or(NOT below), false) AS held, max(xid) FILTER (WHERE below) AS x FROM v)
 SELECT position, xid::text::bigint, stream_type, stream_id, version, record_id, data, metadata,
 	recorded_at, writer, trace_id, span_id, actor, reason, revert_of, w.part::int, false AS summary, NULL::text AS last_xid, 0::bigint AS scanned, false AS held
-FROM (SELECT r.*, r.xid < pg_snapshot_xmin(pg_current_snapshot()) AS below, ` + partitionSQL("r", "$7::bigint") + ` AS part
+FROM (SELECT r.*, r.xid < ` + fenceSQL + ` AS below, ` + partitionSQL("r", "$7::bigint") + ` AS part
 	FROM eventlog_records r WHERE (r.xid, r.position) > ($1::text::xid8, $2::bigint)
 	ORDER BY r.xid, r.position LIMIT $3) w
 JOIN unnest($4::int[], $5::text[], $6::bigint[]) AS c(part, cxid, cpos)

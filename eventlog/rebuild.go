@@ -366,14 +366,12 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 }
 
 // switchFetchSQL is fetchSQL for the switch, whose transaction holds row
-// locks and so an xid of its own: the snapshot's xmin counts that xid, so
-// fencing on it would hold back every record committed after the switch
-// began, and under steady writes the switch would never find the log
-// caught up. The oldest other transaction still running (the snapshot's
-// xip, which leaves out the caller's own) is the fence instead; the switch
+// locks and so an xid of its own: fencing on that xid (fenceSQL counts it)
+// would hold back every record committed after the switch began, and under
+// steady writes the switch would never find the log caught up. The oldest
+// other transaction still running here is the fence instead; the switch
 // writes no record, so none can come before one it delivers.
-var switchFetchSQL = strings.Replace(fetchSQL, "xid < pg_snapshot_xmin(pg_current_snapshot())",
-	"xid < coalesce((SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x ORDER BY x LIMIT 1), pg_snapshot_xmax(pg_current_snapshot()))", 1)
+var switchFetchSQL = fencedSQL(`least(`+runningHereSQL+`, pg_snapshot_xmax(pg_current_snapshot()))`, afterCheckpoint, "$3")
 
 func (s *Store) rebuildProgress(ctx context.Context, name string) (RebuildProgress, error) {
 	var p RebuildProgress
