@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,6 +67,15 @@ var (
 		{file: "imports.go", old: "\tif err := r.Track(ctx, orderTable, keys...); err != nil {\n", new: "\ttime.Sleep(time.Second)\n\tif err := r.Track(ctx, orderTable, keys...); err != nil {\n"},
 	}
 
+	// shortLease gives every build of the pairs a 5 s job lease instead
+	// of the example's 30 s, so that a stage a kill interrupted runs again
+	// within the short rehearsal instead of holding up its checks (the
+	// imports invariant waits for every import) for half a minute.
+	shortLease = []edit{
+		{file: "service.go", old: "\t\"net/http\"\n", new: "\t\"net/http\"\n\t\"time\"\n"},
+		{file: "service.go", old: "Observer: jobMetrics, Direct: env.direct()}", new: "Observer: jobMetrics, Direct: env.direct(), Lease: 5 * time.Second}"},
+	}
+
 	// frequentSummaries makes the summary reads frequent enough (a dozen
 	// a second at the test's rate) that the migrate phase, two seconds
 	// here, surely sends some after the migration landed; at the file's
@@ -97,7 +107,7 @@ func TestPairs(t *testing.T) {
 		t.Skip("the pairs are whole rehearsals; the full test run has them")
 	}
 	root := repoRoot(t)
-	good := buildExample(t, root, t.TempDir(), "v1", nil)
+	good := buildExample(t, root, t.TempDir(), "v1", shortLease)
 	tests := []struct {
 		name     string
 		new      []edit // the new build's defect; nil for none
@@ -117,7 +127,7 @@ func TestPairs(t *testing.T) {
 		// rollback stops the new one's.
 		{name: "ExitsAtOnceOnSIGTERM", new: exitOnSIGTERM, phase: PhaseRollback, cause: CauseShutdown,
 			check: failedWith(PhaseRollback, "rollout proxy:")},
-		// The killed stage runs again once its 30 s lease has passed;
+		// The killed stage runs again once its lease (shortLease) has passed;
 		// the check of imported orders runs after the imports finished.
 		{name: "StageWritesTwiceWhenKilled", new: appendOutsideTheStage, scenario: frequentImports, phase: PhaseChecks, cause: CauseJob,
 			check: importedTwice("imported orders created twice or more than asked")},
@@ -132,7 +142,7 @@ func TestPairs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			newBin := buildExample(t, root, dir, "v2", tt.new)
+			newBin := buildExample(t, root, dir, "v2", append(slices.Clone(shortLease), tt.new...))
 			sc := exampleScenario(t, root, tt.scenario)
 			slots <- struct{}{}
 			defer func() { <-slots }()
