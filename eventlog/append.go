@@ -267,9 +267,11 @@ func (s *Store) append(ctx context.Context, tx batchSender, stream Stream, recor
 func (s *Store) appendOptimistic(r *appendReq) (res *AppendResult, alone bool, err error) {
 	var last, pos int64
 	if len(r.ids) == 1 {
-		err = s.pool.QueryRow(r.ctx, s.statement(appendOneFunction), oneParams.args([]*appendReq{r}, r.expected)...).Scan(&last, &pos)
+		sql, args := s.statement(appendOneFunction, oneParams.args([]*appendReq{r}, r.expected))
+		err = s.pool.QueryRow(r.ctx, sql, args...).Scan(&last, &pos)
 	} else {
-		err = s.pool.QueryRow(r.ctx, s.statement(appendManyFunction), optimisticParams.args([]*appendReq{r}, r.expected)...).Scan(&last, &pos)
+		sql, args := s.statement(appendManyFunction, optimisticParams.args([]*appendReq{r}, r.expected))
+		err = s.pool.QueryRow(r.ctx, sql, args...).Scan(&last, &pos)
 	}
 	var pgErr *pgconn.PgError
 	switch {

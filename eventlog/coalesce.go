@@ -252,7 +252,8 @@ func (s *Store) appendShared(ctx context.Context, batch []*appendReq) (map[Strea
 			gi, ord = append(gi, int64(i+1)), append(ord, int64(k+1))
 		}
 	}
-	rows, err := s.pool.Query(ctx, s.statement(appendSharedFunction), sharedParams.args(batch, expected, gi, ord)...)
+	sql, args := s.statement(appendSharedFunction, sharedParams.args(batch, expected, gi, ord))
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

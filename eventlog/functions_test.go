@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +49,8 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 			}
 			cfg.ConnConfig.DefaultQueryExecMode = mode
 			cfg.MaxConns = 4
+			calls := &callModes{modes: map[string]bool{}}
+			cfg.ConnConfig.Tracer = calls
 			pool, err := pgxpool.NewWithConfig(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -98,6 +102,13 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 			if n := count(t, tb, `stream_type = $1`, st.Type); n != 4+64 {
 				t.Fatalf("%d records, want %d", n, 4+64)
 			}
+			// An exec-mode pool calls them in cache_describe (binary
+			// arrays, still one round trip of an unnamed statement); a
+			// simple_protocol pool in its own mode.
+			want := map[pgx.QueryExecMode]string{pgx.QueryExecModeExec: pgx.QueryExecModeCacheDescribe.String(), pgx.QueryExecModeSimpleProtocol: "default"}[mode]
+			if got := calls.sorted(); strings.Join(got, ",") != want {
+				t.Fatalf("the functions were called in modes %q, want %q", got, want)
+			}
 		})
 	}
 	// The functions are what the exec-mode Store runs: without them it fails.
@@ -116,4 +127,35 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 	if _, err := s.Append(ctx, eventlog.Stream{Type: "gone", ID: "1"}, []eventlog.NewRecord{rec(1)}, nil); err == nil || !strings.Contains(err.Error(), "eventlog_append_one") || !strings.Contains(err.Error(), "apply eventlog.Migrations") {
 		t.Fatalf("append without the function: %v, want it to name eventlog_append_one and the migrations", err)
 	}
+}
+
+// callModes records the query modes the append functions were called in:
+// the mode passed as the call's first argument, or "default" for the
+// pool's own.
+type callModes struct {
+	mu    sync.Mutex
+	modes map[string]bool
+}
+
+func (c *callModes) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "FROM eventlog_append_") {
+		mode := "default"
+		if len(d.Args) > 0 {
+			if m, ok := d.Args[0].(pgx.QueryExecMode); ok {
+				mode = m.String()
+			}
+		}
+		c.mu.Lock()
+		c.modes[mode] = true
+		c.mu.Unlock()
+	}
+	return ctx
+}
+
+func (c *callModes) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *callModes) sorted() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.modes))
 }

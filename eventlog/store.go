@@ -59,6 +59,7 @@ type Config struct {
 type Store struct {
 	pool     *pgxpool.Pool
 	funcs    bool // call the append functions (functions.go)
+	describe bool // ... in cache_describe mode (statement)
 	direct   *pgx.ConnConfig
 	writer   string
 	tracer   trace.Tracer
@@ -96,7 +97,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = defaultNotifyInterval
 	}
-	s := &Store{pool: pool, funcs: usesFunctions(pool.Config().ConnConfig), direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
+	s := &Store{pool: pool, funcs: usesFunctions(pool.Config().ConnConfig), describe: pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeExec, direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval
