@@ -66,9 +66,9 @@ var appendFunctions = []appendFunction{appendOneFunction, appendManyFunction, ap
 // mode instead: pgx learns the call's parameter types once per connection
 // and then sends the arrays in binary, still as an unnamed statement in one
 // round trip, which PgBouncer in transaction mode passes as it passes
-// exec. Alternating runs of single appends (bench eventlog --pooler, 16
-// writers) gave 0.73-1.01x the direct default-mode figure behind PgBouncer
-// with it, against 0.66-0.75x without. simple_protocol is left as it is: a
+// exec. Seven alternating runs of single appends (bench eventlog --pooler,
+// 16 writers) gave 0.79x the direct default-mode figure behind PgBouncer
+// with it on average (0.70-1.01x), against 0.70x without (0.61-0.81x). simple_protocol is left as it is: a
 // service chooses it for a pooler or proxy that takes no extended protocol.
 func (s *Store) statement(f appendFunction, args []any) (string, []any) {
 	if !s.funcs {
