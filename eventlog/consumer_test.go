@@ -434,24 +434,41 @@ func TestRecordsHeldByTheFenceComeWithoutAnotherNotify(t *testing.T) {
 	tb, s, c := setupConsumer(t, "c", &eventlog.ConsumerConfig{PollInterval: time.Hour, OnActive: func() { active <- struct{}{} }}, nil)
 	runConsumer(t, c)
 	<-active
+	blocker, _ := holdXid(t, tb.pool)
+	heldBackThenDelivered(t, tb, s, blocker, 1)
+}
+
+// holdXid opens a transaction on pool that holds an xid, rolled back at the
+// test's end, and returns it with the xid.
+func holdXid(t *testing.T, pool *pgxpool.Pool) (pgx.Tx, string) {
+	t.Helper()
 	ctx := context.Background()
-	blocker, err := tb.pool.Begin(ctx)
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer blocker.Rollback(ctx)
-	if _, err := blocker.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	var xid string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
+	return tx, xid
+}
+
+// heldBackThenDelivered appends record n to stream o/n while blocker, older,
+// is open: for 300 ms the consumer delivers only the n-1 before it, and
+// once blocker commits, the n-th too.
+func heldBackThenDelivered(t *testing.T, tb *testBundle, s *eventlog.Store, blocker pgx.Tx, n int) {
+	t.Helper()
+	mustAppend(t, s, eventlog.Stream{Type: "o", ID: fmt.Sprint(n)}, n)
 	time.Sleep(300 * time.Millisecond)
-	if n := deliveredCount(t, tb); n != 0 {
-		t.Fatalf("%d delivered while an older transaction was open", n)
+	if got := deliveredCount(t, tb); got != n-1 {
+		t.Fatalf("%d delivered while an older transaction of this database was open; want %d", got, n-1)
 	}
-	if err := blocker.Commit(ctx); err != nil {
+	if err := blocker.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitDelivered(t, tb, 1, 5*time.Second)
+	waitDelivered(t, tb, n, 5*time.Second)
 }
 
 // TestTransactionInAnotherDatabaseHoldsNothingBack: xids are cluster-wide,
@@ -466,15 +483,7 @@ func TestTransactionInAnotherDatabaseHoldsNothingBack(t *testing.T) {
 	<-active
 	ctx := context.Background()
 	other := newDB(t) // another database on the same server
-	blocker, err := other.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer blocker.Rollback(ctx)
-	var xid string
-	if err := blocker.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
-		t.Fatal(err)
-	}
+	_, xid := holdXid(t, other.pool)
 	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "1"}, 1)
 	// This database's snapshots see the blocker running, so their xmin,
 	// the fence before it left other databases out, holds the record back.
@@ -488,23 +497,8 @@ func TestTransactionInAnotherDatabaseHoldsNothingBack(t *testing.T) {
 		t.Fatalf("category read with the other database's transaction open: %+v, %v; want the record, nothing held back", page, err)
 	}
 	// A transaction of this database still holds back what comes after it.
-	here, err := tb.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer here.Rollback(ctx)
-	if _, err := here.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
-	mustAppend(t, s, eventlog.Stream{Type: "o", ID: "2"}, 2)
-	time.Sleep(300 * time.Millisecond)
-	if n := deliveredCount(t, tb); n != 1 {
-		t.Fatalf("%d delivered while an older transaction of this database was open; want 1", n)
-	}
-	if err := here.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	waitDelivered(t, tb, 2, 5*time.Second)
+	here, _ := holdXid(t, tb.pool)
+	heldBackThenDelivered(t, tb, s, here, 2)
 }
 
 func TestConsumerRunsOnce(t *testing.T) {
