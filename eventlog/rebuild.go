@@ -230,6 +230,16 @@ func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts
 			}
 			o.Progress(p)
 		}
+		if len(recs) < o.BatchSize {
+			// The read reached the head of the log. Under steady writes
+			// the next read finds the few records written meanwhile, and
+			// one that finds none may never come: try the switch now, which
+			// handles what arrived under the live consumer's lock.
+			done, err := s.switchRebuild(ctx, consumer, name, o, handle)
+			if err != nil || done {
+				return err
+			}
+		}
 	}
 }
 
@@ -303,7 +313,8 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	}
 	// The live consumer's batches lock this row before they write, so they
 	// wait here, and find it moved when they go on.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, consumer); err != nil {
+	var live checkpoint
+	if err := tx.QueryRow(ctx, `SELECT xid::text::bigint, position FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, consumer).Scan(&live.xid, &live.pos); err != nil {
 		return false, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", consumer, err)
 	}
 	var xid string
@@ -316,9 +327,23 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	}
 	deadline := time.Now().Add(switchFenceWait)
 	for batches := 0; ; {
-		recs, _, heldBack, err := readFenced(ctx, tx, switchFetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+		// Caught up with the live consumer, which waits on the lock: the
+		// new model lacks nothing the old one has, and the live consumer
+		// goes on into it from here. Under steady writes records keep
+		// arriving, so a read that finds none may never come; waiting for
+		// one kept a rebuild under a busy writer from ever switching.
+		rebuilt, err := strconv.ParseUint(xid, 10, 64)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("eventlog: the rebuild's checkpoint xid %q: %w", xid, err)
+		}
+		caught := !(checkpoint{xid: rebuilt, pos: pos}).less(live)
+		var recs []*Record
+		var heldBack bool
+		if !caught {
+			recs, _, heldBack, err = readFenced(ctx, tx, switchFetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+			if err != nil {
+				return false, err
+			}
 		}
 		if len(recs) == 0 && heldBack {
 			// Not while committed records wait behind an older append
