@@ -95,11 +95,13 @@ const rebuildCatchUp = 5
 //
 // The rebuild keeps its own checkpoint (RebuildPrefix + consumer), so a
 // rebuild killed or cancelled (ctx) resumes where it stopped when Rebuild
-// is called again; CancelRebuild abandons it. When it has caught up,
-// Rebuild locks the live consumer's checkpoint, handles what arrived
-// meanwhile, calls opts.Switch and moves the live checkpoint to the
-// rebuild's, all in one transaction, so every record lands in the
-// switched model exactly once. Like a consumer it waits behind the
+// is called again; CancelRebuild abandons it. When a read reaches the head
+// of the log, Rebuild locks the live consumer's checkpoint, handles what
+// arrived until it is at or past that checkpoint, calls opts.Switch and
+// moves the live checkpoint to the rebuild's, all in one transaction, so
+// every record lands in the switched model exactly once and the switched
+// model lacks nothing the old one had; under steady writes the live
+// consumer then handles the newest records into it. Like a consumer it waits behind the
 // ordering fence (a transaction older than a committed record still
 // running), so the model it switches to lacks no committed record.
 func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts) (*RebuildResult, error) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // StandbySlot is the physical replication slot on the primary that a
@@ -46,6 +49,43 @@ func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server,
 	if err != nil {
 		return nil, err
 	}
+	// The server accepts connections before its WAL receiver has reached
+	// the primary; a caller that asks at once found no receiver. Return
+	// the standby streaming, as promised.
+	if err := waitStreaming(ctx, srv.URL, 30*time.Second); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
 	o.Logger.Info("pglocal: started a streaming standby", "dir", c.dir)
 	return srv, nil
+}
+
+// waitStreaming waits until the standby at url streams from its primary.
+func waitStreaming(ctx context.Context, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		status, err := receiverStatus(ctx, url)
+		if status == "streaming" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pglocal: the standby's WAL receiver is not streaming after %s (status %q, %v)", within, status, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func receiverStatus(ctx context.Context, url string) (string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var status string
+	err = conn.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), '')`).Scan(&status)
+	return status, err
 }
