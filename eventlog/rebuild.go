@@ -319,9 +319,9 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	if err := tx.QueryRow(ctx, `SELECT xid::text::bigint, position FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, consumer).Scan(&live.xid, &live.pos); err != nil {
 		return false, fmt.Errorf("eventlog: locking the checkpoint of %q: %w", consumer, err)
 	}
-	var xid string
-	var pos, handled int64
-	if err := tx.QueryRow(ctx, `SELECT xid::text, position, handled FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, name).Scan(&xid, &pos, &handled); err != nil {
+	var at checkpoint
+	var handled int64
+	if err := tx.QueryRow(ctx, `SELECT xid::text::bigint, position, handled FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, name).Scan(&at.xid, &at.pos, &handled); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, fmt.Errorf("eventlog: the rebuild of %q has no checkpoint any more: it was cancelled (CancelRebuild), or another process running it switched first", consumer)
 		}
@@ -334,15 +334,10 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		// goes on into it from here. Under steady writes records keep
 		// arriving, so a read that finds none may never come; waiting for
 		// one kept a rebuild under a busy writer from ever switching.
-		rebuilt, err := strconv.ParseUint(xid, 10, 64)
-		if err != nil {
-			return false, fmt.Errorf("eventlog: the rebuild's checkpoint xid %q: %w", xid, err)
-		}
-		caught := !(checkpoint{xid: rebuilt, pos: pos}).less(live)
 		var recs []*Record
 		var heldBack bool
-		if !caught {
-			recs, _, heldBack, err = readFenced(ctx, tx, switchFetchSQL, []any{xid, pos, o.BatchSize + 1}, o.BatchSize)
+		if at.less(live) {
+			recs, _, heldBack, err = readFenced(ctx, tx, switchFetchSQL, []any{strconv.FormatUint(at.xid, 10), at.pos, o.BatchSize + 1}, o.BatchSize)
 			if err != nil {
 				return false, err
 			}
@@ -368,7 +363,7 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
 			}
 			tag, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = $4, updated_at = now() WHERE name = $1`,
-				consumer, xid, pos, handled)
+				consumer, strconv.FormatUint(at.xid, 10), at.pos, handled)
 			if err != nil {
 				return false, err
 			}
@@ -386,8 +381,7 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		if _, bad, herr := handle(ctx, tx, recs); herr != nil {
 			return false, fmt.Errorf("eventlog: rebuilding %q: the handler failed on the batch from %s version %d (position %d): %w", consumer, bad.Stream, bad.Version, bad.Position, herr)
 		}
-		last := recs[len(recs)-1]
-		xid, pos, handled = strconv.FormatUint(last.TxID, 10), last.Position, handled+int64(len(recs))
+		at, handled = after(recs[len(recs)-1]), handled+int64(len(recs))
 		batches++
 	}
 }

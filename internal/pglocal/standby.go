@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/seatbelt-go/seatbelt/internal/ctxtime"
 )
 
 // StandbySlot is the physical replication slot on the primary that a
@@ -62,30 +64,24 @@ func StartStandby(ctx context.Context, primary *Server, opts *Options) (*Server,
 
 // waitStreaming waits until the standby at url streams from its primary.
 func waitStreaming(ctx context.Context, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		status, err := receiverStatus(ctx, url)
-		if status == "streaming" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pglocal: the standby's WAL receiver is not streaming after %s (status %q, %v)", within, status, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func receiverStatus(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("pglocal: connect to the standby: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var status string
-	err = conn.QueryRow(ctx, `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), '')`).Scan(&status)
-	return status, err
+	for {
+		var streaming bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')`).Scan(&streaming)
+		if err == nil && streaming {
+			return nil
+		}
+		if err == nil {
+			err = ctxtime.Sleep(ctx, 50*time.Millisecond)
+		}
+		if err != nil {
+			return fmt.Errorf("pglocal: the standby's WAL receiver does not stream within %s: %w", within, err)
+		}
+	}
 }
