@@ -198,6 +198,56 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	}
 }
 
+// A writer that never pauses: every batch the rebuild handles, in the
+// switch too, sees another record committed, so no read under the live
+// consumer's lock comes back empty. The rebuild must still switch: the
+// switch once waited for such a read, and under this writer rebuilt 14,000
+// batches until its 30 s ran out.
+func TestRebuildSwitchesWhenNoReadComesBackEmpty(t *testing.T) {
+	t.Parallel()
+	tb, st, ctx := rebuildDB(t)
+	for i := range 120 {
+		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
+	}
+	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stopLive := context.WithCancel(ctx)
+	liveDone := make(chan error, 1)
+	go func() { liveDone <- live.Run(lctx) }()
+	defer func() {
+		stopLive()
+		if err := <-liveDone; err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	}()
+	runUntilCaughtUpRunning(t, tb, "counts")
+	opts := countsRebuild(0)
+	count := opts.Handle
+	var appended atomic.Int64
+	opts.Handle = func(ctx context.Context, tx pgx.Tx, recs []*eventlog.Record) error {
+		if err := count(ctx, tx, recs); err != nil {
+			return err
+		}
+		// Committed on its own connection before this batch commits.
+		n := appended.Add(1)
+		_, err := st.Append(ctx, eventlog.Stream{Type: "refund", ID: fmt.Sprint("r", n)}, []eventlog.NewRecord{{Data: []byte(`{}`)}}, nil)
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := st.Rebuild(rctx, "counts", opts)
+	if err != nil {
+		t.Fatalf("the rebuild under a writer that never pauses: %v (after %d batches)", err, appended.Load())
+	}
+	if res.Handled < 120 || appended.Load() < 3 {
+		t.Fatalf("rebuild %+v after %d batches: want every record handled, in batches of 50", res, appended.Load())
+	}
+	runUntilCaughtUpRunning(t, tb, "counts")
+	wantCounts(t, tb.pool)
+}
+
 // liveCheckpoint gives consumer name a checkpoint at the start of the log,
 // as a consumer that ran once has.
 func liveCheckpoint(t *testing.T, tb *testBundle, name string) {
