@@ -40,6 +40,9 @@ type Client struct {
 	active   map[int64]*active
 	// waitingRenewals counts the renewals waiting for a row (renewWhenFree).
 	waitingRenewals int
+	// suspects are the stages the leader saw expired with their rows
+	// free, by job id (see rescueGrace); leaderLoop's alone.
+	suspects map[int64]suspect
 
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string

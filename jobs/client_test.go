@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -621,6 +622,75 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 		if n, _ := runs.Load(id); n.(*atomic.Int32).Load() != 1 {
 			t.Errorf("job %d ran %d times, want 1", id, n.(*atomic.Int32).Load())
 		}
+	}
+}
+
+// The moment a row held past its stage's lease is released, the renewal
+// waiting for it has not run yet, and a rescue that finds the row free
+// then takes it without queueing behind the renewal. Here that moment is
+// stretched: the renewal's server process is stopped (SIGSTOP) while the
+// row is released and for 120 ms after, through several leader rounds.
+// The leader must leave the stage alone until its lease has stayed
+// expired, the row free, for rescueGrace (250 ms): the renewal, resumed,
+// comes first.
+func TestRescueWaitsForARenewalWokenByTheRelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var runs atomic.Int32
+	kind := jobs.Kind{Name: "long", Stages: []jobs.Stage{{Name: "s", Run: func(ctx context.Context, r *jobs.StageRun) error {
+		runs.Add(1)
+		select {
+		case <-time.After(6 * time.Second): // the lease is 2 s
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}}}
+	cfg := testConfig("w")
+	cfg.LeaderInterval = 20 * time.Millisecond
+	startClient(t, b.db, cfg, kind)
+	id := enqueue(t, b.db, "long", nil, nil)
+	waitState(t, b.db, id, "running", 10*time.Second)
+
+	ctx := context.Background()
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM seatbelt_jobs WHERE id = $1 FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+	// The renewal queues after two skipped heartbeats; the lease runs out.
+	var pid int
+	waitFor(t, 10*time.Second, "the lease expired and a renewal waiting for the row", func() bool {
+		err := b.db.QueryRow(ctx, `SELECT a.pid FROM pg_stat_activity a, seatbelt_jobs j
+			WHERE j.id = $1 AND j.lease_until < now() AND a.datname = current_database()
+			AND a.wait_event_type = 'Lock' AND a.query LIKE '%lease_until%'`, id).Scan(&pid)
+		return err == nil
+	})
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stopping the renewal's server process %d (the test needs to signal the server's processes, as root on the machine that runs it): %v", pid, err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Errorf("resuming the renewal's server process %d: %v", pid, err)
+			}
+		}
+	}
+	defer resume()
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	resume()
+
+	waitState(t, b.db, id, "succeeded", 30*time.Second)
+	if h := strings.Join(events(t, b.db, id), "|"); strings.Contains(h, "rescued") || runs.Load() != 1 {
+		t.Errorf("the stage ran %d times, history %s: want it kept by its worker's renewal", runs.Load(), h)
 	}
 }
 

@@ -35,6 +35,7 @@ func (c *Client) leaderLoop(ctx context.Context) {
 		case is && !was:
 			c.log.Info("jobs: became leader")
 		case !is && was:
+			c.suspects = nil // a later term sees them afresh
 			c.log.Info("jobs: lost leadership")
 			c.cfg.Observer.ObserveStates(ctx, StatesData{})
 		}
@@ -75,10 +76,11 @@ RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
 }
 
 // lead does one round of the leader's work and returns how long until
-// the next running lease ends (0 if none is running).
+// the next round is due: a running lease ends or a suspect's grace does
+// (0 if neither comes).
 func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	now := c.cfg.Now()
-	n, err := rescue(ctx, c.db, now)
+	n, err := c.rescueExpired(ctx, now)
 	if err != nil {
 		return 0, err
 	}
@@ -97,16 +99,91 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	// next round, rather than making every round come at once.
 	var next *float64
 	if err := c.db.QueryRow(ctx, `SELECT extract(epoch FROM min(lease_until) - statement_timestamp())::float8 FROM seatbelt_jobs
-		WHERE state = 'running' AND lease_until >= statement_timestamp()`).Scan(&next); err != nil || next == nil {
+		WHERE state = 'running' AND lease_until >= statement_timestamp()`).Scan(&next); err != nil {
 		return 0, err
 	}
-	// Capped before the conversion, which overflows past 292 years.
-	return time.Duration(min(*next, c.cfg.LeaderInterval.Seconds())*float64(time.Second)) + 5*time.Millisecond, nil
+	wait := c.cfg.LeaderInterval
+	if next != nil {
+		// Capped before the conversion, which overflows past 292 years.
+		wait = time.Duration(min(*next, wait.Seconds())*float64(time.Second)) + 5*time.Millisecond
+	}
+	for _, sp := range c.suspects {
+		wait = min(wait, max(time.Until(sp.seen.Add(rescueGrace))+5*time.Millisecond, time.Millisecond))
+	}
+	if next == nil && len(c.suspects) == 0 {
+		return 0, nil
+	}
+	return wait, nil
 }
 
-// rescue makes stages whose lease expired available again (the lost
-// attempt counts), or cancels them if a cancel was requested, and wakes the
-// workers. Leases are stamped and read on the database's clock, so a
+// rescueGrace is how long a round waits, after it found a stage's lease
+// expired and its row free, before it rescues the stage if the lease is
+// still the same. A renewal waiting for a row another transaction held
+// (renewWhenFree) is woken when the row is released, but a statement that
+// finds the row free meanwhile takes it without queueing behind the
+// waiter: a rescue in that moment took the stage of a live worker, which
+// then ran twice. Woken, the renewal writes a new lease within
+// milliseconds; a dead worker's stage waits this much longer.
+const rescueGrace = 250 * time.Millisecond
+
+// suspect is a stage whose lease had expired, with its row free, when a
+// round of the leader saw it.
+type suspect struct {
+	lease time.Time // the lease it had
+	seen  time.Time // when it was first seen with that lease
+}
+
+// rescueExpired rescues the stages seen expired with their rows free at
+// least rescueGrace ago whose lease has not changed since, and notes the
+// ones expired now for a later round.
+func (c *Client) rescueExpired(ctx context.Context, now time.Time) (int, error) {
+	var ids []int64
+	var leases []time.Time
+	for id, sp := range c.suspects {
+		if time.Since(sp.seen) >= rescueGrace {
+			ids, leases = append(ids, id), append(leases, sp.lease)
+		}
+	}
+	n := 0
+	if len(ids) > 0 {
+		var err error
+		if n, err = rescue(ctx, c.db, now, ids, leases); err != nil {
+			return 0, err
+		}
+	}
+	rows, err := c.db.Query(ctx, expiredSQL)
+	if err != nil {
+		return n, err
+	}
+	seen := make(map[int64]suspect)
+	var id int64
+	var lease time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &lease}, func() error {
+		sp, ok := c.suspects[id]
+		if !ok || !sp.lease.Equal(lease) {
+			sp = suspect{lease: lease, seen: time.Now()}
+		}
+		seen[id] = sp
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	c.suspects = seen
+	return n, nil
+}
+
+// expiredSQL lists the running stages whose lease expired and whose row
+// no other transaction holds, with their leases. It locks them for the
+// moment of the statement: a row it skips is not a suspect.
+const expiredSQL = `SELECT id, lease_until FROM seatbelt_jobs
+WHERE state = 'running' AND lease_until < statement_timestamp()
+ORDER BY lease_until LIMIT 1000
+FOR NO KEY UPDATE SKIP LOCKED`
+
+// rescue makes the stages ids available again (the lost attempt counts),
+// or cancels them if a cancel was requested, and wakes the workers, each
+// only if its lease expired and is still the one in leases. Leases are stamped and read on the database's clock, so a
 // leader whose clock runs ahead of a worker's cannot rescue a stage that
 // still runs; now dates what rescue writes. It locks FOR NO KEY UPDATE:
 // the stage of a worker frozen (SIGSTOP, a paused VM, a partition) after
@@ -115,13 +192,13 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 // as the server keeps that session: the job would stay running for hours
 // on a lease long expired. The frozen worker's late completion is fenced
 // by its claim.
-func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
+func rescue(ctx context.Context, db DB, now time.Time, ids []int64, leases []time.Time) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `
 WITH old AS (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
 	WHERE state = 'running' AND lease_until < statement_timestamp()
-	ORDER BY lease_until LIMIT 1000
+		AND (id, lease_until) IN (SELECT * FROM unnest($2::bigint[], $3::timestamptz[]))
 	FOR NO KEY UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE seatbelt_jobs j SET
@@ -135,7 +212,7 @@ WITH old AS (
 	SELECT id, $1::timestamptz, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'rescued' END, stage, attempt, coalesce(worker, ''),
 		'{"reason": "lease expired"}'::jsonb FROM u
 )
-SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now).Scan(&n, nil)
+SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now, ids, leases).Scan(&n, nil)
 	return n, err
 }
 
