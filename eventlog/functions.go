@@ -23,6 +23,10 @@ import (
 // runs the statements, where a function call costs a little more. The migration's text is
 // generated from the statements below and a test holds the two equal, so a
 // change to a statement needs a new migration that replaces its function.
+// Its parameters and returned columns must stay as they are: a pool in
+// cache_describe mode (below) keeps each call's description for the life
+// of the connection, and during a rolling deploy the old binary calls the
+// new function. A change to them is a function with a new name.
 type appendFunction struct {
 	name   string
 	own    []string  // the types of the statement's own parameters, $1 on

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/migcheck"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -87,19 +86,7 @@ func TestEveryRunBehindAPoolerIsRefusedInTheDefaultQueryMode(t *testing.T) {
 	ctx := context.Background()
 	directURL := migtest.DirectURL(migtest.NewURL(t))
 	// One server connection, so the second run meets the first one's.
-	pb, err := pglocal.StartPgBouncer(ctx, directURL, &pglocal.PoolerOptions{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := pb.Close(); err != nil {
-			t.Errorf("stopping pgbouncer: %v", err)
-		}
-	})
-	pooledURL, err := pb.URL(directURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pooledURL := migtest.PgBouncerPool(t, directURL, 1)
 	set := migcheck.Set{Name: "app", FS: files("0001_a.up.sql", "CREATE TABLE a (id int)")}
 	for run := 1; run <= 2; run++ {
 		db, err := pgxpool.New(ctx, pooledURL) // cache_statement, pgx's default

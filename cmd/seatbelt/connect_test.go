@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
-	"github.com/seatbelt-go/seatbelt/internal/pglocal"
 	"github.com/seatbelt-go/seatbelt/jobs"
 	"github.com/seatbelt-go/seatbelt/migcheck/migtest"
 )
@@ -192,22 +191,9 @@ func TestReadOnlyCommandsExist(t *testing.T) {
 // and its failure says what to change.
 func TestOneShotCommandsThroughAPooler(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	direct := migtest.DirectURL(migtest.NewURL(t, jobs.Migrations))
 	// One server connection, so every run meets the ones before it.
-	pb, err := pglocal.StartPgBouncer(ctx, direct, &pglocal.PoolerOptions{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := pb.Close(); err != nil {
-			t.Errorf("stopping pgbouncer: %v", err)
-		}
-	})
-	pooled, err := pb.URL(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pooled := migtest.PgBouncerPool(t, direct, 1)
 	for i, args := range [][]string{
 		{"jobs", "pause", "imports", "--by", "ops"},
 		{"jobs", "resume", "imports"},

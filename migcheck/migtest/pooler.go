@@ -20,7 +20,19 @@ import (
 // fails, saying so, when it is not.
 func PgBouncer(t testing.TB, url string) string {
 	t.Helper()
-	p, err := pglocal.StartPgBouncer(context.Background(), url, nil)
+	return PgBouncerPool(t, url, 0)
+}
+
+// PgBouncerPool is [PgBouncer] with a pool of size server connections per
+// database (0: 20). With 1, every client of the test meets the server
+// connection the one before it used, and what it left there: a test of
+// what a pooler carries from one client to the next.
+func PgBouncerPool(t testing.TB, url string, size int) string {
+	t.Helper()
+	if size < 0 {
+		t.Fatalf("migtest: a PgBouncer pool of %d server connections; give 1 or more, or 0 for 20", size)
+	}
+	p, err := pglocal.StartPgBouncer(context.Background(), url, &pglocal.PoolerOptions{PoolSize: size})
 	if err != nil {
 		t.Fatalf("migtest: %v", err)
 	}
