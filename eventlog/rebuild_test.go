@@ -122,13 +122,7 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	runUntilCaughtUp(t, tb, buggy)
 
 	// The fixed build's consumer runs, and writes go on, during the rebuild.
-	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stopLive := context.WithCancel(ctx)
-	liveDone := make(chan error, 1)
-	go func() { liveDone <- live.Run(lctx) }()
+	stopLive := startLive(t, st)
 	// Four writers at once, a millisecond apart each: there is nearly always a transaction
 	// in flight, as under a service's load, and the switch must still find
 	// the log caught up.
@@ -184,9 +178,6 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	}
 	runUntilCaughtUpRunning(t, tb, "counts")
 	stopLive()
-	if err := <-liveDone; err != nil && !errors.Is(err, context.Canceled) {
-		t.Fatal(err)
-	}
 	wantCounts(t, tb.pool)
 	if n := count(t, tb, "1=1"); n < 300 {
 		t.Fatalf("%d records", n)
@@ -209,19 +200,7 @@ func TestRebuildSwitchesWhenNoReadComesBackEmpty(t *testing.T) {
 	for i := range 120 {
 		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
 	}
-	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stopLive := context.WithCancel(ctx)
-	liveDone := make(chan error, 1)
-	go func() { liveDone <- live.Run(lctx) }()
-	defer func() {
-		stopLive()
-		if err := <-liveDone; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
+	startLive(t, st)
 	runUntilCaughtUpRunning(t, tb, "counts")
 	opts := countsRebuild(0)
 	count := opts.Handle
@@ -246,6 +225,28 @@ func TestRebuildSwitchesWhenNoReadComesBackEmpty(t *testing.T) {
 	}
 	runUntilCaughtUpRunning(t, tb, "counts")
 	wantCounts(t, tb.pool)
+}
+
+// startLive runs the live consumer of counts (countLive) until stop is
+// called or the test ends; it fails the test if the consumer ended with an
+// error.
+func startLive(t *testing.T, st *eventlog.Store) (stop func()) {
+	t.Helper()
+	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- live.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the live consumer: %v", err)
+		}
+	})
+	t.Cleanup(stop)
+	return stop
 }
 
 // liveCheckpoint gives consumer name a checkpoint at the start of the log,
