@@ -40,9 +40,6 @@ type Client struct {
 	active   map[int64]*active
 	// waitingRenewals counts the renewals waiting for a row (renewWhenFree).
 	waitingRenewals int
-	// suspects are the stages the leader saw expired with their rows
-	// free, by job id (see rescueGrace); leaderLoop's alone.
-	suspects map[int64]suspect
 
 	// Fixed at Start, read-only afterwards.
 	kindNames, firsts, pairs []string
@@ -592,17 +589,22 @@ const maxWaitingRenewals = 2
 
 // renewWhenFree renews the lease of stage id (a), whose row another
 // transaction has held through two heartbeats (renewSQL skips it), waiting
-// for the row on a goroutine of its own while the stage runs. First in the
-// row's lock queue, it renews the lease the moment the row is released,
-// before the leader's rescue (which skips locked rows) can take the stage
-// whose lease ran out meanwhile. It waits with no lock_timeout or
-// statement_timeout for as long as the stage runs: a wait that ended and
-// queued again left a moment out of the queue, and a release in that
-// moment let the rescue run the stage a second time. When the stage or the
-// client ends, the cancelled wait closes its connection (the pool opens
-// another); the server's backend waits on until the row is released, then
-// finds its client gone and rolls the renewal back. One row a statement: a renewal holding nothing while it waits
-// cannot close a deadlock. It is called with c.mu held.
+// for the row on a goroutine of its own while the stage runs. It renews the
+// lease the moment the row is released, before the leader's rescue can
+// take the stage whose lease ran out meanwhile: first in the row's lock
+// queue is not enough, since a statement that finds the row free in the
+// moment of its release takes it without queueing, so the renewal first
+// takes the job's renewal lock (renewingLockSQL), and the rescue leaves
+// alone a stage whose renewal lock it cannot take. It waits with no
+// lock_timeout or statement_timeout for as long as the stage runs: a wait
+// that ended and queued again left a moment without the renewal lock, and
+// a release in that moment let the rescue run the stage a second time.
+// When the stage or the client ends, the cancelled wait closes its
+// connection (the pool opens another); the server's backend waits on until
+// the row is released, then finds its client gone and rolls the renewal
+// back. One row a statement, and the renewal lock is waited for only by
+// another renewal of the same job, which holds nothing: a renewal that
+// waits cannot close a deadlock. It is called with c.mu held.
 func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 	a.waiting = true
 	c.waitingRenewals++
@@ -625,6 +627,9 @@ func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)"); err != nil {
 				return err
 			}
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+renewingLockKey("$1::bigint")+`)`, id); err != nil {
+				return err
+			}
 			return tx.QueryRow(ctx, renewOneSQL, id, claim, c.cfg.Lease.Seconds(), c.cfg.WorkerID).Scan(&cancelled)
 		})
 		switch {
@@ -643,6 +648,14 @@ func (c *Client) renewWhenFree(bgCtx context.Context, id int64, a *active) {
 func isLockTimeout(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
+}
+
+// renewingLockKey is the key of the transaction advisory lock that a
+// renewal waiting for the row of job id holds (renewWhenFree): 1785684595
+// (0x6a6f6273, "jobs") and the id's low 31 bits. Two jobs 2^31 apart share
+// a key: the rescue of one is put off while the other's renewal waits.
+func renewingLockKey(id string) string {
+	return `1785684595, (` + id + ` % 2147483648)::int`
 }
 
 // renewOneSQL renews the lease of one stage ($1, claim $2), waiting for its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -613,7 +614,7 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 
 	// Neither lost its lease: the other was renewed all along, the locked
 	// one the moment its row was free (the leader's rescue skips locked
-	// rows, and the renewal waits first in line).
+	// rows, and rows whose renewal is waiting).
 	for _, id := range []int64{locked, other} {
 		waitState(t, b.db, id, "succeeded", 30*time.Second)
 		if h := strings.Join(events(t, b.db, id), "|"); strings.Contains(h, "rescued") {
@@ -629,10 +630,9 @@ func TestHeartbeatSkipsARowLockedElsewhere(t *testing.T) {
 // waiting for it has not run yet, and a rescue that finds the row free
 // then takes it without queueing behind the renewal. Here that moment is
 // stretched: the renewal's server process is stopped (SIGSTOP) while the
-// row is released and for 120 ms after, through several leader rounds.
-// The leader must leave the stage alone until its lease has stayed
-// expired, the row free, for rescueGrace (250 ms): the renewal, resumed,
-// comes first.
+// row is released and for 300 ms after, through many leader rounds. The
+// leader must leave the stage alone (the renewal holds the job's renewal
+// lock), and the renewal, resumed, renew the lease.
 func TestRescueWaitsForARenewalWokenByTheRelease(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -669,9 +669,19 @@ func TestRescueWaitsForARenewalWokenByTheRelease(t *testing.T) {
 			AND a.wait_event_type = 'Lock' AND a.query LIKE '%lease_until%'`, id).Scan(&pid)
 		return err == nil
 	})
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("stopping the renewal's server process %d (the test needs to signal the server's processes, as root on the machine that runs it): %v", pid, err)
+	// The test server runs on this machine (pglocal); make sure the pid is
+	// its process before stopping it.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+		t.Fatalf("the renewal's server process %d is not a postgres process of this machine (%q, %v): the test stops it, so it needs the test server here", pid, comm, err)
 	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stopping the renewal's server process %d (the test signals the server's processes, so it runs as root or as the server's user): %v", pid, err)
+	}
+	waitFor(t, 5*time.Second, "the renewal's server process stopped", func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		return err == nil && len(f) > 0 && f[0] == "T"
+	})
 	resumed := false
 	resume := func() {
 		if !resumed {
@@ -685,7 +695,7 @@ func TestRescueWaitsForARenewalWokenByTheRelease(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	resume()
 
 	waitState(t, b.db, id, "succeeded", 30*time.Second)

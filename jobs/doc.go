@@ -75,11 +75,7 @@
 //
 // One client in the database is the leader (a lease row, so a paused leader
 // loses the role): it rescues expired leases, deletes finished jobs after
-// Config.Retention and counts the jobs by state for Config.Observer. A
-// stage is rescued once its lease has stayed expired, with no other
-// transaction holding its row, for 250 ms: a worker whose renewal waited
-// for a row held elsewhere past the lease renews it in that time, and
-// keeps its stage.
+// Config.Retention and counts the jobs by state for Config.Observer.
 //
 // Every field of [Config] left zero takes the default its comment gives;
 // [NewClient] refuses a negative duration or count, and [Client.Register]

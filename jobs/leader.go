@@ -35,7 +35,6 @@ func (c *Client) leaderLoop(ctx context.Context) {
 		case is && !was:
 			c.log.Info("jobs: became leader")
 		case !is && was:
-			c.suspects = nil // a later term sees them afresh
 			c.log.Info("jobs: lost leadership")
 			c.cfg.Observer.ObserveStates(ctx, StatesData{})
 		}
@@ -76,11 +75,10 @@ RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
 }
 
 // lead does one round of the leader's work and returns how long until
-// the next round is due: a running lease ends or a suspect's grace does
-// (0 if neither comes).
+// the next running lease ends (0 if none is running).
 func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	now := c.cfg.Now()
-	n, err := c.rescueExpired(ctx, now)
+	n, err := rescue(ctx, c.db, now)
 	if err != nil {
 		return 0, err
 	}
@@ -99,91 +97,16 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	// next round, rather than making every round come at once.
 	var next *float64
 	if err := c.db.QueryRow(ctx, `SELECT extract(epoch FROM min(lease_until) - statement_timestamp())::float8 FROM seatbelt_jobs
-		WHERE state = 'running' AND lease_until >= statement_timestamp()`).Scan(&next); err != nil {
+		WHERE state = 'running' AND lease_until >= statement_timestamp()`).Scan(&next); err != nil || next == nil {
 		return 0, err
 	}
-	wait := c.cfg.LeaderInterval
-	if next != nil {
-		// Capped before the conversion, which overflows past 292 years.
-		wait = time.Duration(min(*next, wait.Seconds())*float64(time.Second)) + 5*time.Millisecond
-	}
-	for _, sp := range c.suspects {
-		wait = min(wait, max(time.Until(sp.seen.Add(rescueGrace))+5*time.Millisecond, time.Millisecond))
-	}
-	if next == nil && len(c.suspects) == 0 {
-		return 0, nil
-	}
-	return wait, nil
+	// Capped before the conversion, which overflows past 292 years.
+	return time.Duration(min(*next, c.cfg.LeaderInterval.Seconds())*float64(time.Second)) + 5*time.Millisecond, nil
 }
 
-// rescueGrace is how long a round waits, after it found a stage's lease
-// expired and its row free, before it rescues the stage if the lease is
-// still the same. A renewal waiting for a row another transaction held
-// (renewWhenFree) is woken when the row is released, but a statement that
-// finds the row free meanwhile takes it without queueing behind the
-// waiter: a rescue in that moment took the stage of a live worker, which
-// then ran twice. Woken, the renewal writes a new lease within
-// milliseconds; a dead worker's stage waits this much longer.
-const rescueGrace = 250 * time.Millisecond
-
-// suspect is a stage whose lease had expired, with its row free, when a
-// round of the leader saw it.
-type suspect struct {
-	lease time.Time // the lease it had
-	seen  time.Time // when it was first seen with that lease
-}
-
-// rescueExpired rescues the stages seen expired with their rows free at
-// least rescueGrace ago whose lease has not changed since, and notes the
-// ones expired now for a later round.
-func (c *Client) rescueExpired(ctx context.Context, now time.Time) (int, error) {
-	var ids []int64
-	var leases []time.Time
-	for id, sp := range c.suspects {
-		if time.Since(sp.seen) >= rescueGrace {
-			ids, leases = append(ids, id), append(leases, sp.lease)
-		}
-	}
-	n := 0
-	if len(ids) > 0 {
-		var err error
-		if n, err = rescue(ctx, c.db, now, ids, leases); err != nil {
-			return 0, err
-		}
-	}
-	rows, err := c.db.Query(ctx, expiredSQL)
-	if err != nil {
-		return n, err
-	}
-	seen := make(map[int64]suspect)
-	var id int64
-	var lease time.Time
-	_, err = pgx.ForEachRow(rows, []any{&id, &lease}, func() error {
-		sp, ok := c.suspects[id]
-		if !ok || !sp.lease.Equal(lease) {
-			sp = suspect{lease: lease, seen: time.Now()}
-		}
-		seen[id] = sp
-		return nil
-	})
-	if err != nil {
-		return n, err
-	}
-	c.suspects = seen
-	return n, nil
-}
-
-// expiredSQL lists the running stages whose lease expired and whose row
-// no other transaction holds, with their leases. It locks them for the
-// moment of the statement: a row it skips is not a suspect.
-const expiredSQL = `SELECT id, lease_until FROM seatbelt_jobs
-WHERE state = 'running' AND lease_until < statement_timestamp()
-ORDER BY lease_until LIMIT 1000
-FOR NO KEY UPDATE SKIP LOCKED`
-
-// rescue makes the stages ids available again (the lost attempt counts),
-// or cancels them if a cancel was requested, and wakes the workers, each
-// only if its lease expired and is still the one in leases. Leases are stamped and read on the database's clock, so a
+// rescue makes stages whose lease expired available again (the lost
+// attempt counts), or cancels them if a cancel was requested, and wakes the
+// workers. Leases are stamped and read on the database's clock, so a
 // leader whose clock runs ahead of a worker's cannot rescue a stage that
 // still runs; now dates what rescue writes. It locks FOR NO KEY UPDATE:
 // the stage of a worker frozen (SIGSTOP, a paused VM, a partition) after
@@ -191,28 +114,31 @@ FOR NO KEY UPDATE SKIP LOCKED`
 // KEY SHARE lock on the job row, which FOR UPDATE would skip for as long
 // as the server keeps that session: the job would stay running for hours
 // on a lease long expired. The frozen worker's late completion is fenced
-// by its claim.
-func rescue(ctx context.Context, db DB, now time.Time, ids []int64, leases []time.Time) (int, error) {
+// by its claim. It leaves alone a stage whose renewal lock is held: its
+// worker is alive, waiting for the row to renew the lease (renewWhenFree).
+func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `
-WITH old AS (
+WITH old AS MATERIALIZED (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
 	WHERE state = 'running' AND lease_until < statement_timestamp()
-		AND (id, lease_until) IN (SELECT * FROM unnest($2::bigint[], $3::timestamptz[]))
+	ORDER BY lease_until LIMIT 1000
 	FOR NO KEY UPDATE SKIP LOCKED
+), free AS MATERIALIZED (
+	SELECT * FROM old WHERE pg_try_advisory_xact_lock(`+renewingLockKey("old.id")+`)
 ), u AS (
 	UPDATE seatbelt_jobs j SET
 		state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'available' END,
 		worker = NULL, lease_until = NULL, updated_at = $1::timestamptz,
 		finished_at = CASE WHEN j.cancel_requested THEN $1::timestamptz END
-	FROM old WHERE j.id = old.id
-	RETURNING j.id, j.state, old.worker, old.stage, old.attempt
+	FROM free WHERE j.id = free.id
+	RETURNING j.id, j.state, free.worker, free.stage, free.attempt
 ), e AS (
 	INSERT INTO seatbelt_job_events (job_id, at, event, stage, attempt, worker, detail)
 	SELECT id, $1::timestamptz, CASE state WHEN 'cancelled' THEN 'cancelled' ELSE 'rescued' END, stage, attempt, coalesce(worker, ''),
 		'{"reason": "lease expired"}'::jsonb FROM u
 )
-SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now, ids, leases).Scan(&n, nil)
+SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+wakeChannel+`', '') END FROM u`, now).Scan(&n, nil)
 	return n, err
 }
 
