@@ -15,7 +15,10 @@ import (
 // without breaking an implementation.
 type Observer interface {
 	// ObserveJobStart is called when a job's first stage is claimed for
-	// its first attempt (again after a restart from the first stage).
+	// its first attempt (again after a restart from the first stage). A
+	// claim commits without waiting for the disk, so a crash of the server
+	// just after one can lose it, and the job's start is then observed
+	// twice.
 	ObserveJobStart(ctx context.Context, data JobStartData)
 	// ObserveStage is called when an attempt of a stage ends, with the
 	// stage's context (its span included).
