@@ -272,10 +272,11 @@
 //
 // Appends and reads are single transactions and work through PgBouncer in
 // transaction mode (with default_query_exec_mode=exec or simple_protocol
-// in the pool's URL). In those modes nothing is prepared, so a Store calls
-// PL/pgSQL functions (migration 0005) whose bodies are its append
-// statements: the server keeps their plans per connection, where it would
-// otherwise plan every append again (see functions.go). The consumer's lock and LISTEN need a session, which
+// in the pool's URL; cache_describe works too). In those modes nothing is
+// kept prepared on the server, so a Store calls PL/pgSQL functions
+// (migration 0005) whose bodies are its append statements: the server
+// keeps their plans per connection, where it would otherwise plan every
+// append again (see functions.go). The consumer's lock and LISTEN need a session, which
 // such a pooler does not keep: give the server's own connection settings
 // as Config.Direct, and each active consumer holds its session there
 // (one connection per running consumer); one that reaches another

@@ -68,12 +68,18 @@ var appendFunctions = []appendFunction{appendOneFunction, appendManyFunction, ap
 // type, and the server parses the text arrays of a shared append again
 // (quoted, escaped JSON). Such a pool makes the calls in cache_describe
 // mode instead: pgx learns the call's parameter types once per connection
-// and then sends the arrays in binary, still as an unnamed statement in one
+// (and again after a call that failed, whose description it drops) and
+// then sends the arrays in binary, still as an unnamed statement in one
 // round trip, which PgBouncer in transaction mode passes as it passes
 // exec. Seven alternating runs of single appends (bench eventlog --pooler,
 // 16 writers) gave 0.79x the direct default-mode figure behind PgBouncer
-// with it on average (0.70-1.01x), against 0.70x without (0.61-0.81x). simple_protocol is left as it is: a
-// service chooses it for a pooler or proxy that takes no extended protocol.
+// with it on average (0.70-1.01x), against 0.70x without (0.61-0.81x).
+// So does a pool in describe_exec mode, whose two round trips (describe,
+// then bind to the statement described) a pooler may send to two server
+// connections. Not a pool whose description cache is off
+// (description_cache_capacity=0), where pgx refuses cache_describe.
+// simple_protocol is left as it is: a service chooses it for a pooler or
+// proxy that takes no extended protocol.
 func (s *Store) statement(f appendFunction, args []any) (string, []any) {
 	if !s.funcs {
 		return f.stmt, args
@@ -135,4 +141,14 @@ func appendFunctionsMigration() string {
 // plans each statement again.
 func usesFunctions(cc *pgx.ConnConfig) bool {
 	return cc.DefaultQueryExecMode != pgx.QueryExecModeCacheStatement
+}
+
+// callsInCacheDescribe reports whether a Store on a pool with cc calls the
+// functions in cache_describe mode (statement).
+func callsInCacheDescribe(cc *pgx.ConnConfig) bool {
+	switch cc.DefaultQueryExecMode {
+	case pgx.QueryExecModeExec, pgx.QueryExecModeDescribeExec:
+		return cc.DescriptionCacheCapacity > 0
+	}
+	return false
 }

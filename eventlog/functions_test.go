@@ -41,13 +41,37 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 	// Direct: pgx's default mode does not get through a pooler (the tests
 	// may run behind one); pooler_test.go covers the functions there.
 	url := migtest.DirectURL(tb.url)
-	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode        pgx.QueryExecMode
+		noDescCache bool   // description_cache_capacity=0
+		calledIn    string // the mode the functions are called in
+	}{
+		// An exec or describe_exec pool calls them in cache_describe
+		// (binary arrays, one round trip of an unnamed statement, which a
+		// pooler passes); the other modes in their own ("default"), and
+		// cache_statement runs the statements instead.
+		{mode: pgx.QueryExecModeExec, calledIn: pgx.QueryExecModeCacheDescribe.String()},
+		{mode: pgx.QueryExecModeDescribeExec, calledIn: pgx.QueryExecModeCacheDescribe.String()},
+		// pgx refuses cache_describe with the description cache off.
+		{mode: pgx.QueryExecModeExec, noDescCache: true, calledIn: "default"},
+		{mode: pgx.QueryExecModeCacheDescribe, calledIn: "default"},
+		{mode: pgx.QueryExecModeSimpleProtocol, calledIn: "default"},
+		{mode: pgx.QueryExecModeCacheStatement},
+	} {
+		mode := tc.mode
+		name := mode.String()
+		if tc.noDescCache {
+			name += "-no-description-cache"
+		}
+		t.Run(name, func(t *testing.T) {
 			cfg, err := pgxpool.ParseConfig(url)
 			if err != nil {
 				t.Fatal(err)
 			}
 			cfg.ConnConfig.DefaultQueryExecMode = mode
+			if tc.noDescCache {
+				cfg.ConnConfig.DescriptionCacheCapacity = 0
+			}
 			cfg.MaxConns = 4
 			calls := &callModes{modes: map[string]bool{}}
 			cfg.ConnConfig.Tracer = calls
@@ -64,7 +88,7 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 			if got, want := eventlog.CallsFunctions(s), mode != pgx.QueryExecModeCacheStatement; got != want {
 				t.Fatalf("calls the functions: %v, want %v", got, want)
 			}
-			st := eventlog.Stream{Type: "f-" + mode.String(), ID: "1"}
+			st := eventlog.Stream{Type: "f-" + name, ID: "1"}
 			if r := mustAppend(t, s, st, 1); r.Version != 1 {
 				t.Fatalf("first append: %+v", r)
 			}
@@ -75,7 +99,7 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 			if _, err := s.Append(ctx, st, []eventlog.NewRecord{rec(4)}, &eventlog.AppendOpts{Expected: eventlog.Exactly(1)}); !errors.As(err, new(*eventlog.VersionConflictError)) {
 				t.Fatalf("a stale expected version: %v, want a version conflict", err)
 			}
-			again := eventlog.NewRecord{ID: "retried-" + mode.String(), Data: js(5)}
+			again := eventlog.NewRecord{ID: "retried-" + name, Data: js(5)}
 			first, err := s.Append(ctx, st, []eventlog.NewRecord{again}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -102,12 +126,8 @@ func TestAppendsThroughTheFunctions(t *testing.T) {
 			if n := count(t, tb, `stream_type = $1`, st.Type); n != 4+64 {
 				t.Fatalf("%d records, want %d", n, 4+64)
 			}
-			// An exec-mode pool calls them in cache_describe (binary
-			// arrays, still one round trip of an unnamed statement); a
-			// simple_protocol pool in its own mode.
-			want := map[pgx.QueryExecMode]string{pgx.QueryExecModeExec: pgx.QueryExecModeCacheDescribe.String(), pgx.QueryExecModeSimpleProtocol: "default"}[mode]
-			if got := calls.sorted(); strings.Join(got, ",") != want {
-				t.Fatalf("the functions were called in modes %q, want %q", got, want)
+			if got := calls.sorted(); strings.Join(got, ",") != tc.calledIn {
+				t.Fatalf("the functions were called in modes %q, want %q", got, tc.calledIn)
 			}
 		})
 	}

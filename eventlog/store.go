@@ -97,7 +97,7 @@ func New(pool *pgxpool.Pool, cfg *Config) (*Store, error) {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = defaultNotifyInterval
 	}
-	s := &Store{pool: pool, funcs: usesFunctions(pool.Config().ConnConfig), describe: pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeExec, direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
+	s := &Store{pool: pool, funcs: usesFunctions(pool.Config().ConnConfig), describe: callsInCacheDescribe(pool.Config().ConnConfig), direct: c.Direct, writer: c.Writer, tracer: c.TracerProvider.Tracer(tracerName), logger: c.Logger}
 	s.notify.pool = pool
 	s.notify.logger = c.Logger
 	s.notify.gap = c.NotifyInterval

@@ -70,16 +70,17 @@ func PoolPooled(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 }
 
 // ModeProblem says why pgx's query exec mode fails behind a pooler in
-// transaction mode, or returns "" for the modes that work there (exec and
-// simple_protocol). The others prepare a statement in one message and use
-// it in a later one, which the pooler may send to another server
-// connection: "prepared statement ... already exists" or "bind message
-// supplies 1 parameters" follow. (PgBouncer 1.21 and later can track
-// prepared statements, with max_prepared_statements set; then every mode
-// works.)
+// transaction mode, or returns "" for the modes that work there (exec,
+// simple_protocol, and cache_describe, which keeps only a statement's
+// description on the client and sends the statement again with every
+// call). The others prepare a statement in one message and use it in a
+// later one, which the pooler may send to another server connection:
+// "prepared statement ... already exists" or "bind message supplies 1
+// parameters" follow. (PgBouncer 1.21 and later can track prepared
+// statements, with max_prepared_statements set; then every mode works.)
 func ModeProblem(mode pgx.QueryExecMode) string {
 	switch mode {
-	case pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol:
+	case pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheDescribe:
 		return ""
 	}
 	return fmt.Sprintf("pgx's query exec mode %s prepares statements on one server connection and uses them on the next, which a pooler in transaction mode may not give it; add default_query_exec_mode=exec to the pooled URL (or enable prepared statements in the pooler: max_prepared_statements in PgBouncer 1.21+)", mode)
