@@ -32,13 +32,16 @@ type RebuildOpts struct {
 	// past them, so a rebuild killed at any point resumes without doubling
 	// or losing one. A batch lets it write a table's rows in one
 	// statement. It must not reorder or change recs: the checkpoint moves
-	// past the last of them. Required.
+	// past the last of them. It writes the read model only: a record it
+	// appended in tx during the switch could sort before the checkpoint
+	// handed to the live consumer, so the switch refuses one (and rolls
+	// back). Required.
 	Handle func(ctx context.Context, tx pgx.Tx, recs []*Record) error
 	// Switch makes the new read model the live one (copy it over the live
 	// tables, or rename them), in the transaction that hands the rebuild's
 	// checkpoint to the consumer: the live consumer, blocked meanwhile on
 	// its checkpoint's lock, goes on from there into the switched model.
-	// Required.
+	// Like Handle it appends no record in tx. Required.
 	Switch func(ctx context.Context, tx pgx.Tx) error
 	// BatchSize is the most records one transaction handles. Defaults to
 	// 2,000.
@@ -101,9 +104,10 @@ const rebuildCatchUp = 5
 // moves the live checkpoint to the rebuild's, all in one transaction, so
 // every record lands in the switched model exactly once and the switched
 // model lacks nothing the old one had; under steady writes the live
-// consumer then handles the newest records into it. Like a consumer it waits behind the
-// ordering fence (a transaction older than a committed record still
-// running), so the model it switches to lacks no committed record.
+// consumer then handles the newest records into it. Records held behind
+// the ordering fence (a transaction older than them still running) when
+// the switch comes are after the checkpoint it hands over, and reach the
+// switched model through the live consumer.
 func (s *Store) Rebuild(ctx context.Context, consumer string, opts *RebuildOpts) (*RebuildResult, error) {
 	start := time.Now()
 	if err := checkRebuild(consumer, opts); err != nil {
@@ -309,7 +313,10 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	// A rebuild process that vanishes mid-switch must not leave the live
-	// consumer waiting on its lock until TCP notices.
+	// consumer waiting on its lock until TCP notices. (This ends a session
+	// left idle; one whose server is blocked writing to a frozen process,
+	// or that runs a Switch waiting on a lock, lasts until TCP's timeouts
+	// or that lock.)
 	if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = '30s'`); err != nil {
 		return false, err
 	}
@@ -361,6 +368,16 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 		if len(recs) == 0 {
 			if err := o.Switch(ctx, tx); err != nil {
 				return false, fmt.Errorf("eventlog: switching to the rebuilt read model of %q: %w", consumer, err)
+			}
+			// The checkpoint handed over may be past this transaction's
+			// own xid (switchFetchSQL leaves it out of the fence), so a
+			// record appended here would never reach the live consumer.
+			var appended bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM eventlog_records WHERE xid = pg_current_xact_id())`).Scan(&appended); err != nil {
+				return false, err
+			}
+			if appended {
+				return false, fmt.Errorf("%w: the rebuild of %q: RebuildOpts.Handle or Switch appended records in the switch's transaction; nothing was switched. They write the read model only: append from elsewhere", ErrInvalidConfig, consumer)
 			}
 			tag, err := tx.Exec(ctx, `UPDATE eventlog_consumers SET xid = $2::text::xid8, position = $3, handled = $4, updated_at = now() WHERE name = $1`,
 				consumer, strconv.FormatUint(at.xid, 10), at.pos, handled)

@@ -227,6 +227,50 @@ func TestRebuildSwitchesWhenNoReadComesBackEmpty(t *testing.T) {
 	wantCounts(t, tb.pool)
 }
 
+// A Switch (or a Handle during the switch) that appends a record in the
+// switch's transaction is refused, and nothing switches: the checkpoint it
+// hands over may be past that transaction's own xid, so the live consumer
+// would never deliver the record. Fixed, the rebuild switches.
+func TestRebuildRefusesRecordsAppendedInTheSwitch(t *testing.T) {
+	t.Parallel()
+	tb, st, ctx := rebuildDB(t)
+	for i := range 60 {
+		mustAppend(t, st, eventlog.Stream{Type: "order", ID: fmt.Sprint(i)}, i)
+	}
+	stopLive := startLive(t, st)
+	runUntilCaughtUpRunning(t, tb, "counts")
+	stopLive()
+	var before string
+	if err := tb.pool.QueryRow(ctx, `SELECT xid::text || '/' || position FROM eventlog_consumers WHERE name = 'counts'`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	opts := countsRebuild(0)
+	switchModel := opts.Switch
+	opts.Switch = func(ctx context.Context, tx pgx.Tx) error {
+		if err := switchModel(ctx, tx); err != nil {
+			return err
+		}
+		_, err := st.AppendTx(ctx, tx, eventlog.Stream{Type: "audit", ID: "rebuild"}, []eventlog.NewRecord{{Data: []byte(`{"rebuilt":"counts"}`)}}, nil)
+		return err
+	}
+	_, err := st.Rebuild(ctx, "counts", opts)
+	if !errors.Is(err, eventlog.ErrInvalidConfig) || !strings.Contains(err.Error(), "nothing was switched") {
+		t.Fatalf("a Switch that appends: %v, want ErrInvalidConfig saying nothing was switched", err)
+	}
+	var after string
+	if err := tb.pool.QueryRow(ctx, `SELECT xid::text || '/' || position FROM eventlog_consumers WHERE name = 'counts'`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before || count(t, tb, "stream_type = 'audit'") != 0 {
+		t.Fatalf("the live checkpoint moved from %s to %s, or the audit record stayed", before, after)
+	}
+	opts.Switch = switchModel
+	if res, err := st.Rebuild(ctx, "counts", opts); err != nil || !res.Resumed {
+		t.Fatalf("the rebuild run again with a Switch that appends nothing: %+v %v, want it resumed and switched", res, err)
+	}
+	wantCounts(t, tb.pool)
+}
+
 // startLive runs the live consumer of counts (countLive) until stop is
 // called or the test ends; it fails the test if the consumer ended with an
 // error.
