@@ -201,7 +201,10 @@ func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts
 				return err
 			})
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errCheckpointGone):
+			return rebuildGone(consumer)
+		case err != nil:
 			return fmt.Errorf("eventlog: rebuilding %q: reading records: %w", consumer, err)
 		}
 		if len(recs) == 0 {
@@ -217,6 +220,8 @@ func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts
 		ahead = s.readAhead(ctx, after(recs[len(recs)-1]), o.BatchSize)
 		b, err := s.commitBatch(ctx, name, from, recs, handle)
 		switch {
+		case errors.Is(err, errCheckpointGone):
+			return rebuildGone(consumer)
 		case err != nil:
 			return fmt.Errorf("eventlog: rebuilding %q: %w", consumer, err)
 		case b.herr != nil:
@@ -247,6 +252,11 @@ func (s *Store) replay(ctx context.Context, consumer, name string, o RebuildOpts
 			}
 		}
 	}
+}
+
+// rebuildGone is the error of a rebuild whose checkpoint went while it ran.
+func rebuildGone(consumer string) error {
+	return fmt.Errorf("eventlog: the rebuild of %q has no checkpoint any more: it was cancelled (CancelRebuild), or another process running it switched first", consumer)
 }
 
 // readAhead is a read of the records after a checkpoint, running.
@@ -330,7 +340,7 @@ func (s *Store) switchRebuild(ctx context.Context, consumer, name string, o Rebu
 	var handled int64
 	if err := tx.QueryRow(ctx, `SELECT xid::text::bigint, position, handled FROM eventlog_consumers WHERE name = $1 FOR UPDATE`, name).Scan(&at.xid, &at.pos, &handled); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return false, fmt.Errorf("eventlog: the rebuild of %q has no checkpoint any more: it was cancelled (CancelRebuild), or another process running it switched first", consumer)
+			return false, rebuildGone(consumer)
 		}
 		return false, err
 	}
@@ -425,7 +435,7 @@ func (s *Store) rebuildProgress(ctx context.Context, name string) (RebuildProgre
 // drop (which removes the new read model the rebuild's Prepare created)
 // runs, in one transaction, so the next Rebuild starts afresh. It reports
 // whether a rebuild was there. A Rebuild still running stops with an error
-// at its switch.
+// at its next batch.
 func (s *Store) CancelRebuild(ctx context.Context, consumer string, drop func(ctx context.Context, tx pgx.Tx) error) (bool, error) {
 	var found bool
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

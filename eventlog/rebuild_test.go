@@ -493,6 +493,23 @@ func TestCancelRebuild(t *testing.T) {
 	if found, err := st.CancelRebuild(ctx, "counts", drop); err != nil || found {
 		t.Fatalf("a second cancel: %v, %v; want nothing found", found, err)
 	}
+
+	// A rebuild cancelled while it runs stops at its next batch, saying so.
+	for i := range 120 {
+		mustAppend(t, st, eventlog.Stream{Type: "order", ID: fmt.Sprint("more", i)}, i)
+	}
+	waitDeliverable(t, tb)
+	opts = countsRebuild(0)
+	var cancelErr error
+	opts.Progress = func(eventlog.RebuildProgress) {
+		if cancelErr == nil {
+			_, cancelErr = st.CancelRebuild(ctx, "counts", drop)
+		}
+	}
+	_, err := st.Rebuild(ctx, "counts", opts)
+	if cancelErr != nil || err == nil || !strings.Contains(err.Error(), "it was cancelled (CancelRebuild)") {
+		t.Fatalf("a rebuild cancelled after its first batch: %v (cancel: %v), want it stopped saying it was cancelled", err, cancelErr)
+	}
 }
 
 func TestRebuildRefusesBadOptions(t *testing.T) {
