@@ -122,7 +122,7 @@ func TestRebuildSwitchesUnderLoad(t *testing.T) {
 	runUntilCaughtUp(t, tb, buggy)
 
 	// The fixed build's consumer runs, and writes go on, during the rebuild.
-	stopLive := startLive(t, st)
+	stopLive := startLive(t, st, countLive)
 	// Four writers at once, a millisecond apart each: there is nearly always a transaction
 	// in flight, as under a service's load, and the switch must still find
 	// the log caught up.
@@ -200,7 +200,7 @@ func TestRebuildSwitchesWhenNoReadComesBackEmpty(t *testing.T) {
 	for i := range 120 {
 		mustAppend(t, st, eventlog.Stream{Type: []string{"order", "invoice"}[i%2], ID: fmt.Sprint(i)}, i)
 	}
-	startLive(t, st)
+	startLive(t, st, countLive)
 	runUntilCaughtUpRunning(t, tb, "counts")
 	opts := countsRebuild(0)
 	count := opts.Handle
@@ -237,7 +237,7 @@ func TestRebuildRefusesRecordsAppendedInTheSwitch(t *testing.T) {
 	for i := range 60 {
 		mustAppend(t, st, eventlog.Stream{Type: "order", ID: fmt.Sprint(i)}, i)
 	}
-	stopLive := startLive(t, st)
+	stopLive := startLive(t, st, countLive)
 	runUntilCaughtUpRunning(t, tb, "counts")
 	stopLive()
 	var before string
@@ -271,12 +271,67 @@ func TestRebuildRefusesRecordsAppendedInTheSwitch(t *testing.T) {
 	wantCounts(t, tb.pool)
 }
 
-// startLive runs the live consumer of counts (countLive) until stop is
+// When the live consumer has gone past the rebuild by the time of the
+// switch, the switch first handles the records between them into the new
+// model: the live checkpoint never moves back, and the live consumer
+// handles no record a second time.
+func TestRebuildSwitchCatchesUpWithALiveConsumerAhead(t *testing.T) {
+	t.Parallel()
+	tb, st, ctx := rebuildDB(t)
+	if _, err := tb.pool.Exec(ctx, `CREATE TABLE delivered (position bigint PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		mustAppend(t, st, eventlog.Stream{Type: "order", ID: fmt.Sprint(i)}, i)
+	}
+	// The live handler notes each position it is given; a second delivery
+	// of one counts as redone.
+	var redone atomic.Int64
+	stopLive := startLive(t, st, func(ctx context.Context, tx pgx.Tx, r *eventlog.Record) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO delivered VALUES ($1) ON CONFLICT DO NOTHING`, r.Position)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			redone.Add(1)
+		}
+		return countLive(ctx, tx, r)
+	})
+	runUntilCaughtUpRunning(t, tb, "counts")
+
+	opts := countsRebuild(0)
+	var once sync.Once
+	opts.Progress = func(p eventlog.RebuildProgress) {
+		if p.Position < p.Head {
+			return
+		}
+		// Caught up with the log, just before the switch: ten more
+		// records, which the live consumer handles first.
+		once.Do(func() {
+			for i := range 10 {
+				mustAppend(t, st, eventlog.Stream{Type: "invoice", ID: fmt.Sprint(i)}, i)
+			}
+			runUntilCaughtUpRunning(t, tb, "counts")
+		})
+	}
+	if _, err := st.Rebuild(ctx, "counts", opts); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, st, eventlog.Stream{Type: "refund", ID: "after"}, 0)
+	runUntilCaughtUpRunning(t, tb, "counts")
+	stopLive()
+	if n := redone.Load(); n != 0 {
+		t.Fatalf("the live consumer handled %d records a second time after the switch", n)
+	}
+	wantCounts(t, tb.pool)
+}
+
+// startLive runs the live consumer of counts (handle) until stop is
 // called or the test ends; it fails the test if the consumer ended with an
 // error.
-func startLive(t *testing.T, st *eventlog.Store) (stop func()) {
+func startLive(t *testing.T, st *eventlog.Store, handle eventlog.Handler) (stop func()) {
 	t.Helper()
-	live, err := st.NewConsumer("counts", countLive, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
+	live, err := st.NewConsumer("counts", handle, &eventlog.ConsumerConfig{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
