@@ -516,6 +516,34 @@ func TestLeaderWaitsOutALockedExpiredLease(t *testing.T) {
 	})
 }
 
+// A round rescues every expired stage, in statements of at most 100 (each
+// holds a lock per stage until it commits), and reports them once.
+func TestLeaderRescuesManyStagesInOneRound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	cfg := testConfig("leader")
+	c := startClient(t, b.db, cfg, tickKind)
+	waitFor(t, 5*time.Second, "a leader", c.IsLeader)
+	const n = 250
+	if _, err := b.db.Exec(ctx, `INSERT INTO seatbelt_jobs (kind, state, stage, attempt, claim, worker, lease_until, run_at, created_at, updated_at)
+		SELECT 'other', 'running', 's', 1, 1, 'dead', now() - interval '1 minute', now(), now(), now() FROM generate_series(1, $1)`, n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "every stage rescued", func() bool {
+		return count(t, b.db, `SELECT count(*)::int FROM seatbelt_jobs WHERE state = 'available'`) == n
+	})
+	rec := cfg.Observer.(*recorder)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !slices.Equal(rec.rescues, []int{n}) {
+		t.Fatalf("rescues reported %v, want one of %d", rec.rescues, n)
+	}
+	if got := count(t, b.db, `SELECT count(*)::int FROM seatbelt_job_events WHERE event = 'rescued'`); got != n {
+		t.Fatalf("%d rescued events, want %d", got, n)
+	}
+}
+
 // A worker frozen (SIGSTOP, a paused VM, a partition) after its stage ran
 // Track keeps the stage's transaction open, and with it the KEY SHARE lock
 // that the ledger's foreign key holds on the job row. Once the lease runs

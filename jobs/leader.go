@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,17 +75,24 @@ RETURNING leader`, c.cfg.WorkerID, ttl.Seconds()).Scan(&leader)
 	return err == nil, err
 }
 
+// rescueBatch is the most stages one rescue statement takes; a round runs
+// rescues until one takes fewer.
+const rescueBatch = 100
+
 // lead does one round of the leader's work and returns how long until
 // the next running lease ends (0 if none is running).
 func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 	now := c.cfg.Now()
-	n, err := rescue(ctx, c.db, now)
-	if err != nil {
-		return 0, err
+	n, err := 0, error(nil)
+	for k := rescueBatch; k == rescueBatch && err == nil; n += k {
+		k, err = rescue(ctx, c.db, now)
 	}
 	if n > 0 {
 		c.cfg.Observer.ObserveRescue(ctx, RescueData{Stages: n})
 		c.log.Warn("jobs: rescued stages whose worker stopped renewing its lease", "stages", n)
+	}
+	if err != nil {
+		return 0, err
 	}
 	if err := c.retain(ctx, c.db); err != nil {
 		return 0, err
@@ -116,13 +124,17 @@ func (c *Client) lead(ctx context.Context) (time.Duration, error) {
 // on a lease long expired. The frozen worker's late completion is fenced
 // by its claim. It leaves alone a stage whose renewal lock is held: its
 // worker is alive, waiting for the row to renew the lease (renewWhenFree).
+//
+// It takes up to rescueBatch stages a statement: each holds a renewal lock
+// until the commit, and the server's lock table is sized for some 64 locks
+// a connection (max_locks_per_transaction).
 func rescue(ctx context.Context, db DB, now time.Time) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `
 WITH old AS MATERIALIZED (
 	SELECT id, worker, stage, attempt FROM seatbelt_jobs
 	WHERE state = 'running' AND lease_until < statement_timestamp()
-	ORDER BY lease_until LIMIT 1000
+	ORDER BY lease_until LIMIT `+strconv.Itoa(rescueBatch)+`
 	FOR NO KEY UPDATE SKIP LOCKED
 ), free AS MATERIALIZED (
 	SELECT * FROM old WHERE pg_try_advisory_xact_lock(`+renewingLockKey("old.id")+`)

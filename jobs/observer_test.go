@@ -19,6 +19,7 @@ type recorder struct {
 	starts      []jobs.JobStartData
 	stages      []jobs.StageData
 	rescued     int
+	rescues     []int // each call's stages
 	leader      bool
 	counts      map[jobs.JobState]int64
 	queues      map[string]jobs.QueueStates
@@ -42,6 +43,7 @@ func (r *recorder) ObserveRescue(_ context.Context, d jobs.RescueData) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rescued += d.Stages
+	r.rescues = append(r.rescues, d.Stages)
 }
 
 func (r *recorder) ObserveStates(_ context.Context, d jobs.StatesData) {
