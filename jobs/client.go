@@ -594,7 +594,7 @@ const maxWaitingRenewals = 2
 // take the stage whose lease ran out meanwhile: first in the row's lock
 // queue is not enough, since a statement that finds the row free in the
 // moment of its release takes it without queueing, so the renewal first
-// takes the job's renewal lock (renewingLockSQL), and the rescue leaves
+// takes the job's renewal lock (renewingLockKey), and the rescue leaves
 // alone a stage whose renewal lock it cannot take. It waits with no
 // lock_timeout or statement_timeout for as long as the stage runs: a wait
 // that ended and queued again left a moment without the renewal lock, and
