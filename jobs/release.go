@@ -102,7 +102,10 @@ func (c *Client) releaseBatch(batch []*releaseReq) {
 		if len(batch) == 0 {
 			return
 		}
-		if time.Now().Add(pause).After(deadline) {
+		// The last try comes at the deadline: the doubling pauses alone
+		// left the last 190 ms of releaseRetry untried.
+		pause = min(pause, time.Until(deadline))
+		if pause <= 0 {
 			for _, r := range batch {
 				r.done <- releaseResult{}
 			}
