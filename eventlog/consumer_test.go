@@ -298,11 +298,14 @@ func TestConsumerRetriesWithBackoffThenStopsNamingTheRecord(t *testing.T) {
 	clock.mu.Lock()
 	waits := slices.Clone(clock.waits)
 	clock.mu.Unlock()
-	// The first attempt waits for nothing when records before the bad one
-	// came in its batch (they commit first); when the fence held the bad
-	// one back from that batch, it waits too.
+	// An attempt waits for nothing when records before the bad one came in
+	// its batch (they commit first): the first, and again whenever the
+	// fence held those records back from the batch that was to commit
+	// them (a transaction older than them seen running, as under a loaded
+	// server: seen once in a clean-clone run, waits [1s 2s]). The others
+	// back off, doubling up to MaxBackoff.
 	backoff := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}
-	if len(waits) < 3 || len(waits) > 4 || !slices.Equal(waits, backoff[:len(waits)]) {
+	if len(waits) < 2 || len(waits) > 4 || !slices.Equal(waits, backoff[:len(waits)]) {
 		t.Fatalf("backoff waits %v", waits)
 	}
 	if n := deliveredCount(t, tb); n != 2 {
